@@ -1,0 +1,178 @@
+//! The Hasura claims object, built exactly as Hasura reads it (`shared/hasura.md` §1.5, §7):
+//! `x-hasura-allowed-roles` an array of strings, `x-hasura-default-role` a string among them,
+//! every other value a string, no `x-hasura-role`.
+
+use serde_json::{Map, Value};
+
+use crate::config::ClaimsFormat;
+
+pub const USER_ID: &str = "x-hasura-user-id";
+pub const DEFAULT_ROLE: &str = "x-hasura-default-role";
+pub const ALLOWED_ROLES: &str = "x-hasura-allowed-roles";
+
+/// Built-in claims, which custom claims can never override.
+pub const BUILT_IN: [&str; 4] = [USER_ID, DEFAULT_ROLE, ALLOWED_ROLES, "x-hasura-role"];
+
+/// What goes into a user's Hasura claims.
+#[derive(Debug, Clone)]
+pub struct HasuraClaims {
+    pub user_id: String,
+    pub default_role: String,
+    pub allowed_roles: Vec<String>,
+    /// Extra `x-hasura-*` claims, already normalised by [`normalize_custom_claims`].
+    pub custom: Map<String, Value>,
+}
+
+impl HasuraClaims {
+    /// The claims object.
+    pub fn to_object(&self) -> Map<String, Value> {
+        let mut map = self.custom.clone();
+        map.insert(USER_ID.into(), Value::String(self.user_id.clone()));
+        map.insert(
+            DEFAULT_ROLE.into(),
+            Value::String(self.default_role.clone()),
+        );
+        map.insert(
+            ALLOWED_ROLES.into(),
+            Value::Array(
+                self.allowed_roles
+                    .iter()
+                    .cloned()
+                    .map(Value::String)
+                    .collect(),
+            ),
+        );
+        map
+    }
+
+    /// The value placed under the namespace, in the configured format.
+    pub fn to_value(&self, format: ClaimsFormat) -> Value {
+        let object = Value::Object(self.to_object());
+        match format {
+            ClaimsFormat::Json => object,
+            ClaimsFormat::StringifiedJson => Value::String(object.to_string()),
+        }
+    }
+}
+
+/// Turns a JSON object of custom claims into Hasura session variables: names get the
+/// `x-hasura-` prefix (lowercased), values become strings (arrays as PostgreSQL array
+/// literals such as `{a,b}`), nulls are dropped, built-in names are refused.
+pub fn normalize_custom_claims(raw: &Value) -> Result<Map<String, Value>, String> {
+    let Value::Object(raw) = raw else {
+        return Err(format!(
+            "custom claims must be a JSON object, got {}",
+            type_name(raw)
+        ));
+    };
+    let mut out = Map::new();
+    for (name, value) in raw {
+        let lower = name.to_ascii_lowercase();
+        let name = if lower.starts_with("x-hasura-") {
+            lower
+        } else {
+            format!("x-hasura-{lower}")
+        };
+        if BUILT_IN.contains(&name.as_str()) {
+            continue;
+        }
+        let value = match value {
+            Value::Null => continue,
+            Value::String(s) => s.clone(),
+            Value::Bool(_) | Value::Number(_) => value.to_string(),
+            Value::Array(items) => pg_array_literal(items)?,
+            Value::Object(_) => {
+                return Err(format!(
+                    "custom claim {name} is an object; use a string, number, boolean or array"
+                ))
+            }
+        };
+        out.insert(name, Value::String(value));
+    }
+    Ok(out)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `["a","b c"]` → `{a,"b c"}`, quoting elements as PostgreSQL's array input requires.
+fn pg_array_literal(items: &[Value]) -> Result<String, String> {
+    let mut parts = Vec::with_capacity(items.len());
+    for item in items {
+        let s = match item {
+            Value::Null => "NULL".to_owned(),
+            Value::String(s) => s.clone(),
+            Value::Bool(_) | Value::Number(_) => item.to_string(),
+            _ => {
+                return Err(
+                    "custom claim arrays may only hold strings, numbers and booleans".into(),
+                )
+            }
+        };
+        let needs_quotes = s.is_empty()
+            || s.eq_ignore_ascii_case("null") && item.is_string()
+            || s.chars()
+                .any(|c| c.is_whitespace() || matches!(c, ',' | '{' | '}' | '"' | '\\'));
+        if needs_quotes {
+            parts.push(format!(
+                "\"{}\"",
+                s.replace('\\', "\\\\").replace('"', "\\\"")
+            ));
+        } else {
+            parts.push(s);
+        }
+    }
+    Ok(format!("{{{}}}", parts.join(",")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn custom_claims_become_hasura_strings() {
+        let out = normalize_custom_claims(&json!({
+            "organization-id": 42,
+            "X-Hasura-Team": "red",
+            "ids": [1, 2],
+            "tags": ["a b", "c,d", "e"],
+            "x-hasura-user-id": "evil",
+            "x-hasura-role": "admin",
+            "gone": null,
+            "flag": true
+        }))
+        .unwrap();
+        assert_eq!(out["x-hasura-organization-id"], "42");
+        assert_eq!(out["x-hasura-team"], "red");
+        assert_eq!(out["x-hasura-ids"], "{1,2}");
+        assert_eq!(out["x-hasura-tags"], r#"{"a b","c,d",e}"#);
+        assert_eq!(out["x-hasura-flag"], "true");
+        assert!(!out.contains_key("x-hasura-user-id"));
+        assert!(!out.contains_key("x-hasura-role"));
+        assert!(!out.contains_key("x-hasura-gone"));
+        assert!(normalize_custom_claims(&json!([1])).is_err());
+        assert!(normalize_custom_claims(&json!({"a": {"b": 1}})).is_err());
+    }
+
+    #[test]
+    fn stringified_format_wraps_the_object() {
+        let c = HasuraClaims {
+            user_id: "u".into(),
+            default_role: "user".into(),
+            allowed_roles: vec!["user".into()],
+            custom: Map::new(),
+        };
+        let v = c.to_value(ClaimsFormat::StringifiedJson);
+        let parsed: Value = serde_json::from_str(v.as_str().unwrap()).unwrap();
+        assert_eq!(parsed["x-hasura-allowed-roles"], json!(["user"]));
+    }
+}

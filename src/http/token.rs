@@ -1,0 +1,170 @@
+//! `/signup`, `/token`, `/logout`, `/revoke`: the session endpoints.
+
+use axum::{
+    extract::{rejection::QueryRejection, Query, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{no_content, user::user_json, AppState, Payload};
+use crate::{
+    auth::sessions::{Authenticated, Client, LogoutScope, Session},
+    error::{Error, Result},
+    secret::Secret,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/signup", post(signup))
+        .route("/token", post(token))
+        .route("/logout", post(logout))
+        .route("/revoke", post(revoke))
+}
+
+/// The session response: `{access_token, token_type, expires_in, expires_at, refresh_token, user}`.
+pub fn session_response(state: &AppState, session: Session) -> Response {
+    let body = json!({
+        "access_token": session.access.token,
+        "token_type": "bearer",
+        "expires_in": session.access.expires_in,
+        "expires_at": session.access.expires_at,
+        "refresh_token": session.refresh_token.expose(),
+        "user": user_json(state, &session.user),
+    });
+    let mut response = Json(body).into_response();
+    // RFC 6749 §5.1: responses with tokens must not be cached.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[derive(Deserialize)]
+struct SignupRequest {
+    email: Option<String>,
+    password: Option<Secret>,
+    data: Option<Value>,
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    client: Client,
+    Payload(req): Payload<SignupRequest>,
+) -> Result<Response> {
+    if state.config.disable_signup {
+        return Err(Error::forbidden(
+            "signup_disabled",
+            "Signups not allowed for this instance",
+        ));
+    }
+    let email = req
+        .email
+        .ok_or_else(|| Error::validation("validation_failed", "email is required"))?;
+    let password = req
+        .password
+        .ok_or_else(|| Error::validation("validation_failed", "password is required"))?;
+    let session = state
+        .auth
+        .sign_up(&email, &password, req.data, &client)
+        .await?;
+    Ok(session_response(&state, session))
+}
+
+#[derive(Deserialize, Default)]
+struct GrantQuery {
+    grant_type: Option<String>,
+}
+
+/// Body of `/token`, JSON or form. `username` is RFC 6749 §4.3's name for the email.
+#[derive(Deserialize)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<Secret>,
+    refresh_token: Option<Secret>,
+}
+
+async fn token(
+    State(state): State<AppState>,
+    client: Client,
+    query: Result<Query<GrantQuery>, QueryRejection>,
+    Payload(req): Payload<TokenRequest>,
+) -> Result<Response> {
+    let grant = query.map_err(bad_query)?.0.grant_type.or(req.grant_type);
+    let session = match grant.as_deref() {
+        Some("password") => {
+            let email = req.email.or(req.username).unwrap_or_default();
+            let password = req.password.unwrap_or_default();
+            state.auth.sign_in(&email, &password, &client).await?
+        }
+        Some("refresh_token") => {
+            let token = req
+                .refresh_token
+                .filter(|t| !t.expose().is_empty())
+                .ok_or_else(|| Error::invalid_request("refresh_token is required"))?;
+            state.auth.refresh(token.expose(), &client).await?
+        }
+        None => return Err(Error::invalid_request("grant_type is required")),
+        Some(_) => return Err(Error::unsupported_grant_type()),
+    };
+    Ok(session_response(&state, session))
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutQuery {
+    scope: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    client: Client,
+    query: Result<Query<LogoutQuery>, QueryRejection>,
+    who: Authenticated,
+) -> Result<Response> {
+    let scope = match query.map_err(bad_query)?.0.scope.as_deref() {
+        None | Some("global") => LogoutScope::Global,
+        Some("local") => LogoutScope::Local,
+        Some("others") => LogoutScope::Others,
+        Some(_) => {
+            return Err(Error::bad_request(
+                "validation_failed",
+                "scope must be local, others or global",
+            ))
+        }
+    };
+    state.auth.logout(&who, scope, &client).await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+struct RevokeRequest {
+    token: Option<Secret>,
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+}
+
+/// RFC 7009: 200 whether or not the token was known.
+async fn revoke(
+    State(state): State<AppState>,
+    client: Client,
+    Payload(req): Payload<RevokeRequest>,
+) -> Result<Response> {
+    let token = req
+        .token
+        .filter(|t| !t.expose().is_empty())
+        .ok_or_else(|| Error::invalid_request("token is required"))?;
+    state.auth.revoke(token.expose(), &client).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
+}
+
+fn bad_query(rejection: QueryRejection) -> Error {
+    Error::invalid_request(format!("invalid query string: {}", rejection.body_text()))
+}

@@ -1,0 +1,172 @@
+//! `sessions`: one row per sign-in, holding only the hash of the current refresh token.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+use super::users::{User, USER_COLUMNS};
+use crate::auth::sessions::Client;
+
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub token_hash: &'a [u8],
+    pub token_salt: &'a [u8],
+    pub client: &'a Client,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, s: &NewSession<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, token_hash, token_salt, user_agent, ip)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(s.id)
+    .bind(s.user_id)
+    .bind(s.token_hash)
+    .bind(s.token_salt)
+    .bind(&s.client.user_agent)
+    .bind(&s.client.ip)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A session with its user, read in one query at every refresh.
+#[derive(FromRow)]
+pub struct RefreshRow {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub session_id: Uuid,
+    pub token_counter: i64,
+    pub token_hash: Vec<u8>,
+    pub token_salt: Vec<u8>,
+    pub rotated_at: DateTime<Utc>,
+    pub prev_rotated_at: Option<DateTime<Utc>>,
+    pub session_created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub db_now: DateTime<Utc>,
+}
+
+pub async fn find_for_refresh(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+) -> sqlx::Result<Option<RefreshRow>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, s.id AS session_id, s.token_counter, s.token_hash, s.token_salt,
+                s.rotated_at, s.prev_rotated_at, s.created_at AS session_created_at, s.refreshed_at,
+                now() AS db_now
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1"
+    );
+    sqlx::query_as(&sql)
+        .bind(session_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Rotates the session's token if its counter is still `expected` (compare-and-set: of racing
+/// requests exactly one wins, on any number of server instances). Returns whether it did.
+pub async fn rotate(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    expected: i64,
+    new_hash: &[u8],
+    client: &Client,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions
+         SET token_counter = token_counter + 1, token_hash = $3,
+             prev_rotated_at = rotated_at, rotated_at = now(), refreshed_at = now(),
+             user_agent = coalesce($4, user_agent), ip = coalesce($5, ip)
+         WHERE id = $1 AND token_counter = $2",
+    )
+    .bind(session_id)
+    .bind(expected)
+    .bind(new_hash)
+    .bind(&client.user_agent)
+    .bind(&client.ip)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The user behind a live session, for requests authenticated by an access token.
+pub async fn find_user(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<User>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.user_id = $2"
+    );
+    sqlx::query_as(&sql)
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<u64> {
+    let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Deletes the user's sessions, except `keep` if given.
+pub async fn delete_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> sqlx::Result<u64> {
+    let r =
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2)")
+            .bind(user_id)
+            .bind(keep)
+            .execute(db)
+            .await?;
+    Ok(r.rows_affected())
+}
+
+/// Deletes sessions that can no longer be refreshed; returns how many.
+pub async fn prune_expired(
+    db: impl PgExecutor<'_>,
+    idle_secs: Option<f64>,
+    max_secs: Option<f64>,
+) -> sqlx::Result<u64> {
+    let r = sqlx::query(
+        "DELETE FROM sessions
+         WHERE ($1::float8 IS NOT NULL AND refreshed_at < now() - make_interval(secs => $1))
+            OR ($2::float8 IS NOT NULL AND created_at < now() - make_interval(secs => $2))",
+    )
+    .bind(idle_secs)
+    .bind(max_secs)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+pub async fn list_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<SessionInfo>> {
+    sqlx::query_as(
+        "SELECT id, user_id, created_at, refreshed_at, user_agent, ip FROM sessions
+         WHERE user_id = $1 ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
