@@ -49,6 +49,13 @@ pub enum HasuraCommand {
         #[arg(long, value_enum)]
         mode: Option<SecretMode>,
     },
+    /// Write actions.graphql and actions.yaml (Hasura metadata for the actions handler) into DIR.
+    Metadata {
+        /// Hasura's metadata directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -86,6 +93,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", hasura_jwt_secret(&config, &keys, mode));
             Ok(())
         }
+        Command::Hasura(HasuraCommand::Metadata { dir, config }) => {
+            config.validate()?;
+            crate::hasura_metadata::write(&config, &dir)?;
+            println!(
+                "wrote {0}/actions.graphql and {0}/actions.yaml; set {1} and HASURA_JWT_AUTH_URL in Hasura's environment, then run: hasura metadata apply",
+                dir.display(),
+                crate::hasura_metadata::SECRET_ENV
+            );
+            Ok(())
+        }
         Command::Keys(KeysCommand::Generate { algorithm, out }) => {
             let key = generate_private_key_pem(algorithm)?;
             match out {
@@ -114,6 +131,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(alg = keys.signing().alg.name(), kid = ?keys.signing().kid, "signing key loaded");
     let pool = store::connect(&config.db).await?;
     store::migrate(&pool, &config.db.db_schema).await?;
+    if let Some(sql) = &config.custom_claims_sql {
+        store::check_custom_claims_sql(&pool, sql).await?;
+    }
     let state = AppState::new(config, pool.clone(), keys)?;
     tokio::spawn(prune_sessions(state.clone()));
     http::serve(state).await

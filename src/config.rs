@@ -102,7 +102,15 @@ pub enum ClaimsFormat {
     /// A JSON object (Hasura's default).
     Json,
     /// A string holding the JSON object (`claims_format: stringified_json`).
+    #[value(name = "stringified_json", alias = "stringified-json")]
     StringifiedJson,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -213,6 +221,61 @@ pub struct Config {
     #[arg(long, env = "AUTH_LEGACY_HMAC_SECRET", hide_env_values = true)]
     pub legacy_hmac_secret: Option<Secret>,
 
+    /// Shared secret that Hasura sends to `POST /hasura/actions` in the
+    /// `x-auth-actions-secret` header. Without it the actions handler is off.
+    #[arg(long, env = "AUTH_HASURA_ACTIONS_SECRET", hide_env_values = true)]
+    pub hasura_actions_secret: Option<Secret>,
+
+    /// Handler URL written into the generated actions metadata (Hasura expands `{{VAR}}`
+    /// from its own environment).
+    #[arg(
+        long,
+        env = "AUTH_HASURA_ACTIONS_HANDLER_URL",
+        default_value = "{{HASURA_JWT_AUTH_URL}}/hasura/actions"
+    )]
+    pub hasura_actions_handler_url: String,
+
+    /// Role for requests without a token (Hasura's HASURA_GRAPHQL_UNAUTHORIZED_ROLE): the
+    /// webhook answers with it, the actions metadata grants it sign-up, login and refresh.
+    #[arg(long, env = "AUTH_HASURA_UNAUTHORIZED_ROLE", default_value = "anonymous", value_parser = parse_role)]
+    pub hasura_unauthorized_role: String,
+
+    /// Also set the refresh token as an HttpOnly, Secure, SameSite cookie (for browsers);
+    /// a refresh request without a token in its body then uses the cookie.
+    #[arg(long, env = "AUTH_REFRESH_TOKEN_COOKIE")]
+    pub refresh_token_cookie: bool,
+
+    /// Name of the refresh-token cookie.
+    #[arg(
+        long,
+        env = "AUTH_REFRESH_TOKEN_COOKIE_NAME",
+        default_value = "hja_refresh_token"
+    )]
+    pub refresh_token_cookie_name: String,
+
+    /// `Path` of the refresh-token cookie: the path refresh requests go to (`/token`, or
+    /// Hasura's `/v1/graphql` when refreshing through actions).
+    #[arg(long, env = "AUTH_REFRESH_TOKEN_COOKIE_PATH", default_value = "/token")]
+    pub refresh_token_cookie_path: String,
+
+    /// `SameSite` of the refresh-token cookie.
+    #[arg(
+        long,
+        env = "AUTH_REFRESH_TOKEN_COOKIE_SAMESITE",
+        value_enum,
+        default_value = "strict"
+    )]
+    pub refresh_token_cookie_samesite: SameSite,
+
+    /// `Domain` of the refresh-token cookie (default: none, the host only).
+    #[arg(long, env = "AUTH_REFRESH_TOKEN_COOKIE_DOMAIN")]
+    pub refresh_token_cookie_domain: Option<String>,
+
+    /// Browser origins allowed to call the API with credentials (CORS), comma-separated,
+    /// e.g. `https://app.example.com`. Empty: no CORS headers.
+    #[arg(long, env = "AUTH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Default role of new users.
     #[arg(long, env = "AUTH_DEFAULT_ROLE", default_value = "user", value_parser = parse_role)]
     pub default_role: String,
@@ -302,6 +365,24 @@ impl Config {
         ensure!(
             !self.hasura_claims_namespace.is_empty(),
             "AUTH_HASURA_CLAIMS_NAMESPACE must not be empty"
+        );
+        for origin in &self.cors_origins {
+            ensure!(
+                (origin.starts_with("http://") || origin.starts_with("https://")) && !origin.ends_with('/'),
+                "AUTH_CORS_ORIGINS entries must be origins such as https://app.example.com (got {origin})"
+            );
+        }
+        ensure!(
+            self.refresh_token_cookie_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && !self.refresh_token_cookie_name.is_empty(),
+            "AUTH_REFRESH_TOKEN_COOKIE_NAME may only hold letters, digits, '-', '_' and '.'"
+        );
+        ensure!(
+            self.refresh_token_cookie_path.starts_with('/')
+                && !self.refresh_token_cookie_path.contains(';'),
+            "AUTH_REFRESH_TOKEN_COOKIE_PATH must be a path starting with /"
         );
         if let Some(url) = &self.public_url {
             ensure!(

@@ -130,6 +130,19 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Logs the cause of an internal error (once, where the response is made).
+    pub fn log_cause(&self) {
+        if let Some(source) = &self.source {
+            tracing::error!(
+                error = format!("{source:#}"),
+                code = self.code,
+                "request failed"
+            );
+        }
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({}): {}", self.status, self.code, self.message)

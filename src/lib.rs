@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hasura_metadata;
 pub mod http;
 pub mod secret;
 pub mod store;

@@ -9,9 +9,17 @@ use crate::config::ClaimsFormat;
 pub const USER_ID: &str = "x-hasura-user-id";
 pub const DEFAULT_ROLE: &str = "x-hasura-default-role";
 pub const ALLOWED_ROLES: &str = "x-hasura-allowed-roles";
+/// The session id, so Hasura permissions and actions (sign-out of this session) can use it.
+pub const SESSION_ID: &str = "x-hasura-session-id";
 
 /// Built-in claims, which custom claims can never override.
-pub const BUILT_IN: [&str; 4] = [USER_ID, DEFAULT_ROLE, ALLOWED_ROLES, "x-hasura-role"];
+pub const BUILT_IN: [&str; 5] = [
+    USER_ID,
+    DEFAULT_ROLE,
+    ALLOWED_ROLES,
+    SESSION_ID,
+    "x-hasura-role",
+];
 
 /// What goes into a user's Hasura claims.
 #[derive(Debug, Clone)]
@@ -24,9 +32,12 @@ pub struct HasuraClaims {
 }
 
 impl HasuraClaims {
-    /// The claims object.
-    pub fn to_object(&self) -> Map<String, Value> {
+    /// The claims object of a token for session `session_id`.
+    pub fn to_object(&self, session_id: Option<&str>) -> Map<String, Value> {
         let mut map = self.custom.clone();
+        if let Some(sid) = session_id {
+            map.insert(SESSION_ID.into(), Value::String(sid.to_owned()));
+        }
         map.insert(USER_ID.into(), Value::String(self.user_id.clone()));
         map.insert(
             DEFAULT_ROLE.into(),
@@ -46,8 +57,8 @@ impl HasuraClaims {
     }
 
     /// The value placed under the namespace, in the configured format.
-    pub fn to_value(&self, format: ClaimsFormat) -> Value {
-        let object = Value::Object(self.to_object());
+    pub fn to_value(&self, session_id: Option<&str>, format: ClaimsFormat) -> Value {
+        let object = Value::Object(self.to_object(session_id));
         match format {
             ClaimsFormat::Json => object,
             ClaimsFormat::StringifiedJson => Value::String(object.to_string()),
@@ -171,8 +182,9 @@ mod tests {
             allowed_roles: vec!["user".into()],
             custom: Map::new(),
         };
-        let v = c.to_value(ClaimsFormat::StringifiedJson);
+        let v = c.to_value(Some("s1"), ClaimsFormat::StringifiedJson);
         let parsed: Value = serde_json::from_str(v.as_str().unwrap()).unwrap();
         assert_eq!(parsed["x-hasura-allowed-roles"], json!(["user"]));
+        assert_eq!(parsed["x-hasura-session-id"], "s1");
     }
 }

@@ -464,19 +464,35 @@ impl Auth {
         Ok(Authenticated { user, token })
     }
 
-    /// `POST /logout`.
+    /// `POST /logout`: ends sessions of `user_id`. `session_id` is the caller's session; scopes
+    /// `local` and `others` need it.
     pub async fn logout(
         &self,
-        who: &Authenticated,
+        user_id: Uuid,
+        session_id: Option<Uuid>,
         scope: LogoutScope,
         client: &Client,
     ) -> Result<()> {
-        let (user_id, session_id) = (who.user.id, who.token.session_id);
+        let needs_session = || {
+            Error::bad_request(
+                "session_not_found",
+                "scope local and others need the caller's session id",
+            )
+        };
         let mut tx = self.pool.begin().await?;
         let n = match scope {
-            LogoutScope::Local => store::sessions::delete(&mut *tx, session_id).await?,
+            LogoutScope::Local => {
+                let sid = session_id.ok_or_else(needs_session)?;
+                sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+                    .bind(sid)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+            }
             LogoutScope::Others => {
-                store::sessions::delete_for_user(&mut *tx, user_id, Some(session_id)).await?
+                let sid = session_id.ok_or_else(needs_session)?;
+                store::sessions::delete_for_user(&mut *tx, user_id, Some(sid)).await?
             }
             LogoutScope::Global => {
                 store::sessions::delete_for_user(&mut *tx, user_id, None).await?
@@ -487,7 +503,7 @@ impl Auth {
             &mut *tx,
             event::LOGOUT,
             Some(user_id),
-            Some(session_id),
+            session_id,
             client,
             json!({"scope": scope_name, "sessions": n}),
         )
@@ -536,17 +552,19 @@ impl Auth {
         Ok(())
     }
 
-    /// `PUT /user {password}`: sets a new password and signs out every other session.
+    /// `PUT /user {password}`: sets a new password for `user_id` and signs out every session
+    /// but `keep` (the caller's).
     pub async fn change_password(
         &self,
-        who: &Authenticated,
+        user_id: Uuid,
+        keep: Option<Uuid>,
         current: Option<&Secret>,
         new: &Secret,
         client: &Client,
     ) -> Result<()> {
         check_new_password(new.expose()).map_err(weak_password)?;
         if let Some(current) = current {
-            let found = store::users::find_by_id_with_hash(&self.pool, who.user.id).await?;
+            let found = store::users::find_by_id_with_hash(&self.pool, user_id).await?;
             let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
             if !self.hasher.verify(current, stored).await?.ok {
                 return Err(Error::bad_request(
@@ -557,14 +575,16 @@ impl Auth {
         }
         let hash = self.hasher.hash(new).await?;
         let mut tx = self.pool.begin().await?;
-        store::users::set_password(&mut *tx, who.user.id, &hash).await?;
-        let n = store::sessions::delete_for_user(&mut *tx, who.user.id, Some(who.token.session_id))
-            .await?;
+        if store::users::find_by_id(&mut *tx, user_id).await?.is_none() {
+            return Err(Error::not_found("User not found"));
+        }
+        store::users::set_password(&mut *tx, user_id, &hash).await?;
+        let n = store::sessions::delete_for_user(&mut *tx, user_id, keep).await?;
         audit::record(
             &mut *tx,
             event::PASSWORD_CHANGED,
-            Some(who.user.id),
-            Some(who.token.session_id),
+            Some(user_id),
+            keep,
             client,
             json!({"other_sessions_revoked": n}),
         )

@@ -78,7 +78,7 @@ impl AccessTokens {
         if let Some(aud) = &self.audience {
             payload["aud"] = json!(aud);
         }
-        payload[&self.namespace] = claims.to_value(self.format);
+        payload[&self.namespace] = claims.to_value(Some(&session_id.to_string()), self.format);
         let signing = self.keys.signing();
         let mut header = Header::new(signing.alg.jsonwebtoken());
         header.kid = signing.kid.clone();
@@ -103,7 +103,8 @@ impl AccessTokens {
                 continue;
             }
             let mut validation = Validation::new(header.alg);
-            validation.leeway = 5;
+            // No leeway, like Hasura's default `allowed_skew` of 0: what Hasura rejects, we reject.
+            validation.leeway = 0;
             validation.set_issuer(&[&self.issuer]);
             validation.set_required_spec_claims(&["exp", "iss", "sub"]);
             match &self.audience {

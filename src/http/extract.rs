@@ -46,7 +46,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
                 Error::bad_request("bad_json", "Could not read the request body")
             }
         })?;
-        let value = if content_type == "application/json" || content_type.ends_with("+json") {
+        let value = if bytes.is_empty() && content_type.is_empty() {
+            // No body at all (a cookie-based refresh, say): every field absent.
+            serde_json::from_slice(b"{}").map_err(|e| {
+                Error::bad_request(
+                    "validation_failed",
+                    format!("A request body is required: {e}"),
+                )
+            })?
+        } else if content_type == "application/json" || content_type.ends_with("+json") {
             serde_json::from_slice(&bytes).map_err(|e| {
                 Error::bad_request(
                     "bad_json",

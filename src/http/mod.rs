@@ -1,12 +1,15 @@
 //! HTTP: the router, application state, and one module per route group.
 
+mod cookie;
 mod extract;
+mod hasura;
 mod health;
 mod token;
 mod user;
 mod well_known;
 
 pub use extract::Payload;
+pub use hasura::ACTIONS_SECRET_HEADER;
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,7 +20,12 @@ use axum::{
     Router,
 };
 use sqlx::PgPool;
-use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
 
 use crate::{
     auth::{
@@ -91,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .merge(user::router())
         .merge(well_known::router())
         .merge(health::router())
+        .merge(hasura::router())
         .fallback(|| async { Error::not_found("No such endpoint") })
         .method_not_allowed_fallback(|| async {
             Error::new(
@@ -100,6 +109,7 @@ pub fn app(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(cors(&state.config))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -114,6 +124,31 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// CORS for `AUTH_CORS_ORIGINS`, with credentials (the refresh-token cookie). None when unset.
+fn cors(config: &Config) -> CorsLayer {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-client-info"),
+            HeaderName::from_static("x-supabase-api-version"),
+            HeaderName::from_static("apikey"),
+        ])
+        .max_age(Duration::from_secs(3600))
 }
 
 /// Serves `app` until Ctrl-C or SIGTERM.

@@ -2,7 +2,7 @@
 
 use axum::{
     extract::{rejection::QueryRejection, Query, State},
-    http::{header, HeaderValue},
+    http::{header, HeaderMap, HeaderValue},
     response::{IntoResponse, Response},
     routing::post,
     Json, Router,
@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{no_content, user::user_json, AppState, Payload};
+use super::{cookie, no_content, user::user_json, AppState, Payload};
 use crate::{
     auth::sessions::{Authenticated, Client, LogoutScope, Session},
     error::{Error, Result},
@@ -36,6 +36,11 @@ pub fn session_response(state: &AppState, session: Session) -> Response {
         "user": user_json(state, &session.user),
     });
     let mut response = Json(body).into_response();
+    cookie::set(
+        &state.config,
+        response.headers_mut(),
+        session.refresh_token.expose(),
+    );
     // RFC 6749 §5.1: responses with tokens must not be cached.
     response
         .headers_mut()
@@ -95,6 +100,7 @@ struct TokenRequest {
 async fn token(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     query: Result<Query<GrantQuery>, QueryRejection>,
     Payload(req): Payload<TokenRequest>,
 ) -> Result<Response> {
@@ -106,11 +112,21 @@ async fn token(
             state.auth.sign_in(&email, &password, &client).await?
         }
         Some("refresh_token") => {
-            let token = req
-                .refresh_token
-                .filter(|t| !t.expose().is_empty())
+            let from_body = req.refresh_token.filter(|t| !t.expose().is_empty());
+            let from_cookie = from_body.is_none();
+            let token = from_body
+                .or_else(|| cookie::read(&state.config, &headers).map(Secret::new))
                 .ok_or_else(|| Error::invalid_request("refresh_token is required"))?;
-            state.auth.refresh(token.expose(), &client).await?
+            match state.auth.refresh(token.expose(), &client).await {
+                Ok(session) => session,
+                Err(e) if from_cookie && e.oauth == Some("invalid_grant") => {
+                    // The cookie's session is over: drop the cookie too.
+                    let mut response = e.into_response();
+                    cookie::clear(&state.config, response.headers_mut());
+                    return Ok(response);
+                }
+                Err(e) => return Err(e),
+            }
         }
         None => return Err(Error::invalid_request("grant_type is required")),
         Some(_) => return Err(Error::unsupported_grant_type()),
@@ -140,8 +156,13 @@ async fn logout(
             ))
         }
     };
-    state.auth.logout(&who, scope, &client).await?;
-    Ok(no_content())
+    state
+        .auth
+        .logout(who.user.id, Some(who.token.session_id), scope, &client)
+        .await?;
+    let mut response = no_content();
+    cookie::clear(&state.config, response.headers_mut());
+    Ok(response)
 }
 
 #[derive(Deserialize)]

@@ -93,7 +93,13 @@ async fn update_user(
     if let Some(password) = &req.password {
         state
             .auth
-            .change_password(&who, req.current_password.as_ref(), password, &client)
+            .change_password(
+                who.user.id,
+                Some(who.token.session_id),
+                req.current_password.as_ref(),
+                password,
+                &client,
+            )
             .await?;
     }
     let user = match data {

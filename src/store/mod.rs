@@ -82,3 +82,21 @@ pub async fn migrate(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
     }
     result
 }
+
+/// Checks `AUTH_CUSTOM_CLAIMS_SQL` at start-up: it must prepare, take one parameter (the user
+/// id) and return one column. Nothing is executed.
+pub async fn check_custom_claims_sql(pool: &PgPool, sql: &str) -> anyhow::Result<()> {
+    use sqlx::{Column as _, Executor as _};
+    let described = pool
+        .describe(sql)
+        .await
+        .map_err(|e| anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL is not valid SQL here: {e}"))?;
+    let columns = described.columns();
+    anyhow::ensure!(
+        columns.len() == 1,
+        "AUTH_CUSTOM_CLAIMS_SQL must return one column (a JSON object of claims), it returns {}: {:?}",
+        columns.len(),
+        columns.iter().map(|c| c.name()).collect::<Vec<_>>()
+    );
+    Ok(())
+}

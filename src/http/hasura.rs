@@ -1,0 +1,348 @@
+//! Hasura integration endpoints:
+//!
+//! - `POST /hasura/actions`: one handler for the `signup`, `login`, `refreshToken`, `logout`
+//!   and `changePassword` actions (`shared/hasura.md` §3);
+//! - `GET|POST /hasura/webhook`: Hasura's auth webhook (§2).
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::{cookie, AppState, Payload};
+use crate::{
+    auth::{
+        claims,
+        sessions::{Client, LogoutScope, Session},
+    },
+    error::Error,
+    secret::Secret,
+};
+
+/// Header that carries `AUTH_HASURA_ACTIONS_SECRET` from Hasura to the actions handler.
+pub const ACTIONS_SECRET_HEADER: &str = "x-auth-actions-secret";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/hasura/actions", post(actions))
+        .route("/hasura/webhook", get(webhook_get).post(webhook_post))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+#[derive(Deserialize)]
+struct ActionName {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ActionRequest {
+    action: ActionName,
+    #[serde(default)]
+    input: Value,
+    #[serde(default)]
+    session_variables: HashMap<String, String>,
+}
+
+/// Hasura's action error shape: 4xx `{message, extensions: {code}}`.
+fn action_error(e: Error) -> Response {
+    if e.status.is_server_error() {
+        e.log_cause();
+        return (
+            e.status,
+            Json(
+                json!({"message": "internal error", "extensions": {"code": "unexpected_failure"}}),
+            ),
+        )
+            .into_response();
+    }
+    (
+        e.status,
+        Json(json!({"message": e.message, "extensions": {"code": e.code}})),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: Secret,
+}
+
+#[derive(Deserialize, Default)]
+struct RefreshInput {
+    refresh_token: Option<Secret>,
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutInput {
+    scope: Option<LogoutScope>,
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordInput {
+    password: Secret,
+    current_password: Option<Secret>,
+}
+
+fn input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
+    serde_json::from_value(value)
+        .map_err(|e| Error::validation("validation_failed", format!("invalid action input: {e}")))
+}
+
+/// The `AuthSession` output type of the generated metadata: exactly these fields.
+fn session_output(state: &AppState, session: Session) -> Response {
+    let body = json!({
+        "access_token": session.access.token,
+        "token_type": "bearer",
+        "expires_in": session.access.expires_in,
+        "expires_at": session.access.expires_at,
+        "refresh_token": session.refresh_token.expose(),
+        "user_id": session.user.id.to_string(),
+        "email": session.user.email,
+    });
+    let mut response = Json(body).into_response();
+    cookie::set(
+        &state.config,
+        response.headers_mut(),
+        session.refresh_token.expose(),
+    );
+    response
+}
+
+/// The signed-in user of an action call, from Hasura's session variables.
+fn acting_user(
+    state: &AppState,
+    vars: &HashMap<String, String>,
+) -> Result<(Uuid, Option<Uuid>), Error> {
+    let get = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    let unauthorized =
+        || Error::unauthorized("no_authorization", "This action needs a signed-in user");
+    if get("x-hasura-role") == Some(state.config.hasura_unauthorized_role.as_str()) {
+        return Err(unauthorized());
+    }
+    let user_id = get(claims::USER_ID)
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(unauthorized)?;
+    let session_id = get(claims::SESSION_ID).and_then(|v| Uuid::parse_str(v).ok());
+    Ok((user_id, session_id))
+}
+
+async fn actions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Payload(req): Payload<ActionRequest>,
+) -> Response {
+    let Some(expected) = &state.config.hasura_actions_secret else {
+        return action_error(Error::not_found(
+            "The actions handler is off: set AUTH_HASURA_ACTIONS_SECRET",
+        ));
+    };
+    let presented = headers
+        .get(ACTIONS_SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !bool::from(presented.ct_eq(expected.expose().as_bytes())) {
+        return action_error(Error::unauthorized(
+            "unauthorized",
+            "missing or wrong actions secret",
+        ));
+    }
+    // Hasura forwards the client's User-Agent as X-Forwarded-User-Agent.
+    let client = Client {
+        ip: None,
+        user_agent: headers
+            .get("x-forwarded-user-agent")
+            .or_else(|| headers.get(header::USER_AGENT))
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect()),
+    };
+    let result = async {
+        match req.action.name.as_str() {
+            "signup" => {
+                if state.config.disable_signup {
+                    return Err(Error::forbidden(
+                        "signup_disabled",
+                        "Signups not allowed for this instance",
+                    ));
+                }
+                let c: Credentials = input(req.input)?;
+                Ok(session_output(
+                    &state,
+                    state
+                        .auth
+                        .sign_up(&c.email, &c.password, None, &client)
+                        .await?,
+                ))
+            }
+            "login" => {
+                let c: Credentials = input(req.input)?;
+                Ok(session_output(
+                    &state,
+                    state.auth.sign_in(&c.email, &c.password, &client).await?,
+                ))
+            }
+            "refreshToken" => {
+                let r: RefreshInput = if req.input.is_null() {
+                    RefreshInput::default()
+                } else {
+                    input(req.input)?
+                };
+                let token = r
+                    .refresh_token
+                    .filter(|t| !t.expose().is_empty())
+                    .or_else(|| cookie::read(&state.config, &headers).map(Secret::new))
+                    .ok_or_else(|| Error::invalid_request("refresh_token is required"))?;
+                Ok(session_output(
+                    &state,
+                    state.auth.refresh(token.expose(), &client).await?,
+                ))
+            }
+            "logout" => {
+                let (user_id, session_id) = acting_user(&state, &req.session_variables)?;
+                let l: LogoutInput = if req.input.is_null() {
+                    LogoutInput::default()
+                } else {
+                    input(req.input)?
+                };
+                state
+                    .auth
+                    .logout(user_id, session_id, l.scope.unwrap_or_default(), &client)
+                    .await?;
+                let mut response = Json(json!({"ok": true})).into_response();
+                cookie::clear(&state.config, response.headers_mut());
+                Ok(response)
+            }
+            "changePassword" => {
+                let (user_id, session_id) = acting_user(&state, &req.session_variables)?;
+                let c: ChangePasswordInput = input(req.input)?;
+                state
+                    .auth
+                    .change_password(
+                        user_id,
+                        session_id,
+                        c.current_password.as_ref(),
+                        &c.password,
+                        &client,
+                    )
+                    .await?;
+                Ok(Json(json!({"ok": true})).into_response())
+            }
+            other => Err(Error::not_found(format!("unknown action {other:?}"))),
+        }
+    }
+    .await;
+    result.unwrap_or_else(action_error)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Auth webhook
+
+/// Webhook denial: 401, which Hasura reports as "Authentication hook unauthorized this request".
+fn deny(message: &str) -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({"message": message}))).into_response()
+}
+
+fn header_of<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Answers for the client headers Hasura passed on.
+async fn webhook(state: &AppState, headers: &HashMap<String, String>) -> Response {
+    let Some(authorization) = header_of(headers, "authorization") else {
+        return Json(json!({"X-Hasura-Role": state.config.hasura_unauthorized_role}))
+            .into_response();
+    };
+    let token = match authorization.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            token.trim()
+        }
+        _ => return deny("Malformed Authorization header"),
+    };
+    let who = match state.auth.authenticate(token).await {
+        Ok(who) => who,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => return deny(&e.message),
+        Err(e) => return e.into_response(),
+    };
+    let hasura = &who.token.hasura;
+    let allowed: Vec<&str> = hasura
+        .get(claims::ALLOWED_ROLES)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let default_role = hasura
+        .get(claims::DEFAULT_ROLE)
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let role = match header_of(headers, "x-hasura-role").filter(|r| !r.is_empty()) {
+        Some(requested) if allowed.contains(&requested) => requested,
+        Some(_) => return deny("Your requested role is not in allowed roles"),
+        None => default_role,
+    };
+    let mut vars = Map::new();
+    for (name, value) in hasura {
+        if name == claims::ALLOWED_ROLES || name == claims::DEFAULT_ROLE {
+            continue;
+        }
+        if let Value::String(s) = value {
+            vars.insert(name.clone(), Value::String(s.clone()));
+        }
+    }
+    vars.remove(claims::USER_ID);
+    vars.insert("X-Hasura-User-Id".into(), json!(who.user.id.to_string()));
+    vars.insert("X-Hasura-Role".into(), json!(role));
+    // Hasura reads the expiry from the body (not from HTTP headers) to close WebSockets.
+    if let Some(exp) = chrono::DateTime::from_timestamp(who.token.expires_at, 0) {
+        vars.insert(
+            "Expires".into(),
+            json!(exp.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
+        );
+    }
+    Json(Value::Object(vars)).into_response()
+}
+
+/// GET mode: the client's headers are this request's headers.
+async fn webhook_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let map: HashMap<String, String> = headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        })
+        .collect();
+    webhook(&state, &map).await
+}
+
+#[derive(Deserialize)]
+struct WebhookBody {
+    #[serde(default)]
+    headers: HashMap<String, String>,
+}
+
+/// POST mode: `{"headers": {...}, "request": {...}}`.
+async fn webhook_post(
+    State(state): State<AppState>,
+    Payload(body): Payload<WebhookBody>,
+) -> Response {
+    webhook(&state, &body.headers).await
+}
