@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{
     auth::keys::{generate_private_key_pem, KeySet},
+    cli_admin::{AuditCommand, ImportCommand, SessionCommand, UserCommand},
     config::{ClaimsFormat, Config, DbArgs, JwtAlgorithm},
     http::{self, AppState},
     store, telemetry,
@@ -35,6 +36,18 @@ pub enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Users: add, list, show, disable, enable, set-roles, set-password, delete.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Sessions: list, revoke.
+    #[command(subcommand)]
+    Session(SessionCommand),
+    /// The audit log: list, prune.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Import users from the PL/pgSQL hasura-jwt-auth or from a file.
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -74,6 +87,11 @@ pub enum KeysCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// List the configured keys: algorithm, kid, file; the signing key first.
+    List {
+        #[command(flatten)]
+        config: Box<Config>,
+    },
 }
 
 /// Runs the command; the binary turns an error into a message and exit code 1.
@@ -103,6 +121,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Keys(KeysCommand::List { config }) => crate::cli_admin::list_keys(&config),
+        Command::User(cmd) => crate::cli_admin::run_user(cmd).await,
+        Command::Session(cmd) => crate::cli_admin::run_session(cmd).await,
+        Command::Audit(cmd) => crate::cli_admin::run_audit(cmd).await,
+        Command::Import(cmd) => crate::cli_admin::run_import(cmd).await,
         Command::Keys(KeysCommand::Generate { algorithm, out }) => {
             let key = generate_private_key_pem(algorithm)?;
             match out {
@@ -139,16 +162,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     http::serve(state).await
 }
 
-/// Deletes sessions past their idle timeout or maximum lifetime, every ten minutes.
+/// Deletes sessions past their idle timeout or maximum lifetime, and audit entries past
+/// their retention, every ten minutes.
 async fn prune_sessions(state: AppState) {
     let policy = state.auth.policy.clone();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
+        if let Some(retention) = state.config.audit_retention.0 {
+            match crate::admin::prune_audit_log(&state.auth.pool, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(entries = n, "pruned old audit entries"),
+                Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
+            }
+        }
         let idle = policy.idle_timeout.map(|d| d.as_secs_f64());
         let max = policy.max_lifetime.map(|d| d.as_secs_f64());
         if idle.is_none() && max.is_none() {
-            return;
+            continue;
         }
         match store::sessions::prune_expired(&state.auth.pool, idle, max).await {
             Ok(0) => {}

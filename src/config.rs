@@ -276,6 +276,15 @@ pub struct Config {
     #[arg(long, env = "AUTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Bearer secret of the admin API (`Authorization: Bearer <secret>`, at least 32 bytes).
+    /// Without it there is no admin API.
+    #[arg(long, env = "AUTH_ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<Secret>,
+
+    /// Audit-log entries older than this are deleted (`off` keeps them forever).
+    #[arg(long, env = "AUTH_AUDIT_RETENTION", default_value = "90d", value_parser = parse_optional_duration)]
+    pub audit_retention: OptionalDuration,
+
     /// Default role of new users.
     #[arg(long, env = "AUTH_DEFAULT_ROLE", default_value = "user", value_parser = parse_role)]
     pub default_role: String,
@@ -366,6 +375,12 @@ impl Config {
             !self.hasura_claims_namespace.is_empty(),
             "AUTH_HASURA_CLAIMS_NAMESPACE must not be empty"
         );
+        if let Some(secret) = &self.admin_secret {
+            ensure!(
+                secret.expose().len() >= 32,
+                "AUTH_ADMIN_SECRET must be at least 32 bytes (generate one with: openssl rand -hex 32)"
+            );
+        }
         for origin in &self.cors_origins {
             ensure!(
                 (origin.starts_with("http://") || origin.starts_with("https://")) && !origin.ends_with('/'),

@@ -149,6 +149,8 @@ impl std::fmt::Display for Error {
     }
 }
 
+impl std::error::Error for Error {}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match e {
@@ -169,13 +171,7 @@ impl From<anyhow::Error> for Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        if let Some(source) = &self.source {
-            tracing::error!(
-                error = format!("{source:#}"),
-                code = self.code,
-                "request failed"
-            );
-        }
+        self.log_cause();
         let body = json!({
             "error": self.oauth.unwrap_or(self.code),
             "error_description": self.message,

@@ -11,12 +11,15 @@
 //! - [`http`]: the axum routers, one module per route group, and the error type.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
+pub mod cli_admin;
 pub mod config;
 pub mod error;
 pub mod hasura_metadata;
 pub mod http;
+pub mod import;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

@@ -25,8 +25,38 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// Prefix of hashes imported from the PL/pgSQL hasura-jwt-auth: bcrypt over the `escape`
-/// encoding of HMAC-SHA256(key = old JWT secret, message = password).
-pub const SEED_SCHEME_PREFIX: &str = "$hja-seed$";
+/// encoding of HMAC-SHA256(key = old JWT secret, message = password). The stored form is
+/// `$hja-seed$v1$<fingerprint of the old secret>$<bcrypt hash>`: the secret itself stays out of
+/// the database (it is a pepper), and the fingerprint catches a wrong AUTH_LEGACY_HMAC_SECRET.
+pub const SEED_SCHEME_PREFIX: &str = "$hja-seed$v1$";
+
+/// Short fingerprint of the old JWT secret (first 8 bytes of its SHA-256, hex).
+pub fn legacy_secret_fingerprint(secret: &str) -> String {
+    use sha2::Digest;
+    Sha256::digest(secret.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The stored form of an imported PL/pgSQL hasura-jwt-auth hash.
+pub fn seed_scheme_hash(secret: &str, bcrypt_hash: &str) -> String {
+    format!(
+        "{SEED_SCHEME_PREFIX}{}${bcrypt_hash}",
+        legacy_secret_fingerprint(secret)
+    )
+}
+
+/// Whether `hash` is a bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
+pub fn is_bcrypt(hash: &str) -> bool {
+    hash.len() == 60
+        && (hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
+}
+
+/// Whether `hash` is a hash this server can verify (Argon2 PHC string or bcrypt).
+pub fn is_supported_hash(hash: &str) -> bool {
+    is_bcrypt(hash) || (hash.starts_with("$argon2") && PasswordHash::new(hash).is_ok())
+}
 
 /// Checks a new password against the length rules; the error says which rule.
 pub fn check_new_password(password: &str) -> Result<(), &'static str> {
@@ -161,13 +191,23 @@ fn verify_blocking(
         ok: false,
         needs_rehash: false,
     };
-    if let Some(bcrypt_hash) = stored.strip_prefix(SEED_SCHEME_PREFIX) {
+    if let Some(rest) = stored.strip_prefix(SEED_SCHEME_PREFIX) {
+        let Some((fingerprint, bcrypt_hash)) = rest.split_once('$') else {
+            tracing::error!("malformed imported hasura-jwt-auth password hash");
+            return failed;
+        };
         let Some(key) = legacy_key else {
             tracing::error!(
                 "a password hash of the PL/pgSQL hasura-jwt-auth needs AUTH_LEGACY_HMAC_SECRET"
             );
             return failed;
         };
+        if legacy_secret_fingerprint(key.expose()) != fingerprint {
+            tracing::error!(
+                "AUTH_LEGACY_HMAC_SECRET is not the secret these hashes were imported with"
+            );
+            return failed;
+        }
         let input = seed_scheme_input(key.expose(), password);
         let ok = bcrypt::verify(input.as_bytes(), bcrypt_hash).unwrap_or(false);
         return Verified {
@@ -175,7 +215,7 @@ fn verify_blocking(
             needs_rehash: true,
         };
     }
-    if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
+    if is_bcrypt(stored) {
         let ok = bcrypt::verify(password, stored).unwrap_or(false);
         return Verified {
             ok,

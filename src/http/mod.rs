@@ -1,11 +1,12 @@
 //! HTTP: the router, application state, and one module per route group.
 
+mod admin;
 mod cookie;
 mod extract;
 mod hasura;
 mod health;
 mod token;
-mod user;
+pub mod user;
 mod well_known;
 
 pub use extract::Payload;
@@ -28,6 +29,7 @@ use tower_http::{
 };
 
 use crate::{
+    admin::Admin,
     auth::{
         keys::KeySet,
         password::PasswordHasher,
@@ -45,6 +47,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Auth,
+    pub admin: Admin,
     pub config: Arc<Config>,
 }
 
@@ -80,6 +83,12 @@ impl AppState {
             default_allowed_roles: config.default_allowed_roles.clone(),
             custom_claims_sql: config.custom_claims_sql.clone(),
         };
+        let admin = Admin {
+            pool: pool.clone(),
+            hasher: hasher.clone(),
+            default_role: config.default_role.clone(),
+            default_allowed_roles: config.default_allowed_roles.clone(),
+        };
         Ok(Self {
             auth: Auth {
                 pool,
@@ -87,6 +96,7 @@ impl AppState {
                 hasher,
                 policy: Arc::new(policy),
             },
+            admin,
             config: Arc::new(config),
         })
     }
@@ -100,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .merge(well_known::router())
         .merge(health::router())
         .merge(hasura::router())
+        .merge(admin::router())
         .fallback(|| async { Error::not_found("No such endpoint") })
         .method_not_allowed_fallback(|| async {
             Error::new(

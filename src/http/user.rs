@@ -18,6 +18,18 @@ pub fn router() -> Router<AppState> {
 
 /// A user in Supabase Auth's shape. Roles are in `app_metadata`; no hash is ever here.
 pub fn user_json(state: &AppState, user: &User) -> Value {
+    user_json_for(
+        state
+            .config
+            .jwt_audience
+            .as_deref()
+            .unwrap_or("authenticated"),
+        user,
+    )
+}
+
+/// [`user_json`] with an explicit `aud` (for the CLI).
+pub fn user_json_for(aud: &str, user: &User) -> Value {
     let mut app_metadata = match &user.app_metadata {
         Value::Object(m) => m.clone(),
         _ => Default::default(),
@@ -28,7 +40,7 @@ pub fn user_json(state: &AppState, user: &User) -> Value {
     app_metadata.insert("allowed_roles".into(), json!(user.allowed_roles));
     json!({
         "id": user.id,
-        "aud": state.config.jwt_audience.as_deref().unwrap_or("authenticated"),
+        "aud": aud,
         "role": "authenticated",
         "email": user.email,
         "phone": "",

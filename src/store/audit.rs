@@ -16,6 +16,11 @@ pub mod event {
     pub const TOKEN_REVOKED: &str = "token_revoked";
     pub const PASSWORD_CHANGED: &str = "password_changed";
     pub const DISABLED_USER_REFRESH: &str = "disabled_user_refresh";
+    pub const ADMIN_USER_CREATED: &str = "admin_user_created";
+    pub const ADMIN_USER_UPDATED: &str = "admin_user_updated";
+    pub const ADMIN_USER_DELETED: &str = "admin_user_deleted";
+    pub const ADMIN_SESSIONS_REVOKED: &str = "admin_sessions_revoked";
+    pub const USER_IMPORTED: &str = "user_imported";
 }
 
 pub async fn record(

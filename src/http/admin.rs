@@ -1,0 +1,290 @@
+//! The admin API, shaped like Supabase Auth's (`@supabase/auth-js` admin client), behind
+//! `Authorization: Bearer <AUTH_ADMIN_SECRET>`. Without the setting these routes do not exist.
+
+use axum::{
+    extract::{FromRequestParts, Path, Query, State},
+    http::{header, request::Parts, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::{delete, get},
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::{extract::bearer, user::user_json, AppState, Payload};
+use crate::{
+    admin::{Actor, Ban, NewUserInput, UserPatch},
+    auth::sessions::Client,
+    error::{Error, Result},
+    secret::Secret,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(list_users).post(create_user))
+        .route(
+            "/admin/users/{id}",
+            get(get_user).put(update_user).delete(delete_user),
+        )
+        .route(
+            "/admin/users/{id}/sessions",
+            get(list_sessions).delete(revoke_all_sessions),
+        )
+        .route(
+            "/admin/users/{id}/sessions/{session_id}",
+            delete(revoke_session),
+        )
+        .route("/admin/audit", get(audit))
+}
+
+/// Proof that the request carries the admin secret.
+struct AdminAuth(Actor);
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Some(secret) = &state.config.admin_secret else {
+            return Err(Error::not_found("No such endpoint"));
+        };
+        let token = bearer(parts)?;
+        if !bool::from(token.as_bytes().ct_eq(secret.expose().as_bytes())) {
+            return Err(Error::forbidden("not_admin", "User not allowed"));
+        }
+        let client = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        Ok(Self(Actor {
+            via: "admin_api",
+            client,
+        }))
+    }
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    page: Option<u32>,
+    per_page: Option<u32>,
+    user_id: Option<Uuid>,
+}
+
+impl Paging {
+    fn get(&self) -> Result<(u32, u32)> {
+        let page = self.page.unwrap_or(1).max(1);
+        let per_page = self.per_page.unwrap_or(50);
+        if !(1..=1000).contains(&per_page) {
+            return Err(Error::bad_request(
+                "validation_failed",
+                "per_page must be between 1 and 1000",
+            ));
+        }
+        Ok((page, per_page))
+    }
+}
+
+fn paging(
+    query: std::result::Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
+) -> Result<Paging> {
+    query.map(|Query(q)| q).map_err(|e| {
+        Error::bad_request(
+            "validation_failed",
+            format!("invalid query: {}", e.body_text()),
+        )
+    })
+}
+
+/// `x-total-count` plus an RFC 8288 `link` header with next and last pages, as auth-js reads them.
+fn paginated(body: Value, path: &str, page: u32, per_page: u32, total: i64) -> Response {
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-total-count", HeaderValue::from(total));
+    let last = ((total.max(1) as u64).div_ceil(u64::from(per_page))).max(1);
+    let mut links = Vec::new();
+    if u64::from(page) < last {
+        links.push(format!(
+            "<{path}?page={}&per_page={per_page}>; rel=\"next\"",
+            page + 1
+        ));
+    }
+    links.push(format!(
+        "<{path}?page={last}&per_page={per_page}>; rel=\"last\""
+    ));
+    if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
+        headers.insert(header::LINK, v);
+    }
+    response
+}
+
+fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|_| {
+        Error::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "user_not_found",
+            "User not found",
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct CreateUser {
+    email: Option<String>,
+    password: Option<Secret>,
+    user_metadata: Option<Value>,
+    app_metadata: Option<Value>,
+    ban_duration: Option<String>,
+    /// Accepted for auth-js compatibility; emails need no confirmation here.
+    #[allow(dead_code)]
+    email_confirm: Option<bool>,
+    disabled: Option<bool>,
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Payload(req): Payload<CreateUser>,
+) -> Result<Json<Value>> {
+    let email = req
+        .email
+        .ok_or_else(|| Error::validation("validation_failed", "email is required"))?;
+    let input = NewUserInput {
+        email,
+        password: req.password,
+        user_metadata: req.user_metadata,
+        app_metadata: req.app_metadata,
+        enabled: !req.disabled.unwrap_or(false),
+        ban: req.ban_duration.as_deref().map(Ban::parse).transpose()?,
+    };
+    let user = state.admin.create_user(input, &actor).await?;
+    Ok(Json(user_json(&state, &user)))
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    AdminAuth(_): AdminAuth,
+    query: std::result::Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let (page, per_page) = paging(query)?.get()?;
+    let (users, total) = state.admin.list_users(page, per_page).await?;
+    let users: Vec<Value> = users.iter().map(|u| user_json(&state, u)).collect();
+    let aud = state
+        .config
+        .jwt_audience
+        .clone()
+        .unwrap_or_else(|| "authenticated".into());
+    Ok(paginated(
+        json!({"users": users, "aud": aud}),
+        "/admin/users",
+        page,
+        per_page,
+        total,
+    ))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let user = state.admin.get_user(parse_id(&id)?).await?;
+    Ok(Json(user_json(&state, &user)))
+}
+
+#[derive(Deserialize)]
+struct UpdateUser {
+    email: Option<String>,
+    password: Option<Secret>,
+    user_metadata: Option<Value>,
+    app_metadata: Option<Value>,
+    ban_duration: Option<String>,
+    disabled: Option<bool>,
+    #[allow(dead_code)]
+    email_confirm: Option<bool>,
+}
+
+async fn update_user(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+    Payload(req): Payload<UpdateUser>,
+) -> Result<Json<Value>> {
+    let patch = UserPatch {
+        email: req.email,
+        password: req.password,
+        user_metadata: req.user_metadata,
+        app_metadata: req.app_metadata,
+        enabled: req.disabled.map(|d| !d),
+        ban: req.ban_duration.as_deref().map(Ban::parse).transpose()?,
+    };
+    let user = state
+        .admin
+        .update_user(parse_id(&id)?, patch, &actor)
+        .await?;
+    Ok(Json(user_json(&state, &user)))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    state.admin.delete_user(parse_id(&id)?, &actor).await?;
+    Ok(Json(json!({})))
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let sessions = state.admin.list_sessions(parse_id(&id)?).await?;
+    Ok(Json(json!({"sessions": sessions})))
+}
+
+async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let id = parse_id(&id)?;
+    state.admin.get_user(id).await?;
+    let n = state.admin.revoke_sessions(id, None, &actor).await?;
+    Ok(Json(json!({"revoked": n})))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+    Path((id, session_id)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    let session_id = Uuid::parse_str(&session_id).map_err(|_| {
+        Error::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "session_not_found",
+            "Session not found",
+        )
+    })?;
+    let n = state
+        .admin
+        .revoke_sessions(parse_id(&id)?, Some(session_id), &actor)
+        .await?;
+    Ok(Json(json!({"revoked": n})))
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    AdminAuth(_): AdminAuth,
+    query: std::result::Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let q = paging(query)?;
+    let (page, per_page) = q.get()?;
+    let (entries, total) = state.admin.audit_log(page, per_page, q.user_id).await?;
+    Ok(paginated(
+        json!(entries),
+        "/admin/audit",
+        page,
+        per_page,
+        total,
+    ))
+}

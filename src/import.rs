@@ -1,0 +1,311 @@
+//! Importing users: from the PL/pgSQL hasura-jwt-auth's `hasura_user` table, or from a JSON or
+//! CSV file of users with bcrypt or Argon2 hashes. Passwords keep working and are upgraded to
+//! Argon2id on each user's next sign-in. Every row is its own transaction: a bad row is
+//! reported and skipped, never half-written, and re-running an import skips what it already
+//! imported (old ids are kept in `legacy_user_ids`).
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::{
+    admin::Actor,
+    auth::{
+        password::{is_bcrypt, is_supported_hash, seed_scheme_hash},
+        roles::validate_roles,
+        sessions::normalize_email,
+    },
+    secret::Secret,
+    store::{
+        self,
+        audit::{self, event},
+        users::NewUser,
+    },
+};
+
+/// Source name of the PL/pgSQL hasura-jwt-auth in `legacy_user_ids`.
+pub const SEED_SOURCE: &str = "hasura_user";
+
+/// What happened to each row.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub imported: usize,
+    /// (row, reason): already imported, or the email exists.
+    pub skipped: Vec<(String, String)>,
+    /// (row, reason): bad data; nothing was written for it.
+    pub failed: Vec<(String, String)>,
+}
+
+/// One user to import, whatever the source.
+#[derive(Debug, Default, Deserialize)]
+pub struct ImportUser {
+    pub legacy_id: Option<String>,
+    pub id: Option<Uuid>,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub default_role: Option<String>,
+    /// A list, or in CSV a `;`-separated string.
+    #[serde(default, deserialize_with = "roles_list")]
+    pub allowed_roles: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+    pub user_metadata: Option<Value>,
+}
+
+fn roles_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Roles {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Option::<Roles>::deserialize(d)? {
+        None => None,
+        Some(Roles::List(l)) => Some(l),
+        Some(Roles::Text(t)) if t.trim().is_empty() => None,
+        Some(Roles::Text(t)) => Some(
+            t.split(';')
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
+        ),
+    })
+}
+
+/// Where imported users go.
+pub struct Target<'a> {
+    pub pool: &'a PgPool,
+    pub default_role: &'a str,
+    pub default_allowed_roles: &'a [String],
+    /// Name recorded with old ids in `legacy_user_ids`.
+    pub source: &'a str,
+}
+
+/// Validates a row and imports it in one transaction: `Ok(Ok)` imported, `Ok(Err(why))`
+/// skipped, `Err(why)` bad row.
+async fn import_one(
+    target: &Target<'_>,
+    row: ImportUser,
+    hash: Option<String>,
+    actor: &Actor,
+) -> Result<Result<(), String>, String> {
+    let email = normalize_email(&row.email).map_err(|e| e.message.to_string())?;
+    let default_role = row
+        .default_role
+        .unwrap_or_else(|| target.default_role.to_owned());
+    let allowed_roles = row.allowed_roles.unwrap_or_else(|| {
+        if default_role == target.default_role {
+            target.default_allowed_roles.to_vec()
+        } else {
+            vec![default_role.clone()]
+        }
+    });
+    validate_roles(&default_role, &allowed_roles)?;
+    let metadata = match row.user_metadata {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => return Err("user_metadata must be a JSON object".into()),
+    };
+    let db = |e: sqlx::Error| format!("database error: {e}");
+    let mut tx = target.pool.begin().await.map_err(db)?;
+    if let Some(legacy_id) = &row.legacy_id {
+        let known: Option<Uuid> = sqlx::query_scalar(
+            "SELECT user_id FROM legacy_user_ids WHERE source = $1 AND legacy_id = $2",
+        )
+        .bind(target.source)
+        .bind(legacy_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if known.is_some() {
+            return Ok(Err("already imported".into()));
+        }
+    }
+    let new = NewUser {
+        id: row.id.unwrap_or_else(Uuid::new_v4),
+        email: &email,
+        default_role: &default_role,
+        allowed_roles: &allowed_roles,
+        user_metadata: &metadata,
+        app_metadata: &json!({}),
+        enabled: row.enabled.unwrap_or(true),
+    };
+    let inserted = match store::users::insert(&mut *tx, &new).await {
+        Ok(u) => u,
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("users_pkey") => {
+            return Ok(Err("a user with this id exists".into()))
+        }
+        Err(e) => return Err(db(e)),
+    };
+    let Some(user) = inserted else {
+        return Ok(Err(format!("a user with email {email} exists")));
+    };
+    if let Some(hash) = &hash {
+        store::users::set_password(&mut *tx, user.id, hash)
+            .await
+            .map_err(db)?;
+    }
+    if let Some(legacy_id) = &row.legacy_id {
+        sqlx::query("INSERT INTO legacy_user_ids (source, legacy_id, user_id) VALUES ($1, $2, $3)")
+            .bind(target.source)
+            .bind(legacy_id)
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    let detail = json!({"source": target.source, "legacy_id": row.legacy_id, "by": actor.via});
+    audit::record(
+        &mut *tx,
+        event::USER_IMPORTED,
+        Some(user.id),
+        None,
+        &actor.client,
+        detail,
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(Ok(()))
+}
+
+fn tally(report: &mut Report, label: String, outcome: Result<Result<(), String>, String>) {
+    match outcome {
+        Ok(Ok(())) => report.imported += 1,
+        Ok(Err(why)) => report.skipped.push((label, why)),
+        Err(why) => report.failed.push((label, why)),
+    }
+}
+
+/// Imports the `hasura_user` table of the PL/pgSQL hasura-jwt-auth from `source`.
+/// `legacy_secret` is its old JWT secret (the HMAC key of its password scheme); the server
+/// needs the same value as AUTH_LEGACY_HMAC_SECRET to verify the imported passwords.
+pub async fn from_hasura_jwt_auth(
+    source: &PgPool,
+    table: &str,
+    legacy_secret: &Secret,
+    target: &Target<'_>,
+    actor: &Actor,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        !table.is_empty()
+            && table.split('.').count() <= 2
+            && table
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')),
+        "--table must be a table name such as hasura_user or public.hasura_user"
+    );
+    let quoted: Vec<String> = table.split('.').map(|p| format!("\"{p}\"")).collect();
+    let sql = format!(
+        "SELECT id::text AS legacy_id, email::text AS email, crypt_password::text AS crypt_password,
+                default_role::text AS default_role, allowed_roles::text AS allowed_roles, enabled
+         FROM {} ORDER BY id",
+        quoted.join(".")
+    );
+    let rows = sqlx::query(&sql).fetch_all(source).await.with_context(|| format!("cannot read {table} (expected the hasura-jwt-auth columns id, email, crypt_password, default_role, allowed_roles, enabled)"))?;
+    let mut report = Report::default();
+    for row in rows {
+        let legacy_id: String = row.try_get("legacy_id")?;
+        let label = format!("id {legacy_id}");
+        let parsed = (|| -> Result<(ImportUser, String), String> {
+            let email: Option<String> = row.try_get("email").map_err(|e| e.to_string())?;
+            let crypt: Option<String> = row.try_get("crypt_password").map_err(|e| e.to_string())?;
+            let default_role: Option<String> =
+                row.try_get("default_role").map_err(|e| e.to_string())?;
+            let allowed: Option<String> =
+                row.try_get("allowed_roles").map_err(|e| e.to_string())?;
+            let enabled: Option<bool> = row.try_get("enabled").map_err(|e| e.to_string())?;
+            let crypt = crypt
+                .filter(|c| is_bcrypt(c))
+                .ok_or("crypt_password is not a bcrypt hash")?;
+            let allowed_roles = match allowed {
+                None => None,
+                Some(text) => Some(serde_json::from_str::<Vec<String>>(&text).map_err(|_| {
+                    format!("allowed_roles is not a JSON array of strings: {text}")
+                })?),
+            };
+            let user = ImportUser {
+                legacy_id: Some(legacy_id.clone()),
+                email: email.ok_or("email is empty")?,
+                default_role,
+                allowed_roles,
+                enabled: Some(enabled.unwrap_or(true)),
+                ..Default::default()
+            };
+            Ok((user, seed_scheme_hash(legacy_secret.expose(), &crypt)))
+        })();
+        let outcome = match parsed {
+            Ok((user, hash)) => import_one(target, user, Some(hash), actor).await,
+            Err(why) => Err(why),
+        };
+        tally(&mut report, label, outcome);
+    }
+    Ok(report)
+}
+
+/// Imports users from a `.json` file (an array of objects) or a `.csv` file (a header row;
+/// `allowed_roles` separated by `;`, `user_metadata` as JSON). Hashes must be bcrypt or Argon2.
+pub async fn from_file(path: &Path, target: &Target<'_>, actor: &Actor) -> anyhow::Result<Report> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let mut rows: Vec<(String, Result<ImportUser, String>)> = Vec::new();
+    if is_csv {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .context("the CSV file has no header row")?
+            .clone();
+        for (i, record) in reader.records().enumerate() {
+            let label = format!("line {}", i + 2);
+            let parsed = record.map_err(|e| e.to_string()).and_then(|r| {
+                let mut obj = serde_json::Map::new();
+                for (name, value) in headers.iter().zip(r.iter()) {
+                    if value.is_empty() {
+                        continue;
+                    }
+                    let v = match name {
+                        "enabled" => Value::Bool(matches!(
+                            value.to_ascii_lowercase().as_str(),
+                            "true" | "t" | "1" | "yes"
+                        )),
+                        "user_metadata" => serde_json::from_str(value)
+                            .map_err(|e| format!("user_metadata: {e}"))?,
+                        _ => Value::String(value.to_owned()),
+                    };
+                    obj.insert(name.to_owned(), v);
+                }
+                serde_json::from_value(Value::Object(obj)).map_err(|e| e.to_string())
+            });
+            rows.push((label, parsed));
+        }
+    } else {
+        let items: Vec<Value> = serde_json::from_str(&text)
+            .context("the JSON file must hold an array of user objects")?;
+        for (i, item) in items.into_iter().enumerate() {
+            rows.push((
+                format!("item {i}"),
+                serde_json::from_value(item).map_err(|e| e.to_string()),
+            ));
+        }
+    }
+    let mut report = Report::default();
+    for (label, parsed) in rows {
+        let outcome = match parsed {
+            Err(why) => Err(why),
+            Ok(user) => match user.password_hash.clone() {
+                Some(h) if !is_supported_hash(&h) => {
+                    Err("password_hash is neither bcrypt nor Argon2".into())
+                }
+                hash => import_one(target, user, hash, actor).await,
+            },
+        };
+        tally(&mut report, label, outcome);
+    }
+    Ok(report)
+}
