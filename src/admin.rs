@@ -14,7 +14,7 @@ use crate::{
     auth::{
         password::{check_new_password, PasswordHasher},
         roles::validate_roles,
-        sessions::{normalize_email, Client},
+        sessions::{normalize_email, validate_metadata, Client},
     },
     error::{Error, Result},
     secret::Secret,
@@ -142,21 +142,6 @@ fn split_app_metadata(
     Ok((default_role, allowed_roles, Some(Value::Object(rest))))
 }
 
-fn metadata_object(value: Option<Value>, name: &str) -> Result<Option<Value>> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => Ok(Some(v)),
-        Some(Value::Object(_)) => Err(Error::validation(
-            "validation_failed",
-            format!("{name} must be at most 16 KiB"),
-        )),
-        Some(_) => Err(Error::validation(
-            "validation_failed",
-            format!("{name} must be a JSON object"),
-        )),
-    }
-}
-
 fn email_taken(e: sqlx::Error) -> Error {
     match &e {
         sqlx::Error::Database(db) if db.constraint() == Some("users_email_key") => {
@@ -217,13 +202,14 @@ impl Admin {
     /// Creates a user. Without a password the user cannot sign in until one is set.
     pub async fn create_user(&self, input: NewUserInput, actor: &Actor) -> Result<User> {
         let email = normalize_email(&input.email)?;
+        let app_metadata = validate_metadata(input.app_metadata, "app_metadata")?;
         let (default_role, allowed_roles, app_rest) = split_app_metadata(
-            input.app_metadata.as_ref(),
+            app_metadata.as_ref(),
             &self.default_role,
             &self.default_allowed_roles,
         )?;
         let user_metadata =
-            metadata_object(input.user_metadata, "user_metadata")?.unwrap_or_else(|| json!({}));
+            validate_metadata(input.user_metadata, "user_metadata")?.unwrap_or_else(|| json!({}));
         let hash = match &input.password {
             Some(pw) => {
                 check_new_password(pw.expose())
@@ -281,7 +267,7 @@ impl Admin {
     /// Updates a user. Disabling, banning or setting the password revokes all their sessions.
     pub async fn update_user(&self, id: Uuid, patch: UserPatch, actor: &Actor) -> Result<User> {
         let email = patch.email.as_deref().map(normalize_email).transpose()?;
-        let user_metadata = metadata_object(patch.user_metadata, "user_metadata")?;
+        let user_metadata = validate_metadata(patch.user_metadata, "user_metadata")?;
         let hash = match &patch.password {
             Some(pw) => {
                 check_new_password(pw.expose())

@@ -276,6 +276,11 @@ pub struct Config {
     #[arg(long, env = "AUTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// How long after signing in a session may set a new password without giving
+    /// `current_password` (`0`: always required).
+    #[arg(long, env = "AUTH_REAUTHENTICATION_WINDOW", default_value = "10m", value_parser = parse_duration)]
+    pub reauthentication_window: Duration,
+
     /// Bearer secret of the admin API (`Authorization: Bearer <secret>`, at least 32 bytes).
     /// Without it there is no admin API.
     #[arg(long, env = "AUTH_ADMIN_SECRET", hide_env_values = true)]
@@ -375,11 +380,16 @@ impl Config {
             !self.hasura_claims_namespace.is_empty(),
             "AUTH_HASURA_CLAIMS_NAMESPACE must not be empty"
         );
-        if let Some(secret) = &self.admin_secret {
-            ensure!(
-                secret.expose().len() >= 32,
-                "AUTH_ADMIN_SECRET must be at least 32 bytes (generate one with: openssl rand -hex 32)"
-            );
+        for (name, secret) in [
+            ("AUTH_ADMIN_SECRET", &self.admin_secret),
+            ("AUTH_HASURA_ACTIONS_SECRET", &self.hasura_actions_secret),
+        ] {
+            if let Some(secret) = secret {
+                ensure!(
+                    secret.expose().len() >= 32,
+                    "{name} must be at least 32 bytes (generate one with: openssl rand -hex 32)"
+                );
+            }
         }
         for origin in &self.cors_origins {
             ensure!(

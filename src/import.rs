@@ -17,7 +17,7 @@ use crate::{
     auth::{
         password::{is_bcrypt, is_supported_hash, seed_scheme_hash},
         roles::validate_roles,
-        sessions::normalize_email,
+        sessions::{normalize_email, validate_metadata},
     },
     secret::Secret,
     store::{
@@ -104,11 +104,9 @@ async fn import_one(
         }
     });
     validate_roles(&default_role, &allowed_roles)?;
-    let metadata = match row.user_metadata {
-        None | Some(Value::Null) => json!({}),
-        Some(v @ Value::Object(_)) => v,
-        Some(_) => return Err("user_metadata must be a JSON object".into()),
-    };
+    let metadata = validate_metadata(row.user_metadata, "user_metadata")
+        .map_err(|e| e.message.to_string())?
+        .unwrap_or_else(|| json!({}));
     let db = |e: sqlx::Error| format!("database error: {e}");
     let mut tx = target.pool.begin().await.map_err(db)?;
     if let Some(legacy_id) = &row.legacy_id {

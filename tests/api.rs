@@ -612,6 +612,8 @@ fn invalid_settings_stop_startup_with_a_clear_message() {
     assert!(missing.contains("/nonexistent/key.pem"), "{missing}");
     let mismatch = err(&["--jwt-secret", SECRET, "--jwt-algorithm", "RS256"]);
     assert!(mismatch.contains("AUTH_JWT_ALGORITHM"), "{mismatch}");
+    let actions = err(&["--jwt-secret", SECRET, "--hasura-actions-secret", ""]);
+    assert!(actions.contains("AUTH_HASURA_ACTIONS_SECRET"), "{actions}");
     let roles = err(&["--jwt-secret", SECRET, "--default-role", "admin"]);
     assert!(roles.contains("AUTH_DEFAULT_ROLE"), "{roles}");
     assert!(Config::from_args(["--access-token-ttl", "soon"])
@@ -720,4 +722,63 @@ fn hasura_jwt_secret_matches_the_configuration() {
     );
     let v: Value = serde_json::from_str(&hasura_jwt_secret(&config, &tokens.keys, None)).unwrap();
     assert_eq!(v["jwk_url"], "http://auth:9999/.well-known/jwks.json");
+}
+
+#[sqlx::test(migrations = false)]
+async fn nul_characters_are_refused_not_500(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &[]).await;
+    let res = app
+        .post(
+            "/signup",
+            json!({"email": "nul@example.com", "password": PASSWORD, "data": {"k": "a\u{0}"}}),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.body["error_code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+    );
+    let res = app
+        .post(
+            "/signup",
+            json!({"email": "nul\u{0}@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app.sign_in("nul\u{0}@example.com", PASSWORD).await;
+    assert_eq!(
+        (res.status, res.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let res = app
+        .post(
+            "/token?grant_type=password",
+            json!({"email": "x@example.com", "password": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}
+
+#[sqlx::test(migrations = false)]
+async fn client_address_comes_from_the_proxy_when_trusted(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(opts, &["--trust-forwarded-for"]).await;
+    let req = Request::post("/signup")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
+        .body(Body::from(
+            json!({"email": "ip@example.com", "password": PASSWORD}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.request(req).await.status, StatusCode::OK);
+    let ip: Option<String> = sqlx::query_scalar("SELECT ip FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        ip.as_deref(),
+        Some("203.0.113.7"),
+        "the entry our proxy appended, not the client's claim"
+    );
 }

@@ -19,7 +19,7 @@ use hasura_jwt_auth::{
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-const ACTIONS_SECRET: &str = "actions-secret-for-tests";
+const ACTIONS_SECRET: &str = "actions-secret-for-tests-0123456789abcdef";
 
 /// Builds the key Hasura would build from the printed `HASURA_GRAPHQL_JWT_SECRET`.
 async fn hasura_key(app: &TestApp, jwt_secret: &Value, token: &str) -> jsonwebtoken::DecodingKey {
@@ -284,6 +284,13 @@ async fn claims_sql_is_checked_at_startup(_: PgPoolOptions, opts: PgConnectOptio
     .await
     .unwrap_err();
     assert!(err.to_string().contains("one column"), "{err}");
+    let err = hasura_jwt_auth::store::check_custom_claims_sql(
+        &app.pool,
+        "SELECT 1 WHERE $1::uuid IS NOT NULL",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("json"), "{err}");
 }
 
 // --- Actions -----------------------------------------------------------------------------------
@@ -500,6 +507,11 @@ async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOpti
         "no_authorization",
     );
 
+    assert_action_error(
+        &action(&app, "logout", json!({"scope": "sideways"}), user_vars(&at)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
     let res = action(&app, "logout", json!({"scope": "local"}), user_vars(&at)).await;
     assert_eq!(
         (res.status, &res.body),
@@ -514,10 +526,22 @@ async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOpti
         StatusCode::UNAUTHORIZED,
         "no_authorization",
     );
+    // Hasura only checks the token's signature: a signed-out session cannot act any more.
     assert_action_error(
-        &action(&app, "logout", json!({"scope": "sideways"}), user_vars(&at)).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
+        &action(
+            &app,
+            "changePassword",
+            json!({"password": "sneaky password"}),
+            user_vars(&at),
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "session_not_found",
+    );
+    assert_action_error(
+        &action(&app, "logout", json!({"scope": "global"}), user_vars(&at)).await,
+        StatusCode::UNAUTHORIZED,
+        "session_not_found",
     );
     assert_action_error(
         &action(&app, "frobnicate", json!({}), anonymous()).await,
@@ -841,6 +865,28 @@ async fn auth_webhook_get_and_post_modes(_: PgPoolOptions, opts: PgConnectOption
         StatusCode::UNAUTHORIZED
     );
 
+    // A garbled (non-UTF-8) Authorization header is denied, not treated as anonymous.
+    let garbled = Request::get("/hasura/webhook")
+        .header(
+            "authorization",
+            axum::http::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.request(garbled).await.status, StatusCode::UNAUTHORIZED);
+
+    // Roles are read from the user row: a role taken away stops working before the token expires.
+    sqlx::query("UPDATE users SET allowed_roles = '{user}'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = webhook_get(
+        &app,
+        &[("authorization", &bearer), ("x-hasura-role", "editor")],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+
     // Sign-out and disabling take effect at once in webhook mode.
     sqlx::query("UPDATE users SET enabled = false")
         .execute(&app.pool)
@@ -1015,5 +1061,87 @@ async fn cors_allows_configured_origins_with_credentials(_: PgPoolOptions, opts:
     assert_eq!(
         res.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://admin.example.com"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn cookie_mode_refuses_cross_site_requests(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(
+        opts,
+        &[
+            "--refresh-token-cookie",
+            "--public-url",
+            "https://auth.example.com",
+            "--cors-origins",
+            "https://app.example.com",
+        ],
+    )
+    .await;
+    let signup =
+        |origin: Option<&'static str>, fetch_site: Option<&'static str>, email: &'static str| {
+            let mut req = Request::post("/signup").header(header::CONTENT_TYPE, "application/json");
+            if let Some(o) = origin {
+                req = req.header(header::ORIGIN, o);
+            }
+            if let Some(f) = fetch_site {
+                req = req.header("sec-fetch-site", f);
+            }
+            req.body(Body::from(
+                json!({"email": email, "password": PASSWORD}).to_string(),
+            ))
+            .unwrap()
+        };
+    let evil = app
+        .request(signup(
+            Some("https://evil.example"),
+            Some("cross-site"),
+            "a@example.com",
+        ))
+        .await;
+    assert_eq!(
+        (evil.status, evil.body["error_code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("cross_site_request"))
+    );
+    assert!(set_cookies(&evil).is_empty());
+    let no_origin = app
+        .request(signup(None, Some("cross-site"), "b@example.com"))
+        .await;
+    assert_eq!(no_origin.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.request(signup(
+            Some("https://auth.example.com"),
+            Some("same-origin"),
+            "c@example.com"
+        ))
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.request(signup(
+            Some("https://app.example.com"),
+            Some("same-site"),
+            "d@example.com"
+        ))
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.request(signup(None, None, "e@example.com"))
+            .await
+            .status,
+        StatusCode::OK,
+        "non-browser clients"
+    );
+    let form = Request::post("/token?grant_type=password")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::from("username=e%40example.com&password=x"))
+        .unwrap();
+    assert_eq!(
+        app.request(form).await.status,
+        StatusCode::FORBIDDEN,
+        "login CSRF through a form post"
     );
 }

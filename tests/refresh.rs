@@ -483,3 +483,158 @@ async fn expired_sessions_are_pruned(_: PgPoolOptions, opts: PgConnectOptions) {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// Sets the rotation times of a session to `secs_ago` seconds before now.
+async fn set_rotations(app: &TestApp, session_id: &str, rotated_secs_ago: f64, prev_secs_ago: f64) {
+    sqlx::query(
+        "UPDATE sessions SET rotated_at = now() - make_interval(secs => $2),
+                prev_rotated_at = now() - make_interval(secs => $3) WHERE id = $1::uuid",
+    )
+    .bind(session_id)
+    .bind(rotated_secs_ago)
+    .bind(prev_secs_ago)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn reuse_interval_boundaries(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &["--refresh-token-reuse-interval", "10s"]).await;
+    // One rotation behind, 9 s after it was superseded: converges.
+    let (at, rt0) = tokens(&app.signup("edge1@example.com").await);
+    let (_, rt1) = tokens(&app.refresh(&rt0).await);
+    set_rotations(&app, &sid(&at), 9.0, 3600.0).await;
+    assert_eq!(tokens(&app.refresh(&rt0).await).1, rt1);
+    // ... and at 11 s it is theft.
+    set_rotations(&app, &sid(&at), 11.0, 3600.0).await;
+    assert_eq!(
+        app.refresh(&rt0).await.body["error_code"],
+        "refresh_token_already_used"
+    );
+
+    // Two rotations behind: judged by when *it* was superseded (the previous rotation), not
+    // by the latest one.
+    let (at, rt0) = tokens(&app.signup("edge2@example.com").await);
+    let (_, rt1) = tokens(&app.refresh(&rt0).await);
+    let (_, rt2) = tokens(&app.refresh(&rt1).await);
+    set_rotations(&app, &sid(&at), 1.0, 60.0).await;
+    let res = app.refresh(&rt0).await;
+    assert_eq!(
+        res.body["error_code"], "refresh_token_already_used",
+        "rt0 was superseded 60 s ago: {res:?}"
+    );
+    assert_eq!(
+        app.refresh(&rt2).await.status,
+        StatusCode::BAD_REQUEST,
+        "session revoked"
+    );
+
+    // Three or more rotations behind: always theft, even right after the latest rotation.
+    let (at, rt0) = tokens(&app.signup("edge3@example.com").await);
+    let mut rt = rt0.clone();
+    for _ in 0..3 {
+        rt = tokens(&app.refresh(&rt).await).1;
+    }
+    set_rotations(&app, &sid(&at), 0.0, 0.0).await;
+    assert_eq!(
+        app.refresh(&rt0).await.body["error_code"],
+        "refresh_token_already_used"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn current_counter_with_a_wrong_secret_is_unknown(_: PgPoolOptions, opts: PgConnectOptions) {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+    let app = common::app(opts, &[]).await;
+    let (at, rt0) = tokens(&app.signup("cur@example.com").await);
+    let (_, rt1) = tokens(&app.refresh(&rt0).await);
+    let mut raw = B64.decode(&rt1).unwrap();
+    raw[50] ^= 0x80; // same session, same (current) counter, one secret bit flipped
+    let res = app.refresh(&B64.encode(&raw)).await;
+    assert_eq!(res.body["error_code"], "refresh_token_not_found");
+    assert_eq!(app.session_count(str_of(&jwt_payload(&at), "sub")).await, 1);
+    tokens(&app.refresh(&rt1).await);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_stale_compare_and_set_rotates_nothing(_: PgPoolOptions, opts: PgConnectOptions) {
+    use hasura_jwt_auth::{auth::sessions::Client, store::sessions};
+    let app = common::app(opts, &[]).await;
+    let (at, rt0) = tokens(&app.signup("cas@example.com").await);
+    let sid: uuid::Uuid = sid(&at).parse().unwrap();
+    tokens(&app.refresh(&rt0).await);
+    // A request that read counter 0 before the rotation above loses its compare-and-set.
+    assert!(
+        !sessions::rotate(&app.pool, sid, 0, &[0u8; 32], &Client::default())
+            .await
+            .unwrap()
+    );
+    assert!(!sessions::touch(&app.pool, sid, 0).await.unwrap());
+    let counter: i64 = sqlx::query_scalar("SELECT token_counter FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(counter, 1);
+    assert!(sessions::touch(&app.pool, sid, 1).await.unwrap());
+}
+
+#[sqlx::test(migrations = false)]
+async fn password_change_needs_the_current_password_on_older_sessions(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(opts, &["--reauthentication-window", "10m"]).await;
+    let (at, _) = tokens(&app.signup("reauth@example.com").await);
+    sqlx::query("UPDATE sessions SET created_at = now() - interval '11 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"password": "stolen token pw"})),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.body["error_code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("reauthentication_needed"))
+    );
+    assert_eq!(
+        app.sign_in("reauth@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "unchanged"
+    );
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"password": "legit new pw", "current_password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    // Metadata alone needs no reauthentication.
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"data": {"a": 1}})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    // A failing part leaves nothing half-done: NUL in data, valid new password.
+    let res = app
+        .call(Method::PUT, "/user", Some(&at), Some(json!({"password": "half done pw", "current_password": "legit new pw", "data": {"x": "a\u{0}b"}})))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.sign_in("reauth@example.com", "legit new pw")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}

@@ -45,6 +45,8 @@ pub struct Policy {
     pub default_allowed_roles: Vec<String>,
     /// SQL taking the user id as `$1` and returning one JSON object of custom claims.
     pub custom_claims_sql: Option<String>,
+    /// How long after sign-in a session may set a new password without the current one.
+    pub reauthentication_window: Duration,
 }
 
 /// A signed-in session, as the token endpoint returns it.
@@ -201,22 +203,7 @@ impl Auth {
     ) -> Result<Session> {
         let email = normalize_email(email)?;
         check_new_password(password.expose()).map_err(weak_password)?;
-        let metadata = match data {
-            None | Some(Value::Null) => json!({}),
-            Some(v @ Value::Object(_)) => v,
-            Some(_) => {
-                return Err(Error::validation(
-                    "validation_failed",
-                    "data must be a JSON object",
-                ))
-            }
-        };
-        if metadata.to_string().len() > 16 * 1024 {
-            return Err(Error::validation(
-                "validation_failed",
-                "data must be at most 16 KiB",
-            ));
-        }
+        let metadata = validate_metadata(data, "data")?.unwrap_or_else(|| json!({}));
         let hash = self.hasher.hash(password).await?;
         let mut tx = self.pool.begin().await?;
         let new = NewUser {
@@ -263,6 +250,11 @@ impl Auth {
             return Err(Error::invalid_request(
                 "email (or username) and password are required",
             ));
+        }
+        if email.len() > 254 || email.chars().any(char::is_control) {
+            // Cannot be an account's email; fail like any unknown one (after the same work).
+            self.hasher.verify(password, None).await?;
+            return Err(Error::invalid_credentials());
         }
         if password.expose().chars().count() > crate::auth::password::MAX_PASSWORD_CHARS {
             return Err(Error::invalid_credentials());
@@ -407,8 +399,15 @@ impl Auth {
                     let within = superseded_at
                         .is_some_and(|at| elapsed(now, at) <= self.policy.reuse_interval);
                     if within {
+                        // Converge on the current token, but only while the session is
+                        // unchanged (not revoked or rotated again meanwhile).
                         let claims = self.claims_for(&self.pool, &row.user).await?;
-                        return self.issue(&claims, row.user, row.session_id, &current);
+                        if store::sessions::touch(&self.pool, row.session_id, row.token_counter)
+                            .await?
+                        {
+                            return self.issue(&claims, row.user, row.session_id, &current);
+                        }
+                        continue;
                     }
                     let mut tx = self.pool.begin().await?;
                     store::sessions::delete(&mut *tx, row.session_id).await?;
@@ -552,44 +551,122 @@ impl Auth {
         Ok(())
     }
 
-    /// `PUT /user {password}`: sets a new password for `user_id` and signs out every session
-    /// but `keep` (the caller's).
-    pub async fn change_password(
+    /// `PUT /user` (and the `changePassword` action): sets a new password and/or merges
+    /// `data` into `user_metadata`, in one transaction. A new password signs out every
+    /// session but the caller's, and needs `current_password` unless the caller's session was
+    /// opened within the reauthentication window: a stolen access token of an older session
+    /// cannot take the account over.
+    pub async fn update_self(
         &self,
         user_id: Uuid,
-        keep: Option<Uuid>,
-        current: Option<&Secret>,
-        new: &Secret,
+        session_id: Uuid,
+        update: SelfUpdate,
         client: &Client,
-    ) -> Result<()> {
-        check_new_password(new.expose()).map_err(weak_password)?;
-        if let Some(current) = current {
-            let found = store::users::find_by_id_with_hash(&self.pool, user_id).await?;
-            let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
-            if !self.hasher.verify(current, stored).await?.ok {
+    ) -> Result<User> {
+        let data = validate_metadata(update.data, "data")?;
+        let hash = match &update.password {
+            None => None,
+            Some(new) => {
+                check_new_password(new.expose()).map_err(weak_password)?;
+                if let Some(current) = &update.current_password {
+                    let found = store::users::find_by_id_with_hash(&self.pool, user_id).await?;
+                    let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
+                    if !self.hasher.verify(current, stored).await?.ok {
+                        return Err(Error::bad_request(
+                            "invalid_credentials",
+                            "current_password is wrong",
+                        ));
+                    }
+                }
+                Some(self.hasher.hash(new).await?)
+            }
+        };
+        let mut tx = self.pool.begin().await?;
+        // Lock the caller's session: it must still be live, and its age decides on reauthentication.
+        let session_age: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM now() - created_at)::float8 FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let session_age = session_age.ok_or_else(|| {
+            Error::unauthorized(
+                "session_not_found",
+                "Session from session_id claim in JWT does not exist",
+            )
+        })?;
+        if let Some(hash) = &hash {
+            let recent = session_age <= self.policy.reauthentication_window.as_secs_f64();
+            if update.current_password.is_none() && !recent {
                 return Err(Error::bad_request(
-                    "invalid_credentials",
-                    "current_password is wrong",
+                    "reauthentication_needed",
+                    "Changing the password needs current_password (or a fresh sign-in)",
                 ));
             }
+            store::users::set_password(&mut *tx, user_id, hash).await?;
+            let n = store::sessions::delete_for_user(&mut *tx, user_id, Some(session_id)).await?;
+            audit::record(
+                &mut *tx,
+                event::PASSWORD_CHANGED,
+                Some(user_id),
+                Some(session_id),
+                client,
+                json!({"other_sessions_revoked": n}),
+            )
+            .await?;
         }
-        let hash = self.hasher.hash(new).await?;
-        let mut tx = self.pool.begin().await?;
-        if store::users::find_by_id(&mut *tx, user_id).await?.is_none() {
-            return Err(Error::not_found("User not found"));
+        let user = match &data {
+            Some(patch) => store::users::merge_user_metadata(&mut *tx, user_id, patch).await?,
+            None => store::users::find_by_id(&mut *tx, user_id).await?,
         }
-        store::users::set_password(&mut *tx, user_id, &hash).await?;
-        let n = store::sessions::delete_for_user(&mut *tx, user_id, keep).await?;
-        audit::record(
-            &mut *tx,
-            event::PASSWORD_CHANGED,
-            Some(user_id),
-            keep,
-            client,
-            json!({"other_sessions_revoked": n}),
-        )
-        .await?;
+        .ok_or_else(|| Error::unauthorized("user_not_found", "User no longer exists"))?;
         tx.commit().await?;
-        Ok(())
+        Ok(user)
+    }
+}
+
+/// What a signed-in user may change about themselves.
+#[derive(Debug, Default)]
+pub struct SelfUpdate {
+    pub password: Option<Secret>,
+    pub current_password: Option<Secret>,
+    pub data: Option<Value>,
+}
+
+/// Checks user-supplied metadata: a JSON object of at most 16 KiB that PostgreSQL's `jsonb`
+/// can store (no `\u0000`). `None` and JSON `null` mean "none given".
+pub fn validate_metadata(value: Option<Value>, name: &str) -> Result<Option<Value>> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => {
+            let text = v.to_string();
+            if text.len() > 16 * 1024 {
+                Err(Error::validation(
+                    "validation_failed",
+                    format!("{name} must be at most 16 KiB"),
+                ))
+            } else if has_nul(&v) {
+                Err(Error::validation(
+                    "validation_failed",
+                    format!("{name} must not contain NUL characters"),
+                ))
+            } else {
+                Ok(Some(v))
+            }
+        }
+        Some(_) => Err(Error::validation(
+            "validation_failed",
+            format!("{name} must be a JSON object"),
+        )),
+    }
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }

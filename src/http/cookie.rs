@@ -78,3 +78,55 @@ pub fn read(config: &Config, headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.trim_matches('"').to_owned())
         .filter(|v| !v.is_empty())
 }
+
+/// The origin (`scheme://host[:port]`) of a URL.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
+/// With the cookie on, a browser on another site must neither plant a session cookie (login
+/// CSRF) nor use one: requests whose `Origin` is neither this server's public origin nor in
+/// `AUTH_CORS_ORIGINS`, or that the browser marks `Sec-Fetch-Site: cross-site` from an origin
+/// not listed, are refused. Non-browser clients send neither header and are unaffected.
+pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), crate::error::Error> {
+    if !config.refresh_token_cookie {
+        return Ok(());
+    }
+    let public = config.public_url();
+    let allowed = |o: &str| o == origin_of(&public) || config.cors_origins.iter().any(|c| c == o);
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("null"));
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    let refused = match origin {
+        Some(o) => !allowed(o),
+        None => cross_site,
+    };
+    if refused {
+        return Err(crate::error::Error::forbidden(
+            "cross_site_request",
+            "Cross-site request refused: add the site's origin to AUTH_CORS_ORIGINS",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("https://auth.example.com/base/"),
+            "https://auth.example.com"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:9999"), "http://127.0.0.1:9999");
+    }
+}

@@ -89,7 +89,8 @@ impl FromRequestParts<AppState> for Client {
             .then(|| parts.headers.get("x-forwarded-for"))
             .flatten()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The rightmost entry is the one our proxy appended; the others are the client's word.
+            .and_then(|v| v.rsplit(',').next())
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
         let ip = forwarded.or_else(|| {

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::State,
-    http::{header, HeaderMap, StatusCode},
+    extract::{FromRequestParts, State},
+    http::{header, request::Parts, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -22,10 +22,11 @@ use super::{cookie, AppState, Payload};
 use crate::{
     auth::{
         claims,
-        sessions::{Client, LogoutScope, Session},
+        sessions::{Client, LogoutScope, SelfUpdate, Session},
     },
     error::Error,
     secret::Secret,
+    store,
 };
 
 /// Header that carries `AUTH_HASURA_ACTIONS_SECRET` from Hasura to the actions handler.
@@ -120,11 +121,12 @@ fn session_output(state: &AppState, session: Session) -> Response {
     response
 }
 
-/// The signed-in user of an action call, from Hasura's session variables.
-fn acting_user(
+/// The signed-in user of an action call, from Hasura's session variables. Hasura only
+/// checked the token's signature, so the session must still be live and the user active.
+async fn acting_user(
     state: &AppState,
     vars: &HashMap<String, String>,
-) -> Result<(Uuid, Option<Uuid>), Error> {
+) -> Result<(Uuid, Uuid), Error> {
     let get = |k: &str| {
         vars.iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(k))
@@ -138,30 +140,56 @@ fn acting_user(
     let user_id = get(claims::USER_ID)
         .and_then(|v| Uuid::parse_str(v).ok())
         .ok_or_else(unauthorized)?;
-    let session_id = get(claims::SESSION_ID).and_then(|v| Uuid::parse_str(v).ok());
+    let session_id = get(claims::SESSION_ID)
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(unauthorized)?;
+    let user = store::sessions::find_user(&state.auth.pool, session_id, user_id)
+        .await?
+        .ok_or_else(|| Error::unauthorized("session_not_found", "The session has ended"))?;
+    if !user.is_active(chrono::Utc::now()) {
+        return Err(Error::unauthorized("user_banned", "User is disabled"));
+    }
     Ok((user_id, session_id))
+}
+
+/// Proof that a request to the actions handler carries the shared secret; checked before the
+/// body is read.
+struct ActionsCaller;
+
+impl FromRequestParts<AppState> for ActionsCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(expected) = &state.config.hasura_actions_secret else {
+            return Err(action_error(Error::not_found(
+                "The actions handler is off: set AUTH_HASURA_ACTIONS_SECRET",
+            )));
+        };
+        let presented = parts
+            .headers
+            .get(ACTIONS_SECRET_HEADER)
+            .map(|v| v.as_bytes());
+        match presented {
+            Some(p)
+                if !expected.expose().is_empty()
+                    && bool::from(p.ct_eq(expected.expose().as_bytes())) =>
+            {
+                Ok(Self)
+            }
+            _ => Err(action_error(Error::unauthorized(
+                "unauthorized",
+                "missing or wrong actions secret",
+            ))),
+        }
+    }
 }
 
 async fn actions(
     State(state): State<AppState>,
+    _caller: ActionsCaller,
     headers: HeaderMap,
     Payload(req): Payload<ActionRequest>,
 ) -> Response {
-    let Some(expected) = &state.config.hasura_actions_secret else {
-        return action_error(Error::not_found(
-            "The actions handler is off: set AUTH_HASURA_ACTIONS_SECRET",
-        ));
-    };
-    let presented = headers
-        .get(ACTIONS_SECRET_HEADER)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !bool::from(presented.ct_eq(expected.expose().as_bytes())) {
-        return action_error(Error::unauthorized(
-            "unauthorized",
-            "missing or wrong actions secret",
-        ));
-    }
     // Hasura forwards the client's User-Agent as X-Forwarded-User-Agent.
     let client = Client {
         ip: None,
@@ -213,7 +241,7 @@ async fn actions(
                 ))
             }
             "logout" => {
-                let (user_id, session_id) = acting_user(&state, &req.session_variables)?;
+                let (user_id, session_id) = acting_user(&state, &req.session_variables).await?;
                 let l: LogoutInput = if req.input.is_null() {
                     LogoutInput::default()
                 } else {
@@ -221,24 +249,28 @@ async fn actions(
                 };
                 state
                     .auth
-                    .logout(user_id, session_id, l.scope.unwrap_or_default(), &client)
+                    .logout(
+                        user_id,
+                        Some(session_id),
+                        l.scope.unwrap_or_default(),
+                        &client,
+                    )
                     .await?;
                 let mut response = Json(json!({"ok": true})).into_response();
                 cookie::clear(&state.config, response.headers_mut());
                 Ok(response)
             }
             "changePassword" => {
-                let (user_id, session_id) = acting_user(&state, &req.session_variables)?;
+                let (user_id, session_id) = acting_user(&state, &req.session_variables).await?;
                 let c: ChangePasswordInput = input(req.input)?;
+                let update = SelfUpdate {
+                    password: Some(c.password),
+                    current_password: c.current_password,
+                    data: None,
+                };
                 state
                     .auth
-                    .change_password(
-                        user_id,
-                        session_id,
-                        c.current_password.as_ref(),
-                        &c.password,
-                        &client,
-                    )
+                    .update_self(user_id, session_id, update, &client)
                     .await?;
                 Ok(Json(json!({"ok": true})).into_response())
             }
@@ -283,21 +315,14 @@ async fn webhook(state: &AppState, headers: &HashMap<String, String>) -> Respons
         Err(e) if e.status == StatusCode::UNAUTHORIZED => return deny(&e.message),
         Err(e) => return e.into_response(),
     };
-    let hasura = &who.token.hasura;
-    let allowed: Vec<&str> = hasura
-        .get(claims::ALLOWED_ROLES)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let default_role = hasura
-        .get(claims::DEFAULT_ROLE)
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    // Roles come from the user row just read, not from the token: a role taken away
+    // stops working at once in webhook mode.
     let role = match header_of(headers, "x-hasura-role").filter(|r| !r.is_empty()) {
-        Some(requested) if allowed.contains(&requested) => requested,
+        Some(requested) if who.user.allowed_roles.iter().any(|r| r == requested) => requested,
         Some(_) => return deny("Your requested role is not in allowed roles"),
-        None => default_role,
+        None => who.user.default_role.as_str(),
     };
+    let hasura = &who.token.hasura;
     let mut vars = Map::new();
     for (name, value) in hasura {
         if name == claims::ALLOWED_ROLES || name == claims::DEFAULT_ROLE {
@@ -322,12 +347,15 @@ async fn webhook(state: &AppState, headers: &HashMap<String, String>) -> Respons
 
 /// GET mode: the client's headers are this request's headers.
 async fn webhook_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // A header that is not UTF-8 is kept as an unusable value, so a garbled Authorization
+    // header is denied rather than treated as absent (anonymous).
     let map: HashMap<String, String> = headers
         .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_owned(), v.to_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or("\u{fffd}").to_owned(),
+            )
         })
         .collect();
     webhook(&state, &map).await

@@ -82,6 +82,7 @@ impl AppState {
             default_role: config.default_role.clone(),
             default_allowed_roles: config.default_allowed_roles.clone(),
             custom_claims_sql: config.custom_claims_sql.clone(),
+            reauthentication_window: config.reauthentication_window,
         };
         let admin = Admin {
             pool: pool.clone(),

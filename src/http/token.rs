@@ -61,8 +61,10 @@ struct SignupRequest {
 async fn signup(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
+    cookie::check_origin(&state.config, &headers)?;
     if state.config.disable_signup {
         return Err(Error::forbidden(
             "signup_disabled",
@@ -104,6 +106,7 @@ async fn token(
     query: Result<Query<GrantQuery>, QueryRejection>,
     Payload(req): Payload<TokenRequest>,
 ) -> Result<Response> {
+    cookie::check_origin(&state.config, &headers)?;
     let grant = query.map_err(bad_query)?.0.grant_type.or(req.grant_type);
     let session = match grant.as_deref() {
         Some("password") => {

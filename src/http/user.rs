@@ -6,10 +6,10 @@ use serde_json::{json, Value};
 
 use super::{AppState, Payload};
 use crate::{
-    auth::sessions::{Authenticated, Client},
+    auth::sessions::{Authenticated, Client, SelfUpdate},
     error::{Error, Result},
     secret::Secret,
-    store::{self, users::User},
+    store::users::User,
 };
 
 pub fn router() -> Router<AppState> {
@@ -80,47 +80,20 @@ async fn update_user(
             "Changing the email address is not supported through this endpoint",
         ));
     }
-    let data = match req.data {
-        None | Some(Value::Null) => None,
-        Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => Some(v),
-        Some(Value::Object(_)) => {
-            return Err(Error::validation(
-                "validation_failed",
-                "data must be at most 16 KiB",
-            ))
-        }
-        Some(_) => {
-            return Err(Error::validation(
-                "validation_failed",
-                "data must be a JSON object",
-            ))
-        }
-    };
-    if req.password.is_none() && data.is_none() {
+    if req.password.is_none() && matches!(req.data, None | Some(Value::Null)) {
         return Err(Error::validation(
             "validation_failed",
             "nothing to update: give password or data",
         ));
     }
-    if let Some(password) = &req.password {
-        state
-            .auth
-            .change_password(
-                who.user.id,
-                Some(who.token.session_id),
-                req.current_password.as_ref(),
-                password,
-                &client,
-            )
-            .await?;
-    }
-    let user = match data {
-        Some(patch) => store::users::merge_user_metadata(&state.auth.pool, who.user.id, &patch)
-            .await?
-            .ok_or_else(|| Error::unauthorized("user_not_found", "User no longer exists"))?,
-        None => store::users::find_by_id(&state.auth.pool, who.user.id)
-            .await?
-            .ok_or_else(|| Error::unauthorized("user_not_found", "User no longer exists"))?,
+    let update = SelfUpdate {
+        password: req.password,
+        current_password: req.current_password,
+        data: req.data,
     };
+    let user = state
+        .auth
+        .update_self(who.user.id, who.token.session_id, update, &client)
+        .await?;
     Ok(Json(user_json(&state, &user)))
 }

@@ -98,5 +98,13 @@ pub async fn check_custom_claims_sql(pool: &PgPool, sql: &str) -> anyhow::Result
         columns.len(),
         columns.iter().map(|c| c.name()).collect::<Vec<_>>()
     );
+    if let Some(column) = columns.first() {
+        use sqlx::TypeInfo as _;
+        let ty = column.type_info().name().to_ascii_uppercase();
+        anyhow::ensure!(
+            ty == "JSON" || ty == "JSONB",
+            "AUTH_CUSTOM_CLAIMS_SQL must return json or jsonb (one object of claims), it returns {ty}"
+        );
+    }
     Ok(())
 }

@@ -90,6 +90,18 @@ pub async fn rotate(
     Ok(done.rows_affected() == 1)
 }
 
+/// Marks the session used if its counter is still `expected`; returns whether it was.
+pub async fn touch(db: impl PgExecutor<'_>, session_id: Uuid, expected: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET refreshed_at = now() WHERE id = $1 AND token_counter = $2",
+    )
+    .bind(session_id)
+    .bind(expected)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The user behind a live session, for requests authenticated by an access token.
 pub async fn find_user(
     db: impl PgExecutor<'_>,
