@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use argon2::{
-    password_hash::{
-        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
-    },
-    Algorithm, Argon2, Params, Version,
+    password_hash::{rand_core::OsRng, PasswordHash},
+    Algorithm, Argon2, Block, Params, Version,
 };
+use base64::{engine::general_purpose::STANDARD_NO_PAD as PHC_B64, Engine};
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use sha2::Sha256;
-use tokio::sync::Semaphore;
-use tracing::Instrument;
+use std::cell::RefCell;
+use std::sync::{mpsc, Mutex};
+use subtle::ConstantTimeEq;
 
 use crate::secret::Secret;
 
@@ -78,10 +79,41 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `n` hashing threads fed by one queue; they end when the last sender is dropped.
+///
+/// Dedicated threads rather than tokio's blocking pool bound memory as well as CPU: every
+/// Argon2id hash allocates `m` KiB (19 MiB by default), and the allocator keeps such blocks
+/// per thread, so hashing on an unbounded set of blocking threads let the process grow to
+/// hundreds of MiB under a sign-in burst. With `n` threads it stays near `n × m`.
+fn spawn_workers(n: usize) -> anyhow::Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..n {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || loop {
+                let job = match rx.lock() {
+                    Ok(guard) => guard.recv(),
+                    Err(_) => return,
+                };
+                match job {
+                    Ok(job) => job(),
+                    Err(_) => return,
+                }
+            })
+            .context("cannot start the password hashing threads")?;
+    }
+    Ok(tx)
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    /// Queue of the hashing threads.
+    jobs: mpsc::Sender<Job>,
     /// Hash verified against when the account does not exist, so that an unknown email
     /// costs the same work as a wrong password.
     dummy_hash: Arc<str>,
@@ -107,53 +139,36 @@ impl PasswordHasher {
     ) -> anyhow::Result<Self> {
         let params = Params::new(memory_kib, iterations, parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
-        let dummy = Self::hash_blocking(&params, "dummy password, never matches")?;
+        let dummy = hash_phc(&params, "dummy password, never matches", Memory::Scratch)?;
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs: spawn_workers(concurrency.max(1))?,
             dummy_hash: dummy.into(),
             legacy_hmac_key,
         })
     }
 
-    fn argon2(params: &Params) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-    }
-
-    fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
-        let salt = SaltString::generate(&mut OsRng);
-        Ok(Self::argon2(params)
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?
-            .to_string())
-    }
-
-    /// Runs `f` on a blocking thread once a hashing permit is free.
+    /// Runs `f` on one of the hashing threads (queued while all are busy).
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .context("hasher closed")?;
+        let (reply, result) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            span.in_scope(f)
-        })
-        .instrument(tracing::Span::current())
-        .await
-        .context("password hashing task failed")
+        let job: Job = Box::new(move || {
+            let _ = reply.send(span.in_scope(f));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
+        result.await.context("password hashing job failed")
     }
 
     /// Hashes a new password with Argon2id and the configured parameters.
     pub async fn hash(&self, password: &Secret) -> anyhow::Result<String> {
         let params = self.params.clone();
         let password = password.clone();
-        self.run(move || Self::hash_blocking(&params, password.expose()))
+        self.run(move || hash_phc(&params, password.expose(), Memory::Reuse))
             .await?
     }
 
@@ -228,19 +243,113 @@ fn verify_blocking(
     };
     // Verify with the hash's own algorithm and parameters (they may be an imported Argon2i or
     // older parameters); upgrade anything that is not exactly the current configuration.
-    let ok = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
     let current = parsed.algorithm.as_str() == "argon2id"
         && Params::try_from(&parsed).map(|p| {
             p.m_cost() == params.m_cost()
                 && p.t_cost() == params.t_cost()
                 && p.p_cost() == params.p_cost()
         }) == Ok(true);
+    // Verify with the hash's own algorithm and parameters; only the current parameters use
+    // the thread's reusable memory (others are imported, rare, and upgraded on success).
+    let memory = if current {
+        Memory::Reuse
+    } else {
+        Memory::Scratch
+    };
+    let ok = verify_phc(&parsed, password, memory).unwrap_or(false);
     Verified {
         ok,
         needs_rehash: !current,
     }
+}
+
+thread_local! {
+    /// The Argon2 memory of this hashing thread, reused by every hash it computes.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Where an Argon2 computation gets its `m` KiB of memory.
+#[derive(Clone, Copy)]
+enum Memory {
+    /// The calling thread's buffer, kept for the next hash. Freeing and reallocating 19 MiB
+    /// per hash makes glibc keep such blocks around (its mmap threshold adapts upwards), so a
+    /// sign-in burst grew the process by hundreds of MiB; a kept buffer holds it at `m` KiB
+    /// per hashing thread.
+    Reuse,
+    /// A one-off buffer, for unusual parameters.
+    Scratch,
+}
+
+fn argon2_into(
+    argon: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    memory: Memory,
+) -> Result<(), argon2::Error> {
+    let blocks = params.block_count();
+    match memory {
+        Memory::Scratch => argon.hash_password_into_with_memory(
+            password,
+            salt,
+            out,
+            vec![Block::default(); blocks],
+        ),
+        Memory::Reuse => MEMORY.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() != blocks {
+                *m = vec![Block::default(); blocks];
+            }
+            argon.hash_password_into_with_memory(password, salt, out, &mut m[..])
+        }),
+    }
+}
+
+/// Hashes with Argon2id and `params` into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+fn hash_phc(params: &Params, password: &str, memory: Memory) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    OsRng.fill_bytes(&mut salt);
+    let mut out = [0u8; 32];
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    argon2_into(&argon, params, password.as_bytes(), &salt, &mut out, memory)
+        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        PHC_B64.encode(salt),
+        PHC_B64.encode(out)
+    ))
+}
+
+/// Verifies `password` against a parsed Argon2 PHC hash, with the hash's own algorithm,
+/// version and parameters, in constant time.
+fn verify_phc(
+    parsed: &PasswordHash<'_>,
+    password: &str,
+    memory: Memory,
+) -> Result<bool, argon2::password_hash::Error> {
+    let algorithm = Algorithm::try_from(parsed.algorithm)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()?
+        .unwrap_or(Version::V0x13);
+    let params = Params::try_from(parsed)?;
+    let salt = parsed
+        .salt
+        .ok_or(argon2::password_hash::Error::SaltInvalid(
+            argon2::password_hash::errors::InvalidValue::Malformed,
+        ))?;
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf)?;
+    let expected = parsed.hash.ok_or(argon2::password_hash::Error::Password)?;
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    argon2_into(&argon, &params, password.as_bytes(), salt, &mut out, memory)?;
+    Ok(bool::from(out.ct_eq(expected.as_bytes())))
 }
 
 /// `encode(hmac(password, key, 'sha256'), 'escape')` as PostgreSQL computes it: the text that
@@ -291,6 +400,45 @@ mod tests {
         );
         assert!(
             !h.verify(&Secret::new("wrong horse"), Some(&hash))
+                .await
+                .unwrap()
+                .ok
+        );
+    }
+
+    #[tokio::test]
+    async fn phc_strings_interoperate_with_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
+        let h = hasher();
+        let ours = h.hash(&Secret::new("portable pw")).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"portable pw", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"other pw", &parsed)
+            .is_err());
+        let theirs = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8192, 3, 2, None).unwrap(),
+        )
+        .hash_password(b"portable pw", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        let v = h
+            .verify(&Secret::new("portable pw"), Some(&theirs))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        assert!(
+            !h.verify(&Secret::new("portable px"), Some(&theirs))
                 .await
                 .unwrap()
                 .ok
