@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::{
     auth::{
-        password::{check_new_password, PasswordHasher},
+        password::PasswordHasher,
         roles::validate_roles,
-        sessions::{normalize_email, validate_metadata, Client},
+        sessions::{hash_new_password, normalize_email, validate_metadata, Client},
     },
     error::{Error, Result},
     secret::Secret,
@@ -211,11 +211,7 @@ impl Admin {
         let user_metadata =
             validate_metadata(input.user_metadata, "user_metadata")?.unwrap_or_else(|| json!({}));
         let hash = match &input.password {
-            Some(pw) => {
-                check_new_password(pw.expose())
-                    .map_err(|m| Error::validation("weak_password", m))?;
-                Some(self.hasher.hash(pw).await?)
-            }
+            Some(pw) => Some(hash_new_password(&self.hasher, pw).await?),
             None => None,
         };
         let mut tx = self.pool.begin().await?;
@@ -269,11 +265,7 @@ impl Admin {
         let email = patch.email.as_deref().map(normalize_email).transpose()?;
         let user_metadata = validate_metadata(patch.user_metadata, "user_metadata")?;
         let hash = match &patch.password {
-            Some(pw) => {
-                check_new_password(pw.expose())
-                    .map_err(|m| Error::validation("weak_password", m))?;
-                Some(self.hasher.hash(pw).await?)
-            }
+            Some(pw) => Some(hash_new_password(&self.hasher, pw).await?),
             None => None,
         };
         let mut tx = self.pool.begin().await?;

@@ -169,6 +169,7 @@ async fn prune_sessions(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         tick.tick().await;
+        state.sign_in_limiter.forget_idle();
         if let Some(retention) = state.config.audit_retention.0 {
             match crate::admin::prune_audit_log(&state.auth.pool, retention).await {
                 Ok(0) => {}

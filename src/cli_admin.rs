@@ -241,6 +241,18 @@ fn user_line(u: &User) -> String {
     )
 }
 
+/// Finds `user` (email or id), applies `patch` and prints the result.
+async fn update_and_print(config: &Config, user: &str, patch: UserPatch) -> anyhow::Result<()> {
+    let admin = admin(config).await?;
+    let u = admin.find_user(user).await.map_err(cli)?;
+    let u = admin
+        .update_user(u.id, patch, &Actor::cli())
+        .await
+        .map_err(cli)?;
+    print_user(config, &u, false);
+    Ok(())
+}
+
 pub async fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match cmd {
@@ -313,31 +325,19 @@ pub async fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Disable(UserArg { user, config }) => {
-            let admin = admin(&config).await?;
-            let u = admin.find_user(&user).await.map_err(cli)?;
-            let u = admin
-                .update_user(
-                    u.id,
-                    UserPatch {
-                        enabled: Some(false),
-                        ..Default::default()
-                    },
-                    &actor,
-                )
-                .await
-                .map_err(cli)?;
-            print_user(&config, &u, false);
+            let patch = UserPatch {
+                enabled: Some(false),
+                ..Default::default()
+            };
+            update_and_print(&config, &user, patch).await?;
         }
         UserCommand::Enable(UserArg { user, config }) => {
-            let admin = admin(&config).await?;
-            let u = admin.find_user(&user).await.map_err(cli)?;
             let patch = UserPatch {
                 enabled: Some(true),
                 ban: Some(Ban::Lift),
                 ..Default::default()
             };
-            let u = admin.update_user(u.id, patch, &actor).await.map_err(cli)?;
-            print_user(&config, &u, false);
+            update_and_print(&config, &user, patch).await?;
         }
         UserCommand::SetRoles {
             user,
@@ -345,21 +345,12 @@ pub async fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
             allowed_roles,
             config,
         } => {
-            let admin = admin(&config).await?;
-            let u = admin.find_user(&user).await.map_err(cli)?;
             let app = json!({"default_role": role, "allowed_roles": allowed_roles});
-            let u = admin
-                .update_user(
-                    u.id,
-                    UserPatch {
-                        app_metadata: Some(app),
-                        ..Default::default()
-                    },
-                    &actor,
-                )
-                .await
-                .map_err(cli)?;
-            print_user(&config, &u, false);
+            let patch = UserPatch {
+                app_metadata: Some(app),
+                ..Default::default()
+            };
+            update_and_print(&config, &user, patch).await?;
         }
         UserCommand::SetPassword {
             user,

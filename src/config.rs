@@ -281,6 +281,11 @@ pub struct Config {
     #[arg(long, env = "AUTH_REAUTHENTICATION_WINDOW", default_value = "10m", value_parser = parse_duration)]
     pub reauthentication_window: Duration,
 
+    /// Password sign-ins plus sign-ups allowed per client address and minute (a burst of
+    /// that many, then one every 60/N seconds); `0` turns the limit off. Per instance.
+    #[arg(long, env = "AUTH_RATE_LIMIT_SIGN_IN", default_value_t = 30)]
+    pub rate_limit_sign_in: u32,
+
     /// Bearer secret of the admin API (`Authorization: Bearer <secret>`, at least 32 bytes).
     /// Without it there is no admin API.
     #[arg(long, env = "AUTH_ADMIN_SECRET", hide_env_values = true)]

@@ -33,6 +33,8 @@ pub struct Error {
     pub message: Cow<'static, str>,
     /// Cause of an internal error; logged, never sent.
     source: Option<anyhow::Error>,
+    /// `Retry-After` seconds, for 429.
+    retry_after: Option<u64>,
 }
 
 impl Error {
@@ -47,6 +49,7 @@ impl Error {
             oauth: None,
             message: message.into(),
             source: None,
+            retry_after: None,
         }
     }
 
@@ -107,6 +110,18 @@ impl Error {
 
     pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over_request_rate_limit",
+                format!("Too many attempts from this address; retry in {retry_after_secs} s"),
+            )
+        }
     }
 
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
@@ -186,6 +201,9 @@ impl IntoResponse for Error {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer error="invalid_token""#),
             );
+        }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.oauth.is_some() {
             // RFC 6749 §5.1/§5.2: token responses must not be cached.

@@ -782,3 +782,102 @@ async fn client_address_comes_from_the_proxy_when_trusted(
         "the entry our proxy appended, not the client's claim"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn sign_in_attempts_are_rate_limited_per_address(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(
+        opts,
+        &["--trust-forwarded-for", "--rate-limit-sign-in", "3"],
+    )
+    .await;
+    let from = |ip: &str, uri: &str, body: Value| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", ip)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let creds = json!({"email": "guess@example.com", "password": "guess number 1"});
+    let signup = app
+        .request(from(
+            "198.51.100.1",
+            "/signup",
+            json!({"email": "guess@example.com", "password": PASSWORD}),
+        ))
+        .await;
+    assert_eq!(signup.status, StatusCode::OK);
+    for _ in 0..2 {
+        let res = app
+            .request(from(
+                "198.51.100.1",
+                "/token?grant_type=password",
+                creds.clone(),
+            ))
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    }
+    let res = app
+        .request(from(
+            "198.51.100.1",
+            "/token?grant_type=password",
+            creds.clone(),
+        ))
+        .await;
+    assert_eq!(
+        (res.status, res.body["error_code"].as_str()),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("over_request_rate_limit")
+        )
+    );
+    let retry: u64 = res.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    // Even the right password waits: the limit counts attempts, not failures.
+    let right = app
+        .request(from(
+            "198.51.100.1",
+            "/token?grant_type=password",
+            json!({"email": "guess@example.com", "password": PASSWORD}),
+        ))
+        .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+    // Other addresses and refreshes are unaffected.
+    let other = app
+        .request(from(
+            "198.51.100.2",
+            "/token?grant_type=password",
+            json!({"email": "guess@example.com", "password": PASSWORD}),
+        ))
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    let rt = str_of(&signup.body, "refresh_token");
+    let refresh = app
+        .request(from(
+            "198.51.100.1",
+            "/token?grant_type=refresh_token",
+            json!({"refresh_token": rt}),
+        ))
+        .await;
+    assert_eq!(refresh.status, StatusCode::OK);
+
+    let same_db = (*app.pool.connect_options()).clone();
+    let unlimited = common::app(
+        same_db,
+        &["--trust-forwarded-for", "--rate-limit-sign-in", "0"],
+    )
+    .await;
+    for _ in 0..5 {
+        let res = unlimited
+            .request(from(
+                "198.51.100.3",
+                "/token?grant_type=password",
+                creds.clone(),
+            ))
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    }
+}

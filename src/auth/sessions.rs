@@ -117,8 +117,11 @@ pub fn normalize_email(raw: &str) -> Result<String> {
     Ok(email)
 }
 
-fn weak_password(reason: &'static str) -> Error {
-    Error::validation("weak_password", reason)
+/// Checks a new password against the length rules and hashes it with Argon2id.
+pub async fn hash_new_password(hasher: &PasswordHasher, password: &Secret) -> Result<String> {
+    check_new_password(password.expose())
+        .map_err(|reason| Error::validation("weak_password", reason))?;
+    Ok(hasher.hash(password).await?)
 }
 
 impl Auth {
@@ -202,9 +205,8 @@ impl Auth {
         client: &Client,
     ) -> Result<Session> {
         let email = normalize_email(email)?;
-        check_new_password(password.expose()).map_err(weak_password)?;
         let metadata = validate_metadata(data, "data")?.unwrap_or_else(|| json!({}));
-        let hash = self.hasher.hash(password).await?;
+        let hash = hash_new_password(&self.hasher, password).await?;
         let mut tx = self.pool.begin().await?;
         let new = NewUser {
             id: Uuid::new_v4(),
@@ -567,7 +569,8 @@ impl Auth {
         let hash = match &update.password {
             None => None,
             Some(new) => {
-                check_new_password(new.expose()).map_err(weak_password)?;
+                check_new_password(new.expose())
+                    .map_err(|reason| Error::validation("weak_password", reason))?;
                 if let Some(current) = &update.current_password {
                     let found = store::users::find_by_id_with_hash(&self.pool, user_id).await?;
                     let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());

@@ -5,6 +5,7 @@ mod cookie;
 mod extract;
 mod hasura;
 mod health;
+pub mod rate_limit;
 mod token;
 pub mod user;
 mod well_known;
@@ -48,6 +49,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     pub auth: Auth,
     pub admin: Admin,
+    pub sign_in_limiter: rate_limit::SignInLimiter,
     pub config: Arc<Config>,
 }
 
@@ -98,6 +100,7 @@ impl AppState {
                 policy: Arc::new(policy),
             },
             admin,
+            sign_in_limiter: rate_limit::SignInLimiter::new(config.rate_limit_sign_in),
             config: Arc::new(config),
         })
     }

@@ -65,6 +65,7 @@ async fn signup(
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
     cookie::check_origin(&state.config, &headers)?;
+    state.sign_in_limiter.check(&client)?;
     if state.config.disable_signup {
         return Err(Error::forbidden(
             "signup_disabled",
@@ -110,6 +111,7 @@ async fn token(
     let grant = query.map_err(bad_query)?.0.grant_type.or(req.grant_type);
     let session = match grant.as_deref() {
         Some("password") => {
+            state.sign_in_limiter.check(&client)?;
             let email = req.email.or(req.username).unwrap_or_default();
             let password = req.password.unwrap_or_default();
             state.auth.sign_in(&email, &password, &client).await?
