@@ -52,17 +52,55 @@ pub enum Ban {
     For(Duration),
 }
 
+/// Longest ban accepted (a thousand years is "forever" for any account).
+const MAX_BAN: Duration = Duration::from_secs(1000 * 365 * 86_400);
+
 impl Ban {
     pub fn parse(s: &str) -> Result<Self> {
         match s.trim() {
             "none" | "0" | "" => Ok(Self::Lift),
-            other => crate::config::parse_duration(other)
-                .map(Self::For)
-                .map_err(|e| {
+            other => {
+                let d = crate::config::parse_duration(other).map_err(|e| {
                     Error::validation("validation_failed", format!("invalid ban_duration: {e}"))
-                }),
+                })?;
+                if d > MAX_BAN {
+                    return Err(Error::validation(
+                        "validation_failed",
+                        "ban_duration is at most 8760000h (1000 years)",
+                    ));
+                }
+                Ok(Self::For(d))
+            }
         }
     }
+
+    /// When the ban ends (`None`: no ban).
+    fn until(self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Lift => None,
+            Self::For(d) => chrono::Duration::from_std(d.min(MAX_BAN))
+                .ok()
+                .and_then(|d| Utc::now().checked_add_signed(d)),
+        }
+    }
+}
+
+/// Merges `patch` into `current` key by key, as Supabase Auth does: a `null` removes the key.
+fn merge_object(current: &Value, patch: Value) -> Value {
+    let mut merged = match current {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    if let Value::Object(patch) = patch {
+        for (k, v) in patch {
+            if v.is_null() {
+                merged.remove(&k);
+            } else {
+                merged.insert(k, v);
+            }
+        }
+    }
+    Value::Object(merged)
 }
 
 #[derive(Debug, Default)]
@@ -244,19 +282,18 @@ impl Admin {
             json!({}),
         )
         .await?;
+        let user = match input.ban.and_then(Ban::until) {
+            None => user,
+            Some(until) => {
+                let sql = format!("UPDATE users AS u SET banned_until = $2 WHERE u.id = $1 RETURNING {USER_COLUMNS}");
+                sqlx::query_as(&sql)
+                    .bind(user.id)
+                    .bind(until)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
         tx.commit().await?;
-        if let Some(ban) = input.ban {
-            return self
-                .update_user(
-                    user.id,
-                    UserPatch {
-                        ban: Some(ban),
-                        ..Default::default()
-                    },
-                    actor,
-                )
-                .await;
-        }
         Ok(user)
     }
 
@@ -264,6 +301,7 @@ impl Admin {
     pub async fn update_user(&self, id: Uuid, patch: UserPatch, actor: &Actor) -> Result<User> {
         let email = patch.email.as_deref().map(normalize_email).transpose()?;
         let user_metadata = validate_metadata(patch.user_metadata, "user_metadata")?;
+        let app_metadata = validate_metadata(patch.app_metadata, "app_metadata")?;
         let hash = match &patch.password {
             Some(pw) => Some(hash_new_password(&self.hasher, pw).await?),
             None => None,
@@ -276,19 +314,18 @@ impl Admin {
             .await?
             .ok_or_else(user_not_found)?;
         let (default_role, allowed_roles, app_rest) = split_app_metadata(
-            patch.app_metadata.as_ref(),
+            app_metadata.as_ref(),
             &current.default_role,
             &current.allowed_roles,
         )?;
+        // Both metadata objects merge key by key into what is stored.
+        let app_rest = app_rest.map(|rest| merge_object(&current.app_metadata, rest));
+        let merged_user_metadata = user_metadata
+            .clone()
+            .map(|m| merge_object(&current.user_metadata, m));
         let (set_ban, banned_until) = match patch.ban {
             None => (false, None),
-            Some(Ban::Lift) => (true, None),
-            Some(Ban::For(d)) => {
-                let d = chrono::Duration::from_std(d).map_err(|_| {
-                    Error::validation("validation_failed", "ban_duration is too long")
-                })?;
-                (true, Some(Utc::now() + d))
-            }
+            Some(ban) => (true, ban.until()),
         };
         let sql = format!(
             "UPDATE users AS u SET email = coalesce($2, u.email), default_role = $3, allowed_roles = $4,
@@ -303,7 +340,7 @@ impl Admin {
             .bind(&email)
             .bind(&default_role)
             .bind(&allowed_roles)
-            .bind(&user_metadata)
+            .bind(&merged_user_metadata)
             .bind(&app_rest)
             .bind(patch.enabled)
             .bind(set_ban)
@@ -325,7 +362,7 @@ impl Admin {
             ("email", email.is_some()),
             ("password", hash.is_some()),
             ("user_metadata", user_metadata.is_some()),
-            ("app_metadata", patch.app_metadata.is_some()),
+            ("app_metadata", app_metadata.is_some()),
             ("enabled", patch.enabled.is_some()),
             ("ban", set_ban),
         ] {

@@ -164,9 +164,9 @@ pub enum ImportCommand {
     },
 }
 
-/// A CLI error: the message only (the status code means nothing here).
+/// A CLI error: the message and its cause (the status code means nothing here).
 fn cli(e: Error) -> anyhow::Error {
-    anyhow::anyhow!("{}", e.message)
+    e.into_anyhow()
 }
 
 async fn admin(config: &Config) -> anyhow::Result<Admin> {
@@ -312,8 +312,12 @@ pub async fn run_user(cmd: UserCommand) -> anyhow::Result<()> {
                 for u in &users {
                     println!("{}", user_line(u));
                 }
-                eprintln!("{} of {total} users", users.len());
             }
+            // On standard error, so `--json` output stays parseable.
+            eprintln!(
+                "{} of {total} users (page {page}; --page and --per-page for more)",
+                users.len()
+            );
         }
         UserCommand::Show { user, json, config } => {
             let admin = admin(&config).await?;

@@ -146,6 +146,14 @@ impl Error {
 }
 
 impl Error {
+    /// For the CLI, where the operator may see the cause: the message, then the cause if any.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self.source {
+            Some(source) => source.context(self.message),
+            None => anyhow::anyhow!("{}", self.message),
+        }
+    }
+
     /// Logs the cause of an internal error (once, where the response is made).
     pub fn log_cause(&self) {
         if let Some(source) = &self.source {

@@ -17,6 +17,18 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// Compares a presented value with this secret in constant time, revealing neither the
+    /// content nor the length (both sides are hashed first).
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        let a = Sha256::digest(self.0.as_bytes());
+        let b = Sha256::digest(presented);
+        !self.0.is_empty() && bool::from(a.ct_eq(&b))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret([REDACTED])")
@@ -40,6 +52,15 @@ impl<'de> serde::Deserialize<'de> for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matches_only_the_exact_secret() {
+        let s = Secret::new("admin-secret");
+        assert!(s.matches(b"admin-secret"));
+        assert!(!s.matches(b"admin-secre"));
+        assert!(!s.matches(b""));
+        assert!(!Secret::new("").matches(b""));
+    }
 
     #[test]
     fn debug_output_is_redacted() {

@@ -162,6 +162,16 @@ async fn admin_creates_lists_updates_and_deletes_users(_: PgPoolOptions, opts: P
             .status,
         StatusCode::BAD_REQUEST
     );
+    // auth-js sends empty parameters when the caller gives none.
+    let res = admin(&app, Method::GET, "/admin/users?page=&per_page=", None).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["users"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        admin(&app, Method::GET, "/admin/users?page=abc", None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 
     // Update: email, metadata, roles (validated against each other).
     let res = admin(
@@ -183,6 +193,32 @@ async fn admin_creates_lists_updates_and_deletes_users(_: PgPoolOptions, opts: P
     assert_eq!(
         res.body["app_metadata"]["allowed_roles"],
         json!(["user", "editor"])
+    );
+    // Metadata merges key by key (null removes a key); other keys survive a role change.
+    let got = admin(&app, Method::GET, &format!("/admin/users/{id}"), None).await;
+    assert_eq!(got.body["app_metadata"]["plan"], "pro", "{got:?}");
+    assert_eq!(got.body["user_metadata"]["name"], "Edd");
+    let res = admin(
+        &app,
+        Method::PUT,
+        &format!("/admin/users/{id}"),
+        Some(json!({"app_metadata": {"plan": null, "tier": 2}, "user_metadata": {"age": 40}})),
+    )
+    .await;
+    assert!(res.body["app_metadata"].get("plan").is_none(), "{res:?}");
+    assert_eq!(res.body["app_metadata"]["tier"], 2);
+    assert_eq!(res.body["user_metadata"], json!({"name": "Edd", "age": 40}));
+    let res = admin(
+        &app,
+        Method::PUT,
+        &format!("/admin/users/{id}"),
+        Some(json!({"app_metadata": {"x": "a\u{0}"}})),
+    )
+    .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "NUL is refused, not a 500"
     );
     let res = admin(
         &app,
@@ -325,6 +361,29 @@ async fn disabling_or_banning_kills_sessions_at_once(_: PgPoolOptions, opts: PgC
     )
     .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let huge = admin(
+        &app,
+        Method::PUT,
+        &format!("/admin/users/{id}"),
+        Some(json!({"ban_duration": "10000000000000"})),
+    )
+    .await;
+    assert_eq!(huge.status, StatusCode::UNPROCESSABLE_ENTITY, "{huge:?}");
+    assert_eq!(
+        app.sign_in("refreshing@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "the refused ban changed nothing"
+    );
+    // A user created banned is banned from the start, in one transaction.
+    let created = admin(&app, Method::POST, "/admin/users", Some(json!({"email": "born-banned@example.com", "password": PASSWORD, "ban_duration": "876000h"}))).await;
+    assert_eq!(created.status, StatusCode::OK, "{created:?}");
+    assert!(created.body["banned_until"].is_string());
+    assert_eq!(
+        app.sign_in("born-banned@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 
     // Setting the password as admin revokes every session too.
     let res = admin(
@@ -489,6 +548,13 @@ async fn audit_log_records_security_events_without_secrets(
     )
     .await;
     assert_eq!(page.body.as_array().unwrap().len(), 2);
+    let link = page.headers[header::LINK].to_str().unwrap();
+    assert!(
+        link.contains(&format!(
+            "/admin/audit?user_id={id}&page=2&per_page=2>; rel=\"next\""
+        )),
+        "the filter survives paging: {link}"
+    );
 
     // Retention.
     sqlx::query(

@@ -1145,3 +1145,82 @@ async fn cookie_mode_refuses_cross_site_requests(_: PgPoolOptions, opts: PgConne
         "login CSRF through a form post"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn action_logins_are_rate_limited_by_the_forwarded_address(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(
+        opts,
+        &[
+            "--hasura-actions-secret",
+            ACTIONS_SECRET,
+            "--trust-forwarded-for",
+            "--rate-limit-sign-in",
+            "2",
+        ],
+    )
+    .await;
+    let login = |ip: &'static str| {
+        let body = json!({"action": {"name": "login"}, "input": {"email": "x@example.com", "password": "guess guess"}, "session_variables": {"x-hasura-role": "anonymous"}});
+        Request::post("/hasura/actions")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(hasura_jwt_auth::http::ACTIONS_SECRET_HEADER, ACTIONS_SECRET)
+            .header("x-forwarded-for", ip)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    for _ in 0..2 {
+        assert_action_error(
+            &app.request(login("192.0.2.1")).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_credentials",
+        );
+    }
+    assert_action_error(
+        &app.request(login("192.0.2.1")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "over_request_rate_limit",
+    );
+    assert_action_error(
+        &app.request(login("192.0.2.2")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn wrong_current_password_is_audited(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+    let s = action(
+        &app,
+        "signup",
+        json!({"email": "cp@example.com", "password": PASSWORD}),
+        anonymous(),
+    )
+    .await;
+    let vars = user_vars(str_of(&s.body, "access_token"));
+    let res = action(
+        &app,
+        "changePassword",
+        json!({"password": "new password 9", "current_password": "not it at all"}),
+        vars.clone(),
+    )
+    .await;
+    assert_action_error(&res, StatusCode::BAD_REQUEST, "invalid_credentials");
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE event = 'password_change_failed'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 1);
+    let res = action(
+        &app,
+        "changePassword",
+        json!({"password": "new password 9", "current_password": PASSWORD}),
+        vars,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+}

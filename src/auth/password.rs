@@ -56,7 +56,33 @@ pub fn is_bcrypt(hash: &str) -> bool {
 
 /// Whether `hash` is a hash this server can verify (Argon2 PHC string or bcrypt).
 pub fn is_supported_hash(hash: &str) -> bool {
-    is_bcrypt(hash) || (hash.starts_with("$argon2") && PasswordHash::new(hash).is_ok())
+    is_bcrypt(hash) || PasswordHash::new(hash).is_ok_and(|p| argon2_settings(&p).is_ok())
+}
+
+/// Largest Argon2 costs this server computes for a stored hash: an imported hash with absurd
+/// parameters must not exhaust memory or the hashing threads.
+const MAX_M_KIB: u32 = 1024 * 1024;
+const MAX_T: u32 = 16;
+const MAX_P: u32 = 16;
+
+/// Algorithm, version and parameters of an Argon2 PHC hash, within the limits above. A hash
+/// without `v=` is version 0x10, as in the reference implementation.
+fn argon2_settings(parsed: &PasswordHash<'_>) -> Result<(Algorithm, Version, Params), String> {
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| e.to_string())?;
+    let version = match parsed.version {
+        None => Version::V0x10,
+        Some(v) => Version::try_from(v).map_err(|e| e.to_string())?,
+    };
+    let params = Params::try_from(parsed).map_err(|e| e.to_string())?;
+    if params.m_cost() > MAX_M_KIB || params.t_cost() > MAX_T || params.p_cost() > MAX_P {
+        return Err(format!(
+            "Argon2 parameters beyond m={MAX_M_KIB},t={MAX_T},p={MAX_P}"
+        ));
+    }
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err("Argon2 hash without salt or output".into());
+    }
+    Ok((algorithm, version, params))
 }
 
 /// Checks a new password against the length rules; the error says which rule.
@@ -243,12 +269,15 @@ fn verify_blocking(
     };
     // Verify with the hash's own algorithm and parameters (they may be an imported Argon2i or
     // older parameters); upgrade anything that is not exactly the current configuration.
-    let current = parsed.algorithm.as_str() == "argon2id"
-        && Params::try_from(&parsed).map(|p| {
-            p.m_cost() == params.m_cost()
-                && p.t_cost() == params.t_cost()
-                && p.p_cost() == params.p_cost()
-        }) == Ok(true);
+    let settings = match argon2_settings(&parsed) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(reason = %e, "stored Argon2 hash cannot be verified");
+            return failed;
+        }
+    };
+    let current = matches!(settings, (Algorithm::Argon2id, Version::V0x13, ref p)
+        if p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost());
     // Verify with the hash's own algorithm and parameters; only the current parameters use
     // the thread's reusable memory (others are imported, rare, and upgraded on success).
     let memory = if current {
@@ -331,13 +360,8 @@ fn verify_phc(
     password: &str,
     memory: Memory,
 ) -> Result<bool, argon2::password_hash::Error> {
-    let algorithm = Algorithm::try_from(parsed.algorithm)?;
-    let version = parsed
-        .version
-        .map(Version::try_from)
-        .transpose()?
-        .unwrap_or(Version::V0x13);
-    let params = Params::try_from(parsed)?;
+    let (algorithm, version, params) =
+        argon2_settings(parsed).map_err(|_| argon2::password_hash::Error::ParamsMaxExceeded)?;
     let salt = parsed
         .salt
         .ok_or(argon2::password_hash::Error::SaltInvalid(
@@ -443,6 +467,52 @@ mod tests {
                 .unwrap()
                 .ok
         );
+    }
+
+    #[tokio::test]
+    async fn argon2_versions_and_limits() {
+        use argon2::password_hash::{PasswordHasher as _, SaltString};
+        let h = hasher();
+        // Version 0x10 hashes, with and without `v=` (the reference default), verify and upgrade.
+        let old = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x10,
+            Params::new(19_456, 2, 1, None).unwrap(),
+        )
+        .hash_password(b"old version pw", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(old.starts_with("$argon2id$v=16$"), "{old}");
+        assert_eq!(
+            h.verify(&Secret::new("old version pw"), Some(&old))
+                .await
+                .unwrap(),
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        let no_v = old.replace("$v=16", "");
+        assert_eq!(
+            h.verify(&Secret::new("old version pw"), Some(&no_v))
+                .await
+                .unwrap(),
+            Verified {
+                ok: true,
+                needs_rehash: true
+            }
+        );
+        // Absurd imported parameters are refused without computing anything.
+        let huge = "$argon2id$v=19$m=4294967295,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        assert!(!is_supported_hash(huge));
+        assert!(!h.verify(&Secret::new("x"), Some(huge)).await.unwrap().ok);
+        assert!(!is_supported_hash(
+            "$argon2x$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA"
+        ));
+        assert!(!is_supported_hash(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0"
+        ));
+        assert!(is_supported_hash(&old));
     }
 
     #[tokio::test]

@@ -553,6 +553,34 @@ impl Auth {
         Ok(())
     }
 
+    /// Whether the caller's session was opened within the reauthentication window; 401 when
+    /// the session is gone. `lock` takes a row lock (inside a transaction).
+    async fn session_is_recent(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        user_id: Uuid,
+        session_id: Uuid,
+        lock: bool,
+    ) -> Result<bool> {
+        let sql = if lock {
+            "SELECT extract(epoch FROM now() - created_at)::float8 FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE"
+        } else {
+            "SELECT extract(epoch FROM now() - created_at)::float8 FROM sessions WHERE id = $1 AND user_id = $2"
+        };
+        let age: Option<f64> = sqlx::query_scalar(sql)
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+        let age = age.ok_or_else(|| {
+            Error::unauthorized(
+                "session_not_found",
+                "Session from session_id claim in JWT does not exist",
+            )
+        })?;
+        Ok(age <= self.policy.reauthentication_window.as_secs_f64())
+    }
+
     /// `PUT /user` (and the `changePassword` action): sets a new password and/or merges
     /// `data` into `user_metadata`, in one transaction. A new password signs out every
     /// session but the caller's, and needs `current_password` unless the caller's session was
@@ -566,19 +594,44 @@ impl Auth {
         client: &Client,
     ) -> Result<User> {
         let data = validate_metadata(update.data, "data")?;
+        let reauth_needed = || {
+            Error::bad_request(
+                "reauthentication_needed",
+                "Changing the password needs current_password (or a fresh sign-in)",
+            )
+        };
         let hash = match &update.password {
             None => None,
             Some(new) => {
                 check_new_password(new.expose())
                     .map_err(|reason| Error::validation("weak_password", reason))?;
-                if let Some(current) = &update.current_password {
-                    let found = store::users::find_by_id_with_hash(&self.pool, user_id).await?;
-                    let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
-                    if !self.hasher.verify(current, stored).await?.ok {
-                        return Err(Error::bad_request(
-                            "invalid_credentials",
-                            "current_password is wrong",
-                        ));
+                match &update.current_password {
+                    // Refuse before any hashing work when reauthentication is missing.
+                    None if !self
+                        .session_is_recent(&self.pool, user_id, session_id, false)
+                        .await? =>
+                    {
+                        return Err(reauth_needed());
+                    }
+                    None => {}
+                    Some(current) => {
+                        let found = store::users::find_by_id_with_hash(&self.pool, user_id).await?;
+                        let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
+                        if !self.hasher.verify(current, stored).await?.ok {
+                            audit::record(
+                                &self.pool,
+                                event::PASSWORD_CHANGE_FAILED,
+                                Some(user_id),
+                                Some(session_id),
+                                client,
+                                json!({"reason": "wrong_current_password"}),
+                            )
+                            .await?;
+                            return Err(Error::bad_request(
+                                "invalid_credentials",
+                                "current_password is wrong",
+                            ));
+                        }
                     }
                 }
                 Some(self.hasher.hash(new).await?)
@@ -586,26 +639,12 @@ impl Auth {
         };
         let mut tx = self.pool.begin().await?;
         // Lock the caller's session: it must still be live, and its age decides on reauthentication.
-        let session_age: Option<f64> = sqlx::query_scalar(
-            "SELECT extract(epoch FROM now() - created_at)::float8 FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE",
-        )
-        .bind(session_id)
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let session_age = session_age.ok_or_else(|| {
-            Error::unauthorized(
-                "session_not_found",
-                "Session from session_id claim in JWT does not exist",
-            )
-        })?;
+        let recent = self
+            .session_is_recent(&mut *tx, user_id, session_id, true)
+            .await?;
         if let Some(hash) = &hash {
-            let recent = session_age <= self.policy.reauthentication_window.as_secs_f64();
             if update.current_password.is_none() && !recent {
-                return Err(Error::bad_request(
-                    "reauthentication_needed",
-                    "Changing the password needs current_password (or a fresh sign-in)",
-                ));
+                return Err(reauth_needed());
             }
             store::users::set_password(&mut *tx, user_id, hash).await?;
             let n = store::sessions::delete_for_user(&mut *tx, user_id, Some(session_id)).await?;

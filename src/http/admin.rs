@@ -10,7 +10,6 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{extract::bearer, user::user_json, AppState, Payload};
@@ -50,7 +49,7 @@ impl FromRequestParts<AppState> for AdminAuth {
             return Err(Error::not_found("No such endpoint"));
         };
         let token = bearer(parts)?;
-        if !bool::from(token.as_bytes().ct_eq(secret.expose().as_bytes())) {
+        if !secret.matches(token.as_bytes()) {
             return Err(Error::forbidden("not_admin", "User not allowed"));
         }
         let client = Client::from_request_parts(parts, state)
@@ -64,16 +63,38 @@ impl FromRequestParts<AppState> for AdminAuth {
 }
 
 #[derive(Deserialize)]
+/// Query parameters as text: auth-js sends `page=&per_page=` (empty) when the caller gives none.
 struct Paging {
-    page: Option<u32>,
-    per_page: Option<u32>,
-    user_id: Option<Uuid>,
+    page: Option<String>,
+    per_page: Option<String>,
+    user_id: Option<String>,
+}
+
+fn number(value: &Option<String>, name: &str, default: u32) -> Result<u32> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => v.parse().map_err(|_| {
+            Error::bad_request(
+                "validation_failed",
+                format!("{name} must be a positive integer"),
+            )
+        }),
+    }
 }
 
 impl Paging {
+    fn user_id(&self) -> Result<Option<Uuid>> {
+        match self.user_id.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => Uuid::parse_str(v)
+                .map(Some)
+                .map_err(|_| Error::bad_request("validation_failed", "user_id must be a UUID")),
+        }
+    }
+
     fn get(&self) -> Result<(u32, u32)> {
-        let page = self.page.unwrap_or(1).max(1);
-        let per_page = self.per_page.unwrap_or(50);
+        let page = number(&self.page, "page", 1)?.max(1);
+        let per_page = number(&self.per_page, "per_page", 50)?;
         if !(1..=1000).contains(&per_page) {
             return Err(Error::bad_request(
                 "validation_failed",
@@ -95,7 +116,8 @@ fn paging(
     })
 }
 
-/// `x-total-count` plus an RFC 8288 `link` header with next and last pages, as auth-js reads them.
+/// `x-total-count` plus an RFC 8288 `link` header with next and last pages, as auth-js reads
+/// them. `path` may carry other query parameters (`/admin/audit?user_id=…&`).
 fn paginated(body: Value, path: &str, page: u32, per_page: u32, total: i64) -> Response {
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
@@ -104,12 +126,12 @@ fn paginated(body: Value, path: &str, page: u32, per_page: u32, total: i64) -> R
     let mut links = Vec::new();
     if u64::from(page) < last {
         links.push(format!(
-            "<{path}?page={}&per_page={per_page}>; rel=\"next\"",
+            "<{path}page={}&per_page={per_page}>; rel=\"next\"",
             page + 1
         ));
     }
     links.push(format!(
-        "<{path}?page={last}&per_page={per_page}>; rel=\"last\""
+        "<{path}page={last}&per_page={per_page}>; rel=\"last\""
     ));
     if let Ok(v) = HeaderValue::from_str(&links.join(", ")) {
         headers.insert(header::LINK, v);
@@ -175,7 +197,7 @@ async fn list_users(
         .unwrap_or_else(|| "authenticated".into());
     Ok(paginated(
         json!({"users": users, "aud": aud}),
-        "/admin/users",
+        "/admin/users?",
         page,
         per_page,
         total,
@@ -279,12 +301,11 @@ async fn audit(
 ) -> Result<Response> {
     let q = paging(query)?;
     let (page, per_page) = q.get()?;
-    let (entries, total) = state.admin.audit_log(page, per_page, q.user_id).await?;
-    Ok(paginated(
-        json!(entries),
-        "/admin/audit",
-        page,
-        per_page,
-        total,
-    ))
+    let user_id = q.user_id()?;
+    let (entries, total) = state.admin.audit_log(page, per_page, user_id).await?;
+    let path = match user_id {
+        Some(id) => format!("/admin/audit?user_id={id}&"),
+        None => "/admin/audit?".to_owned(),
+    };
+    Ok(paginated(json!(entries), &path, page, per_page, total))
 }

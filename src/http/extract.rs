@@ -76,6 +76,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
     }
 }
 
+/// The client address from `X-Forwarded-For`, when `AUTH_TRUST_FORWARDED_FOR` is on: the
+/// rightmost entry, which our proxy appended (the others are the client's word).
+pub fn forwarded_for(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    state
+        .config
+        .trust_forwarded_for
+        .then(|| headers.get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
@@ -83,17 +97,7 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let forwarded = state
-            .config
-            .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            // The rightmost entry is the one our proxy appended; the others are the client's word.
-            .and_then(|v| v.rsplit(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        let ip = forwarded.or_else(|| {
+        let ip = forwarded_for(state, &parts.headers).or_else(|| {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()

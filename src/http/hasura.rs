@@ -15,7 +15,6 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{cookie, AppState, Payload};
@@ -170,12 +169,7 @@ impl FromRequestParts<AppState> for ActionsCaller {
             .get(ACTIONS_SECRET_HEADER)
             .map(|v| v.as_bytes());
         match presented {
-            Some(p)
-                if !expected.expose().is_empty()
-                    && bool::from(p.ct_eq(expected.expose().as_bytes())) =>
-            {
-                Ok(Self)
-            }
+            Some(p) if expected.matches(p) => Ok(Self),
             _ => Err(action_error(Error::unauthorized(
                 "unauthorized",
                 "missing or wrong actions secret",
@@ -190,9 +184,10 @@ async fn actions(
     headers: HeaderMap,
     Payload(req): Payload<ActionRequest>,
 ) -> Response {
-    // Hasura forwards the client's User-Agent as X-Forwarded-User-Agent.
+    // Hasura forwards the client's User-Agent as X-Forwarded-User-Agent, and with
+    // `forward_client_headers` the X-Forwarded-For a proxy in front of it set.
     let client = Client {
-        ip: None,
+        ip: super::extract::forwarded_for(&state, &headers),
         user_agent: headers
             .get("x-forwarded-user-agent")
             .or_else(|| headers.get(header::USER_AGENT))
@@ -209,6 +204,7 @@ async fn actions(
                     ));
                 }
                 let c: Credentials = input(req.input)?;
+                state.sign_in_limiter.check(&client)?;
                 Ok(session_output(
                     &state,
                     state
@@ -219,6 +215,7 @@ async fn actions(
             }
             "login" => {
                 let c: Credentials = input(req.input)?;
+                state.sign_in_limiter.check(&client)?;
                 Ok(session_output(
                     &state,
                     state.auth.sign_in(&c.email, &c.password, &client).await?,
@@ -263,6 +260,9 @@ async fn actions(
             "changePassword" => {
                 let (user_id, session_id) = acting_user(&state, &req.session_variables).await?;
                 let c: ChangePasswordInput = input(req.input)?;
+                if c.current_password.is_some() {
+                    state.sign_in_limiter.check(&client)?;
+                }
                 let update = SelfUpdate {
                     password: Some(c.password),
                     current_password: c.current_password,

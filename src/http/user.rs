@@ -86,6 +86,10 @@ async fn update_user(
             "nothing to update: give password or data",
         ));
     }
+    if req.current_password.is_some() {
+        // Guessing the current password with a stolen access token counts as sign-in attempts.
+        state.sign_in_limiter.check(&client)?;
+    }
     let update = SelfUpdate {
         password: req.password,
         current_password: req.current_password,

@@ -15,6 +15,7 @@ pub mod event {
     pub const LOGOUT: &str = "logout";
     pub const TOKEN_REVOKED: &str = "token_revoked";
     pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const PASSWORD_CHANGE_FAILED: &str = "password_change_failed";
     pub const DISABLED_USER_REFRESH: &str = "disabled_user_refresh";
     pub const ADMIN_USER_CREATED: &str = "admin_user_created";
     pub const ADMIN_USER_UPDATED: &str = "admin_user_updated";
