@@ -638,3 +638,23 @@ async fn password_change_needs_the_current_password_on_older_sessions(
         StatusCode::OK
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_token_many_rotations_old_is_still_recognised_as_theft(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(opts, &[]).await;
+    let (at, rt0) = tokens(&app.signup("long@example.com").await);
+    let mut rt = rt0.clone();
+    for _ in 0..70 {
+        rt = tokens(&app.refresh(&rt).await).1;
+    }
+    // 70 rotations back: recognised by walking the chain (on a blocking thread), so theft.
+    let res = app.refresh(&rt0).await;
+    assert_eq!(
+        res.body["error_code"], "refresh_token_already_used",
+        "{res:?}"
+    );
+    assert_eq!(app.session_count(str_of(&jwt_payload(&at), "sub")).await, 0);
+}

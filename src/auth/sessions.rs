@@ -86,6 +86,24 @@ pub struct Authenticated {
     pub token: tokens::Verified,
 }
 
+/// Where `token` stands in its session's chain. Recognising a token many rotations old means
+/// walking the chain (up to `MAX_CHAIN` HMACs, a few milliseconds): that runs on a blocking
+/// thread so a flood of old or forged tokens cannot stall the async workers.
+async fn standing_of(token: &RefreshToken, row: &store::sessions::RefreshRow) -> Result<Standing> {
+    let counter = row.token_counter as u64;
+    if counter.saturating_sub(token.counter) <= 64 {
+        return Ok(token.standing(counter, &row.token_hash, &row.token_salt));
+    }
+    let (token, hash, salt) = (
+        token.clone(),
+        row.token_hash.clone(),
+        row.token_salt.clone(),
+    );
+    tokio::task::spawn_blocking(move || token.standing(counter, &hash, &salt))
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("refresh token check failed: {e}")))
+}
+
 fn elapsed(now: DateTime<Utc>, since: DateTime<Utc>) -> Duration {
     (now - since).to_std().unwrap_or_default()
 }
@@ -337,8 +355,7 @@ impl Auth {
             let row = store::sessions::find_for_refresh(&self.pool, token.session_id)
                 .await?
                 .ok_or_else(invalid)?;
-            let counter = row.token_counter as u64;
-            let standing = token.standing(counter, &row.token_hash, &row.token_salt);
+            let standing = standing_of(&token, &row).await?;
             if standing == Standing::Unknown {
                 return Err(invalid());
             }
@@ -518,13 +535,7 @@ impl Auth {
     pub async fn revoke(&self, presented: &str, client: &Client) -> Result<()> {
         let target = if let Some(token) = RefreshToken::parse(presented) {
             match store::sessions::find_for_refresh(&self.pool, token.session_id).await? {
-                Some(row)
-                    if token.standing(
-                        row.token_counter as u64,
-                        &row.token_hash,
-                        &row.token_salt,
-                    ) != Standing::Unknown =>
-                {
+                Some(row) if standing_of(&token, &row).await? != Standing::Unknown => {
                     Some((row.session_id, row.user.id))
                 }
                 _ => None,
