@@ -383,16 +383,15 @@ impl Admin {
     }
 
     /// Deletes a user; their sessions go with them.
-    pub async fn delete_user(&self, id: Uuid, actor: &Actor) -> Result<()> {
+    /// Deletes a user (their sessions go with them) and returns what was deleted.
+    pub async fn delete_user(&self, id: Uuid, actor: &Actor) -> Result<User> {
         let mut tx = self.pool.begin().await?;
-        let email: Option<String> =
-            sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING email")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if email.is_none() {
-            return Err(user_not_found());
-        }
+        let sql = format!("DELETE FROM users AS u WHERE u.id = $1 RETURNING {USER_COLUMNS}");
+        let user: User = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(user_not_found)?;
         self.record(
             &mut *tx,
             event::ADMIN_USER_DELETED,
@@ -402,7 +401,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(user)
     }
 
     pub async fn get_user(&self, id: Uuid) -> Result<User> {

@@ -252,6 +252,11 @@ async fn admin_creates_lists_updates_and_deletes_users(_: PgPoolOptions, opts: P
     let res = admin(&app, Method::DELETE, &format!("/admin/users/{id}"), None).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(
+        res.body["id"],
+        id.as_str(),
+        "the deleted user comes back, as auth-js expects"
+    );
+    assert_eq!(
         app.refresh(str_of(&signed_in.body, "refresh_token"))
             .await
             .status,

@@ -251,8 +251,9 @@ async fn delete_user(
     AdminAuth(actor): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    state.admin.delete_user(parse_id(&id)?, &actor).await?;
-    Ok(Json(json!({})))
+    // The deleted user, as Supabase Auth answers (auth-js's deleteUser returns it).
+    let user = state.admin.delete_user(parse_id(&id)?, &actor).await?;
+    Ok(Json(user_json(&state, &user)))
 }
 
 async fn list_sessions(
