@@ -173,15 +173,7 @@ async fn main() -> anyhow::Result<()> {
     let state = http::AppState::new(config, pool.clone(), keys)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let router = http::app(state);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    tokio::spawn(http::serve_on(listener, state, std::future::pending()));
     println!("RSS at start {:.1} MiB", rss_mib());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)

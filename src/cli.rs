@@ -115,7 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config.validate()?;
             crate::hasura_metadata::write(&config, &dir)?;
             println!(
-                "wrote {0}/actions.graphql and {0}/actions.yaml; set {1} and HASURA_JWT_AUTH_URL in Hasura's environment, then run: hasura metadata apply",
+                "wrote (replaced) {0}/actions.graphql and {0}/actions.yaml; merge by hand if the project had actions of its own.\nSet {1} and HASURA_JWT_AUTH_URL in Hasura's environment, then run: hasura metadata apply",
                 dir.display(),
                 crate::hasura_metadata::SECRET_ENV
             );

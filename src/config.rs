@@ -323,8 +323,8 @@ pub struct Config {
     #[arg(long, env = "AUTH_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
 
-    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
-    /// that sets it).
+    /// Take the client address from the rightmost `X-Forwarded-For` entry (the one your
+    /// reverse proxy appends). Set it behind a proxy, or every client shares the proxy's address.
     #[arg(long, env = "AUTH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
@@ -483,6 +483,23 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
         assert!(parse_duration("soon").unwrap_err().contains("15m"));
         assert_eq!(parse_optional_duration("off"), Ok(OptionalDuration(None)));
+    }
+
+    #[test]
+    fn database_url_falls_back_to_database_url() {
+        let explicit = Config::from_args(["--database-url", "postgres://a@h/x"]).unwrap();
+        assert_eq!(explicit.db.url().unwrap().expose(), "postgres://a@h/x");
+        let fallback = Config::from_args(Vec::<&str>::new()).unwrap();
+        // DATABASE_URL is what `cargo test` sets (.cargo/config.toml) or the caller exported.
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => assert_eq!(fallback.db.url().unwrap().expose(), url),
+            _ => assert!(fallback
+                .db
+                .url()
+                .unwrap_err()
+                .to_string()
+                .contains("AUTH_DATABASE_URL")),
+        }
     }
 
     #[test]

@@ -50,6 +50,10 @@ async fn admin_api_rejects_missing_or_wrong_secrets(_: PgPoolOptions, opts: PgCo
             (Method::DELETE, format!("/admin/users/{uid}")),
             (Method::GET, format!("/admin/users/{uid}/sessions")),
             (Method::DELETE, format!("/admin/users/{uid}/sessions")),
+            (
+                Method::DELETE,
+                format!("/admin/users/{uid}/sessions/{}", uuid::Uuid::new_v4()),
+            ),
             (Method::GET, "/admin/audit".to_owned()),
         ] {
             let res = app
@@ -791,7 +795,28 @@ async fn cli_manages_users_and_sessions(_: PgPoolOptions, opts: PgConnectOptions
     );
     assert!(audit.ok, "{}", audit.stderr);
     assert!(audit.stdout.contains("admin_user_created") && !audit.stdout.contains("cli password"));
-    assert!(cli(&url, &["audit", "prune"], None).ok);
+    // Retention: entries older than AUTH_AUDIT_RETENTION go, newer ones stay.
+    sqlx::query("UPDATE audit_log SET created_at = now() - interval '2 days' WHERE event = 'admin_user_created'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let prune = cli(&url, &["audit", "prune", "--audit-retention", "1d"], None);
+    assert!(
+        prune.ok && prune.stdout.contains("pruned 1 audit entries"),
+        "{}",
+        prune.stdout
+    );
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE event = 'admin_user_created'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(kept > 0);
 
     let unknown = cli(&url, &["user", "show", "ghost@example.com"], None);
     assert!(
@@ -805,6 +830,23 @@ async fn cli_manages_users_and_sessions(_: PgPoolOptions, opts: PgConnectOptions
     let delete = cli(&url, &["user", "delete", "cli@example.com"], None);
     assert!(delete.ok, "{}", delete.stderr);
     assert!(!cli(&url, &["user", "delete", "cli@example.com"], None).ok);
+    // Every admin action is audited, with who did it.
+    let events: Vec<(String, String)> = sqlx::query_as(
+        "SELECT event, detail->>'by' FROM audit_log WHERE event IN ('admin_user_deleted', 'admin_sessions_revoked', 'admin_user_updated') ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    for name in [
+        "admin_user_updated",
+        "admin_sessions_revoked",
+        "admin_user_deleted",
+    ] {
+        assert!(
+            events.iter().any(|(e, by)| e == name && by == "cli"),
+            "{name} missing: {events:?}"
+        );
+    }
 }
 
 #[test]

@@ -596,10 +596,10 @@ async fn custom_schema_name(_: PgPoolOptions, opts: PgConnectOptions) {
 fn invalid_settings_stop_startup_with_a_clear_message() {
     let err = |args: &[&str]| {
         let config = Config::from_args(args.iter().copied()).unwrap();
-        KeySet::load(&config.keys)
+        let e = KeySet::load(&config.keys)
             .and_then(|_| config.validate())
-            .unwrap_err()
-            .to_string()
+            .unwrap_err();
+        format!("{e:#}")
     };
     let short = err(&["--jwt-secret", "too-short"]);
     assert!(
@@ -609,7 +609,10 @@ fn invalid_settings_stop_startup_with_a_clear_message() {
     let hs512 = err(&["--jwt-secret", SECRET, "--jwt-algorithm", "HS512"]);
     assert!(hs512.contains("64"), "{hs512}");
     let missing = err(&["--jwt-private-key-file", "/nonexistent/key.pem"]);
-    assert!(missing.contains("/nonexistent/key.pem"), "{missing}");
+    assert!(
+        missing.contains("/nonexistent/key.pem") && missing.contains("AUTH_JWT_PRIVATE_KEY_FILE"),
+        "{missing}"
+    );
     let mismatch = err(&["--jwt-secret", SECRET, "--jwt-algorithm", "RS256"]);
     assert!(mismatch.contains("AUTH_JWT_ALGORITHM"), "{mismatch}");
     let actions = err(&["--jwt-secret", SECRET, "--hasura-actions-secret", ""]);
@@ -880,4 +883,57 @@ async fn sign_in_attempts_are_rate_limited_per_address(_: PgPoolOptions, opts: P
             .await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST);
     }
+}
+
+#[sqlx::test(migrations = false)]
+async fn over_tcp_the_peer_address_is_recorded_and_rate_limited(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(opts, &["--rate-limit-sign-in", "2"]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(hasura_jwt_auth::http::serve_on(
+        listener,
+        app.state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/signup"))
+        .json(&json!({"email": "tcp@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let ip: Option<String> = sqlx::query_scalar("SELECT ip FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(ip.as_deref(), Some("127.0.0.1"));
+    let wrong = json!({"email": "tcp@example.com", "password": "wrong password"});
+    let res = client
+        .post(format!("{base}/token?grant_type=password"))
+        .json(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = client
+        .post(format!("{base}/token?grant_type=password"))
+        .json(&wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        429,
+        "the signup and one sign-in used the allowance of 2"
+    );
+    assert!(res.headers().contains_key("retry-after"));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

@@ -1224,3 +1224,183 @@ async fn wrong_current_password_is_audited(_: PgPoolOptions, opts: PgConnectOpti
     .await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_unauthorized_role_and_handler_url_are_settings(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let args = [
+        "--hasura-unauthorized-role",
+        "guest",
+        "--hasura-actions-handler-url",
+        "https://auth.internal/hasura/actions",
+        "--hasura-actions-secret",
+        ACTIONS_SECRET,
+    ];
+    let app = common::app(opts, &args).await;
+    assert_eq!(
+        webhook_get(&app, &[]).await.body,
+        json!({"X-Hasura-Role": "guest"})
+    );
+    let mut config_args = vec!["--jwt-secret", SECRET];
+    config_args.extend_from_slice(&args);
+    let config = Config::from_args(config_args).unwrap();
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&hasura_metadata::actions_yaml(&config)).unwrap();
+    for a in yaml["actions"].as_sequence().unwrap() {
+        assert_eq!(
+            a["definition"]["handler"].as_str(),
+            Some("https://auth.internal/hasura/actions")
+        );
+        let roles: Vec<&str> = a["permissions"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p["role"].as_str().unwrap())
+            .collect();
+        assert!(!roles.contains(&"anonymous"));
+        let public = ["signup", "login", "refreshToken"].contains(&a["name"].as_str().unwrap());
+        assert_eq!(roles.contains(&"guest"), public, "{roles:?}");
+    }
+    // A call made with the unauthorized role cannot act for a user, whatever ids it carries.
+    let s = action(
+        &app,
+        "signup",
+        json!({"email": "g@example.com", "password": PASSWORD}),
+        json!({"x-hasura-role": "guest"}),
+    )
+    .await;
+    let mut vars = user_vars(str_of(&s.body, "access_token"));
+    vars["x-hasura-role"] = json!("guest");
+    assert_action_error(
+        &action(&app, "logout", json!({}), vars).await,
+        StatusCode::UNAUTHORIZED,
+        "no_authorization",
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn action_errors_for_reauthentication_bans_and_bad_input(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(opts.clone(), &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+    let s = action(
+        &app,
+        "signup",
+        json!({"email": "ae@example.com", "password": PASSWORD}),
+        anonymous(),
+    )
+    .await;
+    let vars = user_vars(str_of(&s.body, "access_token"));
+    sqlx::query("UPDATE sessions SET created_at = now() - interval '1 hour'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_action_error(
+        &action(
+            &app,
+            "changePassword",
+            json!({"password": "a fresh password"}),
+            vars.clone(),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "reauthentication_needed",
+    );
+    assert_action_error(
+        &action(
+            &app,
+            "login",
+            json!({"email": "ae@example.com"}),
+            anonymous(),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    sqlx::query("UPDATE users SET banned_until = now() + interval '1 day'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_action_error(
+        &action(&app, "logout", json!({}), vars).await,
+        StatusCode::UNAUTHORIZED,
+        "user_banned",
+    );
+    let closed = common::app(
+        opts,
+        &[
+            "--hasura-actions-secret",
+            ACTIONS_SECRET,
+            "--disable-signup",
+        ],
+    )
+    .await;
+    assert_action_error(
+        &action(
+            &closed,
+            "signup",
+            json!({"email": "new@example.com", "password": PASSWORD}),
+            anonymous(),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "signup_disabled",
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn every_session_response_sets_the_cookie_and_every_logout_clears_it(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(
+        opts,
+        &[
+            "--refresh-token-cookie",
+            "--hasura-actions-secret",
+            ACTIONS_SECRET,
+        ],
+    )
+    .await;
+    let has_token_cookie = |res: &common::Response| {
+        let rt = str_of(&res.body, "refresh_token").to_owned();
+        set_cookies(res)
+            .iter()
+            .any(|c| c.starts_with(&format!("hja_refresh_token={rt};")) && c.contains("HttpOnly"))
+    };
+    let s = action(
+        &app,
+        "signup",
+        json!({"email": "ck@example.com", "password": PASSWORD}),
+        anonymous(),
+    )
+    .await;
+    assert!(has_token_cookie(&s), "signup action");
+    let l = action(
+        &app,
+        "login",
+        json!({"email": "ck@example.com", "password": PASSWORD}),
+        anonymous(),
+    )
+    .await;
+    assert!(has_token_cookie(&l), "login action");
+    let p = app.sign_in("ck@example.com", PASSWORD).await;
+    assert!(has_token_cookie(&p), "password grant");
+    let out = action(
+        &app,
+        "logout",
+        json!({"scope": "local"}),
+        user_vars(str_of(&l.body, "access_token")),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::OK);
+    assert!(
+        set_cookies(&out)
+            .iter()
+            .any(|c| c.starts_with("hja_refresh_token=;") && c.contains("Max-Age=0")),
+        "logout action clears it"
+    );
+}

@@ -155,7 +155,15 @@ async fn retry_after_a_lost_response_converges(_: PgPoolOptions, opts: PgConnect
 
 #[sqlx::test(migrations = false)]
 async fn replay_after_the_interval_revokes_the_session(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--refresh-token-reuse-interval", "10s"]).await;
+    let app = common::app(
+        opts,
+        &[
+            "--refresh-token-reuse-interval",
+            "10s",
+            "--trust-forwarded-for",
+        ],
+    )
+    .await;
     let s = app.signup("theft@example.com").await;
     let (at0, rt0) = tokens(&s);
     let user_id = str_of(&s.body["user"], "id").to_owned();
@@ -164,6 +172,7 @@ async fn replay_after_the_interval_revokes_the_session(_: PgPoolOptions, opts: P
     let req = axum::http::Request::post("/token?grant_type=refresh_token")
         .header("content-type", "application/json")
         .header("user-agent", "thief/1.0")
+        .header("x-forwarded-for", "203.0.113.66")
         .body(axum::body::Body::from(
             json!({"refresh_token": rt0}).to_string(),
         ))
@@ -187,6 +196,7 @@ async fn replay_after_the_interval_revokes_the_session(_: PgPoolOptions, opts: P
     assert_eq!(events[0]["session_id"], sid(&at0).as_str());
     assert_eq!(events[0]["user_id"], user_id.as_str());
     assert_eq!(events[0]["user_agent"], "thief/1.0");
+    assert_eq!(events[0]["ip"], "203.0.113.66");
     assert!(events[0]["created_at"].is_string());
     assert_eq!(events[0]["detail"]["rotations_behind"], 1);
     assert!(!events[0].to_string().contains(&rt0));
@@ -413,7 +423,14 @@ async fn rfc7009_revoke(_: PgPoolOptions, opts: PgConnectOptions) {
     let (_, rt) = tokens(&s);
     let (keep_at, keep_rt) = tokens(&app.sign_in("revoke@example.com", PASSWORD).await);
     // Unknown and malformed tokens: 200 as the RFC says, nothing revoked.
-    for unknown in ["nope", &"A".repeat(76)] {
+    // A forged token naming this session (same id and counter, made-up secret) revokes nothing.
+    let forged = {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+        let mut raw = B64.decode(&rt).unwrap();
+        raw[40] ^= 1;
+        B64.encode(raw)
+    };
+    for unknown in ["nope", &"A".repeat(76), &forged] {
         let res = app.form("/revoke", &format!("token={unknown}")).await;
         assert_eq!(res.status, StatusCode::OK);
     }

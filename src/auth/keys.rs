@@ -95,7 +95,7 @@ impl KeySet {
                 (Key::hmac(alg, secret.clone())?, false)
             }
             (None, Some(path)) => {
-                let key = Key::from_pem_file(path, true)?;
+                let key = Key::from_pem_file(path, true).context("AUTH_JWT_PRIVATE_KEY_FILE")?;
                 (key.with_algorithm(args.jwt_algorithm, "AUTH_JWT_PRIVATE_KEY_FILE")?, false)
             }
             (None, None) => {
@@ -111,7 +111,7 @@ impl KeySet {
         };
         let mut others = Vec::new();
         for path in &args.jwt_additional_key_files {
-            let key = Key::from_pem_file(path, false)?;
+            let key = Key::from_pem_file(path, false).context("AUTH_JWT_ADDITIONAL_KEY_FILES")?;
             if key.kid.is_some() && key.kid == signing.kid {
                 continue;
             }

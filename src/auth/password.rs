@@ -140,6 +140,8 @@ pub struct PasswordHasher {
     params: Params,
     /// Queue of the hashing threads.
     jobs: mpsc::Sender<Job>,
+    /// Hashing jobs run so far (lets tests see that work was done).
+    jobs_run: Arc<std::sync::atomic::AtomicU64>,
     /// Hash verified against when the account does not exist, so that an unknown email
     /// costs the same work as a wrong password.
     dummy_hash: Arc<str>,
@@ -169,6 +171,7 @@ impl PasswordHasher {
         Ok(Self {
             params,
             jobs: spawn_workers(concurrency.max(1))?,
+            jobs_run: Arc::default(),
             dummy_hash: dummy.into(),
             legacy_hmac_key,
         })
@@ -187,6 +190,8 @@ impl PasswordHasher {
         self.jobs
             .send(job)
             .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
+        self.jobs_run
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         result.await.context("password hashing job failed")
     }
 
@@ -513,6 +518,41 @@ mod tests {
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0"
         ));
         assert!(is_supported_hash(&old));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_costs_a_full_argon2id_verification() {
+        use std::sync::atomic::Ordering;
+        let h = hasher();
+        assert!(
+            h.dummy_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "same parameters as real hashes"
+        );
+        let before = h.jobs_run.load(Ordering::Relaxed);
+        assert!(
+            !h.verify(&Secret::new("whatever pw"), None)
+                .await
+                .unwrap()
+                .ok
+        );
+        assert_eq!(
+            h.jobs_run.load(Ordering::Relaxed),
+            before + 1,
+            "the dummy hash was really verified"
+        );
+        let real = h.hash(&Secret::new("whatever pw")).await.unwrap();
+        let before = h.jobs_run.load(Ordering::Relaxed);
+        assert!(
+            !h.verify(&Secret::new("wrong pw!"), Some(&real))
+                .await
+                .unwrap()
+                .ok
+        );
+        assert_eq!(
+            h.jobs_run.load(Ordering::Relaxed),
+            before + 1,
+            "a wrong password costs one verification too"
+        );
     }
 
     #[tokio::test]

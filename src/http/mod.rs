@@ -173,12 +173,22 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on AUTH_LISTEN={addr}: {e}"))?;
     tracing::info!(%addr, "listening");
+    serve_on(listener, state, shutdown_signal()).await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes. Connections carry their peer
+/// address, which becomes the client address of sessions, audit entries and rate limits.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let router = app(state);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await?;
     Ok(())
 }
