@@ -414,9 +414,7 @@ impl Admin {
     pub async fn find_user(&self, ident: &str) -> Result<User> {
         let found = match Uuid::parse_str(ident) {
             Ok(id) => store::users::find_by_id(&self.pool, id).await?,
-            Err(_) => store::users::find_by_email_with_hash(&self.pool, ident)
-                .await?
-                .map(|f| f.user),
+            Err(_) => store::users::find_by_email(&self.pool, ident).await?,
         };
         found.ok_or_else(|| {
             Error::new(

@@ -102,22 +102,8 @@ fn input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
 
 /// The `AuthSession` output type of the generated metadata: exactly these fields.
 fn session_output(state: &AppState, session: Session) -> Response {
-    let body = json!({
-        "access_token": session.access.token,
-        "token_type": "bearer",
-        "expires_in": session.access.expires_in,
-        "expires_at": session.access.expires_at,
-        "refresh_token": session.refresh_token.expose(),
-        "user_id": session.user.id.to_string(),
-        "email": session.user.email,
-    });
-    let mut response = Json(body).into_response();
-    cookie::set(
-        &state.config,
-        response.headers_mut(),
-        session.refresh_token.expose(),
-    );
-    response
+    let extra = json!({"user_id": session.user.id.to_string(), "email": session.user.email});
+    super::token::token_response(state, &session, extra)
 }
 
 /// The signed-in user of an action call, from Hasura's session variables. Hasura only

@@ -25,22 +25,32 @@ pub fn router() -> Router<AppState> {
         .route("/revoke", post(revoke))
 }
 
-/// The session response: `{access_token, token_type, expires_in, expires_at, refresh_token, user}`.
-pub fn session_response(state: &AppState, session: Session) -> Response {
-    let body = json!({
+/// A JSON response with the session's token fields plus `extra`, and the refresh-token
+/// cookie when it is enabled. Shared by the HTTP API and the actions handler.
+pub fn token_response(state: &AppState, session: &Session, extra: Value) -> Response {
+    let mut body = json!({
         "access_token": session.access.token,
         "token_type": "bearer",
         "expires_in": session.access.expires_in,
         "expires_at": session.access.expires_at,
         "refresh_token": session.refresh_token.expose(),
-        "user": user_json(state, &session.user),
     });
+    if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
+        body.extend(extra);
+    }
     let mut response = Json(body).into_response();
     cookie::set(
         &state.config,
         response.headers_mut(),
         session.refresh_token.expose(),
     );
+    response
+}
+
+/// The session response: `{access_token, token_type, expires_in, expires_at, refresh_token, user}`.
+pub fn session_response(state: &AppState, session: Session) -> Response {
+    let user = user_json(state, &session.user);
+    let mut response = token_response(state, &session, json!({ "user": user }));
     // RFC 6749 §5.1: responses with tokens must not be cached.
     response
         .headers_mut()

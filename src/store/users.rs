@@ -132,6 +132,15 @@ pub async fn find_by_id_with_hash(
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
+/// A user by email, case-insensitively (no password hash loaded).
+pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1)");
+    sqlx::query_as(&sql)
+        .bind(email.trim())
+        .fetch_optional(db)
+        .await
+}
+
 pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
