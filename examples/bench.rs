@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hasura_jwt_auth::{auth::keys::KeySet, config::Config, http, store};
+use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, http, store};
 use serde_json::{json, Value};
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
 
@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let keys = KeySet::load(&config.keys)?;
     let pool = store::connect_with(opts.clone(), "auth", 20).await?;
     store::migrate(&pool, "auth").await?;
-    let state = http::AppState::new(config, pool.clone(), keys)?;
+    let state = App::from_parts(config, pool.clone(), keys)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(http::serve_on(listener, state, std::future::pending()));

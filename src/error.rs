@@ -1,135 +1,193 @@
-//! One error type for the whole HTTP surface.
+//! The domain error of the whole crate: what went wrong, as a [`Kind`] (which the HTTP layer
+//! turns into a status code and an RFC 6749 error name, in `http/error.rs`) and a stable
+//! machine-readable [`code`]. Nothing here knows about HTTP.
 //!
-//! Every error answers with the same JSON body, readable by both client families the server
-//! speaks to:
-//!
-//! ```json
-//! {"error": "invalid_grant", "error_description": "Invalid login credentials",
-//!  "code": 400, "error_code": "invalid_credentials", "msg": "Invalid login credentials"}
-//! ```
-//!
-//! `error`/`error_description` are RFC 6749 §5.2; `code`/`error_code`/`msg` are what Supabase
-//! Auth (GoTrue) clients read. Internal failures answer a generic 500 and log the cause; no
-//! error body ever carries a database message or a secret.
+//! Internal failures keep their cause for the log (and for the CLI, whose operator may see
+//! it); what reaches an API client is only the kind, the code and a fixed message.
 
 use std::borrow::Cow;
 
-use axum::{
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
-    Json,
-};
-use serde_json::json;
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Stable error codes (`error_code` in API responses). Clients match on these; never change
+/// one, only add.
+pub mod code {
+    pub const VALIDATION_FAILED: &str = "validation_failed";
+    pub const BAD_JSON: &str = "bad_json";
+    pub const UNSUPPORTED_GRANT_TYPE: &str = "unsupported_grant_type";
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    pub const EMAIL_ADDRESS_INVALID: &str = "email_address_invalid";
+    pub const WEAK_PASSWORD: &str = "weak_password";
+    pub const USER_ALREADY_EXISTS: &str = "user_already_exists";
+    pub const EMAIL_EXISTS: &str = "email_exists";
+    pub const EMAIL_CHANGE_NOT_SUPPORTED: &str = "email_change_not_supported";
+    pub const INVALID_ROLES: &str = "invalid_roles";
+    pub const SIGNUP_DISABLED: &str = "signup_disabled";
+    pub const REFRESH_TOKEN_NOT_FOUND: &str = "refresh_token_not_found";
+    pub const REFRESH_TOKEN_ALREADY_USED: &str = "refresh_token_already_used";
+    pub const SESSION_EXPIRED: &str = "session_expired";
+    pub const SESSION_NOT_FOUND: &str = "session_not_found";
+    pub const USER_NOT_FOUND: &str = "user_not_found";
+    pub const USER_BANNED: &str = "user_banned";
+    pub const NO_AUTHORIZATION: &str = "no_authorization";
+    pub const BAD_JWT: &str = "bad_jwt";
+    pub const REAUTHENTICATION_NEEDED: &str = "reauthentication_needed";
+    pub const NOT_ADMIN: &str = "not_admin";
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const CROSS_SITE_REQUEST: &str = "cross_site_request";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const CONFLICT: &str = "conflict";
+    pub const REQUEST_TOO_LARGE: &str = "request_too_large";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const OVER_REQUEST_RATE_LIMIT: &str = "over_request_rate_limit";
+    pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+    pub const UNEXPECTED_FAILURE: &str = "unexpected_failure";
+}
+
+/// What kind of failure: decides the HTTP status and the RFC 6749 error name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A malformed request to an OAuth endpoint (RFC 6749 `invalid_request`).
+    InvalidRequest,
+    /// Bad credentials, or a refresh token that is not (or no longer) valid (`invalid_grant`).
+    InvalidGrant,
+    /// A grant type this server does not offer (`unsupported_grant_type`).
+    UnsupportedGrantType,
+    /// A request that cannot be understood.
+    BadRequest,
+    /// Well-formed input that breaks a rule (a weak password, an invalid email).
+    Validation,
+    /// No, or no longer, a valid access token (or secret).
+    Unauthorized,
+    /// Authenticated, but not allowed.
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    TooLarge,
+    UnsupportedMediaType,
+    /// Too many attempts; `retry_after` says when to try again.
+    RateLimited,
+    /// A dependency (the database) is not answering.
+    Unavailable,
+    /// Our failure, not the caller's: logged with its cause, answered generically.
+    Internal,
+}
 
 #[derive(Debug)]
 pub struct Error {
-    pub status: StatusCode,
-    /// Machine-readable code (`error_code`), stable across releases.
+    pub kind: Kind,
+    /// One of [`code`]: stable across releases.
     pub code: &'static str,
-    /// RFC 6749 §5.2 error, when different from `code`.
-    pub oauth: Option<&'static str>,
     pub message: Cow<'static, str>,
-    /// Cause of an internal error; logged, never sent.
+    /// `Retry-After` seconds, for [`Kind::RateLimited`].
+    pub retry_after: Option<u64>,
+    /// Cause of an internal error; logged, never sent to an API client.
     source: Option<anyhow::Error>,
-    /// `Retry-After` seconds, for 429.
-    retry_after: Option<u64>,
 }
 
 impl Error {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(kind: Kind, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            status,
+            kind,
             code,
-            oauth: None,
             message: message.into(),
-            source: None,
             retry_after: None,
+            source: None,
         }
     }
 
-    fn oauth(
-        oauth: &'static str,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self {
-            oauth: Some(oauth),
-            ..Self::new(StatusCode::BAD_REQUEST, code, message)
-        }
-    }
-
-    /// RFC 6749 `invalid_grant`: bad credentials, or a refresh token that is not (or no
-    /// longer) valid.
     pub fn invalid_grant(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::oauth("invalid_grant", code, message)
+        Self::new(Kind::InvalidGrant, code, message)
     }
 
     /// The one answer to a failed password sign-in, whatever the reason.
     pub fn invalid_credentials() -> Self {
-        Self::invalid_grant("invalid_credentials", "Invalid login credentials")
+        Self::invalid_grant(code::INVALID_CREDENTIALS, "Invalid login credentials")
     }
 
+    /// A missing or malformed field of an OAuth request.
     pub fn invalid_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::oauth("invalid_request", "validation_failed", message)
+        Self::new(Kind::InvalidRequest, code::VALIDATION_FAILED, message)
     }
 
     pub fn unsupported_grant_type() -> Self {
-        Self::oauth(
-            "unsupported_grant_type",
-            "unsupported_grant_type",
+        Self::new(
+            Kind::UnsupportedGrantType,
+            code::UNSUPPORTED_GRANT_TYPE,
             "grant_type must be password or refresh_token",
         )
     }
 
-    pub fn validation(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
     pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        Self::new(Kind::BadRequest, code, message)
     }
 
-    /// 401 for a missing, malformed, expired or revoked access token.
+    pub fn validation(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::Validation, code, message)
+    }
+
+    /// Input that breaks a rule, with the generic `validation_failed` code.
+    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::validation(code::VALIDATION_FAILED, message)
+    }
+
     pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
+        Self::new(Kind::Unauthorized, code, message)
+    }
+
+    /// The session of an access token has ended (signed out, revoked, expired).
+    pub fn session_not_found() -> Self {
+        Self::unauthorized(
+            code::SESSION_NOT_FOUND,
+            "Session from session_id claim in JWT does not exist",
+        )
+    }
+
+    /// The user of a valid token is disabled or banned.
+    pub fn user_banned() -> Self {
+        Self::unauthorized(code::USER_BANNED, "User is disabled")
     }
 
     pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
+        Self::new(Kind::Forbidden, code, message)
     }
 
-    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    pub fn signup_disabled() -> Self {
+        Self::forbidden(
+            code::SIGNUP_DISABLED,
+            "Signups not allowed for this instance",
+        )
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::NotFound, code, message)
+    }
+
+    /// The user an administrator named does not exist.
+    pub fn user_not_found() -> Self {
+        Self::not_found(code::USER_NOT_FOUND, "User not found")
     }
 
     pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
+        Self::new(Kind::Conflict, code, message)
     }
 
-    /// 429 with `Retry-After`.
+    /// Too many attempts; retry after `retry_after_secs`.
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self {
             retry_after: Some(retry_after_secs),
             ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "over_request_rate_limit",
+                Kind::RateLimited,
+                code::OVER_REQUEST_RATE_LIMIT,
                 format!("Too many attempts from this address; retry in {retry_after_secs} s"),
             )
         }
     }
 
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            message,
-        )
+        Self::new(Kind::Unavailable, code::SERVICE_UNAVAILABLE, message)
     }
 
     /// A failure that is ours, not the client's: logged with its cause, answered generically.
@@ -137,15 +195,13 @@ impl Error {
         Self {
             source: Some(source.into()),
             ..Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "unexpected_failure",
+                Kind::Internal,
+                code::UNEXPECTED_FAILURE,
                 "Internal server error",
             )
         }
     }
-}
 
-impl Error {
     /// For the CLI, where the operator may see the cause: the message, then the cause if any.
     pub fn into_anyhow(self) -> anyhow::Error {
         match self.source {
@@ -154,7 +210,7 @@ impl Error {
         }
     }
 
-    /// Logs the cause of an internal error (once, where the response is made).
+    /// Logs the cause of an internal error (once, where the answer is made).
     pub fn log_cause(&self) {
         if let Some(source) = &self.source {
             tracing::error!(
@@ -168,7 +224,7 @@ impl Error {
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+        write!(f, "{} ({:?}): {}", self.code, self.kind, self.message)
     }
 }
 
@@ -192,31 +248,18 @@ impl From<anyhow::Error> for Error {
     }
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        self.log_cause();
-        let body = json!({
-            "error": self.oauth.unwrap_or(self.code),
-            "error_description": self.message,
-            "code": self.status.as_u16(),
-            "error_code": self.code,
-            "msg": self.message,
-        });
-        let mut response = (self.status, Json(body)).into_response();
-        let headers = response.headers_mut();
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-            );
-        }
-        if let Some(secs) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if self.oauth.is_some() {
-            // RFC 6749 §5.1/§5.2: token responses must not be cached.
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        }
-        response
+/// Maps database constraint violations to domain errors by constraint name, in one place
+/// instead of matching driver errors in every caller.
+pub trait ConstraintExt<T> {
+    /// A violation of `constraint` becomes `error()`; any other database error passes on.
+    fn on_constraint(self, constraint: &str, error: impl FnOnce() -> Error) -> Result<T>;
+}
+
+impl<T> ConstraintExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_constraint(self, constraint: &str, error: impl FnOnce() -> Error) -> Result<T> {
+        self.map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.constraint() == Some(constraint) => error(),
+            _ => e.into(),
+        })
     }
 }

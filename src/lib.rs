@@ -2,24 +2,34 @@
 //! PostgreSQL.
 //!
 //! The crate is a library (so integration tests can build as many independent apps as they
-//! like with [`http::app`]) plus a thin binary in `main.rs`.
+//! like) plus a thin binary in `main.rs`. Requests flow one way, `http` → `auth`/`admin` →
+//! `store`:
 //!
-//! - [`config`]: typed settings from flags and `AUTH_*` environment variables.
-//! - [`auth`]: the framework-free core: passwords, signing keys and access tokens, refresh
-//!   tokens and sessions.
+//! - [`http`]: the axum routers, one module per route group, and the mapping of errors to
+//!   HTTP responses;
+//! - [`auth`]: the framework-free core of sessions (sign-in, refresh, sign-out, self-service),
+//!   with passwords, signing keys and access tokens; [`admin`]: administration shared by the
+//!   admin API and the CLI, and user imports;
 //! - [`store`]: all SQL, one module per table.
-//! - [`http`]: the axum routers, one module per route group, and the error type.
+//!
+//! Beside them: [`app`] builds everything from the [`config`] (the one composition root),
+//! [`cli`] is the command line, [`housekeeping`] the background pruning, [`hasura_config`]
+//! generates Hasura's configuration, and the leaf modules [`error`], [`client`], [`api`],
+//! [`roles`] and [`secret`] hold what every layer shares.
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod cli_admin;
+pub mod client;
 pub mod config;
 pub mod error;
-pub mod hasura_metadata;
+pub mod hasura_config;
+pub mod housekeeping;
 pub mod http;
-pub mod import;
+pub mod roles;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

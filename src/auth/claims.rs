@@ -1,6 +1,8 @@
-//! The Hasura claims object, built exactly as Hasura reads it (`shared/hasura.md` §1.5, §7):
-//! `x-hasura-allowed-roles` an array of strings, `x-hasura-default-role` a string among them,
-//! every other value a string, no `x-hasura-role`.
+//! The Hasura claims object, built exactly as Hasura's JWT mode reads it
+//! (<https://hasura.io/docs/latest/auth/authentication/jwt/>): `x-hasura-allowed-roles` an
+//! array of strings, `x-hasura-default-role` a string among them, every other value a string,
+//! and no `x-hasura-role` (Hasura takes the role from the request header, and a claim of that
+//! name broke some Hasura versions).
 
 use serde_json::{Map, Value};
 

@@ -1,9 +1,145 @@
-//! The framework-free core: no axum in here.
+//! The framework-free core of sessions: sign-up and sign-in, refresh (rotation, reuse and
+//! theft), access-token checks, sign-out and revocation, and self-service account changes.
+//! No HTTP in here: every operation takes plain values and returns a [`Session`], a user, or
+//! a domain [`Error`](crate::error::Error).
+//!
+//! One file per flow: [`sign_in`] (sign-up and password sign-in), [`refresh`], [`authenticate`]
+//! (access token → live session), [`sign_out`] (logout and RFC 7009 revocation),
+//! [`self_update`] (`PUT /user`), with the building blocks beside them: [`account`] (input
+//! rules), [`password`], [`keys`], [`tokens`], [`claims`], [`refresh_token`], [`rate_limit`].
 
+pub mod account;
+pub mod authenticate;
 pub mod claims;
 pub mod keys;
 pub mod password;
+pub mod rate_limit;
 pub mod refresh;
-pub mod roles;
-pub mod sessions;
+pub mod refresh_token;
+pub mod self_update;
+pub mod sign_in;
+pub mod sign_out;
 pub mod tokens;
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    client::Client,
+    error::{Error, Result},
+    secret::Secret,
+    store::{self, users::User},
+};
+use claims::{normalize_custom_claims, HasuraClaims};
+use password::PasswordHasher;
+use refresh_token::RefreshToken;
+use tokens::{AccessTokens, Issued};
+
+pub use authenticate::Authenticated;
+pub use self_update::SelfUpdate;
+pub use sign_out::LogoutScope;
+
+/// Session and account rules.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub reuse_interval: Duration,
+    pub idle_timeout: Option<Duration>,
+    pub max_lifetime: Option<Duration>,
+    pub default_role: String,
+    pub default_allowed_roles: Vec<String>,
+    /// Whether self-service sign-up is refused.
+    pub disable_signup: bool,
+    /// SQL taking the user id as `$1` and returning one JSON object of custom claims.
+    pub custom_claims_sql: Option<String>,
+    /// How long after sign-in a session may set a new password without the current one.
+    pub reauthentication_window: Duration,
+}
+
+/// A signed-in session, as the token endpoint returns it.
+pub struct Session {
+    pub access: Issued,
+    pub refresh_token: Secret,
+    pub user: User,
+    pub session_id: Uuid,
+}
+
+/// The session service behind the HTTP handlers and the Hasura actions.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    pub pool: PgPool,
+    pub tokens: AccessTokens,
+    pub hasher: PasswordHasher,
+    pub policy: Arc<Policy>,
+}
+
+impl Auth {
+    /// The Hasura claims of `user`: roles from the user row, custom claims from the
+    /// configured SQL.
+    pub async fn claims_for(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        user: &User,
+    ) -> Result<HasuraClaims> {
+        let custom = match &self.policy.custom_claims_sql {
+            None => Default::default(),
+            Some(sql) => match store::claims::custom_claims(db, sql, user.id)
+                .await
+                .map_err(|e| {
+                    Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL failed: {e}"))
+                })? {
+                None | Some(Value::Null) => Default::default(),
+                Some(v) => normalize_custom_claims(&v)
+                    .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL: {e}")))?,
+            },
+        };
+        Ok(HasuraClaims {
+            user_id: user.id.to_string(),
+            default_role: user.default_role.clone(),
+            allowed_roles: user.allowed_roles.clone(),
+            custom,
+        })
+    }
+
+    /// Signs the access token of a session and packs it with the refresh token.
+    fn issue(
+        &self,
+        claims: &HasuraClaims,
+        user: User,
+        session_id: Uuid,
+        refresh: &RefreshToken,
+    ) -> Result<Session> {
+        let access = self.tokens.issue(claims, &user.email, session_id)?;
+        Ok(Session {
+            access,
+            refresh_token: Secret::new(refresh.encode()),
+            user,
+            session_id,
+        })
+    }
+
+    /// Creates a session for `user_id` inside `tx` and returns its first refresh token.
+    async fn open_session(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user_id: Uuid,
+        client: &Client,
+    ) -> sqlx::Result<RefreshToken> {
+        let session_id = Uuid::new_v4();
+        let chain = RefreshToken::new_chain(session_id);
+        store::sessions::insert(
+            &mut *tx,
+            &store::sessions::NewSession {
+                id: session_id,
+                user_id,
+                token_hash: &chain.token.hash(),
+                token_salt: &chain.salt,
+                client,
+            },
+        )
+        .await?;
+        Ok(chain.token)
+    }
+}

@@ -1,214 +1,192 @@
-//! Refresh tokens.
-//!
-//! A refresh token is `base64url(version ‖ session id ‖ counter ‖ secret)`: 1 + 16 + 8 + 32
-//! bytes, 76 characters. The session's first secret is 256 random bits; each rotation derives
-//! the next one from the previous:
-//!
-//! ```text
-//! secret[n+1] = HMAC-SHA256(key = secret[n], "hasura-jwt-auth/refresh/v1" ‖ salt ‖ session id ‖ n+1)
-//! ```
-//!
-//! where `salt` is 256 random bits stored with the session. The database holds only
-//! `SHA-256(secret[current])`, the counter and the salt, so a dump yields no usable token: it
-//! takes a real earlier token of the session *and* the salt to compute the current one.
-//!
-//! The chain is what makes reuse handling exact without storing any token:
-//! - racing requests (or a retry after a lost response) that present the token just rotated
-//!   away can be handed the *same* current token, which the server re-derives instead of
-//!   minting a fork;
-//! - a genuine old token can be told from a forged one (deriving forward from it reaches the
-//!   stored hash), so presenting one outside the reuse interval revokes the session, while a
-//!   made-up token revokes nothing.
+//! Refresh: the hot path. One query reads session and user together, one compare-and-set
+//! `UPDATE` rotates (plus one query for custom claims when configured). Racing refreshes are
+//! settled by that compare-and-set in PostgreSQL, so any number of instances can share one
+//! database; the losers re-read and converge on the winner's token (see `refresh_token.rs`
+//! for why a superseded token can be recognised and answered without storing any token).
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
-use hmac::{Hmac, Mac};
-use rand::{rngs::OsRng, RngCore};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
+use std::time::Duration;
 
-const VERSION: u8 = 1;
-const RAW_LEN: usize = 1 + 16 + 8 + 32;
-/// Length of an encoded refresh token.
-pub const ENCODED_LEN: usize = 76;
-/// Longest chain walked to recognise an old token (a token this many rotations old is
-/// treated as unknown). 10,000 HMACs take a few milliseconds.
-pub const MAX_CHAIN: u64 = 10_000;
+use chrono::{DateTime, Utc};
+use serde_json::json;
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct RefreshToken {
-    pub session_id: Uuid,
-    pub counter: u64,
-    secret: [u8; 32],
+use super::{
+    refresh_token::{RefreshToken, Standing},
+    Auth, Session,
+};
+use crate::{
+    client::Client,
+    error::{code, Error, Result},
+    store::{
+        self,
+        audit::{self, event},
+        sessions::RefreshRow,
+    },
+};
+
+/// How far back a token is recognised on the async worker itself; older ones are checked on
+/// a blocking thread (walking the chain costs one HMAC per rotation).
+const INLINE_CHAIN: u64 = 64;
+
+/// Where `token` stands in its session's chain. Recognising a token many rotations old means
+/// walking the chain (up to `MAX_CHAIN` HMACs, a few milliseconds): that runs on a blocking
+/// thread so a flood of old or forged tokens cannot stall the async workers.
+pub(super) async fn standing_of(token: &RefreshToken, row: &RefreshRow) -> Result<Standing> {
+    let counter = row.token_counter as u64;
+    if counter.saturating_sub(token.counter) <= INLINE_CHAIN {
+        return Ok(token.standing(counter, &row.token_hash, &row.token_salt));
+    }
+    let (token, hash, salt) = (
+        token.clone(),
+        row.token_hash.clone(),
+        row.token_salt.clone(),
+    );
+    tokio::task::spawn_blocking(move || token.standing(counter, &hash, &salt))
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("refresh token check failed: {e}")))
 }
 
-impl std::fmt::Debug for RefreshToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RefreshToken")
-            .field("session_id", &self.session_id)
-            .field("counter", &self.counter)
-            .field("secret", &"[REDACTED]")
-            .finish()
-    }
+fn elapsed(now: DateTime<Utc>, since: DateTime<Utc>) -> Duration {
+    (now - since).to_std().unwrap_or_default()
 }
 
-/// A new session's first token and its salt.
-pub struct NewChain {
-    pub token: RefreshToken,
-    pub salt: [u8; 32],
+fn not_found() -> Error {
+    Error::invalid_grant(
+        code::REFRESH_TOKEN_NOT_FOUND,
+        "Invalid Refresh Token: Refresh Token Not Found",
+    )
 }
 
-/// Where a presented token stands relative to the session's current one.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Standing {
-    /// It is the current token.
-    Current,
-    /// A genuine token `lag` rotations old; `current` is the session's current token.
-    Superseded { lag: u64, current: RefreshToken },
-    /// Not a token of this session (forged, corrupted, or too old to recognise).
-    Unknown,
-}
-
-impl RefreshToken {
-    /// Starts the chain of a new session.
-    pub fn new_chain(session_id: Uuid) -> NewChain {
-        let mut secret = [0u8; 32];
-        let mut salt = [0u8; 32];
-        OsRng.fill_bytes(&mut secret);
-        OsRng.fill_bytes(&mut salt);
-        NewChain {
-            token: Self {
-                session_id,
-                counter: 0,
-                secret,
-            },
-            salt,
-        }
-    }
-
-    pub fn encode(&self) -> String {
-        let mut raw = Vec::with_capacity(RAW_LEN);
-        raw.push(VERSION);
-        raw.extend_from_slice(self.session_id.as_bytes());
-        raw.extend_from_slice(&self.counter.to_be_bytes());
-        raw.extend_from_slice(&self.secret);
-        B64.encode(raw)
-    }
-
-    /// Parses a presented token; `None` for anything that is not a well-formed token.
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        if s.len() != ENCODED_LEN {
-            return None;
-        }
-        let raw = B64.decode(s).ok()?;
-        if raw.len() != RAW_LEN || raw[0] != VERSION {
-            return None;
-        }
-        let session_id = Uuid::from_slice(&raw[1..17]).ok()?;
-        let counter = u64::from_be_bytes(raw[17..25].try_into().ok()?);
-        let secret = raw[25..57].try_into().ok()?;
-        Some(Self {
-            session_id,
-            counter,
-            secret,
-        })
-    }
-
-    /// What the database stores of the token.
-    pub fn hash(&self) -> [u8; 32] {
-        Sha256::digest(self.secret).into()
-    }
-
-    /// The token that rotation replaces this one with.
-    pub fn next(&self, salt: &[u8]) -> Self {
-        let counter = self.counter + 1;
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.secret).expect("HMAC takes any key length");
-        mac.update(b"hasura-jwt-auth/refresh/v1");
-        mac.update(salt);
-        mac.update(self.session_id.as_bytes());
-        mac.update(&counter.to_be_bytes());
-        Self {
-            session_id: self.session_id,
-            counter,
-            secret: mac.finalize().into_bytes().into(),
-        }
-    }
-
-    /// Compares this token with the session's current counter and hash.
-    pub fn standing(&self, current_counter: u64, current_hash: &[u8], salt: &[u8]) -> Standing {
-        use subtle::ConstantTimeEq;
-        if self.counter > current_counter || current_counter - self.counter > MAX_CHAIN {
-            return Standing::Unknown;
-        }
-        let mut token = self.clone();
-        while token.counter < current_counter {
-            token = token.next(salt);
-        }
-        if !bool::from(token.hash().ct_eq(current_hash)) {
-            return Standing::Unknown;
-        }
-        match current_counter - self.counter {
-            0 => Standing::Current,
-            lag => Standing::Superseded {
-                lag,
-                current: token,
-            },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_parses_and_rejects_garbage() {
-        let chain = RefreshToken::new_chain(Uuid::new_v4());
-        let s = chain.token.encode();
-        assert_eq!(s.len(), ENCODED_LEN);
-        assert_eq!(RefreshToken::parse(&s), Some(chain.token.clone()));
-        assert_eq!(RefreshToken::parse(&s[..75]), None);
-        assert_eq!(RefreshToken::parse("x"), None);
-        assert_eq!(RefreshToken::parse(&"!".repeat(76)), None);
-        let mut other_version = B64.decode(&s).unwrap();
-        other_version[0] = 2;
-        assert_eq!(RefreshToken::parse(&B64.encode(other_version)), None);
-        assert!(!format!("{:?}", chain.token).contains(&s[34..]));
-    }
-
-    #[test]
-    fn chain_recognises_genuine_old_tokens_only() {
-        let NewChain { token: t0, salt } = RefreshToken::new_chain(Uuid::new_v4());
-        let t1 = t0.next(&salt);
-        let t2 = t1.next(&salt);
-        let h = t2.hash();
-        assert_eq!(t2.standing(2, &h, &salt), Standing::Current);
-        assert_eq!(
-            t1.standing(2, &h, &salt),
-            Standing::Superseded {
-                lag: 1,
-                current: t2.clone()
+impl Auth {
+    /// `POST /token?grant_type=refresh_token`: rotates the session's refresh token and signs a
+    /// new access token from the user row as it is now. A token superseded within the reuse
+    /// interval converges on the current one; later, it revokes the session as theft.
+    pub async fn refresh(&self, presented: &str, client: &Client) -> Result<Session> {
+        let token = RefreshToken::parse(presented).ok_or_else(not_found)?;
+        // A lost compare-and-set means another request rotated first; the next pass sees the
+        // token as superseded and converges. Three passes cover any realistic race.
+        for _ in 0..3 {
+            let row = store::sessions::find_for_refresh(&self.pool, token.session_id)
+                .await?
+                .ok_or_else(not_found)?;
+            let standing = standing_of(&token, &row).await?;
+            if standing == Standing::Unknown {
+                return Err(not_found());
             }
-        );
-        assert_eq!(
-            t0.standing(2, &h, &salt),
-            Standing::Superseded {
-                lag: 2,
-                current: t2.clone()
+            // From here on the presenter holds a genuine token of this session.
+            self.check_session_usable(&row, client).await?;
+            match standing {
+                Standing::Unknown => unreachable!("handled above"),
+                Standing::Current => {
+                    let next = token.next(&row.token_salt);
+                    let claims = self.claims_for(&self.pool, &row.user).await?;
+                    let rotated = store::sessions::rotate(
+                        &self.pool,
+                        row.session_id,
+                        row.token_counter,
+                        &next.hash(),
+                        client,
+                    )
+                    .await?;
+                    if rotated {
+                        return self.issue(&claims, row.user, row.session_id, &next);
+                    }
+                }
+                Standing::Superseded { lag, current } => {
+                    // When was the presented token superseded? Exact for the last two rotations.
+                    let superseded_at = match lag {
+                        1 => Some(row.rotated_at),
+                        2 => row.prev_rotated_at,
+                        _ => None,
+                    };
+                    let within = superseded_at
+                        .is_some_and(|at| elapsed(row.db_now, at) <= self.policy.reuse_interval);
+                    if !within {
+                        return Err(self
+                            .revoke_for_reuse(&row, lag, superseded_at, client)
+                            .await?);
+                    }
+                    // Converge on the current token, but only while the session is unchanged
+                    // (not revoked or rotated again meanwhile).
+                    let claims = self.claims_for(&self.pool, &row.user).await?;
+                    if store::sessions::touch(&self.pool, row.session_id, row.token_counter).await?
+                    {
+                        return self.issue(&claims, row.user, row.session_id, &current);
+                    }
+                }
             }
-        );
-        // Same session and counter, made-up secret: unknown, never "superseded".
-        let forged = RefreshToken {
-            secret: [7; 32],
-            ..t1.clone()
-        };
-        assert_eq!(forged.standing(2, &h, &salt), Standing::Unknown);
-        // A token from the future, or derived with another salt, is unknown too.
-        assert_eq!(t2.next(&salt).standing(2, &h, &salt), Standing::Unknown);
-        assert_eq!(
-            t0.next(&[0; 32]).standing(1, &t1.hash(), &salt),
-            Standing::Unknown
-        );
+        }
+        Err(Error::conflict(
+            code::CONFLICT,
+            "Too many concurrent token refresh requests; retry",
+        ))
+    }
+
+    /// Ends a session past its idle timeout or lifetime, and every session of a user who is
+    /// no longer active (recorded in the audit log); either way the refresh fails.
+    async fn check_session_usable(&self, row: &RefreshRow, client: &Client) -> Result<()> {
+        let now = row.db_now;
+        let idle = self
+            .policy
+            .idle_timeout
+            .is_some_and(|d| elapsed(now, row.refreshed_at) > d);
+        let old = self
+            .policy
+            .max_lifetime
+            .is_some_and(|d| elapsed(now, row.session_created_at) > d);
+        if idle || old {
+            store::sessions::delete(&self.pool, row.session_id).await?;
+            return Err(Error::invalid_grant(
+                code::SESSION_EXPIRED,
+                "Session expired; sign in again",
+            ));
+        }
+        if !row.user.is_active(now) {
+            let mut tx = self.pool.begin().await?;
+            store::sessions::delete_for_user(&mut *tx, row.user.id, None).await?;
+            audit::record(
+                &mut *tx,
+                event::DISABLED_USER_REFRESH,
+                Some(row.user.id),
+                Some(row.session_id),
+                client,
+                json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
+        }
+        Ok(())
+    }
+
+    /// A genuine token presented after the reuse interval: the session is revoked as stolen
+    /// and the event recorded. Returns the error to answer with.
+    async fn revoke_for_reuse(
+        &self,
+        row: &RefreshRow,
+        lag: u64,
+        superseded_at: Option<DateTime<Utc>>,
+        client: &Client,
+    ) -> Result<Error> {
+        let mut tx = self.pool.begin().await?;
+        store::sessions::delete(&mut *tx, row.session_id).await?;
+        let detail = json!({
+            "rotations_behind": lag,
+            "superseded_seconds_ago": superseded_at.map(|at| elapsed(row.db_now, at).as_secs()),
+        });
+        audit::record(
+            &mut *tx,
+            event::REFRESH_TOKEN_REUSE,
+            Some(row.user.id),
+            Some(row.session_id),
+            client,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(session_id = %row.session_id, user_id = %row.user.id, lag, "refresh token reuse: session revoked");
+        Ok(Error::invalid_grant(
+            code::REFRESH_TOKEN_ALREADY_USED,
+            "Invalid Refresh Token: Already Used; the session has been revoked",
+        ))
     }
 }

@@ -32,7 +32,7 @@ pub struct Issued {
 
 /// What a verified access token says.
 #[derive(Debug, Clone)]
-pub struct Verified {
+pub struct VerifiedToken {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub expires_at: i64,
@@ -92,7 +92,7 @@ impl AccessTokens {
 
     /// Verifies signature (with the key named by `kid`, or any key of the token's algorithm),
     /// `exp`, `iss` and `aud`. The algorithm is pinned to the keys' own.
-    pub fn verify(&self, token: &str) -> Result<Verified, VerifyError> {
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
         let header = decode_header(token).map_err(|_| VerifyError::Invalid)?;
         let mut last = VerifyError::Invalid;
         for key in self.keys.all() {
@@ -123,7 +123,7 @@ impl AccessTokens {
                         }
                         _ => return Err(VerifyError::Invalid),
                     };
-                    return Ok(Verified {
+                    return Ok(VerifiedToken {
                         user_id,
                         session_id,
                         expires_at: c.exp,

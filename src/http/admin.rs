@@ -12,15 +12,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{extract::bearer, user::user_json, AppState, Payload};
+use super::{extract::bearer, user::user_view, Payload};
 use crate::{
     admin::{Actor, Ban, NewUserInput, UserPatch},
-    auth::sessions::Client,
-    error::{Error, Result},
+    api::UserView,
+    app::App,
+    client::Client,
+    error::{code, Error, Result},
     secret::Secret,
 };
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/admin/users", get(list_users).post(create_user))
         .route(
@@ -41,18 +43,18 @@ pub fn router() -> Router<AppState> {
 /// Proof that the request carries the admin secret.
 struct AdminAuth(Actor);
 
-impl FromRequestParts<AppState> for AdminAuth {
+impl FromRequestParts<App> for AdminAuth {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Some(secret) = &state.config.admin_secret else {
-            return Err(Error::not_found("No such endpoint"));
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self> {
+        let Some(secret) = &app.config.server.admin_secret else {
+            return Err(Error::not_found(code::NOT_FOUND, "No such endpoint"));
         };
-        let token = bearer(parts)?;
+        let token = bearer(&parts.headers)?;
         if !secret.matches(token.as_bytes()) {
-            return Err(Error::forbidden("not_admin", "User not allowed"));
+            return Err(Error::forbidden(code::NOT_ADMIN, "User not allowed"));
         }
-        let client = Client::from_request_parts(parts, state)
+        let client = Client::from_request_parts(parts, app)
             .await
             .unwrap_or_default();
         Ok(Self(Actor {
@@ -75,7 +77,7 @@ fn number(value: &Option<String>, name: &str, default: u32) -> Result<u32> {
         None | Some("") => Ok(default),
         Some(v) => v.parse().map_err(|_| {
             Error::bad_request(
-                "validation_failed",
+                code::VALIDATION_FAILED,
                 format!("{name} must be a positive integer"),
             )
         }),
@@ -88,7 +90,7 @@ impl Paging {
             None | Some("") => Ok(None),
             Some(v) => Uuid::parse_str(v)
                 .map(Some)
-                .map_err(|_| Error::bad_request("validation_failed", "user_id must be a UUID")),
+                .map_err(|_| Error::bad_request(code::VALIDATION_FAILED, "user_id must be a UUID")),
         }
     }
 
@@ -97,7 +99,7 @@ impl Paging {
         let per_page = number(&self.per_page, "per_page", 50)?;
         if !(1..=1000).contains(&per_page) {
             return Err(Error::bad_request(
-                "validation_failed",
+                code::VALIDATION_FAILED,
                 "per_page must be between 1 and 1000",
             ));
         }
@@ -110,7 +112,7 @@ fn paging(
 ) -> Result<Paging> {
     query.map(|Query(q)| q).map_err(|e| {
         Error::bad_request(
-            "validation_failed",
+            code::VALIDATION_FAILED,
             format!("invalid query: {}", e.body_text()),
         )
     })
@@ -139,14 +141,9 @@ fn paginated(body: Value, path: &str, page: u32, per_page: u32, total: i64) -> R
     response
 }
 
+/// A user id from the path; one that is not a UUID names no user.
 fn parse_id(id: &str) -> Result<Uuid> {
-    Uuid::parse_str(id).map_err(|_| {
-        Error::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "user_not_found",
-            "User not found",
-        )
-    })
+    Uuid::parse_str(id).map_err(|_| Error::user_not_found())
 }
 
 #[derive(Deserialize)]
@@ -163,13 +160,13 @@ struct CreateUser {
 }
 
 async fn create_user(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(actor): AdminAuth,
     Payload(req): Payload<CreateUser>,
-) -> Result<Json<Value>> {
+) -> Result<Json<UserView>> {
     let email = req
         .email
-        .ok_or_else(|| Error::validation("validation_failed", "email is required"))?;
+        .ok_or_else(|| Error::invalid("email is required"))?;
     let input = NewUserInput {
         email,
         password: req.password,
@@ -178,23 +175,19 @@ async fn create_user(
         enabled: !req.disabled.unwrap_or(false),
         ban: req.ban_duration.as_deref().map(Ban::parse).transpose()?,
     };
-    let user = state.admin.create_user(input, &actor).await?;
-    Ok(Json(user_json(&state, &user)))
+    let user = app.admin.create_user(input, &actor).await?;
+    Ok(Json(user_view(&app, &user)))
 }
 
 async fn list_users(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(_): AdminAuth,
     query: std::result::Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     let (page, per_page) = paging(query)?.get()?;
-    let (users, total) = state.admin.list_users(page, per_page).await?;
-    let users: Vec<Value> = users.iter().map(|u| user_json(&state, u)).collect();
-    let aud = state
-        .config
-        .jwt_audience
-        .clone()
-        .unwrap_or_else(|| "authenticated".into());
+    let (users, total) = app.admin.list_users(page, per_page).await?;
+    let users: Vec<UserView> = users.iter().map(|u| user_view(&app, u)).collect();
+    let aud = app.config.user_audience();
     Ok(paginated(
         json!({"users": users, "aud": aud}),
         "/admin/users?",
@@ -205,12 +198,12 @@ async fn list_users(
 }
 
 async fn get_user(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(_): AdminAuth,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
-    let user = state.admin.get_user(parse_id(&id)?).await?;
-    Ok(Json(user_json(&state, &user)))
+) -> Result<Json<UserView>> {
+    let user = app.admin.get_user(parse_id(&id)?).await?;
+    Ok(Json(user_view(&app, &user)))
 }
 
 #[derive(Deserialize)]
@@ -226,11 +219,11 @@ struct UpdateUser {
 }
 
 async fn update_user(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(actor): AdminAuth,
     Path(id): Path<String>,
     Payload(req): Payload<UpdateUser>,
-) -> Result<Json<Value>> {
+) -> Result<Json<UserView>> {
     let patch = UserPatch {
         email: req.email,
         password: req.password,
@@ -239,56 +232,48 @@ async fn update_user(
         enabled: req.disabled.map(|d| !d),
         ban: req.ban_duration.as_deref().map(Ban::parse).transpose()?,
     };
-    let user = state
-        .admin
-        .update_user(parse_id(&id)?, patch, &actor)
-        .await?;
-    Ok(Json(user_json(&state, &user)))
+    let user = app.admin.update_user(parse_id(&id)?, patch, &actor).await?;
+    Ok(Json(user_view(&app, &user)))
 }
 
 async fn delete_user(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(actor): AdminAuth,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<UserView>> {
     // The deleted user, as Supabase Auth answers (auth-js's deleteUser returns it).
-    let user = state.admin.delete_user(parse_id(&id)?, &actor).await?;
-    Ok(Json(user_json(&state, &user)))
+    let user = app.admin.delete_user(parse_id(&id)?, &actor).await?;
+    Ok(Json(user_view(&app, &user)))
 }
 
 async fn list_sessions(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(_): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let sessions = state.admin.list_sessions(parse_id(&id)?).await?;
+    let sessions = app.admin.list_sessions(parse_id(&id)?).await?;
     Ok(Json(json!({"sessions": sessions})))
 }
 
 async fn revoke_all_sessions(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(actor): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     let id = parse_id(&id)?;
-    state.admin.get_user(id).await?;
-    let n = state.admin.revoke_sessions(id, None, &actor).await?;
+    app.admin.get_user(id).await?;
+    let n = app.admin.revoke_sessions(id, None, &actor).await?;
     Ok(Json(json!({"revoked": n})))
 }
 
 async fn revoke_session(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(actor): AdminAuth,
     Path((id, session_id)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
-    let session_id = Uuid::parse_str(&session_id).map_err(|_| {
-        Error::new(
-            axum::http::StatusCode::NOT_FOUND,
-            "session_not_found",
-            "Session not found",
-        )
-    })?;
-    let n = state
+    let session_id = Uuid::parse_str(&session_id)
+        .map_err(|_| Error::not_found(code::SESSION_NOT_FOUND, "Session not found"))?;
+    let n = app
         .admin
         .revoke_sessions(parse_id(&id)?, Some(session_id), &actor)
         .await?;
@@ -296,14 +281,14 @@ async fn revoke_session(
 }
 
 async fn audit(
-    State(state): State<AppState>,
+    State(app): State<App>,
     AdminAuth(_): AdminAuth,
     query: std::result::Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     let q = paging(query)?;
     let (page, per_page) = q.get()?;
     let user_id = q.user_id()?;
-    let (entries, total) = state.admin.audit_log(page, per_page, user_id).await?;
+    let (entries, total) = app.admin.audit_log(page, per_page, user_id).await?;
     let path = match user_id {
         Some(id) => format!("/admin/audit?user_id={id}&"),
         None => "/admin/audit?".to_owned(),

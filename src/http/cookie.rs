@@ -5,19 +5,23 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 
-use crate::config::{Config, SameSite};
+use crate::{
+    config::{Config, SameSite},
+    error::{code, Error},
+    secret::Secret,
+};
 
 fn attributes(config: &Config, max_age: u64) -> String {
-    let same_site = match config.refresh_token_cookie_samesite {
+    let same_site = match config.cookie.refresh_token_cookie_samesite {
         SameSite::Strict => "Strict",
         SameSite::Lax => "Lax",
         SameSite::None => "None",
     };
     let mut attrs = format!(
         "Path={}; Max-Age={max_age}; HttpOnly; Secure; SameSite={same_site}",
-        config.refresh_token_cookie_path
+        config.cookie.refresh_token_cookie_path
     );
-    if let Some(domain) = &config.refresh_token_cookie_domain {
+    if let Some(domain) = &config.cookie.refresh_token_cookie_domain {
         attrs.push_str(&format!("; Domain={domain}"));
     }
     attrs
@@ -26,21 +30,22 @@ fn attributes(config: &Config, max_age: u64) -> String {
 /// How long the cookie lives: as long as the session could (idle timeout, else lifetime).
 fn max_age(config: &Config) -> u64 {
     config
+        .sessions
         .session_idle_timeout
         .0
-        .or(config.session_max_lifetime.0)
+        .or(config.sessions.session_max_lifetime.0)
         .unwrap_or(Duration::from_secs(400 * 86_400))
         .as_secs()
 }
 
 /// Adds `Set-Cookie` with the refresh token, when the cookie is enabled.
 pub fn set(config: &Config, headers: &mut HeaderMap, token: &str) {
-    if !config.refresh_token_cookie {
+    if !config.cookie.refresh_token_cookie {
         return;
     }
     let value = format!(
         "{}={token}; {}",
-        config.refresh_token_cookie_name,
+        config.cookie.refresh_token_cookie_name,
         attributes(config, max_age(config))
     );
     if let Ok(v) = HeaderValue::from_str(&value) {
@@ -50,12 +55,12 @@ pub fn set(config: &Config, headers: &mut HeaderMap, token: &str) {
 
 /// Adds a `Set-Cookie` that deletes the refresh-token cookie, when the cookie is enabled.
 pub fn clear(config: &Config, headers: &mut HeaderMap) {
-    if !config.refresh_token_cookie {
+    if !config.cookie.refresh_token_cookie {
         return;
     }
     let value = format!(
         "{}=; {}",
-        config.refresh_token_cookie_name,
+        config.cookie.refresh_token_cookie_name,
         attributes(config, 0)
     );
     if let Ok(v) = HeaderValue::from_str(&value) {
@@ -65,7 +70,7 @@ pub fn clear(config: &Config, headers: &mut HeaderMap) {
 
 /// The refresh token from the request's cookies, when the cookie is enabled.
 pub fn read(config: &Config, headers: &HeaderMap) -> Option<String> {
-    if !config.refresh_token_cookie {
+    if !config.cookie.refresh_token_cookie {
         return None;
     }
     headers
@@ -74,9 +79,31 @@ pub fn read(config: &Config, headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == config.refresh_token_cookie_name)
+        .find(|(name, _)| *name == config.cookie.refresh_token_cookie_name)
         .map(|(_, value)| value.trim_matches('"').to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// Where a presented refresh token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Body,
+    Cookie,
+}
+
+/// The refresh token of a request: the one in the body if given (and not empty), else the
+/// cookie's; 400 `invalid_request` when there is neither.
+pub fn refresh_token(
+    config: &Config,
+    headers: &HeaderMap,
+    from_body: Option<Secret>,
+) -> Result<(Secret, TokenSource), Error> {
+    match from_body.filter(|t| !t.expose().is_empty()) {
+        Some(token) => Ok((token, TokenSource::Body)),
+        None => read(config, headers)
+            .map(|t| (Secret::new(t), TokenSource::Cookie))
+            .ok_or_else(|| Error::invalid_request("refresh_token is required")),
+    }
 }
 
 /// The origin (`scheme://host[:port]`) of a URL.
@@ -92,12 +119,13 @@ fn origin_of(url: &str) -> &str {
 /// CSRF) nor use one: requests whose `Origin` is neither this server's public origin nor in
 /// `AUTH_CORS_ORIGINS`, or that the browser marks `Sec-Fetch-Site: cross-site` from an origin
 /// not listed, are refused. Non-browser clients send neither header and are unaffected.
-pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), crate::error::Error> {
-    if !config.refresh_token_cookie {
+pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
+    if !config.cookie.refresh_token_cookie {
         return Ok(());
     }
     let public = config.public_url();
-    let allowed = |o: &str| o == origin_of(&public) || config.cors_origins.iter().any(|c| c == o);
+    let allowed =
+        |o: &str| o == origin_of(&public) || config.server.cors_origins.iter().any(|c| c == o);
     let origin = headers
         .get(header::ORIGIN)
         .map(|v| v.to_str().unwrap_or("null"));
@@ -109,8 +137,8 @@ pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), crate::e
         None => cross_site,
     };
     if refused {
-        return Err(crate::error::Error::forbidden(
-            "cross_site_request",
+        return Err(Error::forbidden(
+            code::CROSS_SITE_REQUEST,
             "Cross-site request refused: add the site's origin to AUTH_CORS_ORIGINS",
         ));
     }

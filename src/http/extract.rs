@@ -5,14 +5,15 @@ use std::net::SocketAddr;
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, StatusCode},
+    http::{header, request::Parts, HeaderMap, StatusCode},
 };
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use crate::{
-    auth::sessions::{Authenticated, Client},
-    error::Error,
+    app::App,
+    auth::Authenticated,
+    client::Client,
+    error::{code, Error, Kind},
 };
 
 /// A request body as JSON or as an HTML form (`application/x-www-form-urlencoded`, which
@@ -38,37 +39,40 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Error::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "request_too_large",
+                    Kind::TooLarge,
+                    code::REQUEST_TOO_LARGE,
                     "Request body is too large",
                 )
             } else {
-                Error::bad_request("bad_json", "Could not read the request body")
+                Error::bad_request(code::BAD_JSON, "Could not read the request body")
             }
         })?;
         let value = if bytes.is_empty() && content_type.is_empty() {
             // No body at all (a cookie-based refresh, say): every field absent.
             serde_json::from_slice(b"{}").map_err(|e| {
                 Error::bad_request(
-                    "validation_failed",
+                    code::VALIDATION_FAILED,
                     format!("A request body is required: {e}"),
                 )
             })?
         } else if content_type == "application/json" || content_type.ends_with("+json") {
             serde_json::from_slice(&bytes).map_err(|e| {
                 Error::bad_request(
-                    "bad_json",
+                    code::BAD_JSON,
                     format!("Could not parse request body as JSON: {e}"),
                 )
             })?
         } else if content_type == "application/x-www-form-urlencoded" {
             serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-                Error::bad_request("bad_json", format!("Could not parse the form body: {e}"))
+                Error::bad_request(
+                    code::BAD_JSON,
+                    format!("Could not parse the form body: {e}"),
+                )
             })?
         } else {
             return Err(Error::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                Kind::UnsupportedMediaType,
+                code::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type must be application/json or application/x-www-form-urlencoded",
             ));
         };
@@ -78,9 +82,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
 
 /// The client address from `X-Forwarded-For`, when `AUTH_TRUST_FORWARDED_FOR` is on: the
 /// rightmost entry, which our proxy appended (the others are the client's word).
-pub fn forwarded_for(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
-    state
-        .config
+pub fn forwarded_for(app: &App, headers: &HeaderMap) -> Option<String> {
+    app.config
+        .server
         .trust_forwarded_for
         .then(|| headers.get("x-forwarded-for"))
         .flatten()
@@ -90,14 +94,11 @@ pub fn forwarded_for(state: &AppState, headers: &axum::http::HeaderMap) -> Optio
         .filter(|v| !v.is_empty())
 }
 
-impl FromRequestParts<AppState> for Client {
+impl FromRequestParts<App> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let ip = forwarded_for(state, &parts.headers).or_else(|| {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let ip = forwarded_for(app, &parts.headers).or_else(|| {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
@@ -106,33 +107,58 @@ impl FromRequestParts<AppState> for Client {
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(512).collect());
-        Ok(Client { ip, user_agent })
+            .and_then(|v| v.to_str().ok());
+        Ok(Client::new(ip, user_agent))
     }
 }
 
-/// The bearer token of the `Authorization` header (RFC 6750: the scheme is case-insensitive).
-pub fn bearer(parts: &Parts) -> Result<&str, Error> {
-    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        Error::unauthorized("no_authorization", "This endpoint requires a Bearer token")
-    })?;
-    let malformed =
-        || Error::unauthorized("bad_jwt", "Authorization header must be: Bearer <token>");
-    let value = value.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+/// The token of an `Authorization: Bearer <token>` value (RFC 6750 §2.1: the scheme is
+/// case-insensitive, the token one word). `None` for anything else.
+pub fn parse_bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
-        return Err(malformed());
-    }
-    Ok(token)
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
 }
 
-impl FromRequestParts<AppState> for Authenticated {
+/// The bearer token of the request's `Authorization` header; 401 when missing or malformed.
+pub fn bearer(headers: &HeaderMap) -> Result<&str, Error> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        Error::unauthorized(
+            code::NO_AUTHORIZATION,
+            "This endpoint requires a Bearer token",
+        )
+    })?;
+    value.to_str().ok().and_then(parse_bearer).ok_or_else(|| {
+        Error::unauthorized(
+            code::BAD_JWT,
+            "Authorization header must be: Bearer <token>",
+        )
+    })
+}
+
+impl FromRequestParts<App> for Authenticated {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let token = bearer(parts)?;
-        state.auth.authenticate(token).await
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        let token = bearer(&parts.headers)?;
+        app.auth.authenticate(token).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bearer;
+
+    #[test]
+    fn bearer_tokens_follow_rfc_6750() {
+        assert_eq!(parse_bearer("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(parse_bearer("bearer abc"), Some("abc"));
+        assert_eq!(parse_bearer("BEARER  abc "), Some("abc"));
+        assert_eq!(parse_bearer("Bearer"), None);
+        assert_eq!(parse_bearer("Bearer "), None);
+        assert_eq!(parse_bearer("Bearer a b"), None);
+        assert_eq!(parse_bearer("Basic dXNlcjpwdw=="), None);
+        assert_eq!(parse_bearer("abc"), None);
     }
 }

@@ -5,16 +5,15 @@ use std::time::Duration;
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde_json::{json, Value};
 
-use super::AppState;
+use crate::{app::App, store};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<App> {
     Router::new().route("/health", get(health))
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let check = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.auth.pool);
-    match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(_)) => (
+async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    match tokio::time::timeout(Duration::from_secs(2), store::ping(app.pool())).await {
+        Ok(Ok(())) => (
             StatusCode::OK,
             Json(json!({"status": "ok", "database": "ok"})),
         ),

@@ -10,14 +10,21 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{cookie, no_content, user::user_json, AppState, Payload};
+use super::{
+    cookie::{self, TokenSource},
+    no_content,
+    user::user_view,
+    Payload,
+};
 use crate::{
-    auth::sessions::{Authenticated, Client, LogoutScope, Session},
-    error::{Error, Result},
+    app::App,
+    auth::{Authenticated, LogoutScope, Session},
+    client::Client,
+    error::{code, Error, Kind, Result},
     secret::Secret,
 };
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/signup", post(signup))
         .route("/token", post(token))
@@ -27,7 +34,7 @@ pub fn router() -> Router<AppState> {
 
 /// A JSON response with the session's token fields plus `extra`, and the refresh-token
 /// cookie when it is enabled. Shared by the HTTP API and the actions handler.
-pub fn token_response(state: &AppState, session: &Session, extra: Value) -> Response {
+pub fn token_response(app: &App, session: &Session, extra: Value) -> Response {
     let mut body = json!({
         "access_token": session.access.token,
         "token_type": "bearer",
@@ -40,7 +47,7 @@ pub fn token_response(state: &AppState, session: &Session, extra: Value) -> Resp
     }
     let mut response = Json(body).into_response();
     cookie::set(
-        &state.config,
+        &app.config,
         response.headers_mut(),
         session.refresh_token.expose(),
     );
@@ -48,9 +55,9 @@ pub fn token_response(state: &AppState, session: &Session, extra: Value) -> Resp
 }
 
 /// The session response: `{access_token, token_type, expires_in, expires_at, refresh_token, user}`.
-pub fn session_response(state: &AppState, session: Session) -> Response {
-    let user = user_json(state, &session.user);
-    let mut response = token_response(state, &session, json!({ "user": user }));
+pub fn session_response(app: &App, session: Session) -> Response {
+    let user = user_view(app, &session.user);
+    let mut response = token_response(app, &session, json!({ "user": user }));
     // RFC 6749 §5.1: responses with tokens must not be cached.
     response
         .headers_mut()
@@ -69,30 +76,24 @@ struct SignupRequest {
 }
 
 async fn signup(
-    State(state): State<AppState>,
+    State(app): State<App>,
     client: Client,
     headers: HeaderMap,
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
-    cookie::check_origin(&state.config, &headers)?;
-    state.sign_in_limiter.check(&client)?;
-    if state.config.disable_signup {
-        return Err(Error::forbidden(
-            "signup_disabled",
-            "Signups not allowed for this instance",
-        ));
-    }
+    cookie::check_origin(&app.config, &headers)?;
+    app.sign_in_limiter.check(&client)?;
     let email = req
         .email
-        .ok_or_else(|| Error::validation("validation_failed", "email is required"))?;
+        .ok_or_else(|| Error::invalid("email is required"))?;
     let password = req
         .password
-        .ok_or_else(|| Error::validation("validation_failed", "password is required"))?;
-    let session = state
+        .ok_or_else(|| Error::invalid("password is required"))?;
+    let session = app
         .auth
         .sign_up(&email, &password, req.data, &client)
         .await?;
-    Ok(session_response(&state, session))
+    Ok(session_response(&app, session))
 }
 
 #[derive(Deserialize, Default)]
@@ -111,33 +112,29 @@ struct TokenRequest {
 }
 
 async fn token(
-    State(state): State<AppState>,
+    State(app): State<App>,
     client: Client,
     headers: HeaderMap,
     query: Result<Query<GrantQuery>, QueryRejection>,
     Payload(req): Payload<TokenRequest>,
 ) -> Result<Response> {
-    cookie::check_origin(&state.config, &headers)?;
+    cookie::check_origin(&app.config, &headers)?;
     let grant = query.map_err(bad_query)?.0.grant_type.or(req.grant_type);
     let session = match grant.as_deref() {
         Some("password") => {
-            state.sign_in_limiter.check(&client)?;
+            app.sign_in_limiter.check(&client)?;
             let email = req.email.or(req.username).unwrap_or_default();
             let password = req.password.unwrap_or_default();
-            state.auth.sign_in(&email, &password, &client).await?
+            app.auth.sign_in(&email, &password, &client).await?
         }
         Some("refresh_token") => {
-            let from_body = req.refresh_token.filter(|t| !t.expose().is_empty());
-            let from_cookie = from_body.is_none();
-            let token = from_body
-                .or_else(|| cookie::read(&state.config, &headers).map(Secret::new))
-                .ok_or_else(|| Error::invalid_request("refresh_token is required"))?;
-            match state.auth.refresh(token.expose(), &client).await {
+            let (token, source) = cookie::refresh_token(&app.config, &headers, req.refresh_token)?;
+            match app.auth.refresh(token.expose(), &client).await {
                 Ok(session) => session,
-                Err(e) if from_cookie && e.oauth == Some("invalid_grant") => {
+                Err(e) if source == TokenSource::Cookie && e.kind == Kind::InvalidGrant => {
                     // The cookie's session is over: drop the cookie too.
                     let mut response = e.into_response();
-                    cookie::clear(&state.config, response.headers_mut());
+                    cookie::clear(&app.config, response.headers_mut());
                     return Ok(response);
                 }
                 Err(e) => return Err(e),
@@ -146,7 +143,7 @@ async fn token(
         None => return Err(Error::invalid_request("grant_type is required")),
         Some(_) => return Err(Error::unsupported_grant_type()),
     };
-    Ok(session_response(&state, session))
+    Ok(session_response(&app, session))
 }
 
 #[derive(Deserialize, Default)]
@@ -155,28 +152,25 @@ struct LogoutQuery {
 }
 
 async fn logout(
-    State(state): State<AppState>,
+    State(app): State<App>,
     client: Client,
     query: Result<Query<LogoutQuery>, QueryRejection>,
     who: Authenticated,
 ) -> Result<Response> {
     let scope = match query.map_err(bad_query)?.0.scope.as_deref() {
-        None | Some("global") => LogoutScope::Global,
-        Some("local") => LogoutScope::Local,
-        Some("others") => LogoutScope::Others,
-        Some(_) => {
-            return Err(Error::bad_request(
-                "validation_failed",
+        None => LogoutScope::default(),
+        Some(s) => LogoutScope::parse(s).ok_or_else(|| {
+            Error::bad_request(
+                code::VALIDATION_FAILED,
                 "scope must be local, others or global",
-            ))
-        }
+            )
+        })?,
     };
-    state
-        .auth
+    app.auth
         .logout(who.user.id, Some(who.token.session_id), scope, &client)
         .await?;
     let mut response = no_content();
-    cookie::clear(&state.config, response.headers_mut());
+    cookie::clear(&app.config, response.headers_mut());
     Ok(response)
 }
 
@@ -189,7 +183,7 @@ struct RevokeRequest {
 
 /// RFC 7009: 200 whether or not the token was known.
 async fn revoke(
-    State(state): State<AppState>,
+    State(app): State<App>,
     client: Client,
     Payload(req): Payload<RevokeRequest>,
 ) -> Result<Response> {
@@ -197,7 +191,7 @@ async fn revoke(
         .token
         .filter(|t| !t.expose().is_empty())
         .ok_or_else(|| Error::invalid_request("token is required"))?;
-    state.auth.revoke(token.expose(), &client).await?;
+    app.auth.revoke(token.expose(), &client).await?;
     Ok(axum::http::StatusCode::OK.into_response())
 }
 

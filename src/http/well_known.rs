@@ -9,28 +9,31 @@ use axum::{
 };
 use serde_json::json;
 
-use super::AppState;
+use crate::app::App;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata))
 }
 
 /// The public keys, with `Cache-Control: max-age` so Hasura knows when to refetch.
-async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.auth.tokens.keys.jwks()).into_response();
-    let cache = format!("public, max-age={}", state.config.jwks_max_age.as_secs());
+async fn jwks(State(app): State<App>) -> Response {
+    let mut response = Json(app.auth.tokens.keys.jwks()).into_response();
+    let cache = format!(
+        "public, max-age={}",
+        app.config.tokens.jwks_max_age.as_secs()
+    );
     if let Ok(v) = HeaderValue::from_str(&cache) {
         response.headers_mut().insert(header::CACHE_CONTROL, v);
     }
     response
 }
 
-async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let base = state.config.public_url();
+async fn metadata(State(app): State<App>) -> Json<serde_json::Value> {
+    let base = app.config.public_url();
     Json(json!({
-        "issuer": state.auth.tokens.issuer,
+        "issuer": app.auth.tokens.issuer,
         "token_endpoint": format!("{base}/token"),
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "revocation_endpoint": format!("{base}/revoke"),

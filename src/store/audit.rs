@@ -1,10 +1,14 @@
 //! The audit log: security events with time, user, session and client. Never a secret.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-use crate::auth::sessions::Client;
+use crate::client::Client;
 
 /// Event names written to `audit_log.event`.
 pub mod event {
@@ -24,6 +28,7 @@ pub mod event {
     pub const USER_IMPORTED: &str = "user_imported";
 }
 
+/// Appends one entry.
 pub async fn record(
     db: impl PgExecutor<'_>,
     event: &str,
@@ -45,4 +50,53 @@ pub async fn record(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// One audit-log entry.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub event: String,
+    pub user_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Value,
+}
+
+/// One page of entries, newest first, optionally of one user only.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+    offset: i64,
+    user_id: Option<Uuid>,
+) -> sqlx::Result<Vec<AuditEntry>> {
+    sqlx::query_as(
+        "SELECT id, created_at, event, user_id, session_id, ip, user_agent, detail FROM audit_log
+         WHERE $3::uuid IS NULL OR user_id = $3 ORDER BY id DESC LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// How many entries there are (of one user, if given).
+pub async fn count(db: impl PgExecutor<'_>, user_id: Option<Uuid>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE $1::uuid IS NULL OR user_id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Deletes entries older than `retention`; returns how many.
+pub async fn prune(db: impl PgExecutor<'_>, retention: Duration) -> sqlx::Result<u64> {
+    let r =
+        sqlx::query("DELETE FROM audit_log WHERE created_at < now() - make_interval(secs => $1)")
+            .bind(retention.as_secs_f64())
+            .execute(db)
+            .await?;
+    Ok(r.rows_affected())
 }

@@ -1,9 +1,14 @@
-//! All SQL, one module per table. Functions take a pool or a connection/transaction.
+//! All SQL, one module per table (or per closely related tables). Functions take a pool or a
+//! connection/transaction (`impl PgExecutor`), so callers decide what runs in one transaction.
 //!
 //! Connections set `search_path` to the configured schema (then `public`), so the SQL uses
 //! unqualified table names and the schema name is a setting, not a string in every query.
 
 pub mod audit;
+pub mod claims;
+pub mod legacy_user_ids;
+pub mod passwords;
+pub mod plpgsql_users;
 pub mod sessions;
 pub mod users;
 
@@ -15,7 +20,7 @@ use sqlx::{
     Connection, PgPool,
 };
 
-use crate::config::DbArgs;
+use crate::{config::DbArgs, secret::Secret};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -26,6 +31,18 @@ pub async fn connect(db: &DbArgs) -> anyhow::Result<PgPool> {
         "AUTH_DATABASE_URL is not a valid PostgreSQL URL (postgres://user@host:port/db)",
     )?;
     connect_with(options, &db.db_schema, db.db_max_connections).await
+}
+
+/// A one-connection pool on another database given by URL (the source of an import).
+pub async fn connect_source(url: &Secret) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url
+        .expose()
+        .parse()
+        .context("not a valid PostgreSQL URL (postgres://user@host:port/db)")?;
+    Ok(PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?)
 }
 
 /// Connects with explicit options (tests build their own).
@@ -83,28 +100,22 @@ pub async fn migrate(pool: &PgPool, schema: &str) -> anyhow::Result<()> {
     result
 }
 
-/// Checks `AUTH_CUSTOM_CLAIMS_SQL` at start-up: it must prepare, take one parameter (the user
-/// id) and return one column. Nothing is executed.
-pub async fn check_custom_claims_sql(pool: &PgPool, sql: &str) -> anyhow::Result<()> {
-    use sqlx::{Column as _, Executor as _};
-    let described = pool
-        .describe(sql)
+/// Whether the database answers a trivial query.
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(pool)
         .await
-        .map_err(|e| anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL is not valid SQL here: {e}"))?;
-    let columns = described.columns();
-    anyhow::ensure!(
-        columns.len() == 1,
-        "AUTH_CUSTOM_CLAIMS_SQL must return one column (a JSON object of claims), it returns {}: {:?}",
-        columns.len(),
-        columns.iter().map(|c| c.name()).collect::<Vec<_>>()
-    );
-    if let Some(column) = columns.first() {
-        use sqlx::TypeInfo as _;
-        let ty = column.type_info().name().to_ascii_uppercase();
-        anyhow::ensure!(
-            ty == "JSON" || ty == "JSONB",
-            "AUTH_CUSTOM_CLAIMS_SQL must return json or jsonb (one object of claims), it returns {ty}"
-        );
-    }
-    Ok(())
+        .map(drop)
+}
+
+/// Versions of the migrations applied to this database, in order.
+pub async fn applied_migrations(pool: &PgPool) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await
+}
+
+/// Versions of the migrations embedded in this binary.
+pub fn known_migrations() -> Vec<i64> {
+    MIGRATOR.iter().map(|m| m.version).collect()
 }

@@ -5,7 +5,7 @@ use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
 use super::users::{User, USER_COLUMNS};
-use crate::auth::sessions::Client;
+use crate::client::Client;
 
 pub struct NewSession<'a> {
     pub id: Uuid,
@@ -102,8 +102,9 @@ pub async fn touch(db: impl PgExecutor<'_>, session_id: Uuid, expected: i64) -> 
     Ok(done.rows_affected() == 1)
 }
 
-/// The user behind a live session, for requests authenticated by an access token.
-pub async fn find_user(
+/// The user of session `session_id`, if that session still exists and belongs to `user_id`
+/// (for requests authenticated by an access token).
+pub async fn find_live_user(
     db: impl PgExecutor<'_>,
     session_id: Uuid,
     user_id: Uuid,
@@ -119,12 +120,47 @@ pub async fn find_user(
         .await
 }
 
+/// Deletes one session; returns how many rows went (0 or 1).
 pub async fn delete(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<u64> {
     let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
         .bind(session_id)
         .execute(db)
         .await?;
     Ok(r.rows_affected())
+}
+
+/// Deletes one session of `user_id` (none if it belongs to someone else); returns 0 or 1.
+pub async fn delete_of_user(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<u64> {
+    let r = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Age in seconds of session `session_id` of `user_id`, or `None` when it does not exist.
+/// `lock` also locks the row until the end of the transaction.
+pub async fn age_secs(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+    lock: bool,
+) -> sqlx::Result<Option<f64>> {
+    let sql = if lock {
+        "SELECT extract(epoch FROM now() - created_at)::float8 FROM sessions WHERE id = $1 AND user_id = $2 FOR UPDATE"
+    } else {
+        "SELECT extract(epoch FROM now() - created_at)::float8 FROM sessions WHERE id = $1 AND user_id = $2"
+    };
+    sqlx::query_scalar(sql)
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Deletes the user's sessions, except `keep` if given.

@@ -1,4 +1,4 @@
-//! `users` and `user_passwords`.
+//! `users`: one row per account, without any secret (Hasura may track this table).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -62,76 +62,6 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<
         .await
 }
 
-pub async fn set_password(db: impl PgExecutor<'_>, user_id: Uuid, hash: &str) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO user_passwords (user_id, hash) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash, updated_at = now()",
-    )
-    .bind(user_id)
-    .bind(hash)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Replaces a hash only if it is still `old` (an upgrade must not undo a concurrent change).
-pub async fn upgrade_password_hash(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    old: &str,
-    new: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE user_passwords SET hash = $3, updated_at = now() WHERE user_id = $1 AND hash = $2",
-    )
-    .bind(user_id)
-    .bind(old)
-    .bind(new)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-#[derive(FromRow)]
-pub struct UserWithHash {
-    #[sqlx(flatten)]
-    pub user: User,
-    pub password_hash: Option<String>,
-    pub db_now: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for UserWithHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserWithHash")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-pub async fn find_by_email_with_hash(
-    db: impl PgExecutor<'_>,
-    email: &str,
-) -> sqlx::Result<Option<UserWithHash>> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS}, p.hash AS password_hash, now() AS db_now
-         FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id
-         WHERE lower(u.email) = lower($1)"
-    );
-    sqlx::query_as(&sql).bind(email).fetch_optional(db).await
-}
-
-pub async fn find_by_id_with_hash(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-) -> sqlx::Result<Option<UserWithHash>> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS}, p.hash AS password_hash, now() AS db_now
-         FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id
-         WHERE u.id = $1"
-    );
-    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
-}
-
 /// A user by email, case-insensitively (no password hash loaded).
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1)");
@@ -146,19 +76,117 @@ pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Optio
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
-/// Merges `patch` into `user_metadata` (top-level keys; a null value removes the key).
-pub async fn merge_user_metadata(
+/// Reads a user and locks the row until the end of the transaction.
+pub async fn find_by_id_for_update(
     db: impl PgExecutor<'_>,
     id: Uuid,
-    patch: &Value,
+) -> sqlx::Result<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 FOR UPDATE");
+    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+}
+
+/// Replaces `user_metadata`.
+pub async fn set_user_metadata(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    metadata: &Value,
 ) -> sqlx::Result<Option<User>> {
     let sql = format!(
-        "UPDATE users AS u SET user_metadata = jsonb_strip_nulls(u.user_metadata || $2), updated_at = now()
+        "UPDATE users AS u SET user_metadata = $2, updated_at = now()
          WHERE u.id = $1 RETURNING {USER_COLUMNS}"
     );
     sqlx::query_as(&sql)
         .bind(id)
-        .bind(patch)
+        .bind(metadata)
         .fetch_optional(db)
+        .await
+}
+
+/// Records a successful sign-in; returns its time.
+pub async fn set_last_sign_in(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar(
+        "UPDATE users SET last_sign_in_at = now() WHERE id = $1 RETURNING last_sign_in_at",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}
+
+/// Sets (or lifts, with `None`) a ban.
+pub async fn set_banned_until(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    until: Option<DateTime<Utc>>,
+) -> sqlx::Result<User> {
+    let sql =
+        format!("UPDATE users AS u SET banned_until = $2 WHERE u.id = $1 RETURNING {USER_COLUMNS}");
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(until)
+        .fetch_one(db)
+        .await
+}
+
+/// An administrator's change to a user; `None` fields stay as they are.
+pub struct UserChanges<'a> {
+    pub email: Option<&'a str>,
+    pub default_role: &'a str,
+    pub allowed_roles: &'a [String],
+    pub user_metadata: Option<&'a Value>,
+    pub app_metadata: Option<&'a Value>,
+    pub enabled: Option<bool>,
+    /// `Some(until)` sets the ban (`Some(None)` lifts it).
+    pub banned_until: Option<Option<DateTime<Utc>>>,
+}
+
+/// Applies `changes`; fails on the `users_email_key` constraint when the email is taken.
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    changes: &UserChanges<'_>,
+) -> sqlx::Result<User> {
+    let sql = format!(
+        "UPDATE users AS u SET email = coalesce($2, u.email), default_role = $3, allowed_roles = $4,
+                user_metadata = coalesce($5, u.user_metadata), app_metadata = coalesce($6, u.app_metadata),
+                enabled = coalesce($7, u.enabled),
+                banned_until = CASE WHEN $8 THEN $9 ELSE u.banned_until END,
+                updated_at = now()
+         WHERE u.id = $1 RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(changes.email)
+        .bind(changes.default_role)
+        .bind(changes.allowed_roles)
+        .bind(changes.user_metadata)
+        .bind(changes.app_metadata)
+        .bind(changes.enabled)
+        .bind(changes.banned_until.is_some())
+        .bind(changes.banned_until.flatten())
+        .fetch_one(db)
+        .await
+}
+
+/// Deletes a user (sessions, password and old ids go with it); returns what was deleted.
+pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
+    let sql = format!("DELETE FROM users AS u WHERE u.id = $1 RETURNING {USER_COLUMNS}");
+    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+}
+
+/// One page of users, oldest first.
+pub async fn list(db: impl PgExecutor<'_>, limit: i64, offset: i64) -> sqlx::Result<Vec<User>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2"
+    );
+    sqlx::query_as(&sql)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db)
+        .await
+}
+
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(db)
         .await
 }

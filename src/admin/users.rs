@@ -1,0 +1,185 @@
+//! Creating, changing and deleting users. Disabling, banning, deleting a user or setting
+//! their password revokes all their sessions in the same transaction.
+
+use chrono::Utc;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{ban::Ban, metadata::split_app_metadata, Actor, Admin};
+use crate::{
+    auth::account::{hash_new_password, merge_metadata, normalize_email, validate_metadata},
+    error::{code, ConstraintExt, Error, Result},
+    secret::Secret,
+    store::{
+        self,
+        audit::event,
+        users::{NewUser, User, UserChanges},
+    },
+};
+
+#[derive(Debug, Default)]
+pub struct NewUserInput {
+    pub email: String,
+    pub password: Option<Secret>,
+    pub user_metadata: Option<Value>,
+    pub app_metadata: Option<Value>,
+    pub enabled: bool,
+    pub ban: Option<Ban>,
+}
+
+#[derive(Debug, Default)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub password: Option<Secret>,
+    pub user_metadata: Option<Value>,
+    pub app_metadata: Option<Value>,
+    pub enabled: Option<bool>,
+    pub ban: Option<Ban>,
+}
+
+fn email_exists() -> Error {
+    Error::validation(
+        code::EMAIL_EXISTS,
+        "A user with this email address has already been registered",
+    )
+}
+
+/// The unique index on `lower(email)`.
+const EMAIL_KEY: &str = "users_email_key";
+
+impl Admin {
+    /// Creates a user. Without a password the user cannot sign in until one is set.
+    pub async fn create_user(&self, input: NewUserInput, actor: &Actor) -> Result<User> {
+        let email = normalize_email(&input.email)?;
+        let app_metadata = validate_metadata(input.app_metadata, "app_metadata")?;
+        let app = split_app_metadata(
+            app_metadata.as_ref(),
+            &self.default_role,
+            &self.default_allowed_roles,
+        )?;
+        let user_metadata =
+            validate_metadata(input.user_metadata, "user_metadata")?.unwrap_or_else(|| json!({}));
+        let hash = match &input.password {
+            Some(pw) => Some(hash_new_password(&self.hasher, pw).await?),
+            None => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        let new = NewUser {
+            id: Uuid::new_v4(),
+            email: &email,
+            default_role: &app.default_role,
+            allowed_roles: &app.allowed_roles,
+            user_metadata: &user_metadata,
+            app_metadata: &app.rest.unwrap_or_else(|| json!({})),
+            enabled: input.enabled,
+        };
+        let user = store::users::insert(&mut *tx, &new)
+            .await
+            .on_constraint(EMAIL_KEY, email_exists)?
+            .ok_or_else(email_exists)?;
+        if let Some(hash) = hash {
+            store::passwords::set(&mut *tx, user.id, &hash).await?;
+        }
+        self.record(
+            &mut *tx,
+            event::ADMIN_USER_CREATED,
+            Some(user.id),
+            actor,
+            json!({}),
+        )
+        .await?;
+        let user = match input.ban.and_then(|b| b.until(Utc::now())) {
+            None => user,
+            Some(until) => store::users::set_banned_until(&mut *tx, user.id, Some(until)).await?,
+        };
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Updates a user. Disabling, banning or setting the password revokes all their sessions.
+    pub async fn update_user(&self, id: Uuid, patch: UserPatch, actor: &Actor) -> Result<User> {
+        let email = patch.email.as_deref().map(normalize_email).transpose()?;
+        let user_metadata = validate_metadata(patch.user_metadata, "user_metadata")?;
+        let app_metadata = validate_metadata(patch.app_metadata, "app_metadata")?;
+        let hash = match &patch.password {
+            Some(pw) => Some(hash_new_password(&self.hasher, pw).await?),
+            None => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        let current = store::users::find_by_id_for_update(&mut *tx, id)
+            .await?
+            .ok_or_else(Error::user_not_found)?;
+        let app = split_app_metadata(
+            app_metadata.as_ref(),
+            &current.default_role,
+            &current.allowed_roles,
+        )?;
+        // Both metadata objects merge key by key into what is stored.
+        let app_rest = app
+            .rest
+            .map(|rest| merge_metadata(&current.app_metadata, rest));
+        let merged_user_metadata = user_metadata
+            .clone()
+            .map(|m| merge_metadata(&current.user_metadata, m));
+        let changes = UserChanges {
+            email: email.as_deref(),
+            default_role: &app.default_role,
+            allowed_roles: &app.allowed_roles,
+            user_metadata: merged_user_metadata.as_ref(),
+            app_metadata: app_rest.as_ref(),
+            enabled: patch.enabled,
+            banned_until: patch.ban.map(|ban| ban.until(Utc::now())),
+        };
+        let user = store::users::update(&mut *tx, id, &changes)
+            .await
+            .on_constraint(EMAIL_KEY, email_exists)?;
+        if let Some(hash) = &hash {
+            store::passwords::set(&mut *tx, id, hash).await?;
+        }
+        let deactivated = !user.is_active(Utc::now());
+        let revoked = if deactivated || hash.is_some() {
+            store::sessions::delete_for_user(&mut *tx, id, None).await?
+        } else {
+            0
+        };
+        let changed: Vec<&str> = [
+            ("email", email.is_some()),
+            ("password", hash.is_some()),
+            ("user_metadata", user_metadata.is_some()),
+            ("app_metadata", app_metadata.is_some()),
+            ("enabled", patch.enabled.is_some()),
+            ("ban", patch.ban.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        self.record(
+            &mut *tx,
+            event::ADMIN_USER_UPDATED,
+            Some(id),
+            actor,
+            json!({"changed": changed, "sessions_revoked": revoked}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Deletes a user (their sessions go with them) and returns what was deleted.
+    pub async fn delete_user(&self, id: Uuid, actor: &Actor) -> Result<User> {
+        let mut tx = self.pool.begin().await?;
+        let user = store::users::delete(&mut *tx, id)
+            .await?
+            .ok_or_else(Error::user_not_found)?;
+        self.record(
+            &mut *tx,
+            event::ADMIN_USER_DELETED,
+            Some(id),
+            actor,
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,64 @@
+//! Typed shapes of the public API that more than one front end prints: the user object in
+//! Supabase Auth's (GoTrue's) shape, used by the HTTP API, the actions handler and the CLI.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use crate::store::users::User;
+
+/// A user as the API shows it. Roles are in `app_metadata`; no secret is ever here.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub aud: String,
+    /// Supabase's database role of signed-in users; always `authenticated`.
+    pub role: &'static str,
+    pub email: String,
+    pub phone: &'static str,
+    pub app_metadata: Map<String, Value>,
+    pub user_metadata: Value,
+    pub identities: Vec<Value>,
+    pub banned_until: Option<DateTime<Utc>>,
+    pub disabled: bool,
+    pub is_anonymous: bool,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserView {
+    /// `user` as seen by clients of audience `aud` (see `Config::user_audience`).
+    pub fn new(user: &User, aud: &str) -> Self {
+        let mut app_metadata = match &user.app_metadata {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        app_metadata.insert("provider".into(), json!("email"));
+        app_metadata.insert("providers".into(), json!(["email"]));
+        app_metadata.insert("default_role".into(), json!(user.default_role));
+        app_metadata.insert("allowed_roles".into(), json!(user.allowed_roles));
+        Self {
+            id: user.id,
+            aud: aud.to_owned(),
+            role: "authenticated",
+            email: user.email.clone(),
+            phone: "",
+            app_metadata,
+            user_metadata: user.user_metadata.clone(),
+            identities: Vec::new(),
+            banned_until: user.banned_until,
+            disabled: !user.enabled,
+            is_anonymous: false,
+            last_sign_in_at: user.last_sign_in_at,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// Keys of `app_metadata` that the server computes from other columns (see [`UserView`]);
+/// whatever a caller sends under these names is not stored as it is.
+pub const COMPUTED_APP_METADATA: [&str; 4] =
+    ["default_role", "allowed_roles", "provider", "providers"];

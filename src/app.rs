@@ -1,0 +1,131 @@
+//! The composition root: the one place that builds the application (pool, keys, password
+//! hasher, services) from the configuration. `serve`, every CLI command, the tests and the
+//! benchmark all build through here, so they run the same wiring.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::{
+    admin::Admin,
+    auth::{
+        keys::KeySet, password::PasswordHasher, rate_limit::SignInLimiter, tokens::AccessTokens,
+        Auth, Policy,
+    },
+    config::Config,
+    store,
+};
+
+/// Everything a request handler needs; cheap to clone. No global state: tests build as many
+/// as they like.
+#[derive(Clone)]
+pub struct App {
+    pub auth: Auth,
+    pub admin: Admin,
+    pub sign_in_limiter: SignInLimiter,
+    pub config: Arc<Config>,
+}
+
+impl App {
+    /// The server as `serve` runs it: validated settings, keys, a migrated database, a
+    /// checked custom-claims query, and the services.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let keys = load_keys(&config)?;
+        let pool = database(&config).await?;
+        if let Some(sql) = &config.hasura.custom_claims_sql {
+            store::claims::check_custom_claims_sql(&pool, sql).await?;
+        }
+        Self::from_parts(config, pool, keys)
+    }
+
+    /// The services over a pool and keys the caller made (tests and the benchmark bring their
+    /// own database and keys).
+    pub fn from_parts(config: Config, pool: PgPool, keys: KeySet) -> anyhow::Result<Self> {
+        config.validate()?;
+        let tokens = AccessTokens {
+            keys: Arc::new(keys),
+            issuer: config.issuer(),
+            audience: config.tokens.jwt_audience.clone(),
+            ttl: config.tokens.access_token_ttl,
+            namespace: config.hasura.hasura_claims_namespace.clone(),
+            format: config.hasura.hasura_claims_format,
+        };
+        let hasher = password_hasher(&config, config.passwords.concurrency())?;
+        let policy = Policy {
+            reuse_interval: config.sessions.refresh_token_reuse_interval,
+            idle_timeout: config.sessions.session_idle_timeout.0,
+            max_lifetime: config.sessions.session_max_lifetime.0,
+            default_role: config.accounts.default_role.clone(),
+            default_allowed_roles: config.accounts.default_allowed_roles.clone(),
+            disable_signup: config.accounts.disable_signup,
+            custom_claims_sql: config.hasura.custom_claims_sql.clone(),
+            reauthentication_window: config.sessions.reauthentication_window,
+        };
+        Ok(Self {
+            admin: admin_service(&config, pool.clone(), hasher.clone()),
+            auth: Auth {
+                pool,
+                tokens,
+                hasher,
+                policy: Arc::new(policy),
+            },
+            sign_in_limiter: SignInLimiter::new(config.accounts.rate_limit_sign_in),
+            config: Arc::new(config),
+        })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.auth.pool
+    }
+}
+
+/// The signing keys, with a warning in the log when the development key is in use.
+pub fn load_keys(config: &Config) -> anyhow::Result<KeySet> {
+    let keys = KeySet::load(&config.keys)?;
+    if keys.development {
+        tracing::warn!(
+            key = %keys.signing().source,
+            "no signing key configured: using a DEVELOPMENT Ed25519 key. Configure AUTH_JWT_SECRET or \
+             AUTH_JWT_PRIVATE_KEY_FILE in production"
+        );
+    }
+    tracing::info!(alg = keys.signing().alg.name(), kid = ?keys.signing().kid, "signing key loaded");
+    Ok(keys)
+}
+
+/// A pool on the configured database, migrated to this version's schema.
+pub async fn database(config: &Config) -> anyhow::Result<PgPool> {
+    let pool = store::connect(&config.db).await?;
+    store::migrate(&pool, &config.db.db_schema).await?;
+    Ok(pool)
+}
+
+/// The password hasher with the configured Argon2id parameters and `threads` hashing threads.
+pub fn password_hasher(config: &Config, threads: usize) -> anyhow::Result<PasswordHasher> {
+    let p = &config.passwords;
+    PasswordHasher::new(
+        p.argon2_memory_kib,
+        p.argon2_iterations,
+        p.argon2_parallelism,
+        threads,
+        p.legacy_hmac_secret.clone(),
+    )
+}
+
+fn admin_service(config: &Config, pool: PgPool, hasher: PasswordHasher) -> Admin {
+    Admin {
+        pool,
+        hasher,
+        default_role: config.accounts.default_role.clone(),
+        default_allowed_roles: config.accounts.default_allowed_roles.clone(),
+    }
+}
+
+/// The administration service alone, as the CLI's user, session, audit and import commands
+/// use it: no signing keys needed, one hashing thread.
+pub async fn admin(config: &Config) -> anyhow::Result<Admin> {
+    config.validate()?;
+    let pool = database(config).await?;
+    Ok(admin_service(config, pool, password_hasher(config, 1)?))
+}

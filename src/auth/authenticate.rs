@@ -1,0 +1,48 @@
+//! From an access token (or Hasura's session variables) to a live session: the signature and
+//! claims must check out, the session must still exist, and its user must still be active.
+
+use uuid::Uuid;
+
+use super::{
+    tokens::{VerifiedToken, VerifyError},
+    Auth,
+};
+use crate::{
+    error::{code, Error, Result},
+    store::{self, users::User},
+};
+
+/// An access token that checked out, with its live session's user.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub token: VerifiedToken,
+}
+
+impl Auth {
+    /// Verifies an access token and checks that its session is still live and its user active.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Authenticated> {
+        let token = self.tokens.verify(access_token).map_err(|e| match e {
+            VerifyError::Expired => {
+                Error::unauthorized(code::BAD_JWT, "invalid JWT: token is expired")
+            }
+            VerifyError::Invalid => {
+                Error::unauthorized(code::BAD_JWT, "invalid JWT: unable to verify the token")
+            }
+        })?;
+        let user = self.live_user(token.session_id, token.user_id).await?;
+        Ok(Authenticated { user, token })
+    }
+
+    /// The user of session `session_id`, which must still exist, belong to `user_id`, and
+    /// whose user must be active: 401 `session_not_found` or `user_banned` otherwise.
+    pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<User> {
+        let user = store::sessions::find_live_user(&self.pool, session_id, user_id)
+            .await?
+            .ok_or_else(Error::session_not_found)?;
+        if !user.is_active(chrono::Utc::now()) {
+            return Err(Error::user_banned());
+        }
+        Ok(user)
+    }
+}

@@ -1,0 +1,42 @@
+//! Per-client-address rate limit of the credential endpoints (password sign-in and sign-up),
+//! against password guessing and sign-up floods. In memory, per instance; requests whose
+//! address is unknown are not limited.
+
+use std::{num::NonZeroU32, sync::Arc};
+
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::{client::Client, error::Error};
+
+#[derive(Clone)]
+pub struct SignInLimiter(Option<Arc<DefaultKeyedRateLimiter<String>>>);
+
+impl SignInLimiter {
+    /// `per_minute` attempts per address and minute (a burst of that many, then one every
+    /// 60/N seconds); 0: no limit.
+    pub fn new(per_minute: u32) -> Self {
+        Self(
+            NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
+        )
+    }
+
+    /// Counts one attempt from `client`; past the limit, 429 with `Retry-After`.
+    pub fn check(&self, client: &Client) -> Result<(), Error> {
+        let (Some(limiter), Some(ip)) = (&self.0, &client.ip) else {
+            return Ok(());
+        };
+        limiter.check_key(ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            tracing::warn!(ip = %ip, "sign-in rate limit reached");
+            Error::rate_limited(wait.as_secs().max(1))
+        })
+    }
+
+    /// Forgets addresses that are back to a full allowance (run periodically).
+    pub fn forget_idle(&self) {
+        if let Some(limiter) = &self.0 {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! `PUT /user` (and the `changePassword` action): what a signed-in user may change about
+//! themselves.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{
+    account::{merge_metadata, validate_metadata},
+    password::check_new_password,
+    Auth,
+};
+use crate::{
+    client::Client,
+    error::{code, Error, Result},
+    secret::Secret,
+    store::{
+        self,
+        audit::{self, event},
+        users::User,
+    },
+};
+
+/// What a signed-in user may change about themselves.
+#[derive(Debug, Default)]
+pub struct SelfUpdate {
+    pub password: Option<Secret>,
+    pub current_password: Option<Secret>,
+    /// Merged into `user_metadata` (see [`merge_metadata`]).
+    pub data: Option<Value>,
+}
+
+fn reauthentication_needed() -> Error {
+    Error::bad_request(
+        code::REAUTHENTICATION_NEEDED,
+        "Changing the password needs current_password (or a fresh sign-in)",
+    )
+}
+
+impl Auth {
+    /// Sets a new password and/or merges `data` into `user_metadata`, in one transaction. A
+    /// new password signs out every session but the caller's, and needs `current_password`
+    /// unless the caller's session was opened within the reauthentication window: a stolen
+    /// access token of an older session cannot take the account over.
+    pub async fn update_self(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        update: SelfUpdate,
+        client: &Client,
+    ) -> Result<User> {
+        let data = validate_metadata(update.data, "data")?;
+        let hash = match &update.password {
+            None => None,
+            Some(new) => {
+                check_new_password(new.expose())
+                    .map_err(|reason| Error::validation(code::WEAK_PASSWORD, reason))?;
+                match &update.current_password {
+                    // Refuse before any hashing work when reauthentication is missing.
+                    None => {
+                        if !self
+                            .session_is_recent(&self.pool, user_id, session_id, false)
+                            .await?
+                        {
+                            return Err(reauthentication_needed());
+                        }
+                    }
+                    Some(current) => {
+                        self.check_current_password(user_id, session_id, current, client)
+                            .await?
+                    }
+                }
+                Some(self.hasher.hash(new).await?)
+            }
+        };
+        let mut tx = self.pool.begin().await?;
+        // Lock the caller's session: it must still be live, and its age decides on reauthentication.
+        let recent = self
+            .session_is_recent(&mut *tx, user_id, session_id, true)
+            .await?;
+        if let Some(hash) = &hash {
+            if update.current_password.is_none() && !recent {
+                return Err(reauthentication_needed());
+            }
+            store::passwords::set(&mut *tx, user_id, hash).await?;
+            let n = store::sessions::delete_for_user(&mut *tx, user_id, Some(session_id)).await?;
+            audit::record(
+                &mut *tx,
+                event::PASSWORD_CHANGED,
+                Some(user_id),
+                Some(session_id),
+                client,
+                json!({"other_sessions_revoked": n}),
+            )
+            .await?;
+        }
+        let user_gone = || Error::unauthorized(code::USER_NOT_FOUND, "User no longer exists");
+        let user = match data {
+            Some(patch) => {
+                let current = store::users::find_by_id_for_update(&mut *tx, user_id)
+                    .await?
+                    .ok_or_else(user_gone)?;
+                let merged = merge_metadata(&current.user_metadata, patch);
+                store::users::set_user_metadata(&mut *tx, user_id, &merged).await?
+            }
+            None => store::users::find_by_id(&mut *tx, user_id).await?,
+        }
+        .ok_or_else(user_gone)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Verifies `current` against the user's password; a wrong one is audited and refused.
+    async fn check_current_password(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        current: &Secret,
+        client: &Client,
+    ) -> Result<()> {
+        let found = store::passwords::find_user_by_id(&self.pool, user_id).await?;
+        let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
+        if self.hasher.verify(current, stored).await?.ok {
+            return Ok(());
+        }
+        audit::record(
+            &self.pool,
+            event::PASSWORD_CHANGE_FAILED,
+            Some(user_id),
+            Some(session_id),
+            client,
+            json!({"reason": "wrong_current_password"}),
+        )
+        .await?;
+        Err(Error::bad_request(
+            code::INVALID_CREDENTIALS,
+            "current_password is wrong",
+        ))
+    }
+
+    /// Whether the caller's session was opened within the reauthentication window; 401 when
+    /// the session is gone. `lock` takes a row lock (inside a transaction).
+    async fn session_is_recent(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        user_id: Uuid,
+        session_id: Uuid,
+        lock: bool,
+    ) -> Result<bool> {
+        let age = store::sessions::age_secs(db, session_id, user_id, lock)
+            .await?
+            .ok_or_else(Error::session_not_found)?;
+        Ok(age <= self.policy.reauthentication_window.as_secs_f64())
+    }
+}

@@ -1,0 +1,152 @@
+//! Sign-up and password sign-in: each opens a session.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    account::{hash_new_password, normalize_email, validate_metadata},
+    password::MAX_PASSWORD_CHARS,
+    Auth, Session,
+};
+use crate::{
+    client::Client,
+    error::{code, Error, Result},
+    secret::Secret,
+    store::{
+        self,
+        audit::{self, event},
+        users::NewUser,
+    },
+};
+
+impl Auth {
+    /// `POST /signup`: creates a user with `data` as `user_metadata` and opens their first
+    /// session. Refused when sign-up is disabled.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &Secret,
+        data: Option<serde_json::Value>,
+        client: &Client,
+    ) -> Result<Session> {
+        if self.policy.disable_signup {
+            return Err(Error::signup_disabled());
+        }
+        let email = normalize_email(email)?;
+        let metadata = validate_metadata(data, "data")?.unwrap_or_else(|| json!({}));
+        let hash = hash_new_password(&self.hasher, password).await?;
+        let mut tx = self.pool.begin().await?;
+        let new = NewUser {
+            id: Uuid::new_v4(),
+            email: &email,
+            default_role: &self.policy.default_role,
+            allowed_roles: &self.policy.default_allowed_roles,
+            user_metadata: &metadata,
+            app_metadata: &json!({}),
+            enabled: true,
+        };
+        let Some(user) = store::users::insert(&mut *tx, &new).await? else {
+            return Err(Error::validation(
+                code::USER_ALREADY_EXISTS,
+                "User already registered",
+            ));
+        };
+        store::passwords::set(&mut *tx, user.id, &hash).await?;
+        let claims = self.claims_for(&mut *tx, &user).await?;
+        let refresh = self.open_session(&mut tx, user.id, client).await?;
+        audit::record(
+            &mut *tx,
+            event::SIGN_UP,
+            Some(user.id),
+            Some(refresh.session_id),
+            client,
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.issue(&claims, user, refresh.session_id, &refresh)
+    }
+
+    /// `POST /token?grant_type=password`: checks the password (upgrading an old hash on
+    /// success), records the sign-in and opens a session. Unknown email, wrong password and
+    /// disabled user all fail the same way, after the same hashing work.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &Secret,
+        client: &Client,
+    ) -> Result<Session> {
+        let email = email.trim();
+        if email.is_empty() || password.expose().is_empty() {
+            return Err(Error::invalid_request(
+                "email (or username) and password are required",
+            ));
+        }
+        if email.len() > 254 || email.chars().any(char::is_control) {
+            // Cannot be an account's email; fail like any unknown one (after the same work).
+            self.hasher.verify(password, None).await?;
+            return Err(Error::invalid_credentials());
+        }
+        if password.expose().chars().count() > MAX_PASSWORD_CHARS {
+            return Err(Error::invalid_credentials());
+        }
+        let found = store::passwords::find_user_by_email(&self.pool, email).await?;
+        let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
+        let check = self.hasher.verify(password, stored).await?;
+        let Some(found) = found else {
+            self.record_failed_sign_in(None, "unknown_email", client)
+                .await?;
+            return Err(Error::invalid_credentials());
+        };
+        let user = found.user;
+        if !check.ok || !user.is_active(found.db_now) {
+            let reason = if check.ok {
+                "disabled"
+            } else {
+                "wrong_password"
+            };
+            self.record_failed_sign_in(Some(user.id), reason, client)
+                .await?;
+            return Err(Error::invalid_credentials());
+        }
+        if check.needs_rehash {
+            let new_hash = self.hasher.hash(password).await?;
+            let old = found.password_hash.as_deref().unwrap_or_default();
+            store::passwords::upgrade(&self.pool, user.id, old, &new_hash).await?;
+        }
+        let claims = self.claims_for(&self.pool, &user).await?;
+        let mut tx = self.pool.begin().await?;
+        let refresh = self.open_session(&mut tx, user.id, client).await?;
+        let mut user = user;
+        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
+        audit::record(
+            &mut *tx,
+            event::SIGN_IN,
+            Some(user.id),
+            Some(refresh.session_id),
+            client,
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.issue(&claims, user, refresh.session_id, &refresh)
+    }
+
+    async fn record_failed_sign_in(
+        &self,
+        user_id: Option<Uuid>,
+        reason: &str,
+        client: &Client,
+    ) -> Result<()> {
+        audit::record(
+            &self.pool,
+            event::SIGN_IN_FAILED,
+            user_id,
+            None,
+            client,
+            json!({ "reason": reason }),
+        )
+        .await?;
+        Ok(())
+    }
+}

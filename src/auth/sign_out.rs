@@ -1,0 +1,124 @@
+//! Ending sessions: `POST /logout` (this session, the others, or all) and RFC 7009 revocation.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{refresh::standing_of, refresh_token::RefreshToken, refresh_token::Standing, Auth};
+use crate::{
+    client::Client,
+    error::{code, Error, Result},
+    store::{
+        self,
+        audit::{self, event},
+    },
+};
+
+/// `POST /logout?scope=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogoutScope {
+    /// This session only.
+    Local,
+    /// Every other session of the user.
+    Others,
+    /// All the user's sessions.
+    #[default]
+    Global,
+}
+
+impl LogoutScope {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "local" => Some(Self::Local),
+            "others" => Some(Self::Others),
+            "global" => Some(Self::Global),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Others => "others",
+            Self::Global => "global",
+        }
+    }
+}
+
+impl Auth {
+    /// Ends sessions of `user_id`. `session_id` is the caller's session; scopes `local` and
+    /// `others` need it.
+    pub async fn logout(
+        &self,
+        user_id: Uuid,
+        session_id: Option<Uuid>,
+        scope: LogoutScope,
+        client: &Client,
+    ) -> Result<()> {
+        let needs_session = || {
+            Error::bad_request(
+                code::SESSION_NOT_FOUND,
+                "scope local and others need the caller's session id",
+            )
+        };
+        let mut tx = self.pool.begin().await?;
+        let n = match scope {
+            LogoutScope::Local => {
+                let sid = session_id.ok_or_else(needs_session)?;
+                store::sessions::delete_of_user(&mut *tx, sid, user_id).await?
+            }
+            LogoutScope::Others => {
+                let sid = session_id.ok_or_else(needs_session)?;
+                store::sessions::delete_for_user(&mut *tx, user_id, Some(sid)).await?
+            }
+            LogoutScope::Global => {
+                store::sessions::delete_for_user(&mut *tx, user_id, None).await?
+            }
+        };
+        audit::record(
+            &mut *tx,
+            event::LOGOUT,
+            Some(user_id),
+            session_id,
+            client,
+            json!({"scope": scope.name(), "sessions": n}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `POST /revoke` (RFC 7009): revokes the session of a refresh token (current or a
+    /// genuine old one) or of a valid access token. Anything else is silently ignored.
+    pub async fn revoke(&self, presented: &str, client: &Client) -> Result<()> {
+        let target = if let Some(token) = RefreshToken::parse(presented) {
+            match store::sessions::find_for_refresh(&self.pool, token.session_id).await? {
+                Some(row) if standing_of(&token, &row).await? != Standing::Unknown => {
+                    Some((row.session_id, row.user.id))
+                }
+                _ => None,
+            }
+        } else {
+            self.tokens
+                .verify(presented)
+                .ok()
+                .map(|t| (t.session_id, t.user_id))
+        };
+        if let Some((session_id, user_id)) = target {
+            let mut tx = self.pool.begin().await?;
+            if store::sessions::delete(&mut *tx, session_id).await? > 0 {
+                audit::record(
+                    &mut *tx,
+                    event::TOKEN_REVOKED,
+                    Some(user_id),
+                    Some(session_id),
+                    client,
+                    json!({}),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}

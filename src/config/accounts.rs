@@ -1,0 +1,92 @@
+//! Accounts: roles of new users, sign-up, sign-in limits, password hashing.
+
+use clap::Args;
+
+use super::parse::parse_role;
+use crate::secret::Secret;
+
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Accounts")]
+pub struct AccountArgs {
+    /// Default role of new users.
+    #[arg(long, env = "AUTH_DEFAULT_ROLE", default_value = "user", value_parser = parse_role)]
+    pub default_role: String,
+
+    /// Allowed roles of new users, comma-separated; must include AUTH_DEFAULT_ROLE.
+    #[arg(long, env = "AUTH_DEFAULT_ALLOWED_ROLES", default_value = "user", value_delimiter = ',', value_parser = parse_role)]
+    pub default_allowed_roles: Vec<String>,
+
+    /// Refuse `POST /signup` (users are then created by an administrator).
+    #[arg(long, env = "AUTH_DISABLE_SIGNUP")]
+    pub disable_signup: bool,
+
+    /// Password sign-ins plus sign-ups allowed per client address and minute (a burst of
+    /// that many, then one every 60/N seconds); `0` turns the limit off. Per instance.
+    #[arg(long, env = "AUTH_RATE_LIMIT_SIGN_IN", default_value_t = 30)]
+    pub rate_limit_sign_in: u32,
+}
+
+impl AccountArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.default_allowed_roles.contains(&self.default_role),
+            "AUTH_DEFAULT_ROLE ({}) must be one of AUTH_DEFAULT_ALLOWED_ROLES ({})",
+            self.default_role,
+            self.default_allowed_roles.join(",")
+        );
+        Ok(())
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Password hashing")]
+pub struct PasswordArgs {
+    /// Argon2id memory cost in KiB (at least 19456, OWASP's minimum).
+    #[arg(long, env = "AUTH_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations (at least 2).
+    #[arg(long, env = "AUTH_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// Argon2id parallelism (at least 1).
+    #[arg(long, env = "AUTH_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+
+    /// Password hashes computed at once; further sign-ins wait. Defaults to the number of CPUs.
+    #[arg(long, env = "AUTH_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+
+    /// JWT secret of the PL/pgSQL hasura-jwt-auth, needed to verify the password hashes
+    /// imported from it (they are upgraded to Argon2id on the next sign-in).
+    #[arg(long, env = "AUTH_LEGACY_HMAC_SECRET", hide_env_values = true)]
+    pub legacy_hmac_secret: Option<Secret>,
+}
+
+impl PasswordArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
+        ensure!(
+            self.argon2_memory_kib >= 19_456,
+            "AUTH_ARGON2_MEMORY_KIB must be at least 19456 (OWASP's minimum for Argon2id)"
+        );
+        ensure!(
+            self.argon2_iterations >= 2,
+            "AUTH_ARGON2_ITERATIONS must be at least 2"
+        );
+        ensure!(
+            (1..=64).contains(&self.argon2_parallelism),
+            "AUTH_ARGON2_PARALLELISM must be between 1 and 64"
+        );
+        Ok(())
+    }
+
+    /// Hashing threads: the setting, else one per CPU.
+    pub fn concurrency(&self) -> usize {
+        self.password_hash_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! Typed settings. Every setting is a command-line flag with an `AUTH_*` environment variable;
+//! `--help` documents them all, grouped by concern (one struct per group below). Values are
+//! checked when the server starts, and an invalid one stops it with a message that names the
+//! setting and what it accepts.
+
+mod accounts;
+mod cookie;
+mod db;
+mod hasura;
+mod keys;
+mod parse;
+mod server;
+mod tokens;
+
+pub use accounts::{AccountArgs, PasswordArgs};
+pub use cookie::{CookieArgs, SameSite};
+pub use db::DbArgs;
+pub use hasura::{ClaimsFormat, HasuraArgs, DEFAULT_CLAIMS_NAMESPACE};
+pub use keys::{JwtAlgorithm, KeyArgs};
+pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDuration};
+pub use server::{LogFormat, ServerArgs};
+pub use tokens::{SessionArgs, TokenArgs};
+
+use std::time::Duration;
+
+use clap::{Args, Parser};
+
+/// `aud` of users in API responses when `AUTH_JWT_AUDIENCE` is unset (Supabase Auth's value).
+pub const DEFAULT_USER_AUDIENCE: &str = "authenticated";
+
+/// Every setting of the server.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    #[command(flatten)]
+    pub tokens: TokenArgs,
+    #[command(flatten)]
+    pub sessions: SessionArgs,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+    #[command(flatten)]
+    pub passwords: PasswordArgs,
+    #[command(flatten)]
+    pub hasura: HasuraArgs,
+    #[command(flatten)]
+    pub cookie: CookieArgs,
+}
+
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct ConfigOnly {
+    #[command(flatten)]
+    config: Config,
+}
+
+impl Config {
+    /// Parses settings from flags (and the environment), as `serve` does. For tests and tools.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        ConfigOnly::try_parse_from(args).map(|c| c.config)
+    }
+
+    /// The clap definition of every setting (for `--help` checks and docs).
+    pub fn command() -> clap::Command {
+        use clap::CommandFactory;
+        ConfigOnly::command()
+    }
+
+    /// Checks the settings that clap cannot check alone.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
+        self.server.validate()?;
+        self.accounts.validate()?;
+        self.passwords.validate()?;
+        self.cookie.validate()?;
+        ensure!(
+            self.tokens.access_token_ttl >= Duration::from_secs(10),
+            "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"
+        );
+        ensure!(
+            !self.hasura.hasura_claims_namespace.is_empty(),
+            "AUTH_HASURA_CLAIMS_NAMESPACE must not be empty"
+        );
+        for (name, secret) in [
+            ("AUTH_ADMIN_SECRET", &self.server.admin_secret),
+            (
+                "AUTH_HASURA_ACTIONS_SECRET",
+                &self.hasura.hasura_actions_secret,
+            ),
+        ] {
+            if let Some(secret) = secret {
+                ensure!(
+                    secret.expose().len() >= 32,
+                    "{name} must be at least 32 bytes (generate one with: openssl rand -hex 32)"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.server.public_url()
+    }
+
+    /// `iss` of access tokens.
+    pub fn issuer(&self) -> String {
+        self.tokens
+            .jwt_issuer
+            .clone()
+            .unwrap_or_else(|| self.public_url())
+    }
+
+    /// `aud` of users in API responses: the access tokens' audience, else `authenticated`.
+    pub fn user_audience(&self) -> &str {
+        self.tokens
+            .jwt_audience
+            .as_deref()
+            .unwrap_or(DEFAULT_USER_AUDIENCE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_falls_back_to_database_url() {
+        let explicit = Config::from_args(["--database-url", "postgres://a@h/x"]).unwrap();
+        assert_eq!(explicit.db.url().unwrap().expose(), "postgres://a@h/x");
+        let fallback = Config::from_args(Vec::<&str>::new()).unwrap();
+        // DATABASE_URL is what `cargo test` sets (.cargo/config.toml) or the caller exported.
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => assert_eq!(fallback.db.url().unwrap().expose(), url),
+            _ => assert!(fallback
+                .db
+                .url()
+                .unwrap_err()
+                .to_string()
+                .contains("AUTH_DATABASE_URL")),
+        }
+    }
+
+    #[test]
+    fn user_audience_defaults_to_authenticated() {
+        let config = Config::from_args(Vec::<&str>::new()).unwrap();
+        assert_eq!(config.user_audience(), "authenticated");
+        let config = Config::from_args(["--jwt-audience", "my-app"]).unwrap();
+        assert_eq!(config.user_audience(), "my-app");
+    }
+}

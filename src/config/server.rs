@@ -1,0 +1,77 @@
+//! The HTTP server: address, public URL, proxies, browsers, the admin API, logs.
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+
+use super::parse::{parse_optional_duration, OptionalDuration};
+use crate::secret::Secret;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Server")]
+pub struct ServerArgs {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "AUTH_LISTEN", default_value = "127.0.0.1:9999")]
+    pub listen: SocketAddr,
+
+    /// Public base URL of this server, used in the OAuth metadata and Hasura's `jwk_url`.
+    /// Defaults to `http://<AUTH_LISTEN>`.
+    #[arg(long, env = "AUTH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Browser origins allowed to call the API with credentials (CORS), comma-separated,
+    /// e.g. `https://app.example.com`. Empty: no CORS headers.
+    #[arg(long, env = "AUTH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Take the client address from the rightmost `X-Forwarded-For` entry (the one your
+    /// reverse proxy appends). Set it behind a proxy, or every client shares the proxy's address.
+    #[arg(long, env = "AUTH_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
+    /// Bearer secret of the admin API (`Authorization: Bearer <secret>`, at least 32 bytes).
+    /// Without it there is no admin API.
+    #[arg(long, env = "AUTH_ADMIN_SECRET", hide_env_values = true)]
+    pub admin_secret: Option<Secret>,
+
+    /// Audit-log entries older than this are deleted (`off` keeps them forever).
+    #[arg(long, env = "AUTH_AUDIT_RETENTION", default_value = "90d", value_parser = parse_optional_duration)]
+    pub audit_retention: OptionalDuration,
+
+    /// Log format.
+    #[arg(long, env = "AUTH_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl ServerArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use anyhow::ensure;
+        for origin in &self.cors_origins {
+            ensure!(
+                (origin.starts_with("http://") || origin.starts_with("https://")) && !origin.ends_with('/'),
+                "AUTH_CORS_ORIGINS entries must be origins such as https://app.example.com (got {origin})"
+            );
+        }
+        if let Some(url) = &self.public_url {
+            ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "AUTH_PUBLIC_URL must start with http:// or https:// (got {url})"
+            );
+        }
+        Ok(())
+    }
+
+    /// Public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}

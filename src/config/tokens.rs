@@ -1,0 +1,51 @@
+//! Access tokens and sessions.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::parse::{parse_duration, parse_optional_duration, OptionalDuration};
+
+/// Access tokens: what they say and how long they live.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Access tokens")]
+pub struct TokenArgs {
+    /// `iss` of access tokens. Defaults to AUTH_PUBLIC_URL.
+    #[arg(long, env = "AUTH_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// `aud` of access tokens (optional). Set Hasura's `audience` to the same value.
+    #[arg(long, env = "AUTH_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Lifetime of access tokens: seconds, or a duration such as `15m`.
+    #[arg(long, env = "AUTH_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// `Cache-Control: max-age` of the JWKS. Hasura refetches the key set after this long.
+    #[arg(long, env = "AUTH_JWKS_MAX_AGE", default_value = "5m", value_parser = parse_duration)]
+    pub jwks_max_age: Duration,
+}
+
+/// Sessions and their refresh tokens.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Sessions")]
+pub struct SessionArgs {
+    /// How long a rotated refresh token still converges on the current one (racing tabs, lost
+    /// responses). Presented later, it counts as theft and revokes the session.
+    #[arg(long, env = "AUTH_REFRESH_TOKEN_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_token_reuse_interval: Duration,
+
+    /// A session unused for this long can no longer be refreshed (`off` to disable).
+    #[arg(long, env = "AUTH_SESSION_IDLE_TIMEOUT", default_value = "7d", value_parser = parse_optional_duration)]
+    pub session_idle_timeout: OptionalDuration,
+
+    /// A session older than this can no longer be refreshed (`off` to disable).
+    #[arg(long, env = "AUTH_SESSION_MAX_LIFETIME", default_value = "30d", value_parser = parse_optional_duration)]
+    pub session_max_lifetime: OptionalDuration,
+
+    /// How long after signing in a session may set a new password without giving
+    /// `current_password` (`0`: always required).
+    #[arg(long, env = "AUTH_REAUTHENTICATION_WINDOW", default_value = "10m", value_parser = parse_duration)]
+    pub reauthentication_window: Duration,
+}

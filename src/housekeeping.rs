@@ -1,0 +1,41 @@
+//! Background housekeeping while the server runs: deleting sessions past their idle timeout
+//! or lifetime and audit entries past their retention, and forgetting idle rate-limit state.
+
+use std::time::Duration;
+
+use crate::{app::App, store};
+
+/// How often housekeeping runs.
+pub const INTERVAL: Duration = Duration::from_secs(600);
+
+/// Runs [`run_once`] every [`INTERVAL`], forever (spawn it).
+pub async fn run(app: App) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    loop {
+        tick.tick().await;
+        run_once(&app).await;
+    }
+}
+
+/// One round of housekeeping; failures are logged and retried at the next round.
+pub async fn run_once(app: &App) {
+    app.sign_in_limiter.forget_idle();
+    if let Some(retention) = app.config.server.audit_retention.0 {
+        match store::audit::prune(app.pool(), retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "pruned old audit entries"),
+            Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
+        }
+    }
+    let policy = &app.auth.policy;
+    let idle = policy.idle_timeout.map(|d| d.as_secs_f64());
+    let max = policy.max_lifetime.map(|d| d.as_secs_f64());
+    if idle.is_none() && max.is_none() {
+        return;
+    }
+    match store::sessions::prune_expired(app.pool(), idle, max).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sessions = n, "pruned expired sessions"),
+        Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+    }
+}

@@ -1,0 +1,244 @@
+//! `POST /hasura/actions`: one handler for the `signup`, `login`, `refreshToken`, `logout`
+//! and `changePassword` Hasura actions (their metadata comes from `hasura metadata`).
+//!
+//! Hasura calls it with `{"action": {"name"}, "input": {…}, "session_variables": {…}}` and the
+//! shared secret header; it answers 2xx with the action's output type or 4xx
+//! `{message, extensions: {code}}`, which Hasura passes on as a GraphQL error
+//! (<https://hasura.io/docs/latest/actions/action-handlers/>).
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{FromRequestParts, State},
+    http::{header, request::Parts, HeaderMap},
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{cookie, error::status, extract::forwarded_for, token::token_response, Payload};
+use crate::{
+    app::App,
+    auth::{claims, LogoutScope, SelfUpdate, Session},
+    client::Client,
+    error::{code, Error, Kind},
+    hasura_config::ACTIONS_SECRET_HEADER,
+    secret::Secret,
+};
+
+pub fn router() -> Router<App> {
+    Router::new().route("/hasura/actions", post(actions))
+}
+
+#[derive(Deserialize)]
+struct ActionName {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ActionRequest {
+    action: ActionName,
+    #[serde(default)]
+    input: Value,
+    #[serde(default)]
+    session_variables: HashMap<String, String>,
+}
+
+/// Hasura's action error shape: 4xx `{message, extensions: {code}}`; internals never leave.
+fn action_error(e: Error) -> Response {
+    let status = status(e.kind);
+    if e.kind == Kind::Internal || e.kind == Kind::Unavailable {
+        e.log_cause();
+        return (
+            status,
+            Json(
+                json!({"message": "internal error", "extensions": {"code": code::UNEXPECTED_FAILURE}}),
+            ),
+        )
+            .into_response();
+    }
+    (
+        status,
+        Json(json!({"message": e.message, "extensions": {"code": e.code}})),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: Secret,
+}
+
+#[derive(Deserialize, Default)]
+struct RefreshInput {
+    refresh_token: Option<Secret>,
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutInput {
+    scope: Option<LogoutScope>,
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordInput {
+    password: Secret,
+    current_password: Option<Secret>,
+}
+
+/// The action's input as `T`; an action without arguments may send `null`.
+fn input<T: serde::de::DeserializeOwned + Default>(value: Value) -> Result<T, Error> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    required_input(value)
+}
+
+fn required_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid action input: {e}")))
+}
+
+/// The `AuthSession` output type of the generated metadata: exactly these fields.
+fn session_output(app: &App, session: Session) -> Response {
+    let extra = json!({"user_id": session.user.id.to_string(), "email": session.user.email});
+    token_response(app, &session, extra)
+}
+
+/// The signed-in user and session of an action call, from Hasura's session variables. Hasura
+/// only checked the token's signature, so the session must still be live and the user active.
+async fn acting_user(app: &App, vars: &HashMap<String, String>) -> Result<(Uuid, Uuid), Error> {
+    let get = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    let unauthorized =
+        || Error::unauthorized(code::NO_AUTHORIZATION, "This action needs a signed-in user");
+    if get("x-hasura-role") == Some(app.config.hasura.hasura_unauthorized_role.as_str()) {
+        return Err(unauthorized());
+    }
+    let user_id = get(claims::USER_ID)
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(unauthorized)?;
+    let session_id = get(claims::SESSION_ID)
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(unauthorized)?;
+    app.auth.live_user(session_id, user_id).await?;
+    Ok((user_id, session_id))
+}
+
+/// Proof that a request to the actions handler carries the shared secret; checked before the
+/// body is read.
+struct ActionsCaller;
+
+impl FromRequestParts<App> for ActionsCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let Some(expected) = &app.config.hasura.hasura_actions_secret else {
+            return Err(action_error(Error::not_found(
+                code::NOT_FOUND,
+                "The actions handler is off: set AUTH_HASURA_ACTIONS_SECRET",
+            )));
+        };
+        let presented = parts
+            .headers
+            .get(ACTIONS_SECRET_HEADER)
+            .map(|v| v.as_bytes());
+        match presented {
+            Some(p) if expected.matches(p) => Ok(Self),
+            _ => Err(action_error(Error::unauthorized(
+                code::UNAUTHORIZED,
+                "missing or wrong actions secret",
+            ))),
+        }
+    }
+}
+
+/// The client behind Hasura: Hasura forwards the client's User-Agent as
+/// X-Forwarded-User-Agent, and with `forward_client_headers` the X-Forwarded-For that a proxy
+/// in front of it set.
+fn client_of(app: &App, headers: &HeaderMap) -> Client {
+    let user_agent = headers
+        .get("x-forwarded-user-agent")
+        .or_else(|| headers.get(header::USER_AGENT))
+        .and_then(|v| v.to_str().ok());
+    Client::new(forwarded_for(app, headers), user_agent)
+}
+
+async fn actions(
+    State(app): State<App>,
+    _caller: ActionsCaller,
+    headers: HeaderMap,
+    Payload(req): Payload<ActionRequest>,
+) -> Response {
+    let client = client_of(&app, &headers);
+    run_action(&app, &client, &headers, req)
+        .await
+        .unwrap_or_else(action_error)
+}
+
+async fn run_action(
+    app: &App,
+    client: &Client,
+    headers: &HeaderMap,
+    req: ActionRequest,
+) -> Result<Response, Error> {
+    match req.action.name.as_str() {
+        "signup" => {
+            let c: Credentials = required_input(req.input)?;
+            app.sign_in_limiter.check(client)?;
+            let session = app
+                .auth
+                .sign_up(&c.email, &c.password, None, client)
+                .await?;
+            Ok(session_output(app, session))
+        }
+        "login" => {
+            let c: Credentials = required_input(req.input)?;
+            app.sign_in_limiter.check(client)?;
+            let session = app.auth.sign_in(&c.email, &c.password, client).await?;
+            Ok(session_output(app, session))
+        }
+        "refreshToken" => {
+            let r: RefreshInput = input(req.input)?;
+            let (token, _) = cookie::refresh_token(&app.config, headers, r.refresh_token)?;
+            let session = app.auth.refresh(token.expose(), client).await?;
+            Ok(session_output(app, session))
+        }
+        "logout" => {
+            let (user_id, session_id) = acting_user(app, &req.session_variables).await?;
+            let l: LogoutInput = input(req.input)?;
+            let scope = l.scope.unwrap_or_default();
+            app.auth
+                .logout(user_id, Some(session_id), scope, client)
+                .await?;
+            let mut response = Json(json!({"ok": true})).into_response();
+            cookie::clear(&app.config, response.headers_mut());
+            Ok(response)
+        }
+        "changePassword" => {
+            let (user_id, session_id) = acting_user(app, &req.session_variables).await?;
+            let c: ChangePasswordInput = required_input(req.input)?;
+            if c.current_password.is_some() {
+                app.sign_in_limiter.check(client)?;
+            }
+            let update = SelfUpdate {
+                password: Some(c.password),
+                current_password: c.current_password,
+                data: None,
+            };
+            app.auth
+                .update_self(user_id, session_id, update, client)
+                .await?;
+            Ok(Json(json!({"ok": true})).into_response())
+        }
+        other => Err(Error::not_found(
+            code::NOT_FOUND,
+            format!("unknown action {other:?}"),
+        )),
+    }
+}

@@ -1,0 +1,106 @@
+//! `GET|POST /hasura/webhook`: Hasura's auth webhook
+//! (<https://hasura.io/docs/latest/auth/authentication/webhook/>). It answers 200 with the
+//! session variables (every value a string, the role in `X-Hasura-Role`) or 401 to deny, and
+//! puts the token's expiry in the body as `Expires`, where Hasura reads it.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{extract::parse_bearer, Payload};
+use crate::{app::App, auth::claims, error::Kind};
+
+pub fn router() -> Router<App> {
+    Router::new().route("/hasura/webhook", get(webhook_get).post(webhook_post))
+}
+
+/// Webhook denial: 401, which Hasura reports as "Authentication hook unauthorized this request".
+fn deny(message: &str) -> Response {
+    (StatusCode::UNAUTHORIZED, Json(json!({"message": message}))).into_response()
+}
+
+fn header_of<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Answers for the client headers Hasura passed on.
+async fn webhook(app: &App, headers: &HashMap<String, String>) -> Response {
+    let Some(authorization) = header_of(headers, "authorization") else {
+        return Json(json!({"X-Hasura-Role": app.config.hasura.hasura_unauthorized_role}))
+            .into_response();
+    };
+    let Some(token) = parse_bearer(authorization) else {
+        return deny("Malformed Authorization header");
+    };
+    let who = match app.auth.authenticate(token).await {
+        Ok(who) => who,
+        Err(e) if e.kind == Kind::Unauthorized => return deny(&e.message),
+        Err(e) => return e.into_response(),
+    };
+    // Roles come from the user row just read, not from the token: a role taken away
+    // stops working at once in webhook mode.
+    let role = match header_of(headers, "x-hasura-role").filter(|r| !r.is_empty()) {
+        Some(requested) if who.user.allowed_roles.iter().any(|r| r == requested) => requested,
+        Some(_) => return deny("Your requested role is not in allowed roles"),
+        None => who.user.default_role.as_str(),
+    };
+    let hasura = &who.token.hasura;
+    let mut vars = Map::new();
+    for (name, value) in hasura {
+        if name == claims::ALLOWED_ROLES || name == claims::DEFAULT_ROLE {
+            continue;
+        }
+        if let Value::String(s) = value {
+            vars.insert(name.clone(), Value::String(s.clone()));
+        }
+    }
+    vars.remove(claims::USER_ID);
+    vars.insert("X-Hasura-User-Id".into(), json!(who.user.id.to_string()));
+    vars.insert("X-Hasura-Role".into(), json!(role));
+    // Hasura reads the expiry from the body (not from HTTP headers) to close WebSockets.
+    if let Some(exp) = chrono::DateTime::from_timestamp(who.token.expires_at, 0) {
+        vars.insert(
+            "Expires".into(),
+            json!(exp.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
+        );
+    }
+    Json(Value::Object(vars)).into_response()
+}
+
+/// GET mode: the client's headers are this request's headers.
+async fn webhook_get(State(app): State<App>, headers: HeaderMap) -> Response {
+    // A header that is not UTF-8 is kept as an unusable value, so a garbled Authorization
+    // header is denied rather than treated as absent (anonymous).
+    let map: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                v.to_str().unwrap_or("\u{fffd}").to_owned(),
+            )
+        })
+        .collect();
+    webhook(&app, &map).await
+}
+
+#[derive(Deserialize)]
+struct WebhookBody {
+    #[serde(default)]
+    headers: HashMap<String, String>,
+}
+
+/// POST mode: `{"headers": {...}, "request": {...}}`.
+async fn webhook_post(State(app): State<App>, Payload(body): Payload<WebhookBody>) -> Response {
+    webhook(&app, &body.headers).await
+}

@@ -1,0 +1,157 @@
+//! Test helpers: an app on a fresh database per test, requests through `oneshot`, and a
+//! checker that applies Hasura's JWT rules to issued tokens independently of the server code.
+
+pub mod hasura;
+
+use axum::{
+    body::Body,
+    http::{header, HeaderMap, Method, Request, StatusCode},
+    Router,
+};
+use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, store};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use sqlx::{postgres::PgConnectOptions, PgPool};
+use tower::ServiceExt;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: App,
+    pub pool: PgPool,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
+/// An app with an HS256 key and default settings, plus `extra` flags.
+pub async fn app(opts: PgConnectOptions, extra: &[&str]) -> TestApp {
+    let mut args = vec!["--jwt-secret", SECRET];
+    args.extend_from_slice(extra);
+    let config = Config::from_args(args).expect("test config");
+    let keys = KeySet::load(&config.keys).expect("keys");
+    app_with(opts, config, keys).await
+}
+
+pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> TestApp {
+    let pool = store::connect_with(opts, &config.db.db_schema, 20)
+        .await
+        .expect("connect");
+    store::migrate(&pool, &config.db.db_schema)
+        .await
+        .expect("migrate");
+    let state = App::from_parts(config, pool.clone(), keys).expect("state");
+    TestApp {
+        router: hasura_jwt_auth::http::router(state.clone()),
+        state,
+        pool,
+    }
+}
+
+impl TestApp {
+    pub async fn request(&self, req: Request<Body>) -> Response {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(token) = bearer {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        };
+        self.request(req.unwrap()).await
+    }
+
+    pub async fn form(&self, uri: &str, body: &str) -> Response {
+        let req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        self.request(req).await
+    }
+
+    pub async fn post(&self, uri: &str, body: Value) -> Response {
+        self.call(Method::POST, uri, None, Some(body)).await
+    }
+
+    pub async fn signup(&self, email: &str) -> Response {
+        let res = self
+            .post("/signup", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{res:?}");
+        res
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/token?grant_type=password",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, token: &str) -> Response {
+        self.post(
+            "/token?grant_type=refresh_token",
+            json!({"refresh_token": token}),
+        )
+        .await
+    }
+
+    pub async fn session_count(&self, user_id: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1::uuid")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// The payload of a JWT, without verifying it (for reading `sid` and friends in tests).
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let part = token.split('.').nth(1).expect("jwt has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}

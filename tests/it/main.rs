@@ -1,0 +1,14 @@
+//! Integration tests against a real PostgreSQL, one fresh database per test, in one test
+//! binary (one link instead of one per file). Grouped by area:
+//!
+//! - `api`: the HTTP API (sign-up, sign-in, user endpoints, keys, settings, bad input);
+//! - `refresh`: refresh tokens and sessions;
+//! - `hasura`: claims, actions, webhook, cookie and CORS;
+//! - `admin`: the admin API, the CLI, imports and the audit log.
+#![allow(dead_code)]
+
+mod admin;
+mod api;
+mod common;
+mod hasura;
+mod refresh;
