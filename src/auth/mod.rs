@@ -1,7 +1,7 @@
 //! The framework-free core of sessions: sign-up and sign-in, refresh (rotation, reuse and
 //! theft), access-token checks, sign-out and revocation, and self-service account changes.
 //! No HTTP in here: every operation takes plain values and returns a [`Session`], a user, or
-//! a domain [`Error`](crate::error::Error).
+//! a domain [`Error`].
 //!
 //! One file per flow: [`sign_in`] (sign-up and password sign-in), [`refresh`], [`authenticate`]
 //! (access token → live session), [`sign_out`] (logout and RFC 7009 revocation),

@@ -98,7 +98,8 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// Every setting of the configuration (read from its definition) is in `serve --help`.
+    /// Every setting of the configuration (read from its definition) is in `serve --help` and
+    /// in README.md.
     #[test]
     fn help_documents_every_setting() {
         let help = Cli::command()

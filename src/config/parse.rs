@@ -38,7 +38,7 @@ pub fn parse_identifier(s: &str) -> Result<String, String> {
     }
 }
 
-/// A role name as Hasura accepts it: non-empty, no surrounding whitespace.
+/// A role name (surrounding whitespace trimmed) that passes [`crate::roles::validate_role`].
 pub fn parse_role(s: &str) -> Result<String, String> {
     crate::roles::validate_role(s.trim()).map(str::to_owned)
 }

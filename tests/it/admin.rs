@@ -908,8 +908,8 @@ fn cli_generates_and_lists_keys() {
 
 // --- Imports --------------------------------------------------------------------------------------
 
-/// The seed's table and hashing, made by pgcrypto exactly as the PL/pgSQL version did.
-async fn seed_table(pool: &PgPool) {
+/// The PL/pgSQL hasura-jwt-auth's table and hashing, made by pgcrypto exactly as it did.
+async fn plpgsql_table(pool: &PgPool) {
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA public")
         .execute(pool)
         .await
@@ -973,7 +973,7 @@ async fn seed_table(pool: &PgPool) {
 async fn import_from_the_plpgsql_hasura_jwt_auth(_: PgPoolOptions, opts: PgConnectOptions) {
     let url = url_of(&opts);
     let app = common::app(opts, &["--legacy-hmac-secret", "old-jwt-secret"]).await;
-    seed_table(&app.pool).await;
+    plpgsql_table(&app.pool).await;
     let out = cli(
         &url,
         &[
@@ -1087,9 +1087,9 @@ async fn import_from_the_plpgsql_hasura_jwt_auth(_: PgPoolOptions, opts: PgConne
 }
 
 #[sqlx::test(migrations = false)]
-async fn seed_hashes_need_the_right_old_secret(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn plpgsql_hashes_need_the_right_old_secret(_: PgPoolOptions, opts: PgConnectOptions) {
     let right = common::app(opts.clone(), &["--legacy-hmac-secret", "old-jwt-secret"]).await;
-    seed_table(&right.pool).await;
+    plpgsql_table(&right.pool).await;
     let target = hasura_jwt_auth::admin::import::Target {
         pool: &right.pool,
         default_role: "user",

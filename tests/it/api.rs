@@ -575,11 +575,25 @@ async fn concurrent_migrations_are_safe(_: PgPoolOptions, opts: PgConnectOptions
     for r in results {
         r.expect("every instance migrates cleanly");
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM auth._sqlx_migrations")
-        .fetch_one(&pools[0])
-        .await
-        .unwrap();
-    assert!(n >= 1);
+    // Every embedded migration is recorded exactly once, successfully, in order.
+    let known = hasura_jwt_auth::store::known_migrations();
+    assert!(!known.is_empty());
+    let rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM auth._sqlx_migrations ORDER BY version")
+            .fetch_all(&pools[0])
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        known.iter().map(|v| (*v, true)).collect::<Vec<_>>(),
+        "each migration applied once"
+    );
+    assert_eq!(
+        hasura_jwt_auth::store::applied_migrations(&pools[0])
+            .await
+            .unwrap(),
+        known
+    );
 }
 
 #[sqlx::test(migrations = false)]

@@ -320,7 +320,7 @@ async fn action_with(
     secret: Option<&str>,
     cookie: Option<&str>,
 ) -> common::Response {
-    // The payload Hasura sends (shared/hasura.md §3).
+    // The payload Hasura sends (https://hasura.io/docs/latest/actions/action-handlers/).
     let body = json!({
         "action": {"name": name},
         "input": input,

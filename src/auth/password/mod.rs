@@ -54,8 +54,8 @@ pub struct PasswordHasher {
     params: Params,
     /// Queue of the hashing threads.
     jobs: mpsc::Sender<Job>,
-    /// Hashing jobs run so far (lets tests see that work was done).
-    jobs_run: Arc<std::sync::atomic::AtomicU64>,
+    /// Hashing jobs handed to the threads so far (lets tests see that work was done).
+    jobs_queued: Arc<std::sync::atomic::AtomicU64>,
     /// Hash verified against when the account does not exist, so that an unknown email
     /// costs the same work as a wrong password.
     dummy_hash: Arc<str>,
@@ -85,7 +85,7 @@ impl PasswordHasher {
         Ok(Self {
             params,
             jobs: spawn_workers(concurrency.max(1))?,
-            jobs_run: Arc::default(),
+            jobs_queued: Arc::default(),
             dummy_hash: dummy.into(),
             plpgsql_secret,
         })
@@ -104,7 +104,7 @@ impl PasswordHasher {
         self.jobs
             .send(job)
             .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
-        self.jobs_run
+        self.jobs_queued
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         result.await.context("password hashing job failed")
     }
@@ -291,7 +291,7 @@ mod tests {
             h.dummy_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "same parameters as real hashes"
         );
-        let before = h.jobs_run.load(Ordering::Relaxed);
+        let before = h.jobs_queued.load(Ordering::Relaxed);
         assert!(
             !h.verify(&Secret::new("whatever pw"), None)
                 .await
@@ -299,12 +299,12 @@ mod tests {
                 .ok
         );
         assert_eq!(
-            h.jobs_run.load(Ordering::Relaxed),
+            h.jobs_queued.load(Ordering::Relaxed),
             before + 1,
             "the dummy hash was really verified"
         );
         let real = h.hash(&Secret::new("whatever pw")).await.unwrap();
-        let before = h.jobs_run.load(Ordering::Relaxed);
+        let before = h.jobs_queued.load(Ordering::Relaxed);
         assert!(
             !h.verify(&Secret::new("wrong pw!"), Some(&real))
                 .await
@@ -312,7 +312,7 @@ mod tests {
                 .ok
         );
         assert_eq!(
-            h.jobs_run.load(Ordering::Relaxed),
+            h.jobs_queued.load(Ordering::Relaxed),
             before + 1,
             "a wrong password costs one verification too"
         );

@@ -1,4 +1,5 @@
-//! Hasura's JWT rules (shared/hasura.md §1.4, §1.5, §7), applied to a token that has been
+//! Hasura's JWT rules (<https://hasura.io/docs/latest/auth/authentication/jwt/>: signature,
+//! registered claims, the claims object), applied to a token that has been
 //! verified with the published JWKS or the shared secret by `jsonwebtoken`, not by the server.
 
 use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
