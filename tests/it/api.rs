@@ -952,3 +952,41 @@ async fn over_tcp_the_peer_address_is_recorded_and_rate_limited(
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[sqlx::test(migrations = false)]
+async fn user_metadata_merges_the_same_way_for_users_and_admins(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
+    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
+    let s = app.signup("merge@example.com").await;
+    let at = str_of(&s.body, "access_token");
+    let id = str_of(&s.body["user"], "id").to_owned();
+    let patch = json!({"keep": 1, "gone": 2, "nested": {"a": 1}});
+    let res = app
+        .call(Method::PUT, "/user", Some(at), Some(json!({"data": patch})))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    // Top-level null removes a key; a nested object is stored whole, nulls inside it included.
+    let patch = json!({"gone": null, "nested": {"a": null, "b": 2}});
+    let by_user = app
+        .call(Method::PUT, "/user", Some(at), Some(json!({"data": patch})))
+        .await;
+    assert_eq!(by_user.status, StatusCode::OK, "{by_user:?}");
+    let expected = json!({"keep": 1, "nested": {"a": null, "b": 2}});
+    assert_eq!(by_user.body["user_metadata"], expected);
+    let by_admin = app
+        .call(
+            Method::PUT,
+            &format!("/admin/users/{id}"),
+            Some(ADMIN),
+            Some(json!({"user_metadata": {"keep": null, "x": {"y": null}}})),
+        )
+        .await;
+    assert_eq!(by_admin.status, StatusCode::OK, "{by_admin:?}");
+    assert_eq!(
+        by_admin.body["user_metadata"],
+        json!({"nested": {"a": null, "b": 2}, "x": {"y": null}})
+    );
+}
