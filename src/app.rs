@@ -12,7 +12,7 @@ use crate::{
         keys::KeySet, password::PasswordHasher, rate_limit::SignInLimiter, tokens::AccessTokens,
         Auth, Policy,
     },
-    config::Config,
+    config::{Config, DbArgs},
     store,
 };
 
@@ -32,7 +32,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         config.validate()?;
         let keys = load_keys(&config)?;
-        let pool = database(&config).await?;
+        let pool = database(&config.db).await?;
         if let Some(sql) = &config.hasura.custom_claims_sql {
             store::claims::check_custom_claims_sql(&pool, sql).await?;
         }
@@ -95,9 +95,9 @@ pub fn load_keys(config: &Config) -> anyhow::Result<KeySet> {
 }
 
 /// A pool on the configured database, migrated to this version's schema.
-pub async fn database(config: &Config) -> anyhow::Result<PgPool> {
-    let pool = store::connect(&config.db).await?;
-    store::migrate(&pool, &config.db.db_schema).await?;
+pub async fn database(db: &DbArgs) -> anyhow::Result<PgPool> {
+    let pool = store::connect(db).await?;
+    store::migrate(&pool, &db.db_schema).await?;
     Ok(pool)
 }
 
@@ -126,6 +126,6 @@ fn admin_service(config: &Config, pool: PgPool, hasher: PasswordHasher) -> Admin
 /// use it: no signing keys needed, one hashing thread.
 pub async fn admin(config: &Config) -> anyhow::Result<Admin> {
     config.validate()?;
-    let pool = database(config).await?;
+    let pool = database(&config.db).await?;
     Ok(admin_service(config, pool, password_hasher(config, 1)?))
 }

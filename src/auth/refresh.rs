@@ -73,7 +73,7 @@ impl Auth {
                 return Err(not_found());
             }
             // From here on the presenter holds a genuine token of this session.
-            self.check_session_usable(&row, client).await?;
+            self.end_unusable_session(&row, client).await?;
             match standing {
                 Standing::Unknown => unreachable!("handled above"),
                 Standing::Current => {
@@ -121,9 +121,9 @@ impl Auth {
         ))
     }
 
-    /// Ends a session past its idle timeout or lifetime, and every session of a user who is
-    /// no longer active (recorded in the audit log); either way the refresh fails.
-    async fn check_session_usable(&self, row: &RefreshRow, client: &Client) -> Result<()> {
+    /// Passes a usable session; otherwise ends it (past its idle timeout or lifetime) or every
+    /// session of its user (no longer active, recorded in the audit log), and fails.
+    async fn end_unusable_session(&self, row: &RefreshRow, client: &Client) -> Result<()> {
         let now = row.db_now;
         let idle = self
             .policy

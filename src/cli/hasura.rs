@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::{
-    auth::keys::KeySet,
+    app,
     config::Config,
     hasura_config::{self, SecretMode, ACTIONS_SECRET_ENV},
 };
@@ -35,7 +35,7 @@ pub fn run(cmd: HasuraCommand) -> anyhow::Result<()> {
     match cmd {
         HasuraCommand::JwtSecret { config, mode } => {
             config.validate()?;
-            let keys = KeySet::load(&config.keys)?;
+            let keys = app::load_keys(&config)?;
             println!("{}", hasura_config::hasura_jwt_secret(&config, &keys, mode));
         }
         HasuraCommand::Metadata { dir, config } => {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::{
-    auth::keys::{generate_private_key_pem, write_private_file, KeySet},
+    app,
+    auth::keys::{generate_private_key_pem, write_private_file},
     config::{Config, JwtAlgorithm},
 };
 
@@ -39,7 +40,7 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::List { config } => {
-            let keys = KeySet::load(&config.keys)?;
+            let keys = app::load_keys(&config)?;
             for (i, key) in keys.all().enumerate() {
                 println!(
                     "{}  {:<6} kid={}  {}",

@@ -11,9 +11,9 @@ mod user;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    app::App,
+    app::{self, App},
     config::{Config, DbArgs, LogFormat},
-    housekeeping, http, store, telemetry,
+    housekeeping, http, telemetry,
 };
 
 pub use audit::AuditCommand;
@@ -66,8 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(config) => serve(*config).await,
         Command::Migrate(db) => {
             telemetry::init(LogFormat::Text);
-            let pool = store::connect(&db).await?;
-            store::migrate(&pool, &db.db_schema).await?;
+            app::database(&db).await?;
             println!("migrations applied to schema {}", db.db_schema);
             Ok(())
         }
