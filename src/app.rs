@@ -36,13 +36,18 @@ impl App {
         if let Some(sql) = &config.hasura.custom_claims_sql {
             store::claims::check_custom_claims_sql(&pool, sql).await?;
         }
-        Self::from_parts(config, pool, keys)
+        Self::assemble(config, pool, keys)
     }
 
     /// The services over a pool and keys the caller made (tests and the benchmark bring their
     /// own database and keys).
     pub fn from_parts(config: Config, pool: PgPool, keys: KeySet) -> anyhow::Result<Self> {
         config.validate()?;
+        Self::assemble(config, pool, keys)
+    }
+
+    /// Wires the services from validated settings.
+    fn assemble(config: Config, pool: PgPool, keys: KeySet) -> anyhow::Result<Self> {
         let tokens = AccessTokens {
             keys: Arc::new(keys),
             issuer: config.issuer(),

@@ -98,6 +98,11 @@ enum Imported {
     Skipped(String),
 }
 
+/// How a failed database step is reported for a row.
+fn db_error(e: Error) -> String {
+    format!("database error: {}", e.into_anyhow().root_cause())
+}
+
 /// Validates a row and imports it in one transaction. A row that cannot be imported is an
 /// `Err` with the reason; nothing is written for it.
 async fn import_one(
@@ -121,7 +126,7 @@ async fn import_one(
     let metadata = validate_metadata(row.user_metadata, "user_metadata")
         .map_err(|e| e.message.to_string())?
         .unwrap_or_else(|| json!({}));
-    let db = |e: sqlx::Error| format!("database error: {e}");
+    let db = |e: sqlx::Error| db_error(e.into());
     let mut tx = target.pool.begin().await.map_err(db)?;
     if let Some(legacy_id) = &row.legacy_id {
         let known = store::legacy_user_ids::find(&mut *tx, target.source, legacy_id)
@@ -147,7 +152,7 @@ async fn import_one(
     {
         Ok(u) => u,
         Err(e) if e.kind == Kind::Conflict => return Ok(Imported::Skipped(e.message.into())),
-        Err(e) => return Err(format!("database error: {}", e.into_anyhow().root_cause())),
+        Err(e) => return Err(db_error(e)),
     };
     let Some(user) = inserted else {
         return Ok(Imported::Skipped(format!(

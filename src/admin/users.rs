@@ -90,7 +90,7 @@ impl Admin {
         .await?;
         let user = match input.ban.and_then(|b| b.until(Utc::now())) {
             None => user,
-            Some(until) => store::users::set_banned_until(&mut *tx, user.id, Some(until)).await?,
+            Some(until) => store::users::set_banned_until(&mut *tx, user.id, until).await?,
         };
         tx.commit().await?;
         Ok(user)

@@ -19,17 +19,21 @@ pub struct Authenticated {
     pub token: VerifiedToken,
 }
 
+/// 401 `bad_jwt`, worded as Supabase Auth words it.
+fn bad_jwt(e: VerifyError) -> Error {
+    Error::unauthorized(
+        code::BAD_JWT,
+        format!(
+            "invalid JWT: unable to parse or verify signature, {}",
+            e.reason()
+        ),
+    )
+}
+
 impl Auth {
     /// Verifies an access token and checks that its session is still live and its user active.
     pub async fn authenticate(&self, access_token: &str) -> Result<Authenticated> {
-        let token = self.tokens.verify(access_token).map_err(|e| match e {
-            VerifyError::Expired => {
-                Error::unauthorized(code::BAD_JWT, "invalid JWT: token is expired")
-            }
-            VerifyError::Invalid => {
-                Error::unauthorized(code::BAD_JWT, "invalid JWT: unable to verify the token")
-            }
-        })?;
+        let token = self.tokens.verify(access_token).map_err(bad_jwt)?;
         let user = self.live_user(token.session_id, token.user_id).await?;
         Ok(Authenticated { user, token })
     }

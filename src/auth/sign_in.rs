@@ -20,6 +20,15 @@ use crate::{
 };
 
 impl Auth {
+    /// 403 `signup_disabled` when self-service sign-up is off. Front ends call it before
+    /// looking at the request, so a disabled sign-up answers the same whatever was sent.
+    pub fn check_sign_up_allowed(&self) -> Result<()> {
+        if self.policy.disable_signup {
+            return Err(Error::signup_disabled());
+        }
+        Ok(())
+    }
+
     /// `POST /signup`: creates a user with `data` as `user_metadata` and opens their first
     /// session. Refused when sign-up is disabled.
     pub async fn sign_up(
@@ -29,9 +38,7 @@ impl Auth {
         data: Option<serde_json::Value>,
         client: &Client,
     ) -> Result<Session> {
-        if self.policy.disable_signup {
-            return Err(Error::signup_disabled());
-        }
+        self.check_sign_up_allowed()?;
         let email = normalize_email(email)?;
         let metadata = validate_metadata(data, "data")?.unwrap_or_else(|| json!({}));
         let hash = hash_new_password(&self.hasher, password).await?;

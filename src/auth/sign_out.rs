@@ -13,9 +13,9 @@ use crate::{
     },
 };
 
-/// `POST /logout?scope=`.
+/// `POST /logout?scope=` (and the `logout` action's `scope`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum LogoutScope {
     /// This session only.
     Local,
@@ -28,20 +28,26 @@ pub enum LogoutScope {
 
 impl LogoutScope {
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "local" => Some(Self::Local),
-            "others" => Some(Self::Others),
-            "global" => Some(Self::Global),
-            _ => None,
-        }
+        [Self::Local, Self::Others, Self::Global]
+            .into_iter()
+            .find(|scope| scope.name() == s)
     }
 
+    /// The scope's name in requests and the audit log.
     pub fn name(self) -> &'static str {
         match self {
             Self::Local => "local",
             Self::Others => "others",
             Self::Global => "global",
         }
+    }
+}
+
+impl TryFrom<String> for LogoutScope {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("unknown scope {s:?}: use local, others or global"))
     }
 }
 

@@ -1,22 +1,38 @@
-//! Access tokens: short-lived JWTs carrying Hasura's claims.
+//! Access tokens: short-lived JWTs carrying Hasura's claims, plus the claims Supabase clients
+//! read (`aud`, `role`, `email`, `session_id`).
+//!
+//! Verification is as strict as Hasura's own (RFC 7519, RFC 8725): the algorithm is pinned to
+//! the keys', `exp` is checked without leeway, a token not yet valid (`nbf`) or issued in the
+//! future (`iat`) is refused beyond [`CLOCK_SKEW`], `iss` must match, `aud` must match (and be
+//! present) when an audience is configured, and a header naming critical extensions (`crit`,
+//! RFC 7515 §4.1.11) is refused since this server understands none.
 
 use std::{sync::Arc, time::Duration};
 
-use jsonwebtoken::{decode, decode_header, encode, Header, Validation};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use jsonwebtoken::{decode, decode_header, encode, errors::ErrorKind, Header, Validation};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::{
     auth::{claims::HasuraClaims, keys::KeySet},
-    config::ClaimsFormat,
+    config::{ClaimsFormat, DEFAULT_USER_AUDIENCE},
 };
+
+/// How far in the future `nbf` and `iat` may be (clocks of instances differ slightly).
+pub const CLOCK_SKEW: i64 = 5;
+
+/// The `role` claim of every access token: Supabase's database role of signed-in users
+/// (Hasura reads its own role claims from the namespace, not this one).
+pub const ROLE_CLAIM: &str = "authenticated";
 
 /// Issues and verifies access tokens.
 #[derive(Clone, Debug)]
 pub struct AccessTokens {
     pub keys: Arc<KeySet>,
     pub issuer: String,
+    /// `AUTH_JWT_AUDIENCE`: when set, tokens must carry exactly this `aud`.
     pub audience: Option<String>,
     pub ttl: Duration,
     pub namespace: String,
@@ -40,10 +56,30 @@ pub struct VerifiedToken {
     pub hasura: Map<String, Value>,
 }
 
+/// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyError {
+    Malformed,
+    InvalidSignature,
     Expired,
-    Invalid,
+    NotYetValid,
+    IssuedInFuture,
+    /// Wrong issuer or audience, a required claim missing, or a critical header extension.
+    InvalidClaims,
+}
+
+impl VerifyError {
+    /// The reason, worded as Supabase Auth words it (clients match on these).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Malformed => "token is malformed",
+            Self::InvalidSignature => "token signature is invalid: signature is invalid",
+            Self::Expired => "token has invalid claims: token is expired",
+            Self::NotYetValid => "token has invalid claims: token is not valid yet",
+            Self::IssuedInFuture => "token has invalid claims: token used before issued",
+            Self::InvalidClaims => "token has invalid claims",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -51,8 +87,19 @@ struct RawClaims {
     sub: String,
     sid: String,
     exp: i64,
+    nbf: Option<i64>,
+    iat: Option<i64>,
     #[serde(flatten)]
     rest: Map<String, Value>,
+}
+
+/// Whether the JOSE header names critical extensions (`crit`); none is understood here.
+fn has_critical_extensions(token: &str) -> Result<bool, VerifyError> {
+    let header = token.split('.').next().ok_or(VerifyError::Malformed)?;
+    let bytes = B64.decode(header).map_err(|_| VerifyError::Malformed)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| VerifyError::Malformed)?;
+    Ok(header.contains_key("crit"))
 }
 
 impl AccessTokens {
@@ -68,16 +115,15 @@ impl AccessTokens {
         let mut payload = json!({
             "iss": self.issuer,
             "sub": claims.user_id,
+            "aud": self.audience.as_deref().unwrap_or(DEFAULT_USER_AUDIENCE),
             "iat": now,
             "exp": exp,
             "jti": Uuid::new_v4(),
             "sid": session_id,
             "session_id": session_id,
             "email": email,
+            "role": ROLE_CLAIM,
         });
-        if let Some(aud) = &self.audience {
-            payload["aud"] = json!(aud);
-        }
         payload[&self.namespace] = claims.to_value(Some(&session_id.to_string()), self.format);
         let signing = self.keys.signing();
         let mut header = Header::new(signing.alg.jsonwebtoken());
@@ -90,11 +136,14 @@ impl AccessTokens {
         })
     }
 
-    /// Verifies signature (with the key named by `kid`, or any key of the token's algorithm),
-    /// `exp`, `iss` and `aud`. The algorithm is pinned to the keys' own.
+    /// Verifies signature (with the key named by `kid`, or any key of the token's algorithm)
+    /// and claims; see the module documentation for the rules.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
-        let header = decode_header(token).map_err(|_| VerifyError::Invalid)?;
-        let mut last = VerifyError::Invalid;
+        let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if has_critical_extensions(token)? {
+            return Err(VerifyError::InvalidClaims);
+        }
+        let mut last = VerifyError::InvalidSignature;
         for key in self.keys.all() {
             if key.alg.jsonwebtoken() != header.alg {
                 continue;
@@ -103,39 +152,65 @@ impl AccessTokens {
                 continue;
             }
             let mut validation = Validation::new(header.alg);
-            // No leeway, like Hasura's default `allowed_skew` of 0: what Hasura rejects, we reject.
+            // No leeway on `exp`, like Hasura's default `allowed_skew` of 0: what Hasura
+            // rejects, we reject. `nbf` and `iat` are checked below, with CLOCK_SKEW.
             validation.leeway = 0;
+            validation.validate_nbf = false;
             validation.set_issuer(&[&self.issuer]);
-            validation.set_required_spec_claims(&["exp", "iss", "sub"]);
             match &self.audience {
-                Some(aud) => validation.set_audience(&[aud]),
-                None => validation.validate_aud = false,
+                Some(aud) => {
+                    validation.set_audience(&[aud]);
+                    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+                }
+                None => {
+                    validation.validate_aud = false;
+                    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+                }
             }
             match decode::<RawClaims>(token, &key.decoding, &validation) {
-                Ok(data) => {
-                    let c = data.claims;
-                    let user_id = Uuid::parse_str(&c.sub).map_err(|_| VerifyError::Invalid)?;
-                    let session_id = Uuid::parse_str(&c.sid).map_err(|_| VerifyError::Invalid)?;
-                    let hasura = match c.rest.get(&self.namespace) {
-                        Some(Value::Object(m)) => m.clone(),
-                        Some(Value::String(s)) => {
-                            serde_json::from_str(s).map_err(|_| VerifyError::Invalid)?
-                        }
-                        _ => return Err(VerifyError::Invalid),
+                Ok(data) => return self.accept(data.claims),
+                Err(e) => {
+                    last = match e.kind() {
+                        ErrorKind::InvalidSignature => VerifyError::InvalidSignature,
+                        ErrorKind::ExpiredSignature => VerifyError::Expired,
+                        ErrorKind::InvalidIssuer
+                        | ErrorKind::InvalidAudience
+                        | ErrorKind::MissingRequiredClaim(_) => VerifyError::InvalidClaims,
+                        _ => VerifyError::Malformed,
                     };
-                    return Ok(VerifiedToken {
-                        user_id,
-                        session_id,
-                        expires_at: c.exp,
-                        hasura,
-                    });
+                    if last != VerifyError::InvalidSignature {
+                        // The signature checked out with this key: its verdict is final.
+                        return Err(last);
+                    }
                 }
-                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature) => {
-                    last = VerifyError::Expired;
-                }
-                Err(_) => {}
             }
         }
         Err(last)
+    }
+
+    /// The checks `jsonwebtoken` leaves to us, and the parts we read.
+    fn accept(&self, c: RawClaims) -> Result<VerifiedToken, VerifyError> {
+        let now = chrono::Utc::now().timestamp();
+        if c.nbf.is_some_and(|nbf| nbf > now + CLOCK_SKEW) {
+            return Err(VerifyError::NotYetValid);
+        }
+        if c.iat.is_some_and(|iat| iat > now + CLOCK_SKEW) {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        let user_id = Uuid::parse_str(&c.sub).map_err(|_| VerifyError::InvalidClaims)?;
+        let session_id = Uuid::parse_str(&c.sid).map_err(|_| VerifyError::InvalidClaims)?;
+        let hasura = match c.rest.get(&self.namespace) {
+            Some(Value::Object(m)) => m.clone(),
+            Some(Value::String(s)) => {
+                serde_json::from_str(s).map_err(|_| VerifyError::InvalidClaims)?
+            }
+            _ => return Err(VerifyError::InvalidClaims),
+        };
+        Ok(VerifiedToken {
+            user_id,
+            session_id,
+            expires_at: c.exp,
+            hasura,
+        })
     }
 }

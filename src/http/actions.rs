@@ -189,6 +189,7 @@ async fn run_action(
 ) -> Result<Response, Error> {
     match req.action.name.as_str() {
         "signup" => {
+            app.auth.check_sign_up_allowed()?;
             let c: Credentials = required_input(req.input)?;
             app.sign_in_limiter.check(client)?;
             let session = app

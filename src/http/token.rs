@@ -83,6 +83,7 @@ async fn signup(
 ) -> Result<Response> {
     cookie::check_origin(&app.config, &headers)?;
     app.sign_in_limiter.check(&client)?;
+    app.auth.check_sign_up_allowed()?;
     let email = req
         .email
         .ok_or_else(|| Error::invalid("email is required"))?;

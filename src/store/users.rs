@@ -112,11 +112,11 @@ pub async fn set_last_sign_in(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result
     .await
 }
 
-/// Sets (or lifts, with `None`) a ban.
+/// Bans a user until `until`.
 pub async fn set_banned_until(
     db: impl PgExecutor<'_>,
     id: Uuid,
-    until: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
 ) -> sqlx::Result<User> {
     let sql =
         format!("UPDATE users AS u SET banned_until = $2 WHERE u.id = $1 RETURNING {USER_COLUMNS}");

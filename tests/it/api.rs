@@ -132,6 +132,9 @@ async fn signup_can_be_disabled(_: PgPoolOptions, opts: PgConnectOptions) {
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(res.body["error_code"], "signup_disabled");
+    // The same answer whatever was sent.
+    let res = app.post("/signup", json!({})).await;
+    assert_eq!(res.body["error_code"], "signup_disabled", "{res:?}");
 }
 
 #[sqlx::test(migrations = false)]
@@ -989,4 +992,96 @@ async fn user_metadata_merges_the_same_way_for_users_and_admins(
         by_admin.body["user_metadata"],
         json!({"nested": {"a": null, "b": 2}, "x": {"y": null}})
     );
+}
+
+/// Signs `header` and `payload` with the test HMAC secret, exactly as given.
+fn sign_raw(header: &Value, payload: &Value) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+    use hmac::{Hmac, Mac};
+    let input = format!(
+        "{}.{}",
+        B64.encode(header.to_string()),
+        B64.encode(payload.to_string())
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+}
+
+#[sqlx::test(migrations = false)]
+async fn tokens_are_refused_as_hasura_refuses_them(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &[]).await;
+    let s = app.signup("rules@example.com").await;
+    let at = str_of(&s.body, "access_token");
+    let payload = jwt_payload(at);
+    // Supabase clients read `role` and `aud`; with no audience configured it is theirs.
+    assert_eq!(payload["role"], "authenticated");
+    assert_eq!(payload["aud"], "authenticated");
+    let header = json!({"alg": "HS256", "typ": "JWT"});
+    let now = chrono::Utc::now().timestamp();
+    let check = |token: String, why: &'static str| {
+        let app = &app;
+        async move {
+            let res = app.call(Method::GET, "/user", Some(&token), None).await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{why}: {res:?}");
+            assert_eq!(res.body["error_code"], "bad_jwt", "{why}");
+            let hook = app
+                .call(Method::GET, "/hasura/webhook", Some(&token), None)
+                .await;
+            assert_eq!(hook.status, StatusCode::UNAUTHORIZED, "{why} (webhook)");
+            res.body["msg"].as_str().unwrap().to_owned()
+        }
+    };
+    // The same payload re-signed is fine: the checks below are what make the difference.
+    let same = sign_raw(&header, &payload);
+    let ok = app.call(Method::GET, "/user", Some(&same), None).await;
+    assert_eq!(ok.status, StatusCode::OK, "{ok:?}");
+
+    let mut p = payload.clone();
+    p["nbf"] = json!(now + 600);
+    let msg = check(sign_raw(&header, &p), "nbf in the future").await;
+    assert!(msg.contains("not valid yet"), "{msg}");
+    let mut p = payload.clone();
+    p["iat"] = json!(now + 600);
+    let msg = check(sign_raw(&header, &p), "iat in the future").await;
+    assert!(msg.contains("used before issued"), "{msg}");
+    // A few seconds of clock skew between instances is tolerated.
+    let mut p = payload.clone();
+    p["iat"] = json!(now + 2);
+    p["nbf"] = json!(now + 2);
+    let skewed = sign_raw(&header, &p);
+    let res = app.call(Method::GET, "/user", Some(&skewed), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    // RFC 7515 §4.1.11: an unknown critical extension must be refused.
+    let crit = json!({"alg": "HS256", "typ": "JWT", "crit": ["x-ext"], "x-ext": 1});
+    check(sign_raw(&crit, &payload), "crit").await;
+    // A bad signature is worded as Supabase Auth words it.
+    let msg = check(format!("{}x", &same[..same.len() - 1]), "signature").await;
+    assert!(
+        msg.starts_with("invalid JWT: unable to parse or verify signature, "),
+        "{msg}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_configured_audience_must_be_present(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &["--jwt-audience", "my-app"]).await;
+    let s = app.signup("aud@example.com").await;
+    let at = str_of(&s.body, "access_token");
+    let payload = jwt_payload(at);
+    assert_eq!(payload["aud"], "my-app");
+    let header = json!({"alg": "HS256", "typ": "JWT"});
+    let mut p = payload.clone();
+    p.as_object_mut().unwrap().remove("aud");
+    let res = app
+        .call(Method::GET, "/user", Some(&sign_raw(&header, &p)), None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "no aud: {res:?}");
+    p["aud"] = json!("other-app");
+    let res = app
+        .call(Method::GET, "/user", Some(&sign_raw(&header, &p)), None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "wrong aud: {res:?}");
+    let res = app.call(Method::GET, "/user", Some(at), None).await;
+    assert_eq!(res.status, StatusCode::OK);
 }

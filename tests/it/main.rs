@@ -5,10 +5,9 @@
 //! - `refresh`: refresh tokens and sessions;
 //! - `hasura`: claims, actions, webhook, cookie and CORS;
 //! - `admin`: the admin API, the CLI, imports and the audit log.
-#![allow(dead_code)]
-
 mod admin;
 mod api;
+#[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
 mod hasura;
 mod refresh;
