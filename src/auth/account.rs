@@ -13,31 +13,69 @@ use crate::{
 /// Largest metadata object accepted, as JSON text.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
-/// Trims, lowercases and checks an email address.
+/// Trims, normalises and checks an email address; the result is how the address is stored
+/// and looked up.
+///
+/// - The whole address is Unicode NFC, and lowercased.
+/// - Invisible and control code points (zero-width characters, bidirectional overrides,
+///   fillers, tags, …) are refused anywhere: they make look-alike addresses.
+/// - The local part is at most 64 bytes of the characters an HTML form accepts
+///   (`A-Z a-z 0-9 . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -`, as Supabase Auth) plus letters and
+///   digits of any script (internationalised addresses, RFC 6531), without a leading,
+///   trailing or doubled dot.
+/// - The domain must pass IDNA (UTS #46, STD3 rules, DNS lengths) and have at least two labels;
+///   it is stored in its Unicode form, so `bücher.de` and `xn--bcher-kva.de` are one domain.
 pub fn normalize_email(raw: &str) -> Result<String> {
-    let email = raw.trim().to_lowercase();
+    use unicode_normalization::UnicodeNormalization;
     let invalid = || {
         Error::validation(
             code::EMAIL_ADDRESS_INVALID,
             "Unable to validate email address: invalid format",
         )
     };
-    if email.is_empty()
-        || email.len() > 254
-        || email.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    let email: String = raw.trim().nfc().collect::<String>().to_lowercase();
+    if email.is_empty() || email.len() > 254 || email.chars().any(is_invisible) {
         return Err(invalid());
     }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-    let domain_ok = domain.contains('.')
-        && !domain.contains('@')
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
-    if local.is_empty() || local.len() > 64 || !domain_ok {
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.chars().all(is_local_part_char);
+    if !local_ok || domain.contains('@') {
         return Err(invalid());
     }
-    Ok(email)
+    let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| invalid())?;
+    if !ascii.contains('.') || ascii.split('.').any(str::is_empty) {
+        return Err(invalid());
+    }
+    let (unicode, result) = idna::domain_to_unicode(&ascii);
+    result.map_err(|_| invalid())?;
+    Ok(format!("{local}@{unicode}"))
+}
+
+fn is_local_part_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c)
+    } else {
+        c.is_alphabetic() || c.is_numeric()
+    }
+}
+
+/// Code points that show nothing (or change how the text around them shows): controls,
+/// whitespace, and Unicode's default-ignorable and bidirectional-control characters.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Checks user-supplied metadata named `name`: a JSON object of at most 16 KiB that
@@ -108,6 +146,10 @@ mod tests {
             normalize_email("  Alice@Example.COM ").unwrap(),
             "alice@example.com"
         );
+        assert_eq!(
+            normalize_email("o'brien+tag@mail.example.co.uk").unwrap(),
+            "o'brien+tag@mail.example.co.uk"
+        );
         for bad in [
             "",
             "alice",
@@ -120,12 +162,61 @@ mod tests {
             "alice@example..com",
             "alice@@example.com",
             "alice\u{0}@example.com",
+            // What Supabase Auth refuses too.
+            "xx:;x@x.x",
+            "a(b)@example.com",
+            "a,b@example.com",
+            "a\"b@example.com",
+            ".alice@example.com",
+            "alice.@example.com",
+            "al..ice@example.com",
+            "alice@exam_ple.com",
         ] {
             let e = normalize_email(bad).unwrap_err();
             assert_eq!(e.code, code::EMAIL_ADDRESS_INVALID, "{bad:?}");
         }
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(65))).is_err());
         assert!(normalize_email(&format!("a@{}.com", "b".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn look_alike_addresses_are_refused() {
+        for bad in [
+            "ali\u{200B}ce@example.com",    // zero-width space
+            "ali\u{200D}ce@example.com",    // zero-width joiner
+            "ali\u{202E}ecilA@example.com", // right-to-left override
+            "ali\u{2066}ce@example.com",    // bidi isolate
+            "ali\u{00AD}ce@example.com",    // soft hyphen
+            "ali\u{3164}ce@example.com",    // Hangul filler, a "letter" that shows nothing
+            "alice\u{FEFF}@example.com",    // byte-order mark
+            "alice@exa\u{200B}mple.com",
+            "alice@example.com\u{E0041}", // tag character
+            "ali\u{0007}ce@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn international_addresses_are_normalised() {
+        // NFC: a decomposed accent is the same address as the composed one.
+        assert_eq!(
+            normalize_email("Jose\u{301}@Example.com").unwrap(),
+            "jos\u{e9}@example.com"
+        );
+        // IDNA: the Unicode and the Punycode spelling of a domain are one domain.
+        assert_eq!(
+            normalize_email("anna@B\u{fc}cher.DE").unwrap(),
+            "anna@b\u{fc}cher.de"
+        );
+        assert_eq!(
+            normalize_email("anna@xn--bcher-kva.de").unwrap(),
+            "anna@b\u{fc}cher.de"
+        );
+        assert_eq!(
+            normalize_email("\u{7528}\u{6237}@\u{4f8b}\u{5b50}.\u{516c}\u{53f8}").unwrap(),
+            "\u{7528}\u{6237}@\u{4f8b}\u{5b50}.\u{516c}\u{53f8}"
+        );
     }
 
     #[test]

@@ -83,12 +83,14 @@ impl Auth {
         password: &Secret,
         client: &Client,
     ) -> Result<Session> {
-        let email = email.trim();
-        if email.is_empty() || password.expose().is_empty() {
+        if email.trim().is_empty() || password.expose().is_empty() {
             return Err(Error::invalid_request(
                 "email (or username) and password are required",
             ));
         }
+        // Look the address up as it is stored; one that no longer passes the rules (stored
+        // before they were tightened) is looked up as it was stored then.
+        let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         if email.len() > 254 || email.chars().any(char::is_control) {
             // Cannot be an account's email; fail like any unknown one (after the same work).
             self.hasher.verify(password, None).await?;
@@ -97,7 +99,7 @@ impl Auth {
         if password.expose().chars().count() > MAX_PASSWORD_CHARS {
             return Err(Error::invalid_credentials());
         }
-        let found = store::passwords::find_user_by_email(&self.pool, email).await?;
+        let found = store::passwords::find_user_by_email(&self.pool, &email).await?;
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         let check = self.hasher.verify(password, stored).await?;
         let Some(found) = found else {

@@ -1085,3 +1085,44 @@ async fn a_configured_audience_must_be_present(_: PgPoolOptions, opts: PgConnect
     let res = app.call(Method::GET, "/user", Some(at), None).await;
     assert_eq!(res.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = false)]
+async fn addresses_are_checked_and_normalised_everywhere(_: PgPoolOptions, opts: PgConnectOptions) {
+    const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
+    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
+    for bad in [
+        "xx:;x@x.x",
+        "ali\u{200B}ce@example.com",
+        "ev\u{202E}il@example.com",
+    ] {
+        let res = app
+            .post("/signup", json!({"email": bad, "password": PASSWORD}))
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+        assert_eq!(res.body["error_code"], "email_address_invalid", "{bad:?}");
+        let res = app
+            .call(
+                Method::POST,
+                "/admin/users",
+                Some(ADMIN),
+                Some(json!({"email": bad})),
+            )
+            .await;
+        assert_eq!(
+            res.body["error_code"], "email_address_invalid",
+            "admin {bad:?}"
+        );
+    }
+    // One account whatever the spelling: NFC, case, Unicode or Punycode domain.
+    let s = app.signup("Jose\u{301}@B\u{fc}cher.DE").await;
+    assert_eq!(s.body["user"]["email"], "jos\u{e9}@b\u{fc}cher.de");
+    let res = app.sign_in("jos\u{e9}@xn--bcher-kva.de", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let res = app
+        .post(
+            "/signup",
+            json!({"email": "JOS\u{c9}@xn--bcher-kva.de", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "user_already_exists", "{res:?}");
+}
