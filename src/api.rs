@@ -19,7 +19,7 @@ pub struct UserView {
     pub phone: &'static str,
     pub app_metadata: Map<String, Value>,
     pub user_metadata: Value,
-    pub identities: Vec<Value>,
+    pub identities: Vec<IdentityView>,
     pub banned_until: Option<DateTime<Utc>>,
     pub disabled: bool,
     pub is_anonymous: bool,
@@ -47,10 +47,48 @@ impl UserView {
             phone: "",
             app_metadata,
             user_metadata: user.user_metadata.clone(),
-            identities: Vec::new(),
+            identities: vec![IdentityView::email(user)],
             banned_until: user.banned_until,
             disabled: !user.enabled,
             is_anonymous: false,
+            last_sign_in_at: user.last_sign_in_at,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// One way a user signs in, in Supabase Auth's shape. Every user has the `email` identity
+/// (email and password); its `identity_id` is derived from the user id, so it is stable.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityView {
+    pub identity_id: Uuid,
+    /// The user's id at the provider: for `email`, the user id itself.
+    pub id: String,
+    pub user_id: Uuid,
+    pub identity_data: Value,
+    pub provider: &'static str,
+    pub email: String,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl IdentityView {
+    /// The `email` identity of `user`.
+    pub fn email(user: &User) -> Self {
+        Self {
+            identity_id: Uuid::new_v5(&user.id, b"identity/email"),
+            id: user.id.to_string(),
+            user_id: user.id,
+            identity_data: json!({
+                "sub": user.id.to_string(),
+                "email": user.email,
+                "email_verified": false,
+                "phone_verified": false,
+            }),
+            provider: "email",
+            email: user.email.clone(),
             last_sign_in_at: user.last_sign_in_at,
             created_at: user.created_at,
             updated_at: user.updated_at,

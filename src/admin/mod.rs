@@ -96,7 +96,7 @@ impl Admin {
         })
     }
 
-    /// One page of users (1-based), oldest first, with the total count.
+    /// One page of users (1-based), newest first, with the total count.
     pub async fn list_users(&self, page: u32, per_page: u32) -> Result<(Vec<User>, i64)> {
         let users =
             store::users::list(&self.pool, i64::from(per_page), offset(page, per_page)).await?;

@@ -52,13 +52,15 @@ impl Auth {
             app_metadata: &json!({}),
             enabled: true,
         };
-        let Some(user) = store::users::insert(&mut *tx, &new).await? else {
+        let Some(mut user) = store::users::insert(&mut *tx, &new).await? else {
             return Err(Error::validation(
                 code::USER_ALREADY_EXISTS,
                 "User already registered",
             ));
         };
         store::passwords::set(&mut *tx, user.id, &hash).await?;
+        // Opening a session is signing in (Supabase Auth shows it the same way).
+        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
         let claims = self.claims_for(&mut *tx, &user).await?;
         let refresh = self.open_session(&mut tx, user.id, client).await?;
         audit::record(

@@ -173,10 +173,10 @@ pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Us
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
-/// One page of users, oldest first.
+/// One page of users, newest first (as Supabase Auth lists them).
 pub async fn list(db: impl PgExecutor<'_>, limit: i64, offset: i64) -> sqlx::Result<Vec<User>> {
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2"
+        "SELECT {USER_COLUMNS} FROM users u ORDER BY u.created_at DESC, u.id DESC LIMIT $1 OFFSET $2"
     );
     sqlx::query_as(&sql)
         .bind(limit)

@@ -1235,3 +1235,39 @@ async fn import_users_from_json_and_csv(_: PgPoolOptions, opts: PgConnectOptions
         out.stdout
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn shapes_match_what_supabase_clients_expect(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = admin_app(opts).await;
+    let first = app.signup("first@example.com").await;
+    let user = &first.body["user"];
+    // A session was opened: that is a sign-in.
+    assert!(user["last_sign_in_at"].is_string(), "{user}");
+    // The email identity, as GoTrue returns it after an email sign-up.
+    let identities = user["identities"].as_array().unwrap();
+    assert_eq!(identities.len(), 1, "{user}");
+    let identity = &identities[0];
+    assert_eq!(identity["provider"], "email");
+    assert_eq!(identity["user_id"], user["id"]);
+    assert_eq!(identity["id"], user["id"]);
+    assert_eq!(identity["identity_data"]["email"], "first@example.com");
+    assert_eq!(identity["identity_data"]["sub"], user["id"]);
+    assert!(identity["identity_id"].is_string());
+    // Stable across reads.
+    let at = str_of(&first.body, "access_token");
+    let me = app.call(Method::GET, "/user", Some(at), None).await;
+    assert_eq!(
+        me.body["identities"][0]["identity_id"],
+        identity["identity_id"]
+    );
+    // Newest first, as GoTrue lists users.
+    app.signup("second@example.com").await;
+    let res = admin(&app, Method::GET, "/admin/users", None).await;
+    let emails: Vec<&str> = res.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["second@example.com", "first@example.com"]);
+}
