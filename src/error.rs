@@ -42,6 +42,7 @@ pub mod code {
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
     pub const OVER_REQUEST_RATE_LIMIT: &str = "over_request_rate_limit";
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
     pub const UNEXPECTED_FAILURE: &str = "unexpected_failure";
 }
 
@@ -69,8 +70,11 @@ pub enum Kind {
     UnsupportedMediaType,
     /// Too many attempts; `retry_after` says when to try again.
     RateLimited,
-    /// A dependency (the database) is not answering.
+    /// A dependency (the database, the hashing threads) cannot take the request now;
+    /// `retry_after` says when to try again.
     Unavailable,
+    /// The request took too long.
+    Timeout,
     /// Our failure, not the caller's: logged with its cause, answered generically.
     Internal,
 }
@@ -186,8 +190,17 @@ impl Error {
         }
     }
 
-    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::Unavailable, code::SERVICE_UNAVAILABLE, message)
+    /// Cannot serve now; retry after `retry_after_secs`.
+    pub fn unavailable(message: impl Into<Cow<'static, str>>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(Kind::Unavailable, code::SERVICE_UNAVAILABLE, message)
+        }
+    }
+
+    /// The database cannot be reached (down, restarting, or every connection busy).
+    pub fn database_unavailable() -> Self {
+        Self::unavailable("The database is not answering; try again later", 1)
     }
 
     /// A failure that is ours, not the client's: logged with its cause, answered generically.
@@ -230,15 +243,26 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Whether a database error means "the database is out of reach", as opposed to a fault in
+/// a statement: no connection within the pool's timeout, a broken connection, or a server
+/// that is shutting down or starting (SQLSTATE classes 08 and 57P).
+fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut => {
-                tracing::error!("database pool timed out");
-                Self::unavailable("The database is not answering; try again later")
-            }
-            other => Self::internal(other),
+        if is_outage(&e) {
+            tracing::error!(error = %e, "database unavailable");
+            return Self::database_unavailable();
         }
+        Self::internal(e)
     }
 }
 

@@ -4,7 +4,7 @@
 //! database; the losers re-read and converge on the winner's token (see `refresh_token.rs`
 //! for why a superseded token can be recognised and answered without storing any token).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -60,7 +60,16 @@ impl Auth {
     /// `POST /token?grant_type=refresh_token`: rotates the session's refresh token and signs a
     /// new access token from the user row as it is now. A token superseded within the reuse
     /// interval converges on the current one; later, it revokes the session as theft.
-    pub async fn refresh(&self, presented: &str, client: &Client) -> Result<Session> {
+    ///
+    /// `arrived` is when the request reached the server: the reuse interval is measured up to
+    /// then, so time spent waiting here (for a database connection, say) never turns a retry
+    /// into a theft.
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        client: &Client,
+        arrived: Instant,
+    ) -> Result<Session> {
         let token = RefreshToken::parse(presented).ok_or_else(not_found)?;
         // A lost compare-and-set means another request rotated first; the next pass sees the
         // token as superseded and converges. Three passes cover any realistic race.
@@ -98,8 +107,11 @@ impl Auth {
                         2 => row.prev_rotated_at,
                         _ => None,
                     };
+                    // The database's clock, turned back by how long this request has waited.
+                    let waited = chrono::Duration::from_std(arrived.elapsed()).unwrap_or_default();
+                    let arrived_at = row.db_now - waited;
                     let within = superseded_at
-                        .is_some_and(|at| elapsed(row.db_now, at) <= self.policy.reuse_interval);
+                        .is_some_and(|at| elapsed(arrived_at, at) <= self.policy.reuse_interval);
                     if !within {
                         return Err(self
                             .revoke_for_reuse(&row, lag, superseded_at, client)

@@ -19,7 +19,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{cookie, error::status, extract::forwarded_for, token::token_response, Payload};
+use super::{
+    cookie,
+    error::status,
+    extract::{forwarded_for, Arrival},
+    token::token_response,
+    Payload,
+};
 use crate::{
     app::App,
     auth::{claims, LogoutScope, SelfUpdate, Session},
@@ -171,12 +177,13 @@ fn client_of(app: &App, headers: &HeaderMap) -> Client {
 
 async fn actions(
     State(app): State<App>,
+    Arrival(arrived): Arrival,
     _caller: ActionsCaller,
     headers: HeaderMap,
     Payload(req): Payload<ActionRequest>,
 ) -> Response {
     let client = client_of(&app, &headers);
-    run_action(&app, &client, &headers, req)
+    run_action(&app, &client, &headers, req, arrived)
         .await
         .unwrap_or_else(action_error)
 }
@@ -186,6 +193,7 @@ async fn run_action(
     client: &Client,
     headers: &HeaderMap,
     req: ActionRequest,
+    arrived: std::time::Instant,
 ) -> Result<Response, Error> {
     match req.action.name.as_str() {
         "signup" => {
@@ -207,7 +215,7 @@ async fn run_action(
         "refreshToken" => {
             let r: RefreshInput = input(req.input)?;
             let (token, _) = cookie::refresh_token(&app.config, headers, r.refresh_token)?;
-            let session = app.auth.refresh(token.expose(), client).await?;
+            let session = app.auth.refresh(token.expose(), client, arrived).await?;
             Ok(session_output(app, session))
         }
         "logout" => {

@@ -14,13 +14,15 @@
 //! error body ever carries a database message or a secret.
 
 use axum::{
+    extract::Request,
     http::{header, HeaderValue, StatusCode},
+    middleware::Next,
     response::{IntoResponse, Response},
     Json,
 };
 use serde_json::json;
 
-use crate::error::{Error, Kind};
+use crate::error::{code, Error, Kind};
 
 /// The HTTP status of an error kind.
 pub fn status(kind: Kind) -> StatusCode {
@@ -39,6 +41,7 @@ pub fn status(kind: Kind) -> StatusCode {
         Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Kind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Timeout => StatusCode::REQUEST_TIMEOUT,
         Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -82,4 +85,53 @@ impl IntoResponse for Error {
         }
         response
     }
+}
+
+/// The kind and code of a status the framework (not our handlers) answered with.
+fn kind_of(status: StatusCode) -> (Kind, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => (Kind::NotFound, code::NOT_FOUND),
+        StatusCode::METHOD_NOT_ALLOWED => (Kind::MethodNotAllowed, code::METHOD_NOT_ALLOWED),
+        StatusCode::PAYLOAD_TOO_LARGE => (Kind::TooLarge, code::REQUEST_TOO_LARGE),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (Kind::UnsupportedMediaType, code::UNSUPPORTED_MEDIA_TYPE)
+        }
+        StatusCode::REQUEST_TIMEOUT => (Kind::Timeout, code::REQUEST_TIMEOUT),
+        StatusCode::UNPROCESSABLE_ENTITY => (Kind::Validation, code::VALIDATION_FAILED),
+        s if s.is_server_error() => (Kind::Internal, code::UNEXPECTED_FAILURE),
+        _ => (Kind::BadRequest, code::VALIDATION_FAILED),
+    }
+}
+
+/// Middleware: every error answer is our JSON error. Handlers already answer so; this turns
+/// the framework's own rejections (a path or query that does not parse, a timeout) into the
+/// same shape, keeping their short description as the message.
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let (kind, code) = kind_of(status);
+    let text = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if kind == Kind::Internal || text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_owned()
+    } else {
+        text
+    };
+    let mut error = Error::new(kind, code, message);
+    if kind == Kind::Internal {
+        error = Error::internal(anyhow::anyhow!("{status} from the framework"));
+    }
+    error.into_response()
 }

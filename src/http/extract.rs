@@ -112,6 +112,33 @@ impl FromRequestParts<App> for Client {
     }
 }
 
+/// When the request reached the server (recorded by the outermost middleware).
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival(pub std::time::Instant);
+
+/// Middleware: records the request's [`Arrival`].
+pub async fn record_arrival(
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    request
+        .extensions_mut()
+        .insert(Arrival(std::time::Instant::now()));
+    next.run(request).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Arrival {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Arrival>()
+            .copied()
+            .unwrap_or(Arrival(std::time::Instant::now())))
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` value (RFC 6750 §2.1: the scheme is
 /// case-insensitive, the token one word). `None` for anything else.
 pub fn parse_bearer(value: &str) -> Option<&str> {

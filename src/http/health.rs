@@ -1,4 +1,4 @@
-//! `GET /health`: 200 when the database answers, 503 otherwise.
+//! `GET /health`: 200 when the database answers within a second, 503 otherwise.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ pub fn router() -> Router<App> {
 }
 
 async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
-    match tokio::time::timeout(Duration::from_secs(2), store::ping(app.pool())).await {
+    match tokio::time::timeout(Duration::from_secs(1), store::ping(app.pool())).await {
         Ok(Ok(())) => (
             StatusCode::OK,
             Json(json!({"status": "ok", "database": "ok"})),

@@ -66,6 +66,9 @@ pub fn router(app: App) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             Error::internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
+        // Outside the others, so their answers (a timeout, say) become JSON too.
+        .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn(extract::record_arrival))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 // Method and path only: never headers (Authorization) or query strings.

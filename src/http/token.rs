@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::{
     cookie::{self, TokenSource},
+    extract::Arrival,
     no_content,
     user::user_view,
     Payload,
@@ -114,6 +115,7 @@ struct TokenRequest {
 
 async fn token(
     State(app): State<App>,
+    Arrival(arrived): Arrival,
     client: Client,
     headers: HeaderMap,
     query: Result<Query<GrantQuery>, QueryRejection>,
@@ -130,7 +132,7 @@ async fn token(
         }
         Some("refresh_token") => {
             let (token, source) = cookie::refresh_token(&app.config, &headers, req.refresh_token)?;
-            match app.auth.refresh(token.expose(), &client).await {
+            match app.auth.refresh(token.expose(), &client, arrived).await {
                 Ok(session) => session,
                 Err(e) if source == TokenSource::Cookie && e.kind == Kind::InvalidGrant => {
                     // The cookie's session is over: drop the cookie too.

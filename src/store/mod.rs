@@ -22,6 +22,11 @@ use sqlx::{
 
 use crate::{config::DbArgs, secret::Secret};
 
+/// How long a request waits for a database connection before it is answered 503 with
+/// `Retry-After`: short, so that an outage fails fast instead of piling up requests; the pool
+/// reconnects by itself when the database is back.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects to the database named by the settings and checks that it answers.
@@ -54,7 +59,7 @@ pub async fn connect_with(
     let options = options.options([("search_path", format!("\"{schema}\",public"))]);
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options.clone())
         .await
         .with_context(|| {

@@ -1126,3 +1126,31 @@ async fn addresses_are_checked_and_normalised_everywhere(_: PgPoolOptions, opts:
         .await;
     assert_eq!(res.body["error_code"], "user_already_exists", "{res:?}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn framework_rejections_are_json_errors_too(_: PgPoolOptions, opts: PgConnectOptions) {
+    const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
+    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
+    // A path parameter that is not UTF-8 never reaches a handler.
+    let res = app
+        .call(Method::GET, "/admin/users/%ff", Some(ADMIN), None)
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    assert!(res.body.is_object(), "{res:?}");
+    assert_eq!(res.body["code"], 400);
+    assert_eq!(res.body["error_code"], "validation_failed");
+    assert!(res.body["msg"].is_string());
+    let res = app
+        .call(
+            Method::GET,
+            "/admin/users/%ff/sessions/%fe",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert!(res.body.is_object(), "{res:?}");
+    assert!(res.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+}

@@ -4,10 +4,12 @@
 //! - `api`: the HTTP API (sign-up, sign-in, user endpoints, keys, settings, bad input);
 //! - `refresh`: refresh tokens and sessions;
 //! - `hasura`: claims, actions, webhook, cookie and CORS;
-//! - `admin`: the admin API, the CLI, imports and the audit log.
+//! - `admin`: the admin API, the CLI, imports and the audit log;
+//! - `faults`: the database going away and coming back.
 mod admin;
 mod api;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
+mod faults;
 mod hasura;
 mod refresh;

@@ -675,3 +675,36 @@ async fn a_token_many_rotations_old_is_still_recognised_as_theft(
     );
     assert_eq!(app.session_count(str_of(&jwt_payload(&at), "sub")).await, 0);
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_reuse_interval_counts_to_the_request_s_arrival(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    use hasura_jwt_auth::client::Client;
+    use std::time::{Duration, Instant};
+    let app = common::app(opts, &["--refresh-token-reuse-interval", "10s"]).await;
+    let (at0, rt0) = tokens(&app.signup("stall@example.com").await);
+    let (_, rt1) = tokens(&app.refresh(&rt0).await);
+    // Superseded 11 s ago by the database's clock, but the retry arrived 3 s ago and waited
+    // (for a database connection, say): at arrival it was 8 s, inside the interval.
+    age_session(&app, &sid(&at0), 11).await;
+    let arrived = Instant::now() - Duration::from_secs(3);
+    let session = app
+        .state
+        .auth
+        .refresh(&rt0, &Client::default(), arrived)
+        .await
+        .expect("converges: judged at arrival");
+    assert_eq!(session.refresh_token.expose(), rt1, "the current token");
+    assert!(audit_events(&app, "refresh_token_reuse").await.is_empty());
+    // Judged now instead, the same retry is a theft.
+    let err = app
+        .state
+        .auth
+        .refresh(&rt0, &Client::default(), Instant::now())
+        .await
+        .err()
+        .expect("theft");
+    assert_eq!(err.code, "refresh_token_already_used");
+}
