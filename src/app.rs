@@ -9,7 +9,10 @@ use sqlx::PgPool;
 use crate::{
     admin::Admin,
     auth::{
-        keys::KeySet, password::PasswordHasher, rate_limit::SignInLimiter, tokens::AccessTokens,
+        keys::KeySet,
+        password::{HasherSettings, PasswordHasher},
+        rate_limit::SignInLimiter,
+        tokens::AccessTokens,
         Auth, Policy,
     },
     config::{Config, DbArgs},
@@ -109,13 +112,14 @@ pub async fn database(db: &DbArgs) -> anyhow::Result<PgPool> {
 /// The password hasher with the configured Argon2id parameters and `threads` hashing threads.
 pub fn password_hasher(config: &Config, threads: usize) -> anyhow::Result<PasswordHasher> {
     let p = &config.passwords;
-    PasswordHasher::new(
-        p.argon2_memory_kib,
-        p.argon2_iterations,
-        p.argon2_parallelism,
+    PasswordHasher::new(HasherSettings {
+        memory_kib: p.argon2_memory_kib,
+        iterations: p.argon2_iterations,
+        parallelism: p.argon2_parallelism,
         threads,
-        p.legacy_hmac_secret.clone(),
-    )
+        queue: p.password_hash_queue,
+        plpgsql_secret: p.legacy_hmac_secret.clone(),
+    })
 }
 
 fn admin_service(config: &Config, pool: PgPool, hasher: PasswordHasher) -> Admin {

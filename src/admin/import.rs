@@ -17,13 +17,12 @@ use crate::{
     auth::{
         account::{normalize_email, validate_metadata},
         password::{
-            imported::{is_bcrypt, plpgsql_hash},
+            imported::{is_bcrypt, is_verifiable_bcrypt, plpgsql_hash, MAX_BCRYPT_COST},
             is_supported_hash,
         },
     },
     error::{code, ConstraintExt, Error, Kind},
     roles::validate_roles,
-    secret::Secret,
     store::{
         self,
         audit::{self, event},
@@ -85,6 +84,9 @@ pub struct Target<'a> {
     pub pool: &'a PgPool,
     pub default_role: &'a str,
     pub default_allowed_roles: &'a [String],
+    /// The only roles an imported user may have: a row naming any other is refused, so an
+    /// import cannot bring in `admin` users unless asked to.
+    pub permitted_roles: &'a [String],
     /// Name recorded with old ids in `legacy_user_ids`.
     pub source: &'a str,
 }
@@ -123,6 +125,15 @@ async fn import_one(
         }
     });
     validate_roles(&default_role, &allowed_roles)?;
+    if let Some(role) = allowed_roles
+        .iter()
+        .find(|r| !target.permitted_roles.contains(r))
+    {
+        return Err(format!(
+            "role {role:?} is not among the roles permitted for this import ({}); use --allowed-roles",
+            target.permitted_roles.join(",")
+        ));
+    }
     let metadata = validate_metadata(row.user_metadata, "user_metadata")
         .map_err(|e| e.message.to_string())?
         .unwrap_or_else(|| json!({}));
@@ -191,14 +202,16 @@ fn tally(report: &mut Report, label: String, outcome: Outcome) {
 }
 
 /// One `hasura_user` row as a user to import, with its hash in our stored form.
-fn from_plpgsql_row(
-    row: PlpgsqlUser,
-    plpgsql_secret: &Secret,
-) -> Result<(ImportUser, String), String> {
+fn from_plpgsql_row(row: PlpgsqlUser) -> Result<(ImportUser, String), String> {
     let crypt = row
         .crypt_password
         .filter(|c| is_bcrypt(c))
         .ok_or("crypt_password is not a bcrypt hash")?;
+    if !is_verifiable_bcrypt(&crypt) {
+        return Err(format!(
+            "crypt_password has a bcrypt cost above {MAX_BCRYPT_COST}: too slow to verify"
+        ));
+    }
     let allowed_roles = match row.allowed_roles {
         None => None,
         Some(text) => Some(
@@ -214,16 +227,15 @@ fn from_plpgsql_row(
         enabled: Some(row.enabled.unwrap_or(true)),
         ..Default::default()
     };
-    Ok((user, plpgsql_hash(plpgsql_secret.expose(), &crypt)))
+    Ok((user, plpgsql_hash(&crypt)))
 }
 
 /// Imports the `hasura_user` table of the PL/pgSQL hasura-jwt-auth from `source`.
-/// `plpgsql_secret` is its JWT secret (the HMAC key of its password scheme); the server needs
-/// the same value as AUTH_LEGACY_HMAC_SECRET to verify the imported passwords.
+/// The server needs that system's JWT secret (the HMAC key of its password scheme) as
+/// AUTH_LEGACY_HMAC_SECRET to verify the imported passwords.
 pub async fn from_hasura_jwt_auth(
     source: &PgPool,
     table: &str,
-    plpgsql_secret: &Secret,
     target: &Target<'_>,
     actor: &Actor,
 ) -> anyhow::Result<Report> {
@@ -231,7 +243,7 @@ pub async fn from_hasura_jwt_auth(
     let mut report = Report::default();
     for row in rows {
         let label = format!("id {}", row.legacy_id);
-        let outcome = match from_plpgsql_row(row, plpgsql_secret) {
+        let outcome = match from_plpgsql_row(row) {
             Ok((user, hash)) => import_one(target, user, Some(hash), actor).await,
             Err(why) => Err(why),
         };
@@ -294,7 +306,7 @@ pub async fn from_file(path: &Path, target: &Target<'_>, actor: &Actor) -> anyho
             Err(why) => Err(why),
             Ok(user) => match user.password_hash.clone() {
                 Some(h) if !is_supported_hash(&h) => {
-                    Err("password_hash is neither bcrypt nor Argon2".into())
+                    Err("password_hash is neither bcrypt (cost at most 12) nor Argon2 (at most 128 MiB, t=10, p=8)".into())
                 }
                 hash => import_one(target, user, hash, actor).await,
             },

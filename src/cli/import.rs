@@ -8,7 +8,7 @@ use clap::Subcommand;
 use crate::{
     admin::{import, Actor},
     app,
-    config::Config,
+    config::{parse_role, Config},
     secret::Secret,
     store,
 };
@@ -23,6 +23,10 @@ pub enum ImportCommand {
         /// Table name, optionally schema-qualified.
         #[arg(long, default_value = "hasura_user")]
         table: String,
+        /// Roles imported users may have, comma-separated (default: AUTH_DEFAULT_ALLOWED_ROLES);
+        /// a user with any other role is not imported.
+        #[arg(long, value_delimiter = ',', value_parser = parse_role)]
+        allowed_roles: Option<Vec<String>>,
         #[command(flatten)]
         config: Box<Config>,
     },
@@ -33,6 +37,10 @@ pub enum ImportCommand {
         /// Name recorded with `legacy_id`s in `legacy_user_ids`.
         #[arg(long, default_value = "file")]
         source: String,
+        /// Roles imported users may have, comma-separated (default: AUTH_DEFAULT_ALLOWED_ROLES);
+        /// a user with any other role is not imported.
+        #[arg(long, value_delimiter = ',', value_parser = parse_role)]
+        allowed_roles: Option<Vec<String>>,
         #[command(flatten)]
         config: Box<Config>,
     },
@@ -59,9 +67,11 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::HasuraJwtAuth {
             from,
             table,
+            allowed_roles,
             config,
         } => {
-            let secret = config.passwords.legacy_hmac_secret.clone().context(
+            // Not needed to import, but without it no imported password can be checked.
+            config.passwords.legacy_hmac_secret.as_ref().context(
                 "set AUTH_LEGACY_HMAC_SECRET (--legacy-hmac-secret) to the old JWT secret: it is part of the old password hashes",
             )?;
             let admin = app::admin(&config).await?;
@@ -72,13 +82,17 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
                 pool: &admin.pool,
                 default_role: &config.accounts.default_role,
                 default_allowed_roles: &config.accounts.default_allowed_roles,
+                permitted_roles: allowed_roles
+                    .as_deref()
+                    .unwrap_or(&config.accounts.default_allowed_roles),
                 source: import::PLPGSQL_SOURCE,
             };
-            import::from_hasura_jwt_auth(&source, &table, &secret, &target, &actor).await?
+            import::from_hasura_jwt_auth(&source, &table, &target, &actor).await?
         }
         ImportCommand::Users {
             file,
             source,
+            allowed_roles,
             config,
         } => {
             let admin = app::admin(&config).await?;
@@ -86,6 +100,9 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
                 pool: &admin.pool,
                 default_role: &config.accounts.default_role,
                 default_allowed_roles: &config.accounts.default_allowed_roles,
+                permitted_roles: allowed_roles
+                    .as_deref()
+                    .unwrap_or(&config.accounts.default_allowed_roles),
                 source: &source,
             };
             import::from_file(&file, &target, &actor).await?

@@ -57,6 +57,11 @@ pub struct PasswordArgs {
     #[arg(long, env = "AUTH_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
 
+    /// Password checks that may wait for a hashing thread; beyond that, sign-ins are refused
+    /// at once with 503 and `Retry-After` instead of queueing without bound.
+    #[arg(long, env = "AUTH_PASSWORD_HASH_QUEUE", default_value_t = 64)]
+    pub password_hash_queue: usize,
+
     /// JWT secret of the PL/pgSQL hasura-jwt-auth, needed to verify the password hashes
     /// imported from it (they are upgraded to Argon2id on the next sign-in).
     #[arg(long, env = "AUTH_LEGACY_HMAC_SECRET", hide_env_values = true)]

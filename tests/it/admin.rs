@@ -983,6 +983,8 @@ async fn import_from_the_plpgsql_hasura_jwt_auth(_: PgPoolOptions, opts: PgConne
             &url,
             "--table",
             "public.hasura_user",
+            "--allowed-roles",
+            "user,editor",
         ],
         None,
     );
@@ -1034,9 +1036,10 @@ async fn import_from_the_plpgsql_hasura_jwt_auth(_: PgPoolOptions, opts: PgConne
     );
     assert!(hashes[1].1.starts_with("$argon2id$"), "bob upgraded");
     assert!(
-        hashes[2].1.starts_with("$hja-seed$v1$"),
-        "carol not signed in yet"
+        hashes[2].1.starts_with("$hja-plpgsql$v2$$2"),
+        "carol not signed in yet: her bcrypt hash, nothing else"
     );
+    assert_eq!(hashes[2].1.len(), "$hja-plpgsql$v2$".len() + 60);
     assert!(
         !hashes[2].1.contains("old-jwt-secret"),
         "the old secret is not stored"
@@ -1071,6 +1074,8 @@ async fn import_from_the_plpgsql_hasura_jwt_auth(_: PgPoolOptions, opts: PgConne
             &url,
             "--table",
             "public.hasura_user",
+            "--allowed-roles",
+            "user,editor",
         ],
         None,
     );
@@ -1094,13 +1099,12 @@ async fn plpgsql_hashes_need_the_right_old_secret(_: PgPoolOptions, opts: PgConn
         pool: &right.pool,
         default_role: "user",
         default_allowed_roles: &["user".to_owned()],
+        permitted_roles: &["user".to_owned(), "editor".to_owned()],
         source: "hasura_user",
     };
-    let secret = hasura_jwt_auth::secret::Secret::new("old-jwt-secret");
     let report = hasura_jwt_auth::admin::import::from_hasura_jwt_auth(
         &right.pool,
         "hasura_user",
-        &secret,
         &target,
         &hasura_jwt_auth::admin::Actor::cli(),
     )
@@ -1158,6 +1162,7 @@ async fn import_users_from_json_and_csv(_: PgPoolOptions, opts: PgConnectOptions
         {"id": fixed_id, "email": "j2@example.com", "password_hash": argon, "legacy_id": "u-2", "user_metadata": {"plan": "pro"}},
         {"email": "j3@example.com", "password_hash": "md5:abc", "legacy_id": "u-3"},
         {"email": "j4@example.com", "password_hash": bcrypt_hash, "default_role": "root", "allowed_roles": ["user"]},
+        {"email": "j5@example.com", "password_hash": bcrypt_hash, "default_role": "user", "allowed_roles": ["user", "admin"]},
         {"nope": true}
     ]).to_string()).unwrap();
     let out = cli(
@@ -1169,11 +1174,20 @@ async fn import_users_from_json_and_csv(_: PgPoolOptions, opts: PgConnectOptions
             json_file.to_str().unwrap(),
             "--source",
             "legacy-app",
+            "--allowed-roles",
+            "user,editor",
         ],
         None,
     );
+    // j5 asks for `admin`, which this import does not permit.
     assert!(
-        out.stdout.contains("imported 2, skipped 0, failed 3"),
+        out.stderr
+            .contains(r#"role "admin" is not among the roles permitted"#),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("imported 2, skipped 0, failed 4"),
         "{}\n{}",
         out.stdout,
         out.stderr
@@ -1203,7 +1217,14 @@ async fn import_users_from_json_and_csv(_: PgPoolOptions, opts: PgConnectOptions
     .unwrap();
     let out = cli(
         &url,
-        &["import", "users", "--file", csv_file.to_str().unwrap()],
+        &[
+            "import",
+            "users",
+            "--file",
+            csv_file.to_str().unwrap(),
+            "--allowed-roles",
+            "user,editor",
+        ],
         None,
     );
     assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
@@ -1226,7 +1247,14 @@ async fn import_users_from_json_and_csv(_: PgPoolOptions, opts: PgConnectOptions
     );
     let out = cli(
         &url,
-        &["import", "users", "--file", csv_file.to_str().unwrap()],
+        &[
+            "import",
+            "users",
+            "--file",
+            csv_file.to_str().unwrap(),
+            "--allowed-roles",
+            "user,editor",
+        ],
         None,
     );
     assert!(
@@ -1270,4 +1298,44 @@ async fn shapes_match_what_supabase_clients_expect(_: PgPoolOptions, opts: PgCon
         .map(|u| u["email"].as_str().unwrap())
         .collect();
     assert_eq!(emails, ["second@example.com", "first@example.com"]);
+}
+
+#[sqlx::test(migrations = false)]
+async fn old_plpgsql_hashes_lose_their_secret_fingerprint(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(opts, &["--legacy-hmac-secret", "old-jwt-secret"]).await;
+    let s = app.signup("fp@example.com").await;
+    let id = str_of(&s.body["user"], "id").to_owned();
+    // A hash as earlier versions imported it: fingerprint of the old secret, then bcrypt.
+    let text = hasura_jwt_auth::auth::password::imported::plpgsql_hmac_text(
+        "old-jwt-secret",
+        "old pass 1",
+    );
+    let bcrypt = bcrypt::hash(text, 4).unwrap();
+    let v1 = format!("$hja-seed$v1$0123456789abcdef${bcrypt}");
+    sqlx::query("UPDATE user_passwords SET hash = $2 WHERE user_id = $1::uuid")
+        .bind(&id)
+        .bind(&v1)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../migrations/20261129000003_plpgsql_hash_without_fingerprint.sql"
+    ))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let hash: String =
+        sqlx::query_scalar("SELECT hash FROM user_passwords WHERE user_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(hash, format!("$hja-plpgsql$v2${bcrypt}"));
+    assert_eq!(
+        app.sign_in("fp@example.com", "old pass 1").await.status,
+        StatusCode::OK
+    );
 }

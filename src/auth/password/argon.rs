@@ -2,7 +2,10 @@
 //! algorithm, version and parameters (within limits), and the per-thread memory reuse that
 //! keeps the process small under a sign-in burst.
 
-use std::cell::RefCell;
+use std::{
+    cell::RefCell,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash},
@@ -15,15 +18,19 @@ use subtle::ConstantTimeEq;
 use super::PasswordCheck;
 
 /// Largest Argon2 costs this server computes for a stored hash: an imported hash with absurd
-/// parameters must not exhaust memory or the hashing threads.
-const MAX_M_KIB: u32 = 1024 * 1024;
-const MAX_T: u32 = 16;
-const MAX_P: u32 = 16;
+/// parameters must not exhaust memory or stall the hashing threads (a hash with higher costs
+/// is refused at import and fails verification). The configured parameters are always
+/// accepted, even above these.
+pub const MAX_M_KIB: u32 = 128 * 1024;
+pub const MAX_T: u32 = 10;
+pub const MAX_P: u32 = 8;
 
-/// Algorithm, version and parameters of an Argon2 PHC hash, within the limits above. A hash
-/// without `v=` is version 0x10, as in the reference implementation.
+/// Algorithm, version and parameters of an Argon2 PHC hash, within the limits above (or the
+/// `configured` parameters'). A hash without `v=` is version 0x10, as in the reference
+/// implementation.
 pub(super) fn argon2_settings(
     parsed: &PasswordHash<'_>,
+    configured: Option<&Params>,
 ) -> Result<(Algorithm, Version, Params), String> {
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(|e| e.to_string())?;
     let version = match parsed.version {
@@ -31,9 +38,17 @@ pub(super) fn argon2_settings(
         Some(v) => Version::try_from(v).map_err(|e| e.to_string())?,
     };
     let params = Params::try_from(parsed).map_err(|e| e.to_string())?;
-    if params.m_cost() > MAX_M_KIB || params.t_cost() > MAX_T || params.p_cost() > MAX_P {
+    let (max_m, max_t, max_p) = match configured {
+        Some(c) => (
+            MAX_M_KIB.max(c.m_cost()),
+            MAX_T.max(c.t_cost()),
+            MAX_P.max(c.p_cost()),
+        ),
+        None => (MAX_M_KIB, MAX_T, MAX_P),
+    };
+    if params.m_cost() > max_m || params.t_cost() > max_t || params.p_cost() > max_p {
         return Err(format!(
-            "Argon2 parameters beyond m={MAX_M_KIB},t={MAX_T},p={MAX_P}"
+            "Argon2 parameters beyond m={max_m},t={max_t},p={max_p}"
         ));
     }
     if parsed.salt.is_none() || parsed.hash.is_none() {
@@ -107,11 +122,11 @@ pub(super) fn hash_phc(params: &Params, password: &str, memory: Memory) -> anyho
 /// version and parameters, in constant time.
 fn verify_phc(
     parsed: &PasswordHash<'_>,
+    settings: &(Algorithm, Version, Params),
     password: &str,
     memory: Memory,
 ) -> Result<bool, argon2::password_hash::Error> {
-    let (algorithm, version, params) =
-        argon2_settings(parsed).map_err(|_| argon2::password_hash::Error::ParamsMaxExceeded)?;
+    let (algorithm, version, params) = settings.clone();
     let salt = parsed
         .salt
         .ok_or(argon2::password_hash::Error::SaltInvalid(
@@ -128,7 +143,13 @@ fn verify_phc(
 
 /// Verifies `password` against a stored Argon2 PHC string. Anything but Argon2id with exactly
 /// `params` asks for an upgrade.
-pub(super) fn verify_argon2(params: &Params, password: &str, stored: &str) -> PasswordCheck {
+/// `runs` counts the Argon2 computations actually made.
+pub(super) fn verify_argon2(
+    params: &Params,
+    password: &str,
+    stored: &str,
+    runs: &AtomicU64,
+) -> PasswordCheck {
     let failed = PasswordCheck {
         ok: false,
         needs_rehash: false,
@@ -137,15 +158,14 @@ pub(super) fn verify_argon2(params: &Params, password: &str, stored: &str) -> Pa
         tracing::error!("stored password hash has an unknown format");
         return failed;
     };
-    let settings = match argon2_settings(&parsed) {
+    let settings = match argon2_settings(&parsed, Some(params)) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(reason = %e, "stored Argon2 hash cannot be verified");
             return failed;
         }
     };
-    let current = matches!(settings, (Algorithm::Argon2id, Version::V0x13, ref p)
-        if p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost());
+    let current = is_current_settings(params, &settings);
     // Only the current parameters use the thread's reusable memory (others are imported,
     // rare, and upgraded on success).
     let memory = if current {
@@ -153,7 +173,8 @@ pub(super) fn verify_argon2(params: &Params, password: &str, stored: &str) -> Pa
     } else {
         Memory::Scratch
     };
-    let ok = verify_phc(&parsed, password, memory).unwrap_or(false);
+    runs.fetch_add(1, Ordering::Relaxed);
+    let ok = verify_phc(&parsed, &settings, password, memory).unwrap_or(false);
     PasswordCheck {
         ok,
         needs_rehash: !current,
@@ -162,5 +183,18 @@ pub(super) fn verify_argon2(params: &Params, password: &str, stored: &str) -> Pa
 
 /// Whether `hash` is an Argon2 PHC string this server can verify.
 pub(super) fn is_verifiable(hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|p| argon2_settings(&p).is_ok())
+    PasswordHash::new(hash).is_ok_and(|p| argon2_settings(&p, None).is_ok())
+}
+
+/// Whether `stored` is an Argon2id hash with exactly the current parameters.
+pub(super) fn is_current(params: &Params, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .ok()
+        .and_then(|parsed| argon2_settings(&parsed, Some(params)).ok())
+        .is_some_and(|settings| is_current_settings(params, &settings))
+}
+
+fn is_current_settings(params: &Params, settings: &(Algorithm, Version, Params)) -> bool {
+    matches!(settings, (Algorithm::Argon2id, Version::V0x13, p)
+        if p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost())
 }

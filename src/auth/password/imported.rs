@@ -4,57 +4,67 @@
 //! HMAC-SHA256(key = its JWT secret, message = password).
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::PasswordCheck;
 use crate::secret::Secret;
 
-/// Prefix of the stored form of a PL/pgSQL hasura-jwt-auth hash:
-/// `$hja-seed$v1$<fingerprint of its JWT secret>$<bcrypt hash>`. The secret itself stays out of
-/// the database (it is a pepper), and the fingerprint catches a wrong AUTH_LEGACY_HMAC_SECRET.
-/// (The text is part of stored data and never changes.)
-pub const PLPGSQL_HASH_PREFIX: &str = "$hja-seed$v1$";
-
-/// Short fingerprint of the PL/pgSQL hasura-jwt-auth's JWT secret (first 8 bytes of its
-/// SHA-256, hex).
-pub fn plpgsql_secret_fingerprint(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+/// Prefix of the stored form of a PL/pgSQL hasura-jwt-auth hash: `$hja-plpgsql$v2$<bcrypt
+/// hash>`. Its JWT secret (a pepper) is not stored in any form: it comes from
+/// AUTH_LEGACY_HMAC_SECRET. (Earlier versions stored a fingerprint of it, which a copy of the
+/// database could test guesses against; migration 3 removed those.)
+pub const PLPGSQL_HASH_PREFIX: &str = "$hja-plpgsql$v2$";
 
 /// The stored form of a password hash imported from the PL/pgSQL hasura-jwt-auth.
-pub fn plpgsql_hash(secret: &str, bcrypt_hash: &str) -> String {
-    format!(
-        "{PLPGSQL_HASH_PREFIX}{}${bcrypt_hash}",
-        plpgsql_secret_fingerprint(secret)
-    )
+pub fn plpgsql_hash(bcrypt_hash: &str) -> String {
+    format!("{PLPGSQL_HASH_PREFIX}{bcrypt_hash}")
 }
 
-/// Whether `hash` is a bcrypt hash (`$2a$`, `$2b$`, `$2y$`).
+/// Highest bcrypt cost verified: each step doubles the work, and cost 12 already takes a
+/// hashing thread a quarter of a second. Hashes above it are refused at import.
+pub const MAX_BCRYPT_COST: u32 = 12;
+
+/// Whether `hash` is a bcrypt hash (`$2a$`, `$2b$`, `$2y$`), whatever its cost.
 pub fn is_bcrypt(hash: &str) -> bool {
     hash.len() == 60
         && (hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$"))
 }
 
+/// The cost of a bcrypt hash.
+pub fn bcrypt_cost(hash: &str) -> Option<u32> {
+    hash.get(4..6)?.parse().ok()
+}
+
+/// Whether `hash` is a bcrypt hash this server verifies (cost at most [`MAX_BCRYPT_COST`]).
+pub fn is_verifiable_bcrypt(hash: &str) -> bool {
+    is_bcrypt(hash) && bcrypt_cost(hash).is_some_and(|c| c <= MAX_BCRYPT_COST)
+}
+
 /// Verifies a bcrypt hash; success always asks for an upgrade.
 pub(super) fn verify_bcrypt(password: &str, stored: &str) -> PasswordCheck {
+    if !is_verifiable_bcrypt(stored) {
+        tracing::error!("stored bcrypt hash has a cost above {MAX_BCRYPT_COST}: not verified");
+        return PasswordCheck {
+            ok: false,
+            needs_rehash: true,
+        };
+    }
     PasswordCheck {
         ok: bcrypt::verify(password, stored).unwrap_or(false),
         needs_rehash: true,
     }
 }
 
-/// Verifies the part after [`PLPGSQL_HASH_PREFIX`] with the old JWT secret.
-pub(super) fn verify_plpgsql(secret: Option<&Secret>, password: &str, rest: &str) -> PasswordCheck {
+/// Verifies the bcrypt hash after [`PLPGSQL_HASH_PREFIX`] with the old JWT secret. A wrong
+/// AUTH_LEGACY_HMAC_SECRET makes every such check fail.
+pub(super) fn verify_plpgsql(
+    secret: Option<&Secret>,
+    password: &str,
+    bcrypt_hash: &str,
+) -> PasswordCheck {
     let failed = PasswordCheck {
         ok: false,
-        needs_rehash: false,
-    };
-    let Some((fingerprint, bcrypt_hash)) = rest.split_once('$') else {
-        tracing::error!("malformed imported hasura-jwt-auth password hash");
-        return failed;
+        needs_rehash: true,
     };
     let Some(key) = secret else {
         tracing::error!(
@@ -62,9 +72,9 @@ pub(super) fn verify_plpgsql(secret: Option<&Secret>, password: &str, rest: &str
         );
         return failed;
     };
-    if plpgsql_secret_fingerprint(key.expose()) != fingerprint {
+    if !is_verifiable_bcrypt(bcrypt_hash) {
         tracing::error!(
-            "AUTH_LEGACY_HMAC_SECRET is not the secret these hashes were imported with"
+            "imported hasura-jwt-auth hash is not a bcrypt hash of cost at most {MAX_BCRYPT_COST}"
         );
         return failed;
     }
@@ -121,11 +131,10 @@ mod tests {
     }
 
     #[test]
-    fn plpgsql_hashes_carry_the_secret_fingerprint_only() {
+    fn plpgsql_hashes_keep_nothing_of_the_secret() {
         let bc = bcrypt::hash(plpgsql_hmac_text("old secret", "pw"), 4).unwrap();
-        let stored = plpgsql_hash("old secret", &bc);
-        assert!(stored.starts_with(PLPGSQL_HASH_PREFIX));
-        assert!(!stored.contains("old secret"));
+        let stored = plpgsql_hash(&bc);
+        assert_eq!(stored, format!("{PLPGSQL_HASH_PREFIX}{bc}"));
         let rest = stored.strip_prefix(PLPGSQL_HASH_PREFIX).unwrap();
         let right = Secret::new("old secret");
         let wrong = Secret::new("new secret");

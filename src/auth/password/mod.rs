@@ -9,12 +9,17 @@ mod argon;
 pub mod imported;
 mod workers;
 
-use std::sync::{mpsc, Arc};
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    mpsc, Arc,
+};
 
-use anyhow::Context;
 use argon2::Params;
 
-use crate::secret::Secret;
+use crate::{
+    error::{Error, Result},
+    secret::Secret,
+};
 use argon::Memory;
 use imported::{is_bcrypt, PLPGSQL_HASH_PREFIX};
 use workers::{spawn_workers, Job};
@@ -36,9 +41,10 @@ pub fn check_new_password(password: &str) -> Result<(), &'static str> {
     }
 }
 
-/// Whether `hash` is a hash this server can verify (Argon2 PHC string or bcrypt).
+/// Whether `hash` is a hash this server can verify: an Argon2 PHC string or a bcrypt hash,
+/// with costs within the limits (see `argon.rs` and [`imported::MAX_BCRYPT_COST`]).
 pub fn is_supported_hash(hash: &str) -> bool {
-    is_bcrypt(hash) || argon::is_verifiable(hash)
+    imported::is_verifiable_bcrypt(hash) || argon::is_verifiable(hash)
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -49,17 +55,40 @@ pub struct PasswordCheck {
     pub needs_rehash: bool,
 }
 
+/// How the hasher is set up.
+#[derive(Debug, Clone)]
+pub struct HasherSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashing threads.
+    pub threads: usize,
+    /// Jobs that may wait for a thread; more are refused with 503 at once.
+    pub queue: usize,
+    /// JWT secret of the PL/pgSQL hasura-jwt-auth, for the hashes imported from it.
+    pub plpgsql_secret: Option<Secret>,
+}
+
+/// Counters of the hashing work (for tests and metrics).
+#[derive(Debug, Default)]
+pub struct HasherStats {
+    /// Jobs accepted into the queue.
+    pub queued: AtomicU64,
+    /// Jobs skipped because nobody waited for their result any more.
+    pub abandoned: AtomicU64,
+    /// Argon2 computations run (hashes and verifications, dummy ones included).
+    pub argon2_runs: AtomicU64,
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    /// Queue of the hashing threads.
-    jobs: mpsc::Sender<Job>,
-    /// Hashing jobs handed to the threads so far (lets tests see that work was done).
-    jobs_queued: Arc<std::sync::atomic::AtomicU64>,
+    /// Queue of the hashing threads (bounded).
+    jobs: mpsc::SyncSender<Job>,
+    stats: Arc<HasherStats>,
     /// Hash verified against when the account does not exist, so that an unknown email
     /// costs the same work as a wrong password.
     dummy_hash: Arc<str>,
-    /// JWT secret of the PL/pgSQL hasura-jwt-auth, for the hashes imported from it.
     plpgsql_secret: Option<Secret>,
 }
 
@@ -72,90 +101,116 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    pub fn new(
-        memory_kib: u32,
-        iterations: u32,
-        parallelism: u32,
-        concurrency: usize,
-        plpgsql_secret: Option<Secret>,
-    ) -> anyhow::Result<Self> {
-        let params = Params::new(memory_kib, iterations, parallelism, None)
-            .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+    pub fn new(settings: HasherSettings) -> anyhow::Result<Self> {
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
         let dummy = argon::hash_phc(&params, "dummy password, never matches", Memory::Scratch)?;
         Ok(Self {
             params,
-            jobs: spawn_workers(concurrency.max(1))?,
-            jobs_queued: Arc::default(),
+            jobs: spawn_workers(settings.threads.max(1), settings.queue.max(1))?,
+            stats: Arc::default(),
             dummy_hash: dummy.into(),
-            plpgsql_secret,
+            plpgsql_secret: settings.plpgsql_secret,
         })
     }
 
-    /// Runs `f` on one of the hashing threads (queued while all are busy).
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> anyhow::Result<T> {
+    pub fn stats(&self) -> &HasherStats {
+        &self.stats
+    }
+
+    /// Runs `f` on one of the hashing threads. When every thread is busy and the queue is
+    /// full, fails at once with 503 (`Retry-After`); a job whose caller has gone (its request
+    /// timed out or was cancelled) is skipped rather than computed.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let (reply, result) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
+        let stats = self.stats.clone();
         let job: Job = Box::new(move || {
+            if reply.is_closed() {
+                stats.abandoned.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             let _ = reply.send(span.in_scope(f));
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
-        self.jobs_queued
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        result.await.context("password hashing job failed")
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => {
+                tracing::warn!("password hashing queue full: request refused");
+                return Err(Error::unavailable(
+                    "Too many sign-ins at once; retry in a moment",
+                    1,
+                ));
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                return Err(Error::internal(anyhow::anyhow!(
+                    "password hashing threads are gone"
+                )))
+            }
+        }
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        result
+            .await
+            .map_err(|_| Error::internal(anyhow::anyhow!("password hashing job failed")))
     }
 
     /// Hashes a new password with Argon2id and the configured parameters.
-    pub async fn hash(&self, password: &Secret) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &Secret) -> Result<String> {
         let params = self.params.clone();
         let password = password.clone();
-        self.run(move || argon::hash_phc(&params, password.expose(), Memory::Reuse))
-            .await?
+        let stats = self.stats.clone();
+        Ok(self
+            .run(move || {
+                stats.argon2_runs.fetch_add(1, Ordering::Relaxed);
+                argon::hash_phc(&params, password.expose(), Memory::Reuse)
+            })
+            .await??)
     }
 
     /// Verifies `password` against `stored`; with no stored hash (unknown account), verifies
-    /// against a dummy hash so the work is the same, and fails.
-    pub async fn verify(
-        &self,
-        password: &Secret,
-        stored: Option<&str>,
-    ) -> anyhow::Result<PasswordCheck> {
+    /// against a dummy hash so the work is the same, and fails. Every failure costs at least
+    /// one Argon2id verification with the current parameters, whatever the stored hash is
+    /// (bcrypt, imported, unreadable), so the time taken does not tell accounts apart.
+    pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> Result<PasswordCheck> {
         let known = stored.is_some();
         let stored: Arc<str> = stored
             .map(Arc::from)
             .unwrap_or_else(|| self.dummy_hash.clone());
         let password = password.clone();
-        let params = self.params.clone();
-        let plpgsql_secret = self.plpgsql_secret.clone();
+        let hasher = self.clone();
         let verified = self
-            .run(move || {
-                verify_stored(&params, plpgsql_secret.as_ref(), password.expose(), &stored)
-            })
+            .run(move || hasher.verify_stored(password.expose(), &stored))
             .await?;
         Ok(PasswordCheck {
             ok: verified.ok && known,
             ..verified
         })
     }
-}
 
-/// Verifies `password` against any stored hash this server understands.
-fn verify_stored(
-    params: &Params,
-    plpgsql_secret: Option<&Secret>,
-    password: &str,
-    stored: &str,
-) -> PasswordCheck {
-    if let Some(rest) = stored.strip_prefix(PLPGSQL_HASH_PREFIX) {
-        imported::verify_plpgsql(plpgsql_secret, password, rest)
-    } else if is_bcrypt(stored) {
-        imported::verify_bcrypt(password, stored)
-    } else {
-        argon::verify_argon2(params, password, stored)
+    /// Verifies `password` against any stored hash this server understands (on a hashing
+    /// thread).
+    fn verify_stored(&self, password: &str, stored: &str) -> PasswordCheck {
+        let argon2 = |stored: &str| {
+            argon::verify_argon2(&self.params, password, stored, &self.stats.argon2_runs)
+        };
+        let (check, current) = if let Some(rest) = stored.strip_prefix(PLPGSQL_HASH_PREFIX) {
+            let check = imported::verify_plpgsql(self.plpgsql_secret.as_ref(), password, rest);
+            (check, false)
+        } else if is_bcrypt(stored) {
+            (imported::verify_bcrypt(password, stored), false)
+        } else {
+            (argon2(stored), argon::is_current(&self.params, stored))
+        };
+        if !check.ok && !current {
+            // Pay for the dummy Argon2id too: a failure against an imported or unreadable
+            // hash must not be cheaper than one against a current hash.
+            argon2(&self.dummy_hash);
+        }
+        check
     }
 }
 
@@ -167,8 +222,19 @@ mod tests {
         Algorithm, Argon2, Version,
     };
 
+    fn settings(threads: usize, queue: usize) -> HasherSettings {
+        HasherSettings {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            threads,
+            queue,
+            plpgsql_secret: Some(Secret::new("old-secret")),
+        }
+    }
+
     fn hasher() -> PasswordHasher {
-        PasswordHasher::new(19_456, 2, 1, 2, Some(Secret::new("old-secret"))).unwrap()
+        PasswordHasher::new(settings(2, 16)).unwrap()
     }
 
     #[tokio::test]
@@ -291,7 +357,7 @@ mod tests {
             h.dummy_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "same parameters as real hashes"
         );
-        let before = h.jobs_queued.load(Ordering::Relaxed);
+        let before = h.stats.queued.load(Ordering::Relaxed);
         assert!(
             !h.verify(&Secret::new("whatever pw"), None)
                 .await
@@ -299,12 +365,12 @@ mod tests {
                 .ok
         );
         assert_eq!(
-            h.jobs_queued.load(Ordering::Relaxed),
+            h.stats.queued.load(Ordering::Relaxed),
             before + 1,
             "the dummy hash was really verified"
         );
         let real = h.hash(&Secret::new("whatever pw")).await.unwrap();
-        let before = h.jobs_queued.load(Ordering::Relaxed);
+        let before = h.stats.queued.load(Ordering::Relaxed);
         assert!(
             !h.verify(&Secret::new("wrong pw!"), Some(&real))
                 .await
@@ -312,7 +378,7 @@ mod tests {
                 .ok
         );
         assert_eq!(
-            h.jobs_queued.load(Ordering::Relaxed),
+            h.stats.queued.load(Ordering::Relaxed),
             before + 1,
             "a wrong password costs one verification too"
         );
@@ -342,7 +408,11 @@ mod tests {
                 needs_rehash: true
             }
         );
-        let weak = PasswordHasher::new(19_456, 3, 1, 1, None).unwrap();
+        let weak = PasswordHasher::new(HasherSettings {
+            iterations: 3,
+            ..settings(1, 4)
+        })
+        .unwrap();
         let other = weak.hash(&Secret::new("abcdefgh")).await.unwrap();
         assert_eq!(
             h.verify(&Secret::new("abcdefgh"), Some(&other))
@@ -359,6 +429,105 @@ mod tests {
                 .unwrap()
                 .ok
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_with_retry_after() {
+        let h = PasswordHasher::new(settings(1, 1)).unwrap();
+        let pw = Secret::new("queue pw");
+        // One thread, one queue slot: of three at once, at least one cannot even queue.
+        let results = futures_join3(
+            h.verify(&pw, None),
+            h.verify(&pw, None),
+            h.verify(&pw, None),
+        )
+        .await;
+        let refused: Vec<&Error> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(!refused.is_empty(), "the queue is bounded");
+        for e in refused {
+            assert_eq!(e.kind, crate::error::Kind::Unavailable);
+            assert_eq!(e.retry_after, Some(1));
+        }
+    }
+
+    async fn futures_join3<T>(
+        a: impl std::future::Future<Output = T>,
+        b: impl std::future::Future<Output = T>,
+        c: impl std::future::Future<Output = T>,
+    ) -> [T; 3] {
+        let (a, b, c) = tokio::join!(a, b, c);
+        [a, b, c]
+    }
+
+    #[tokio::test]
+    async fn jobs_nobody_waits_for_are_skipped() {
+        use std::time::Duration;
+        let h = PasswordHasher::new(settings(1, 8)).unwrap();
+        let pw = Secret::new("abandoned pw");
+        // Queue a job that keeps the one thread busy.
+        let mut busy = Box::pin(h.verify(&pw, None));
+        assert!(futures::poll!(&mut busy).is_pending());
+        // Queued behind it, then given up (its request timed out).
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), h.verify(&pw, None)).await;
+        assert!(gave_up.is_err(), "still queued after 1 ms");
+        busy.await.unwrap();
+        // A later job runs after the abandoned one has been skipped.
+        h.verify(&pw, None).await.unwrap();
+        assert_eq!(h.stats().abandoned.load(Ordering::Relaxed), 1);
+        assert_eq!(h.stats().argon2_runs.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn every_failure_costs_an_argon2id_verification() {
+        let h = hasher();
+        let runs = || h.stats().argon2_runs.load(Ordering::Relaxed);
+        let pw = Secret::new("some password");
+        let current = h.hash(&Secret::new("other password")).await.unwrap();
+        let bcrypt = bcrypt::hash("other password", 4).unwrap();
+        let plpgsql = imported::plpgsql_hash(
+            &bcrypt::hash(
+                imported::plpgsql_hmac_text("old-secret", "other password"),
+                4,
+            )
+            .unwrap(),
+        );
+        let too_costly = "$2b$13$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui";
+        for stored in [
+            None,
+            Some(current.as_str()),
+            Some(bcrypt.as_str()),
+            Some(plpgsql.as_str()),
+            Some(too_costly),
+            Some("garbage"),
+        ] {
+            let before = runs();
+            assert!(!h.verify(&pw, stored).await.unwrap().ok);
+            assert_eq!(runs() - before, 1, "one Argon2id run for {stored:?}");
+        }
+    }
+
+    #[test]
+    fn imported_hash_costs_are_capped() {
+        assert!(is_supported_hash(&bcrypt::hash("x", 4).unwrap()));
+        assert!(is_supported_hash(
+            "$2b$12$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui"
+        ));
+        assert!(!is_supported_hash(
+            "$2b$13$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui"
+        ));
+        assert!(!is_supported_hash(
+            "$2b$31$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui"
+        ));
+        let salt = "c2FsdHNhbHRzYWx0";
+        let out = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        assert!(is_supported_hash(&format!(
+            "$argon2id$v=19$m=131072,t=10,p=8${salt}${out}"
+        )));
+        for (m, t, p) in [(131_073, 2, 1), (19_456, 11, 1), (19_456, 2, 9)] {
+            assert!(!is_supported_hash(&format!(
+                "$argon2id$v=19$m={m},t={t},p={p}${salt}${out}"
+            )));
+        }
     }
 
     #[test]

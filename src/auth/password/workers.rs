@@ -12,8 +12,11 @@ pub(super) type Job = Box<dyn FnOnce() + Send>;
 /// Argon2id hash allocates `m` KiB (19 MiB by default), and the allocator keeps such blocks
 /// per thread, so hashing on an unbounded set of blocking threads let the process grow to
 /// hundreds of MiB under a sign-in burst. With `n` threads it stays near `n × m`.
-pub(super) fn spawn_workers(n: usize) -> anyhow::Result<mpsc::Sender<Job>> {
-    let (tx, rx) = mpsc::channel::<Job>();
+///
+/// The queue holds at most `queue` jobs: past that, callers are refused at once (see
+/// `PasswordHasher::run`) rather than left waiting behind a backlog they will time out in.
+pub(super) fn spawn_workers(n: usize, queue: usize) -> anyhow::Result<mpsc::SyncSender<Job>> {
+    let (tx, rx) = mpsc::sync_channel::<Job>(queue);
     let rx = Arc::new(Mutex::new(rx));
     for i in 0..n {
         let rx = rx.clone();
