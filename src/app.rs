@@ -10,6 +10,7 @@ use crate::{
     admin::Admin,
     auth::{
         keys::KeySet,
+        lockout::Lockout,
         password::{HasherSettings, PasswordHasher},
         rate_limit::SignInLimiter,
         tokens::AccessTokens,
@@ -69,6 +70,10 @@ impl App {
             disable_signup: config.accounts.disable_signup,
             custom_claims_sql: config.hasura.custom_claims_sql.clone(),
             reauthentication_window: config.sessions.reauthentication_window,
+            lockout: Lockout {
+                threshold: config.accounts.account_lockout_threshold,
+                max: config.accounts.account_lockout_max,
+            },
         };
         Ok(Self {
             admin: admin_service(&config, pool.clone(), hasher.clone()),

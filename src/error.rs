@@ -191,6 +191,18 @@ impl Error {
     }
 
     /// Cannot serve now; retry after `retry_after_secs`.
+    /// Too many failed password checks for one account; retry after `retry_after_secs`.
+    pub fn account_locked(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                Kind::RateLimited,
+                code::OVER_REQUEST_RATE_LIMIT,
+                format!("Too many failed attempts for this account; retry in {retry_after_secs} s"),
+            )
+        }
+    }
+
     pub fn unavailable(message: impl Into<Cow<'static, str>>, retry_after_secs: u64) -> Self {
         Self {
             retry_after: Some(retry_after_secs),

@@ -1,5 +1,6 @@
 //! Background housekeeping while the server runs: deleting sessions past their idle timeout
-//! or lifetime and audit entries past their retention, and forgetting idle rate-limit state.
+//! or lifetime and audit entries past their retention, and forgetting idle rate-limit and
+//! lockout state.
 
 use std::time::Duration;
 
@@ -20,6 +21,11 @@ pub async fn run(app: App) {
 /// One round of housekeeping; failures are logged and retried at the next round.
 pub async fn run_once(app: &App) {
     app.sign_in_limiter.forget_idle();
+    match store::sign_in_attempts::prune(app.pool(), crate::auth::lockout::FORGET_AFTER).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(entries = n, "pruned old failed sign-in counts"),
+        Err(e) => tracing::warn!(error = %e, "pruning failed sign-in counts failed"),
+    }
     if let Some(retention) = app.config.server.audit_retention.0 {
         match store::audit::prune(app.pool(), retention).await {
             Ok(0) => {}

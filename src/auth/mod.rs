@@ -6,12 +6,14 @@
 //! One file per flow: [`sign_in`] (sign-up and password sign-in), [`refresh`], [`authenticate`]
 //! (access token → live session), [`sign_out`] (logout and RFC 7009 revocation),
 //! [`self_update`] (`PUT /user`), with the building blocks beside them: [`account`] (input
-//! rules), [`password`], [`keys`], [`tokens`], [`claims`], [`refresh_token`], [`rate_limit`].
+//! rules), [`password`], [`keys`], [`tokens`], [`claims`], [`refresh_token`], [`rate_limit`]
+//! (per client address) and [`lockout`] (per account).
 
 pub mod account;
 pub mod authenticate;
 pub mod claims;
 pub mod keys;
+pub mod lockout;
 pub mod password;
 pub mod rate_limit;
 pub mod refresh;
@@ -56,6 +58,8 @@ pub struct Policy {
     pub custom_claims_sql: Option<String>,
     /// How long after sign-in a session may set a new password without the current one.
     pub reauthentication_window: Duration,
+    /// Per-account lockout after failed password checks.
+    pub lockout: lockout::Lockout,
 }
 
 /// A signed-in session, as the token endpoint returns it.

@@ -118,10 +118,19 @@ impl Auth {
         client: &Client,
     ) -> Result<()> {
         let found = store::passwords::find_user_by_id(&self.pool, user_id).await?;
+        // The same per-account lockout as sign-in: a stolen access token must not become an
+        // unlimited password oracle.
+        let email = found
+            .as_ref()
+            .map(|f| f.user.email.clone())
+            .unwrap_or_default();
+        self.check_not_locked(&email).await?;
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         if self.hasher.verify(current, stored).await?.ok {
-            return Ok(());
+            return self.note_successful_check(&email).await;
         }
+        self.note_failed_check(&email, Some(user_id), client)
+            .await?;
         audit::record(
             &self.pool,
             event::PASSWORD_CHANGE_FAILED,

@@ -101,15 +101,24 @@ impl Auth {
         if password.expose().chars().count() > MAX_PASSWORD_CHARS {
             return Err(Error::invalid_credentials());
         }
+        // Locked after too many failures: refused before any work, known account or not.
+        self.check_not_locked(&email).await?;
         let found = store::passwords::find_user_by_email(&self.pool, &email).await?;
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         let check = self.hasher.verify(password, stored).await?;
         let Some(found) = found else {
+            self.note_failed_check(&email, None, client).await?;
             self.record_failed_sign_in(None, "unknown_email", client)
                 .await?;
             return Err(Error::invalid_credentials());
         };
         let user = found.user;
+        if check.ok {
+            self.note_successful_check(&email).await?;
+        } else {
+            self.note_failed_check(&email, Some(user.id), client)
+                .await?;
+        }
         if !check.ok || !user.is_active(found.db_now) {
             let reason = if check.ok {
                 "disabled"

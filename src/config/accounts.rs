@@ -2,7 +2,9 @@
 
 use clap::Args;
 
-use super::parse::parse_role;
+use std::time::Duration;
+
+use super::parse::{parse_duration, parse_role};
 use crate::secret::Secret;
 
 #[derive(Args, Clone, Debug)]
@@ -24,6 +26,16 @@ pub struct AccountArgs {
     /// that many, then one every 60/N seconds); `0` turns the limit off. Per instance.
     #[arg(long, env = "AUTH_RATE_LIMIT_SIGN_IN", default_value_t = 30)]
     pub rate_limit_sign_in: u32,
+
+    /// Consecutive failed password checks for one email address (from any client address)
+    /// before it is locked: 1 s, then 2 s, 4 s, … up to AUTH_ACCOUNT_LOCKOUT_MAX. Shared by
+    /// every instance. `0` turns the lockout off.
+    #[arg(long, env = "AUTH_ACCOUNT_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    pub account_lockout_threshold: u32,
+
+    /// Longest lock of an email address after failed password checks.
+    #[arg(long, env = "AUTH_ACCOUNT_LOCKOUT_MAX", default_value = "15m", value_parser = parse_duration)]
+    pub account_lockout_max: Duration,
 }
 
 impl AccountArgs {

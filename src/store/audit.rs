@@ -15,6 +15,7 @@ pub mod event {
     pub const SIGN_UP: &str = "sign_up";
     pub const SIGN_IN: &str = "sign_in";
     pub const SIGN_IN_FAILED: &str = "sign_in_failed";
+    pub const SIGN_IN_LOCKED: &str = "sign_in_locked";
     pub const REFRESH_TOKEN_REUSE: &str = "refresh_token_reuse";
     pub const LOGOUT: &str = "logout";
     pub const TOKEN_REVOKED: &str = "token_revoked";

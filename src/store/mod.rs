@@ -10,6 +10,7 @@ pub mod legacy_user_ids;
 pub mod passwords;
 pub mod plpgsql_users;
 pub mod sessions;
+pub mod sign_in_attempts;
 pub mod users;
 
 use std::time::Duration;

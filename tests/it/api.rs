@@ -1154,3 +1154,67 @@ async fn framework_rejections_are_json_errors_too(_: PgPoolOptions, opts: PgConn
         .unwrap()
         .starts_with("application/json"));
 }
+
+#[sqlx::test(migrations = false)]
+async fn password_guessing_is_limited_per_account_across_instances(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    use std::sync::atomic::Ordering;
+    // Two instances on one database; requests carry no client address, as if each came from
+    // a different one, so only the per-account limit can stop them.
+    let a = common::app(opts.clone(), &[]).await;
+    let b = common::app(opts, &[]).await;
+    a.signup("victim@example.com").await;
+    let checks =
+        |app: &common::TestApp| app.state.auth.hasher.stats().queued.load(Ordering::Relaxed);
+    let before = checks(&a) + checks(&b);
+    let mut refused = 0;
+    for i in 0..60 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let res = app
+            .sign_in("victim@example.com", &format!("guess {i}"))
+            .await;
+        match res.status {
+            StatusCode::BAD_REQUEST => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                assert_eq!(res.body["error_code"], "over_request_rate_limit");
+                assert!(res.headers.contains_key(header::RETRY_AFTER));
+            }
+            other => panic!("{other}: {res:?}"),
+        }
+    }
+    let hashed = checks(&a) + checks(&b) - before;
+    assert!(refused >= 50, "refused {refused} of 60");
+    assert!(hashed <= 10, "{hashed} password checks for 60 guesses");
+    // While locked, even the right password is refused (and costs no hashing).
+    let res = a.sign_in("victim@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    // An address that belongs to nobody behaves the same: nothing tells them apart.
+    for i in 0..8 {
+        a.sign_in("nobody@example.com", &format!("guess {i}")).await;
+    }
+    let res = b.sign_in("nobody@example.com", "guess").await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    // Audited, with the user when there is one.
+    let locked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE event = 'sign_in_locked' AND user_id IS NOT NULL",
+    )
+    .fetch_one(&a.pool)
+    .await
+    .unwrap();
+    assert!(locked >= 1);
+    // When the lock has passed, the right password works and clears the count.
+    sqlx::query("UPDATE sign_in_attempts SET locked_until = now() - interval '1 second'")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    let res = b.sign_in("victim@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM sign_in_attempts")
+        .fetch_one(&a.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "only nobody@'s count is left");
+}

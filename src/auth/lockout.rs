@@ -1,0 +1,127 @@
+//! Per-account protection against password guessing: after `threshold` consecutive failed
+//! password checks for one email address, from whatever client addresses, the address is
+//! locked for 1 s, then 2 s, 4 s, … up to a maximum, and every check during a lock is refused
+//! with 429 before any hashing. The state lives in PostgreSQL, so all instances share it.
+//! Unknown addresses are counted exactly like real accounts: the answer never tells whether
+//! an account exists. A successful check clears the count.
+
+use std::time::Duration;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::Auth;
+use crate::{
+    client::Client,
+    error::{Error, Result},
+    store::{
+        self,
+        audit::{self, event},
+    },
+};
+
+/// Failures older than this are forgotten.
+pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The lockout rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Lockout {
+    /// Consecutive failures before the first lock (0: no lockout).
+    pub threshold: u32,
+    /// Longest lock.
+    pub max: Duration,
+}
+
+impl Lockout {
+    /// The lock earned by the `failures`-th consecutive failure, if any.
+    pub fn lock_after(&self, failures: u32) -> Option<Duration> {
+        if self.threshold == 0 || failures < self.threshold {
+            return None;
+        }
+        let doublings = (failures - self.threshold).min(30);
+        Some(Duration::from_secs(1u64 << doublings).min(self.max))
+    }
+}
+
+/// What the lockout table keys an address by: its SHA-256 (see the migration).
+fn account_key(email: &str) -> [u8; 32] {
+    Sha256::digest(email.as_bytes()).into()
+}
+
+impl Auth {
+    /// 429 with `Retry-After` while `email` is locked.
+    pub(super) async fn check_not_locked(&self, email: &str) -> Result<()> {
+        if self.policy.lockout.threshold == 0 {
+            return Ok(());
+        }
+        match store::sign_in_attempts::locked_for(&self.pool, &account_key(email)).await? {
+            Some(secs) => Err(Error::account_locked(secs.ceil().max(1.0) as u64)),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed password check for `email` and locks it when the rule says so (audited,
+    /// with the user when the address is an account's).
+    pub(super) async fn note_failed_check(
+        &self,
+        email: &str,
+        user_id: Option<Uuid>,
+        client: &Client,
+    ) -> Result<()> {
+        let lockout = self.policy.lockout;
+        if lockout.threshold == 0 {
+            return Ok(());
+        }
+        let key = account_key(email);
+        let failures =
+            store::sign_in_attempts::record_failure(&self.pool, &key, FORGET_AFTER).await?;
+        if let Some(lock) = lockout.lock_after(failures.max(0) as u32) {
+            let mut tx = self.pool.begin().await?;
+            store::sign_in_attempts::lock(&mut *tx, &key, lock).await?;
+            audit::record(
+                &mut *tx,
+                event::SIGN_IN_LOCKED,
+                user_id,
+                None,
+                client,
+                json!({"failures": failures, "locked_seconds": lock.as_secs()}),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Clears the failures of `email` after a successful check.
+    pub(super) async fn note_successful_check(&self, email: &str) -> Result<()> {
+        if self.policy.lockout.threshold > 0 {
+            store::sign_in_attempts::clear(&self.pool, &account_key(email)).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_double_up_to_the_maximum() {
+        let rule = Lockout {
+            threshold: 5,
+            max: Duration::from_secs(900),
+        };
+        assert_eq!(rule.lock_after(4), None);
+        assert_eq!(rule.lock_after(5), Some(Duration::from_secs(1)));
+        assert_eq!(rule.lock_after(6), Some(Duration::from_secs(2)));
+        assert_eq!(rule.lock_after(10), Some(Duration::from_secs(32)));
+        assert_eq!(rule.lock_after(20), Some(Duration::from_secs(900)));
+        assert_eq!(rule.lock_after(10_000), Some(Duration::from_secs(900)));
+        let off = Lockout {
+            threshold: 0,
+            ..rule
+        };
+        assert_eq!(off.lock_after(100), None);
+    }
+}
