@@ -1,6 +1,7 @@
 //! Per-client-address rate limit of the credential endpoints (password sign-in and sign-up),
-//! against password guessing and sign-up floods. In memory, per instance; requests whose
-//! address is unknown are not limited.
+//! against password guessing and sign-up floods. In memory, per instance; IPv6 clients count
+//! by /64 (see `Client::rate_limit_key`); requests whose address is unknown (in-process calls)
+//! are not limited. The per-account limit is in `lockout.rs`.
 
 use std::{num::NonZeroU32, sync::Arc};
 
@@ -22,10 +23,10 @@ impl SignInLimiter {
 
     /// Counts one attempt from `client`; past the limit, 429 with `Retry-After`.
     pub fn check(&self, client: &Client) -> Result<(), Error> {
-        let (Some(limiter), Some(ip)) = (&self.0, &client.ip) else {
+        let (Some(limiter), Some(ip)) = (&self.0, client.rate_limit_key()) else {
             return Ok(());
         };
-        limiter.check_key(ip).map_err(|not_until| {
+        limiter.check_key(&ip).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             tracing::warn!(ip = %ip, "sign-in rate limit reached");
             Error::rate_limited(wait.as_secs().max(1))

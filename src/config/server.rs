@@ -1,8 +1,9 @@
 //! The HTTP server: address, public URL, proxies, browsers, the admin API, logs.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 
 use super::parse::{parse_optional_duration, OptionalDuration};
 use crate::secret::Secret;
@@ -30,8 +31,15 @@ pub struct ServerArgs {
     #[arg(long, env = "AUTH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
-    /// Take the client address from the rightmost `X-Forwarded-For` entry (the one your
-    /// reverse proxy appends). Set it behind a proxy, or every client shares the proxy's address.
+    /// Networks of your reverse proxies (and of Hasura, for the actions handler), as CIDRs or
+    /// addresses, comma-separated. A request from one of them takes its client address from
+    /// `X-Forwarded-For` (the rightmost entry that is not itself a proxy); any other request
+    /// uses its peer address. Empty: `X-Forwarded-For` is never trusted.
+    #[arg(long, env = "AUTH_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Replaced by AUTH_TRUSTED_PROXIES (which names the proxies instead of trusting every
+    /// peer); setting it stops the server with a message saying so.
     #[arg(long, env = "AUTH_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
@@ -49,9 +57,28 @@ pub struct ServerArgs {
     pub log_format: LogFormat,
 }
 
+/// An IP network (`10.0.0.0/8`, `fd00::/8`) or a single address.
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP network such as 10.0.0.0/8 or an address"))
+}
+
 impl ServerArgs {
+    /// Whether `peer` is one of the trusted proxies.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         use anyhow::ensure;
+        ensure!(
+            !self.trust_forwarded_for,
+            "AUTH_TRUST_FORWARDED_FOR was replaced by AUTH_TRUSTED_PROXIES: set it to the networks \
+             of your reverse proxies (e.g. AUTH_TRUSTED_PROXIES=10.0.0.0/8), whose X-Forwarded-For \
+             is then trusted"
+        );
         for origin in &self.cors_origins {
             ensure!(
                 (origin.starts_with("http://") || origin.starts_with("https://")) && !origin.ends_with('/'),

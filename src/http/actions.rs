@@ -19,13 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{
-    cookie,
-    error::status,
-    extract::{forwarded_for, Arrival},
-    token::token_response,
-    Payload,
-};
+use super::{cookie, error::status, extract::Arrival, token::token_response, Payload};
 use crate::{
     app::App,
     auth::{claims, LogoutScope, SelfUpdate, Session},
@@ -164,25 +158,26 @@ impl FromRequestParts<App> for ActionsCaller {
     }
 }
 
-/// The client behind Hasura: Hasura forwards the client's User-Agent as
-/// X-Forwarded-User-Agent, and with `forward_client_headers` the X-Forwarded-For that a proxy
-/// in front of it set.
-fn client_of(app: &App, headers: &HeaderMap) -> Client {
+/// The client behind Hasura: its address as for any request (Hasura passes on the client's
+/// `X-Forwarded-For` with `forward_client_headers`; list Hasura in AUTH_TRUSTED_PROXIES), and
+/// its user agent from X-Forwarded-User-Agent, which Hasura sets.
+fn client_of(peer: Client, headers: &HeaderMap) -> Client {
     let user_agent = headers
         .get("x-forwarded-user-agent")
         .or_else(|| headers.get(header::USER_AGENT))
         .and_then(|v| v.to_str().ok());
-    Client::new(forwarded_for(app, headers), user_agent)
+    Client::new(peer.ip, user_agent)
 }
 
 async fn actions(
     State(app): State<App>,
     Arrival(arrived): Arrival,
     _caller: ActionsCaller,
+    peer: Client,
     headers: HeaderMap,
     Payload(req): Payload<ActionRequest>,
 ) -> Response {
-    let client = client_of(&app, &headers);
+    let client = client_of(peer, &headers);
     run_action(&app, &client, &headers, req, arrived)
         .await
         .unwrap_or_else(action_error)

@@ -1,6 +1,6 @@
 //! Extractors whose rejections are our JSON errors.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     body::Bytes,
@@ -80,30 +80,44 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
     }
 }
 
-/// The client address from `X-Forwarded-For`, when `AUTH_TRUST_FORWARDED_FOR` is on: the
-/// rightmost entry, which our proxy appended (the others are the client's word).
-pub fn forwarded_for(app: &App, headers: &HeaderMap) -> Option<String> {
-    app.config
-        .server
-        .trust_forwarded_for
-        .then(|| headers.get("x-forwarded-for"))
-        .flatten()
+/// The client address of a request from `peer`. From a trusted proxy
+/// (`AUTH_TRUSTED_PROXIES`), it is the rightmost `X-Forwarded-For` entry (of the last such
+/// header) that is not itself a trusted proxy: entries further left are the client's own
+/// word. Otherwise, or when that header holds nothing usable, it is the peer address.
+pub fn client_address(app: &App, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
+    let peer = peer?;
+    let server = &app.config.server;
+    if !server.is_trusted_proxy(peer) {
+        return Some(peer);
+    }
+    let Some(forwarded) = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .last()
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    else {
+        return Some(peer);
+    };
+    let mut last_proxy = peer;
+    for entry in forwarded.rsplit(',') {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) if server.is_trusted_proxy(ip) => last_proxy = ip,
+            Ok(ip) => return Some(ip),
+            Err(_) => return Some(last_proxy),
+        }
+    }
+    Some(last_proxy)
 }
 
 impl FromRequestParts<App> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let ip = forwarded_for(app, &parts.headers).or_else(|| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
-        });
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let ip = client_address(app, &parts.headers, peer).map(|ip| ip.to_canonical().to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -784,39 +784,91 @@ async fn client_address_comes_from_the_proxy_when_trusted(
     _: PgPoolOptions,
     opts: PgConnectOptions,
 ) {
-    let app = common::app(opts, &["--trust-forwarded-for"]).await;
-    let req = Request::post("/signup")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
-        .body(Body::from(
-            json!({"email": "ip@example.com", "password": PASSWORD}).to_string(),
+    let app = common::app(opts, &["--trusted-proxies", "127.0.0.1,10.0.0.0/8"]).await;
+    let signup = |email: &str, forwarded: &[&str]| {
+        let mut req = Request::post("/signup").header(header::CONTENT_TYPE, "application/json");
+        for line in forwarded {
+            req = req.header("x-forwarded-for", *line);
+        }
+        req.body(Body::from(
+            json!({"email": email, "password": PASSWORD}).to_string(),
         ))
-        .unwrap();
-    assert_eq!(app.request(req).await.status, StatusCode::OK);
-    let ip: Option<String> = sqlx::query_scalar("SELECT ip FROM sessions")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+        .unwrap()
+    };
+    let ip_of = |email: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>(
+                "SELECT s.ip FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1",
+            )
+            .bind(email)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let ok = |res: common::Response| assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    // Through the proxy: the entry it appended, not the client's claim on the left.
+    ok(app
+        .request(common::via_proxy(signup(
+            "a@example.com",
+            &["6.6.6.6, 203.0.113.7"],
+        )))
+        .await);
+    assert_eq!(ip_of("a@example.com").await.as_deref(), Some("203.0.113.7"));
+    // Through two proxies: the rightmost entry that is not a proxy; the last header line.
+    ok(app
+        .request(common::via_proxy(signup(
+            "b@example.com",
+            &["1.1.1.1", "6.6.6.6, 203.0.113.8, 10.1.2.3"],
+        )))
+        .await);
+    assert_eq!(ip_of("b@example.com").await.as_deref(), Some("203.0.113.8"));
+    // An unreadable header falls back to the peer, never to "no address".
+    ok(app
+        .request(common::via_proxy(signup("c@example.com", &["garbage"])))
+        .await);
+    assert_eq!(ip_of("c@example.com").await.as_deref(), Some("127.0.0.1"));
+    // Not from a proxy: the header is the client's word, the peer address counts.
+    ok(app
+        .request(common::from_peer(
+            [198, 51, 100, 9],
+            signup("d@example.com", &["203.0.113.9"]),
+        ))
+        .await);
     assert_eq!(
-        ip.as_deref(),
-        Some("203.0.113.7"),
-        "the entry our proxy appended, not the client's claim"
+        ip_of("d@example.com").await.as_deref(),
+        Some("198.51.100.9")
     );
+    // The old all-trusting setting is refused with a pointer to the new one.
+    let e = hasura_jwt_auth::config::Config::from_args(["--trust-forwarded-for"])
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("AUTH_TRUSTED_PROXIES"), "{e}");
 }
 
 #[sqlx::test(migrations = false)]
 async fn sign_in_attempts_are_rate_limited_per_address(_: PgPoolOptions, opts: PgConnectOptions) {
     let app = common::app(
         opts,
-        &["--trust-forwarded-for", "--rate-limit-sign-in", "3"],
+        &[
+            "--trusted-proxies",
+            "127.0.0.1",
+            "--rate-limit-sign-in",
+            "3",
+        ],
     )
     .await;
     let from = |ip: &str, uri: &str, body: Value| {
-        Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header("x-forwarded-for", ip)
-            .body(Body::from(body.to_string()))
-            .unwrap()
+        common::via_proxy(
+            Request::post(uri)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-forwarded-for", ip)
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
     };
     let creds = json!({"email": "guess@example.com", "password": "guess number 1"});
     let signup = app
@@ -888,7 +940,12 @@ async fn sign_in_attempts_are_rate_limited_per_address(_: PgPoolOptions, opts: P
     let same_db = (*app.pool.connect_options()).clone();
     let unlimited = common::app(
         same_db,
-        &["--trust-forwarded-for", "--rate-limit-sign-in", "0"],
+        &[
+            "--trusted-proxies",
+            "127.0.0.1",
+            "--rate-limit-sign-in",
+            "0",
+        ],
     )
     .await;
     for _ in 0..5 {
@@ -1217,4 +1274,36 @@ async fn password_guessing_is_limited_per_account_across_instances(
         .await
         .unwrap();
     assert_eq!(left, 1, "only nobody@'s count is left");
+}
+
+#[sqlx::test(migrations = false)]
+async fn ipv6_clients_share_an_allowance_per_64(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &["--rate-limit-sign-in", "2"]).await;
+    let attempt = |ip: std::net::Ipv6Addr| {
+        common::from_peer(
+            ip,
+            Request::post("/token?grant_type=password")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"email": "v6@example.com", "password": "wrong guess"}).to_string(),
+                ))
+                .unwrap(),
+        )
+    };
+    let ip = |last: u16| std::net::Ipv6Addr::new(0x2001, 0xdb8, 7, 7, 0, 0, 0, last);
+    for last in [1, 2] {
+        assert_eq!(
+            app.request(attempt(ip(last))).await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    // A third address of the same /64 is over the shared allowance ...
+    let res = app.request(attempt(ip(3))).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    // ... another /64 is not.
+    let other = std::net::Ipv6Addr::new(0x2001, 0xdb8, 7, 8, 0, 0, 0, 1);
+    assert_eq!(
+        app.request(attempt(other)).await.status,
+        StatusCode::BAD_REQUEST
+    );
 }

@@ -160,7 +160,8 @@ async fn replay_after_the_interval_revokes_the_session(_: PgPoolOptions, opts: P
         &[
             "--refresh-token-reuse-interval",
             "10s",
-            "--trust-forwarded-for",
+            "--trusted-proxies",
+            "127.0.0.1",
         ],
     )
     .await;
@@ -177,7 +178,7 @@ async fn replay_after_the_interval_revokes_the_session(_: PgPoolOptions, opts: P
             json!({"refresh_token": rt0}).to_string(),
         ))
         .unwrap();
-    let res = app.request(req).await;
+    let res = app.request(common::via_proxy(req)).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.body["error"], "invalid_grant");
     assert_eq!(res.body["error_code"], "refresh_token_already_used");

@@ -144,6 +144,24 @@ impl TestApp {
     }
 }
 
+/// The loopback address tests name as their reverse proxy (`--trusted-proxies 127.0.0.1`).
+pub const PROXY: [u8; 4] = [127, 0, 0, 1];
+
+/// `req` as if it came over TCP from `peer`.
+pub fn from_peer(peer: impl Into<std::net::IpAddr>, mut req: Request<Body>) -> Request<Body> {
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+            peer.into(),
+            40_000,
+        )));
+    req
+}
+
+/// `req` as if it came through the test's reverse proxy.
+pub fn via_proxy(req: Request<Body>) -> Request<Body> {
+    from_peer(PROXY, req)
+}
+
 /// The payload of a JWT, without verifying it (for reading `sid` and friends in tests).
 pub fn jwt_payload(token: &str) -> Value {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
