@@ -93,7 +93,7 @@ pub fn client_address(app: &App, headers: &HeaderMap, peer: Option<IpAddr>) -> O
     let Some(forwarded) = headers
         .get_all("x-forwarded-for")
         .iter()
-        .last()
+        .next_back()
         .and_then(|v| v.to_str().ok())
     else {
         return Some(peer);
