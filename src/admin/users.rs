@@ -117,10 +117,12 @@ impl Admin {
         // Both metadata objects merge key by key into what is stored.
         let app_rest = app
             .rest
-            .map(|rest| merge_metadata(&current.app_metadata, rest));
+            .map(|rest| merge_metadata(&current.app_metadata, rest, "app_metadata"))
+            .transpose()?;
         let merged_user_metadata = user_metadata
             .clone()
-            .map(|m| merge_metadata(&current.user_metadata, m));
+            .map(|m| merge_metadata(&current.user_metadata, m, "user_metadata"))
+            .transpose()?;
         let changes = UserChanges {
             email: email.as_deref(),
             default_role: &app.default_role,

@@ -110,8 +110,9 @@ fn has_nul(v: &Value) -> bool {
 /// Merges a metadata `patch` into `current`, key by key at the top level, as Supabase Auth
 /// does: a key with `null` removes that key, any other value replaces it whole (nested objects
 /// are not merged, and nulls inside them are kept). A `current` that is not an object counts
-/// as empty.
-pub fn merge_metadata(current: &Value, patch: Value) -> Value {
+/// as empty. The merged object named `name` must stay within [`MAX_METADATA_BYTES`] too:
+/// every refresh and `GET /user` load it, so it must not grow patch by patch.
+pub fn merge_metadata(current: &Value, patch: Value, name: &str) -> Result<Value> {
     let mut merged = match current {
         Value::Object(m) => m.clone(),
         _ => Map::new(),
@@ -125,7 +126,13 @@ pub fn merge_metadata(current: &Value, patch: Value) -> Value {
             }
         }
     }
-    Value::Object(merged)
+    let merged = Value::Object(merged);
+    if merged.to_string().len() > MAX_METADATA_BYTES {
+        return Err(Error::invalid(format!(
+            "{name} would grow beyond 16 KiB: remove keys first"
+        )));
+    }
+    Ok(merged)
 }
 
 /// Checks a new password against the length rules and hashes it with Argon2id.
@@ -246,15 +253,26 @@ mod tests {
         let merged = merge_metadata(
             &current,
             json!({"drop": null, "new": "x", "nested": {"a": null, "c": 3}}),
-        );
+            "data",
+        )
+        .unwrap();
         assert_eq!(
             merged,
             json!({"keep": 1, "new": "x", "nested": {"a": null, "c": 3}})
         );
         assert_eq!(
-            merge_metadata(&Value::Null, json!({"a": 1})),
+            merge_metadata(&Value::Null, json!({"a": 1}), "data").unwrap(),
             json!({"a": 1})
         );
-        assert_eq!(merge_metadata(&current, json!({})), current);
+        assert_eq!(
+            merge_metadata(&current, json!({}), "data").unwrap(),
+            current
+        );
+        // Each patch is small, but the merged object may not outgrow the limit.
+        let half = "x".repeat(MAX_METADATA_BYTES / 2);
+        let big = merge_metadata(&Value::Null, json!({"a": half}), "data").unwrap();
+        let e = merge_metadata(&big, json!({"b": half}), "data").unwrap_err();
+        assert!(e.message.contains("16 KiB"), "{e}");
+        assert!(merge_metadata(&big, json!({"a": null, "b": half}), "data").is_ok());
     }
 }

@@ -99,7 +99,7 @@ impl Auth {
                 let current = store::users::find_by_id_for_update(&mut *tx, user_id)
                     .await?
                     .ok_or_else(user_gone)?;
-                let merged = merge_metadata(&current.user_metadata, patch);
+                let merged = merge_metadata(&current.user_metadata, patch, "data")?;
                 store::users::set_user_metadata(&mut *tx, user_id, &merged).await?
             }
             None => store::users::find_by_id(&mut *tx, user_id).await?,

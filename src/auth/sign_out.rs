@@ -81,15 +81,19 @@ impl Auth {
                 store::sessions::delete_for_user(&mut *tx, user_id, None).await?
             }
         };
-        audit::record(
-            &mut *tx,
-            event::LOGOUT,
-            Some(user_id),
-            session_id,
-            client,
-            json!({"scope": scope.name(), "sessions": n}),
-        )
-        .await?;
+        // Only a sign-out that ended something is recorded: repeating `scope=others` with no
+        // other session left must not fill the audit log.
+        if n > 0 {
+            audit::record(
+                &mut *tx,
+                event::LOGOUT,
+                Some(user_id),
+                session_id,
+                client,
+                json!({"scope": scope.name(), "sessions": n}),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

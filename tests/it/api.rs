@@ -1307,3 +1307,58 @@ async fn ipv6_clients_share_an_allowance_per_64(_: PgPoolOptions, opts: PgConnec
         StatusCode::BAD_REQUEST
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn metadata_cannot_grow_patch_by_patch(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &[]).await;
+    let s = app.signup("grow@example.com").await;
+    let at = str_of(&s.body, "access_token");
+    let nine_kib = "x".repeat(9 * 1024);
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(at),
+            Some(json!({"data": {"a": nine_kib}})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(at),
+            Some(json!({"data": {"b": nine_kib}})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
+    assert_eq!(res.body["error_code"], "validation_failed");
+    let me = app.call(Method::GET, "/user", Some(at), None).await;
+    assert!(
+        me.body["user_metadata"]["b"].is_null(),
+        "nothing was written"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn repeated_sign_outs_that_end_nothing_are_not_audited(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(opts, &[]).await;
+    let s = app.signup("quiet@example.com").await;
+    let at = str_of(&s.body, "access_token");
+    let other = app.sign_in("quiet@example.com", PASSWORD).await;
+    assert_eq!(other.status, StatusCode::OK);
+    for _ in 0..20 {
+        let res = app
+            .call(Method::POST, "/logout?scope=others", Some(at), None)
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT);
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE event = 'logout'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "only the sign-out that ended a session");
+}
