@@ -17,17 +17,20 @@ pub struct CookieArgs {
     #[arg(long, env = "AUTH_REFRESH_TOKEN_COOKIE")]
     pub refresh_token_cookie: bool,
 
-    /// Name of the refresh-token cookie.
+    /// Name of the refresh-token cookie. The `__Host-` prefix makes browsers refuse a cookie
+    /// of that name set by any other host (a sibling subdomain cannot plant one); it needs
+    /// `Path=/` and no `Domain`.
     #[arg(
         long,
         env = "AUTH_REFRESH_TOKEN_COOKIE_NAME",
-        default_value = "hja_refresh_token"
+        default_value = "__Host-hja_refresh_token"
     )]
     pub refresh_token_cookie_name: String,
 
-    /// `Path` of the refresh-token cookie: the path refresh requests go to (`/token`, or
-    /// Hasura's `/v1/graphql` when refreshing through actions).
-    #[arg(long, env = "AUTH_REFRESH_TOKEN_COOKIE_PATH", default_value = "/token")]
+    /// `Path` of the refresh-token cookie (`/` with a `__Host-` name; otherwise the path
+    /// refresh requests go to, such as `/token`, or Hasura's `/v1/graphql` when refreshing
+    /// through actions).
+    #[arg(long, env = "AUTH_REFRESH_TOKEN_COOKIE_PATH", default_value = "/")]
     pub refresh_token_cookie_path: String,
 
     /// `SameSite` of the refresh-token cookie.
@@ -58,6 +61,15 @@ impl CookieArgs {
                 && !self.refresh_token_cookie_path.contains(';'),
             "AUTH_REFRESH_TOKEN_COOKIE_PATH must be a path starting with /"
         );
+        if self.refresh_token_cookie_name.starts_with("__Host-") {
+            anyhow::ensure!(
+                self.refresh_token_cookie_path == "/" && self.refresh_token_cookie_domain.is_none(),
+                "AUTH_REFRESH_TOKEN_COOKIE_NAME starts with __Host-, which browsers only accept \
+                 with Path=/ and no Domain: keep AUTH_REFRESH_TOKEN_COOKIE_PATH=/ and no \
+                 AUTH_REFRESH_TOKEN_COOKIE_DOMAIN, or choose another name (such as \
+                 __Secure-hja_refresh_token)"
+            );
+        }
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ type AuthSession {
   token_type: String!
   expires_in: Int!
   expires_at: Int!
-  refresh_token: String!
+  refresh_token: String
   user_id: String!
   email: String!
 }

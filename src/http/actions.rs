@@ -101,9 +101,13 @@ fn required_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Err
     serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid action input: {e}")))
 }
 
-/// The `AuthSession` output type of the generated metadata: exactly these fields.
+/// The `AuthSession` output type of the generated metadata: exactly these fields
+/// (`refresh_token` is `null` in cookie mode, where the cookie carries it).
 fn session_output(app: &App, session: Session) -> Response {
-    let extra = json!({"user_id": session.user.id.to_string(), "email": session.user.email});
+    let mut extra = json!({"user_id": session.user.id.to_string(), "email": session.user.email});
+    if app.config.cookie.refresh_token_cookie {
+        extra["refresh_token"] = Value::Null;
+    }
     token_response(app, &session, extra)
 }
 
@@ -193,6 +197,7 @@ async fn run_action(
     match req.action.name.as_str() {
         "signup" => {
             app.auth.check_sign_up_allowed()?;
+            cookie::check_forwarded_origin(&app.config, headers)?;
             let c: Credentials = required_input(req.input)?;
             app.sign_in_limiter.check(client)?;
             let session = app
@@ -202,12 +207,15 @@ async fn run_action(
             Ok(session_output(app, session))
         }
         "login" => {
+            cookie::check_forwarded_origin(&app.config, headers)?;
             let c: Credentials = required_input(req.input)?;
             app.sign_in_limiter.check(client)?;
             let session = app.auth.sign_in(&c.email, &c.password, client).await?;
             Ok(session_output(app, session))
         }
         "refreshToken" => {
+            // Never let a page of another site use (or plant) the cookie through Hasura.
+            cookie::check_forwarded_origin(&app.config, headers)?;
             let r: RefreshInput = input(req.input)?;
             let (token, _) = cookie::refresh_token(&app.config, headers, r.refresh_token)?;
             let session = app.auth.refresh(token.expose(), client, arrived).await?;

@@ -120,15 +120,30 @@ fn origin_of(url: &str) -> &str {
 /// `AUTH_CORS_ORIGINS`, or that the browser marks `Sec-Fetch-Site: cross-site` from an origin
 /// not listed, are refused. Non-browser clients send neither header and are unaffected.
 pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
+    check_browser_origin(config, headers.get(header::ORIGIN), headers)
+}
+
+/// [`check_origin`] for a request relayed by Hasura (the actions handler): Hasura passes the
+/// browser's `Origin` on as `X-Forwarded-Origin`, and `Sec-Fetch-Site` as it is.
+pub fn check_forwarded_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
+    let origin = headers
+        .get("x-forwarded-origin")
+        .or_else(|| headers.get(header::ORIGIN));
+    check_browser_origin(config, origin, headers)
+}
+
+fn check_browser_origin(
+    config: &Config,
+    origin: Option<&HeaderValue>,
+    headers: &HeaderMap,
+) -> Result<(), Error> {
     if !config.cookie.refresh_token_cookie {
         return Ok(());
     }
     let public = config.public_url();
     let allowed =
         |o: &str| o == origin_of(&public) || config.server.cors_origins.iter().any(|c| c == o);
-    let origin = headers
-        .get(header::ORIGIN)
-        .map(|v| v.to_str().unwrap_or("null"));
+    let origin = origin.map(|v| v.to_str().unwrap_or("null"));
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes() == b"cross-site");

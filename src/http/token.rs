@@ -34,15 +34,20 @@ pub fn router() -> Router<App> {
 }
 
 /// A JSON response with the session's token fields plus `extra`, and the refresh-token
-/// cookie when it is enabled. Shared by the HTTP API and the actions handler.
+/// cookie when it is enabled. Shared by the HTTP API and the actions handler. In cookie mode
+/// the refresh token travels in the HttpOnly cookie only: putting it in the body too would
+/// hand it to the page's scripts, which the cookie exists to prevent (`refresh_token` is then
+/// absent, or `null` where `extra` says so).
 pub fn token_response(app: &App, session: &Session, extra: Value) -> Response {
     let mut body = json!({
         "access_token": session.access.token,
         "token_type": "bearer",
         "expires_in": session.access.expires_in,
         "expires_at": session.access.expires_at,
-        "refresh_token": session.refresh_token.expose(),
     });
+    if !app.config.cookie.refresh_token_cookie {
+        body["refresh_token"] = json!(session.refresh_token.expose());
+    }
     if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
         body.extend(extra);
     }
