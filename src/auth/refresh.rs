@@ -23,26 +23,10 @@ use crate::{
     },
 };
 
-/// How far back a token is recognised on the async worker itself; older ones are checked on
-/// a blocking thread (walking the chain costs one HMAC per rotation).
-const INLINE_CHAIN: u64 = 64;
-
-/// Where `token` stands in its session's chain. Recognising a token many rotations old means
-/// walking the chain (up to `MAX_CHAIN` HMACs, a few milliseconds): that runs on a blocking
-/// thread so a flood of old or forged tokens cannot stall the async workers.
-pub(super) async fn standing_of(token: &RefreshToken, row: &RefreshRow) -> Result<Standing> {
-    let counter = row.token_counter as u64;
-    if counter.saturating_sub(token.counter) <= INLINE_CHAIN {
-        return Ok(token.standing(counter, &row.token_hash, &row.token_salt));
-    }
-    let (token, hash, salt) = (
-        token.clone(),
-        row.token_hash.clone(),
-        row.token_salt.clone(),
-    );
-    tokio::task::spawn_blocking(move || token.standing(counter, &hash, &salt))
-        .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("refresh token check failed: {e}")))
+/// Where `token` stands in its session's chain: at most `MAX_CHAIN` HMACs, cheap enough to
+/// run right here.
+pub(super) fn standing_of(token: &RefreshToken, row: &RefreshRow) -> Standing {
+    token.standing(row.token_counter as u64, &row.token_hash, &row.token_salt)
 }
 
 fn elapsed(now: DateTime<Utc>, since: DateTime<Utc>) -> Duration {
@@ -77,7 +61,7 @@ impl Auth {
             let row = store::sessions::find_for_refresh(&self.pool, token.session_id)
                 .await?
                 .ok_or_else(not_found)?;
-            let standing = standing_of(&token, &row).await?;
+            let standing = standing_of(&token, &row);
             if standing == Standing::Unknown {
                 return Err(not_found());
             }

@@ -103,7 +103,7 @@ impl Auth {
     pub async fn revoke(&self, presented: &str, client: &Client) -> Result<()> {
         let target = if let Some(token) = RefreshToken::parse(presented) {
             match store::sessions::find_for_refresh(&self.pool, token.session_id).await? {
-                Some(row) if standing_of(&token, &row).await? != Standing::Unknown => {
+                Some(row) if standing_of(&token, &row) != Standing::Unknown => {
                     Some((row.session_id, row.user.id))
                 }
                 _ => None,

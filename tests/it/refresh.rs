@@ -658,18 +658,25 @@ async fn password_change_needs_the_current_password_on_older_sessions(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_token_many_rotations_old_is_still_recognised_as_theft(
+async fn old_tokens_are_theft_up_to_the_chain_limit_and_refused_beyond(
     _: PgPoolOptions,
     opts: PgConnectOptions,
 ) {
+    use hasura_jwt_auth::auth::refresh_token::MAX_CHAIN;
     let app = common::app(opts, &[]).await;
     let (at, rt0) = tokens(&app.signup("long@example.com").await);
-    let mut rt = rt0.clone();
-    for _ in 0..70 {
-        rt = tokens(&app.refresh(&rt).await).1;
+    let mut rts = vec![rt0];
+    for _ in 0..MAX_CHAIN + 2 {
+        let next = tokens(&app.refresh(rts.last().unwrap()).await).1;
+        rts.push(next);
     }
-    // 70 rotations back: recognised by walking the chain (on a blocking thread), so theft.
-    let res = app.refresh(&rt0).await;
+    // More than MAX_CHAIN rotations back: not walked (a made-up token costs no more), so
+    // refused like a forged one; the session lives on.
+    let res = app.refresh(&rts[0]).await;
+    assert_eq!(res.body["error_code"], "refresh_token_not_found", "{res:?}");
+    assert_eq!(app.session_count(str_of(&jwt_payload(&at), "sub")).await, 1);
+    // Exactly MAX_CHAIN back: recognised by walking the chain, so theft.
+    let res = app.refresh(&rts[2]).await;
     assert_eq!(
         res.body["error_code"], "refresh_token_already_used",
         "{res:?}"
