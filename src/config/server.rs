@@ -1,11 +1,14 @@
 //! The HTTP server: address, public URL, proxies, browsers, the admin API, logs.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 
-use super::parse::{parse_optional_duration, OptionalDuration};
+use super::parse::{parse_duration, parse_optional_duration, OptionalDuration};
 use crate::secret::Secret;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -52,6 +55,16 @@ pub struct ServerArgs {
     #[arg(long, env = "AUTH_AUDIT_RETENTION", default_value = "90d", value_parser = parse_optional_duration)]
     pub audit_retention: OptionalDuration,
 
+    /// A connection must send a request's headers within this time (also while it idles
+    /// between keep-alive requests), or it is closed: slow clients cannot hold connections.
+    #[arg(long, env = "AUTH_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+
+    /// Connections served at once; further ones wait until one closes. Keep it below the
+    /// process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "AUTH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
     /// Log format.
     #[arg(long, env = "AUTH_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -73,6 +86,14 @@ impl ServerArgs {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         use anyhow::ensure;
+        ensure!(
+            self.http_header_timeout >= Duration::from_secs(1),
+            "AUTH_HTTP_HEADER_TIMEOUT must be at least 1 second"
+        );
+        ensure!(
+            self.max_connections >= 1,
+            "AUTH_MAX_CONNECTIONS must be at least 1"
+        );
         ensure!(
             !self.trust_forwarded_for,
             "AUTH_TRUST_FORWARDED_FOR was replaced by AUTH_TRUSTED_PROXIES: set it to the networks \

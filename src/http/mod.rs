@@ -8,6 +8,7 @@ mod cookie;
 pub mod error;
 mod extract;
 mod health;
+pub mod server;
 mod token;
 mod user;
 mod webhook;
@@ -121,14 +122,11 @@ pub async fn serve_on(
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let router = router(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
+    let limits = server::Limits {
+        header_timeout: app.config.server.http_header_timeout,
+        max_connections: app.config.server.max_connections,
+    };
+    server::run(listener, router(app), limits, shutdown).await
 }
 
 async fn shutdown_signal() {

@@ -74,3 +74,116 @@ async fn a_database_outage_fails_fast_and_recovers_by_itself(
         .await;
     assert_eq!(me.status, StatusCode::OK);
 }
+
+/// Serves `app` on a loopback port; returns its address and a handle that stops it.
+async fn serve(app: &TestApp) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(hasura_jwt_auth::http::serve_on(
+        listener,
+        app.state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (addr, stop)
+}
+
+/// A client that sends half a request's headers and then nothing (slowloris).
+async fn slow_client(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    stream
+}
+
+/// Whether the server has closed `stream` (reads end), waiting at most `within`.
+async fn closed_by_server(stream: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 512];
+    loop {
+        match tokio::time::timeout(within, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // A 408 or similar before the close: keep reading to the end.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn slow_clients_are_dropped_and_others_still_served(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    use std::time::Duration;
+    let app = crate::common::app(opts, &["--http-header-timeout", "1s"]).await;
+    let (addr, stop) = serve(&app).await;
+    let mut slow = Vec::new();
+    for _ in 0..500 {
+        slow.push(slow_client(addr).await);
+    }
+    // The server still answers everyone else while they hang.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("http://{addr}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // And drops every one of them after the header timeout (1 s here; generous bound).
+    for stream in &mut slow {
+        assert!(
+            closed_by_server(stream, Duration::from_secs(10)).await,
+            "a slow connection was kept open"
+        );
+    }
+    // An idle keep-alive connection gets the same deadline for its next request.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(closed_by_server(&mut idle, Duration::from_secs(10)).await);
+    let _ = stop.send(());
+}
+
+#[sqlx::test(migrations = false)]
+async fn connections_beyond_the_limit_wait_for_a_free_one(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    use std::time::Duration;
+    let app = crate::common::app(
+        opts,
+        &["--http-header-timeout", "60s", "--max-connections", "3"],
+    )
+    .await;
+    let (addr, stop) = serve(&app).await;
+    let mut slow = Vec::new();
+    for _ in 0..3 {
+        slow.push(slow_client(addr).await);
+    }
+    // Give the server a moment to take all three.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let url = format!("http://{addr}/.well-known/jwks.json");
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert!(
+        quick.get(&url).send().await.is_err(),
+        "a fourth connection is not served while three are open"
+    );
+    drop(slow.pop());
+    let patient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let res = patient.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200, "served once a connection closed");
+    let _ = stop.send(());
+}
