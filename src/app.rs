@@ -68,6 +68,7 @@ impl App {
             default_role: config.accounts.default_role.clone(),
             default_allowed_roles: config.accounts.default_allowed_roles.clone(),
             disable_signup: config.accounts.disable_signup,
+            email_confirmation_required: config.mail.email_confirmation_required,
             custom_claims_sql: config.hasura.custom_claims_sql.clone(),
             reauthentication_window: config.sessions.reauthentication_window,
             lockout: Lockout {

@@ -155,6 +155,9 @@ async fn import_one(
         user_metadata: &metadata,
         app_metadata: &json!({}),
         enabled: row.enabled.unwrap_or(true),
+        // Accounts of the system they come from: their addresses were in use there.
+        email_confirmed: true,
+        invited: false,
     };
     let id_taken = || Error::conflict(code::CONFLICT, "a user with this id exists");
     let inserted = match store::users::insert(&mut *tx, &new)

@@ -25,6 +25,8 @@ pub struct NewUserInput {
     pub app_metadata: Option<Value>,
     pub enabled: bool,
     pub ban: Option<Ban>,
+    /// The address counts as confirmed (auth-js's `email_confirm`).
+    pub email_confirmed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +37,8 @@ pub struct UserPatch {
     pub app_metadata: Option<Value>,
     pub enabled: Option<bool>,
     pub ban: Option<Ban>,
+    /// `Some(true)`: mark the address confirmed.
+    pub email_confirmed: Option<bool>,
 }
 
 fn email_exists() -> Error {
@@ -72,6 +76,8 @@ impl Admin {
             user_metadata: &user_metadata,
             app_metadata: &app.rest.unwrap_or_else(|| json!({})),
             enabled: input.enabled,
+            email_confirmed: input.email_confirmed,
+            invited: false,
         };
         let user = store::users::insert(&mut *tx, &new)
             .await
@@ -131,6 +137,7 @@ impl Admin {
             app_metadata: app_rest.as_ref(),
             enabled: patch.enabled,
             banned_until: patch.ban.map(|ban| ban.until(Utc::now())),
+            confirm_email: patch.email_confirmed == Some(true),
         };
         let user = store::users::update(&mut *tx, id, &changes)
             .await

@@ -54,6 +54,8 @@ pub struct Policy {
     pub default_allowed_roles: Vec<String>,
     /// Whether self-service sign-up is refused.
     pub disable_signup: bool,
+    /// Whether a new address must be confirmed before password sign-in.
+    pub email_confirmation_required: bool,
     /// SQL taking the user id as `$1` and returning one JSON object of custom claims.
     pub custom_claims_sql: Option<String>,
     /// How long after sign-in a session may set a new password without the current one.

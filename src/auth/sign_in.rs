@@ -51,6 +51,8 @@ impl Auth {
             user_metadata: &metadata,
             app_metadata: &json!({}),
             enabled: true,
+            email_confirmed: !self.policy.email_confirmation_required,
+            invited: false,
         };
         let Some(mut user) = store::users::insert(&mut *tx, &new).await? else {
             return Err(Error::validation(

@@ -188,6 +188,8 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 password,
                 app_metadata: (!app.is_empty()).then_some(Value::Object(app)),
                 enabled: !disabled,
+                // The administrator vouches for the address.
+                email_confirmed: true,
                 ..Default::default()
             };
             let user = admin

@@ -8,6 +8,7 @@ mod cookie;
 mod db;
 mod hasura;
 mod keys;
+mod mail;
 mod parse;
 mod server;
 mod tokens;
@@ -17,6 +18,7 @@ pub use cookie::{CookieArgs, SameSite};
 pub use db::DbArgs;
 pub use hasura::{ClaimsFormat, HasuraArgs, DEFAULT_CLAIMS_NAMESPACE};
 pub use keys::{JwtAlgorithm, KeyArgs};
+pub use mail::{MailArgs, SmtpTls};
 pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDuration};
 pub use server::{LogFormat, ServerArgs};
 pub use tokens::{SessionArgs, TokenArgs};
@@ -49,6 +51,8 @@ pub struct Config {
     pub hasura: HasuraArgs,
     #[command(flatten)]
     pub cookie: CookieArgs,
+    #[command(flatten)]
+    pub mail: MailArgs,
 }
 
 #[derive(Parser)]
@@ -81,6 +85,7 @@ impl Config {
         self.accounts.validate()?;
         self.passwords.validate()?;
         self.cookie.validate()?;
+        self.mail.validate()?;
         ensure!(
             self.tokens.access_token_ttl >= Duration::from_secs(10),
             "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"
@@ -115,6 +120,14 @@ impl Config {
     pub fn issuer(&self) -> String {
         self.tokens
             .jwt_issuer
+            .clone()
+            .unwrap_or_else(|| self.public_url())
+    }
+
+    /// The app's URL, where email links lead: AUTH_SITE_URL, else the public URL.
+    pub fn site_url(&self) -> String {
+        self.mail
+            .site_url
             .clone()
             .unwrap_or_else(|| self.public_url())
     }

@@ -153,8 +153,8 @@ struct CreateUser {
     user_metadata: Option<Value>,
     app_metadata: Option<Value>,
     ban_duration: Option<String>,
-    /// Accepted for auth-js compatibility; emails need no confirmation here.
-    #[allow(dead_code)]
+    /// The address counts as confirmed (otherwise the user confirms it, when confirmation
+    /// is required, through a link or code).
     email_confirm: Option<bool>,
     disabled: Option<bool>,
 }
@@ -174,6 +174,7 @@ async fn create_user(
         app_metadata: req.app_metadata,
         enabled: !req.disabled.unwrap_or(false),
         ban: req.ban_duration.as_deref().map(Ban::parse).transpose()?,
+        email_confirmed: req.email_confirm.unwrap_or(false),
     };
     let user = app.admin.create_user(input, &actor).await?;
     Ok(Json(user_view(&app, &user)))
@@ -214,7 +215,6 @@ struct UpdateUser {
     app_metadata: Option<Value>,
     ban_duration: Option<String>,
     disabled: Option<bool>,
-    #[allow(dead_code)]
     email_confirm: Option<bool>,
 }
 
@@ -231,6 +231,7 @@ async fn update_user(
         app_metadata: req.app_metadata,
         enabled: req.disabled.map(|d| !d),
         ban: req.ban_duration.as_deref().map(Ban::parse).transpose()?,
+        email_confirmed: req.email_confirm,
     };
     let user = app.admin.update_user(parse_id(&id)?, patch, &actor).await?;
     Ok(Json(user_view(&app, &user)))

@@ -19,6 +19,12 @@ pub struct User {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the user proved they own `email` (a confirmation link or code, an invitation);
+    /// `None` while unconfirmed.
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    pub invited_at: Option<DateTime<Utc>>,
+    /// A new address waiting for its confirmation.
+    pub email_change: Option<String>,
 }
 
 impl User {
@@ -30,7 +36,8 @@ impl User {
 
 pub const USER_COLUMNS: &str =
     "u.id, u.email, u.enabled, u.banned_until, u.default_role, u.allowed_roles, \
-     u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at";
+     u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at, \
+     u.email_confirmed_at, u.invited_at, u.email_change";
 
 pub struct NewUser<'a> {
     pub id: Uuid,
@@ -40,13 +47,18 @@ pub struct NewUser<'a> {
     pub user_metadata: &'a Value,
     pub app_metadata: &'a Value,
     pub enabled: bool,
+    /// Whether the address counts as confirmed from the start.
+    pub email_confirmed: bool,
+    /// Whether the user is invited (by an administrator) rather than signing up.
+    pub invited: bool,
 }
 
 /// Inserts a user; `Ok(None)` when the email is taken (the unique index decides, no pre-check).
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<Option<User>> {
     let sql = format!(
-        "INSERT INTO users AS u (id, email, default_role, allowed_roles, user_metadata, app_metadata, enabled)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO users AS u (id, email, default_role, allowed_roles, user_metadata, app_metadata, enabled,
+                                 email_confirmed_at, invited_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN now() END, CASE WHEN $9 THEN now() END)
          ON CONFLICT ((lower(email))) DO NOTHING
          RETURNING {USER_COLUMNS}"
     );
@@ -58,6 +70,8 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<
         .bind(new.user_metadata)
         .bind(new.app_metadata)
         .bind(new.enabled)
+        .bind(new.email_confirmed)
+        .bind(new.invited)
         .fetch_optional(db)
         .await
 }
@@ -137,6 +151,8 @@ pub struct UserChanges<'a> {
     pub enabled: Option<bool>,
     /// `Some(until)` sets the ban (`Some(None)` lifts it).
     pub banned_until: Option<Option<DateTime<Utc>>>,
+    /// Mark the address confirmed.
+    pub confirm_email: bool,
 }
 
 /// Applies `changes`; fails on the `users_email_key` constraint when the email is taken.
@@ -150,6 +166,8 @@ pub async fn update(
                 user_metadata = coalesce($5, u.user_metadata), app_metadata = coalesce($6, u.app_metadata),
                 enabled = coalesce($7, u.enabled),
                 banned_until = CASE WHEN $8 THEN $9 ELSE u.banned_until END,
+                email_confirmed_at = CASE WHEN $10 THEN coalesce(u.email_confirmed_at, now())
+                                          ELSE u.email_confirmed_at END,
                 updated_at = now()
          WHERE u.id = $1 RETURNING {USER_COLUMNS}"
     );
@@ -163,6 +181,7 @@ pub async fn update(
         .bind(changes.enabled)
         .bind(changes.banned_until.is_some())
         .bind(changes.banned_until.flatten())
+        .bind(changes.confirm_email)
         .fetch_one(db)
         .await
 }
@@ -189,4 +208,38 @@ pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(db)
         .await
+}
+
+/// Marks the user's address confirmed (keeping an earlier confirmation time).
+pub async fn confirm_email(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
+    let sql = format!(
+        "UPDATE users AS u SET email_confirmed_at = coalesce(u.email_confirmed_at, now()), updated_at = now()
+         WHERE u.id = $1 RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+}
+
+/// Records (or with `None` forgets) an address waiting for confirmation.
+pub async fn set_email_change(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    new_email: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET email_change = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(new_email)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Makes the waiting address the user's address (confirmed); fails on the `users_email_key`
+/// constraint when another user took it meanwhile. `None` when nothing was waiting.
+pub async fn apply_email_change(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
+    let sql = format!(
+        "UPDATE users AS u SET email = u.email_change, email_change = NULL,
+                email_confirmed_at = now(), updated_at = now()
+         WHERE u.id = $1 AND u.email_change IS NOT NULL RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
