@@ -29,6 +29,7 @@ pub mod error;
 pub mod hasura_config;
 pub mod housekeeping;
 pub mod http;
+pub mod mail;
 pub mod roles;
 pub mod secret;
 pub mod store;

@@ -5,8 +5,12 @@
 //! unqualified table names and the schema name is a setting, not a string in every query.
 
 pub mod audit;
+pub mod auth_codes;
 pub mod claims;
+pub mod email_send_limits;
 pub mod legacy_user_ids;
+pub mod one_time_tokens;
+pub mod outbox;
 pub mod passwords;
 pub mod plpgsql_users;
 pub mod sessions;

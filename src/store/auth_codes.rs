@@ -1,0 +1,60 @@
+//! `auth_codes`: PKCE authorization codes (RFC 7636), stored as hashes, exchanged once.
+
+use std::time::Duration;
+
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    code_hash: &[u8],
+    user_id: Uuid,
+    code_challenge: &str,
+    code_challenge_method: &str,
+    authentication_method: &str,
+    ttl: Duration,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO auth_codes (code_hash, user_id, code_challenge, code_challenge_method,
+                                 authentication_method, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
+    )
+    .bind(code_hash)
+    .bind(user_id)
+    .bind(code_challenge)
+    .bind(code_challenge_method)
+    .bind(authentication_method)
+    .bind(ttl.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, FromRow)]
+pub struct AuthCode {
+    pub user_id: Uuid,
+    pub code_challenge: String,
+    pub code_challenge_method: String,
+    pub authentication_method: String,
+    pub live: bool,
+}
+
+/// Removes and returns the code: whoever gets it back is the only one to exchange it.
+pub async fn take(db: impl PgExecutor<'_>, code_hash: &[u8]) -> sqlx::Result<Option<AuthCode>> {
+    sqlx::query_as(
+        "DELETE FROM auth_codes WHERE code_hash = $1
+         RETURNING user_id, code_challenge, code_challenge_method, authentication_method,
+                   expires_at > now() AS live",
+    )
+    .bind(code_hash)
+    .fetch_optional(db)
+    .await
+}
+
+/// Deletes expired codes; returns how many.
+pub async fn prune_expired(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    let r = sqlx::query("DELETE FROM auth_codes WHERE expires_at < now()")
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
