@@ -26,6 +26,14 @@ pub struct UserView {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the address was confirmed (`null` while it is not).
+    pub email_confirmed_at: Option<DateTime<Utc>>,
+    /// The same, under its older name.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// An address waiting for its confirmation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
+    pub invited_at: Option<DateTime<Utc>>,
 }
 
 impl UserView {
@@ -54,6 +62,10 @@ impl UserView {
             last_sign_in_at: user.last_sign_in_at,
             created_at: user.created_at,
             updated_at: user.updated_at,
+            email_confirmed_at: user.email_confirmed_at,
+            confirmed_at: user.email_confirmed_at,
+            new_email: user.email_change.clone(),
+            invited_at: user.invited_at,
         }
     }
 }
@@ -84,7 +96,7 @@ impl IdentityView {
             identity_data: json!({
                 "sub": user.id.to_string(),
                 "email": user.email,
-                "email_verified": false,
+                "email_verified": user.email_confirmed_at.is_some(),
                 "phone_verified": false,
             }),
             provider: "email",

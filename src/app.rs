@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::{
     admin::Admin,
     auth::{
+        email::EmailPolicy,
         keys::KeySet,
         lockout::Lockout,
         password::{HasherSettings, PasswordHasher},
@@ -17,6 +18,7 @@ use crate::{
         Auth, Policy,
     },
     config::{Config, DbArgs},
+    mail::{delivery::Delivery, Mailer, Templates},
     store,
 };
 
@@ -27,6 +29,10 @@ pub struct App {
     pub auth: Auth,
     pub admin: Admin,
     pub sign_in_limiter: SignInLimiter,
+    /// Per-client-address limit of the requests that send email.
+    pub email_limiter: SignInLimiter,
+    /// Sends the outbox; run it with [`App::start_background`].
+    pub delivery: Delivery,
     pub config: Arc<Config>,
 }
 
@@ -75,7 +81,20 @@ impl App {
                 threshold: config.accounts.account_lockout_threshold,
                 max: config.accounts.account_lockout_max,
             },
+            email: EmailPolicy {
+                site_url: config.site_url(),
+                public_url: config.public_url(),
+                redirect_urls: config.mail.redirect_urls.clone(),
+                secure_email_change: config.mail.secure_email_change,
+                link_ttl: config.mail.email_link_ttl,
+                code_ttl: config.mail.email_code_ttl,
+                code_attempts: config.mail.email_code_attempts,
+                min_interval: config.mail.email_min_interval,
+                hourly_limit: config.mail.email_hourly_limit,
+            },
         };
+        let mailer = Mailer::new(Templates::load(config.mail.email_templates_dir.as_deref())?);
+        let delivery = Delivery::new(&config.mail, pool.clone(), mailer.wake_handle())?;
         Ok(Self {
             admin: admin_service(&config, pool.clone(), hasher.clone()),
             auth: Auth {
@@ -83,14 +102,23 @@ impl App {
                 tokens,
                 hasher,
                 policy: Arc::new(policy),
+                mailer,
             },
             sign_in_limiter: SignInLimiter::new(config.accounts.rate_limit_sign_in),
+            email_limiter: SignInLimiter::per_hour(config.mail.rate_limit_email),
+            delivery,
             config: Arc::new(config),
         })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.auth.pool
+    }
+
+    /// Starts the background work of a running server: housekeeping and email delivery.
+    pub fn start_background(&self) {
+        tokio::spawn(crate::housekeeping::run(self.clone()));
+        tokio::spawn(self.delivery.clone().run());
     }
 }
 

@@ -43,6 +43,12 @@ pub mod code {
     pub const OVER_REQUEST_RATE_LIMIT: &str = "over_request_rate_limit";
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    pub const EMAIL_NOT_CONFIRMED: &str = "email_not_confirmed";
+    pub const OTP_EXPIRED: &str = "otp_expired";
+    pub const OVER_EMAIL_SEND_RATE_LIMIT: &str = "over_email_send_rate_limit";
+    pub const FLOW_STATE_NOT_FOUND: &str = "flow_state_not_found";
+    pub const FLOW_STATE_EXPIRED: &str = "flow_state_expired";
+    pub const BAD_CODE_VERIFIER: &str = "bad_code_verifier";
     pub const UNEXPECTED_FAILURE: &str = "unexpected_failure";
 }
 
@@ -120,7 +126,7 @@ impl Error {
         Self::new(
             Kind::UnsupportedGrantType,
             code::UNSUPPORTED_GRANT_TYPE,
-            "grant_type must be password or refresh_token",
+            "grant_type must be password, refresh_token or pkce",
         )
     }
 
@@ -201,6 +207,23 @@ impl Error {
                 format!("Too many failed attempts for this account; retry in {retry_after_secs} s"),
             )
         }
+    }
+
+    /// Too many messages to one address, or from one client; retry after `retry_after_secs`.
+    pub fn email_rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                Kind::RateLimited,
+                code::OVER_EMAIL_SEND_RATE_LIMIT,
+                format!("For security purposes, you can only request this after {retry_after_secs} seconds."),
+            )
+        }
+    }
+
+    /// A link or code that is unknown, used, expired, or for another purpose.
+    pub fn otp_expired() -> Self {
+        Self::forbidden(code::OTP_EXPIRED, "Token has expired or is invalid")
     }
 
     pub fn unavailable(message: impl Into<Cow<'static, str>>, retry_after_secs: u64) -> Self {

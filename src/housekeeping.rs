@@ -1,6 +1,6 @@
 //! Background housekeeping while the server runs: deleting sessions past their idle timeout
-//! or lifetime and audit entries past their retention, and forgetting idle rate-limit and
-//! lockout state.
+//! or lifetime, audit entries past their retention, expired email tokens and PKCE codes, and
+//! forgetting idle rate-limit, lockout and send-limit state.
 
 use std::time::Duration;
 
@@ -21,6 +21,27 @@ pub async fn run(app: App) {
 /// One round of housekeeping; failures are logged and retried at the next round.
 pub async fn run_once(app: &App) {
     app.sign_in_limiter.forget_idle();
+    app.email_limiter.forget_idle();
+    for (what, result) in [
+        (
+            "expired email tokens",
+            store::one_time_tokens::prune_expired(app.pool()).await,
+        ),
+        (
+            "expired PKCE codes",
+            store::auth_codes::prune_expired(app.pool()).await,
+        ),
+        (
+            "idle email send counts",
+            store::email_send_limits::prune(app.pool()).await,
+        ),
+    ] {
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "pruned {what}"),
+            Err(e) => tracing::warn!(error = %e, "pruning {what} failed"),
+        }
+    }
     match store::sign_in_attempts::prune(app.pool(), crate::auth::lockout::FORGET_AFTER).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(entries = n, "pruned old failed sign-in counts"),

@@ -3,7 +3,8 @@
 //! No HTTP in here: every operation takes plain values and returns a [`Session`], a user, or
 //! a domain [`Error`].
 //!
-//! One file per flow: [`sign_in`] (sign-up and password sign-in), [`refresh`], [`authenticate`]
+//! One file per flow: [`sign_up`], [`sign_in`] (password), [`email`] (confirmation, recovery,
+//! links and codes, email change), [`refresh`], [`authenticate`]
 //! (access token → live session), [`sign_out`] (logout and RFC 7009 revocation),
 //! [`self_update`] (`PUT /user`), with the building blocks beside them: [`account`] (input
 //! rules), [`password`], [`keys`], [`tokens`], [`claims`], [`refresh_token`], [`rate_limit`]
@@ -12,6 +13,7 @@
 pub mod account;
 pub mod authenticate;
 pub mod claims;
+pub mod email;
 pub mod keys;
 pub mod lockout;
 pub mod password;
@@ -21,6 +23,7 @@ pub mod refresh_token;
 pub mod self_update;
 pub mod sign_in;
 pub mod sign_out;
+pub mod sign_up;
 pub mod tokens;
 
 use std::{sync::Arc, time::Duration};
@@ -43,6 +46,7 @@ use tokens::{AccessTokens, Issued};
 pub use authenticate::Authenticated;
 pub use self_update::SelfUpdate;
 pub use sign_out::LogoutScope;
+pub use sign_up::{SignUpRequest, SignedUp};
 
 /// Session and account rules.
 #[derive(Debug, Clone)]
@@ -62,6 +66,8 @@ pub struct Policy {
     pub reauthentication_window: Duration,
     /// Per-account lockout after failed password checks.
     pub lockout: lockout::Lockout,
+    /// Email flows: links, codes, limits.
+    pub email: email::EmailPolicy,
 }
 
 /// A signed-in session, as the token endpoint returns it.
@@ -79,6 +85,26 @@ pub struct Auth {
     pub tokens: AccessTokens,
     pub hasher: PasswordHasher,
     pub policy: Arc<Policy>,
+    pub mailer: crate::mail::Mailer,
+}
+
+/// A session opened inside a transaction; its tokens are signed once the transaction has
+/// committed ([`Opened::finish`]).
+pub struct Opened {
+    claims: HasuraClaims,
+    user: User,
+    refresh: RefreshToken,
+}
+
+impl Opened {
+    pub fn finish(self, auth: &Auth) -> Result<Session> {
+        auth.issue(
+            &self.claims,
+            self.user,
+            self.refresh.session_id,
+            &self.refresh,
+        )
+    }
 }
 
 impl Auth {
@@ -123,6 +149,41 @@ impl Auth {
             refresh_token: Secret::new(refresh.encode()),
             user,
             session_id,
+        })
+    }
+
+    /// Signs `user` in inside `tx`: a new session, the sign-in recorded (user row and audit
+    /// log: `sign_in` with how they proved who they are, or `sign_up` for a new account).
+    pub(crate) async fn open_session_for(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        mut user: User,
+        client: &Client,
+        method: &str,
+    ) -> Result<Opened> {
+        let (event, detail) = match method {
+            "sign_up" => (store::audit::event::SIGN_UP, serde_json::json!({})),
+            _ => (
+                store::audit::event::SIGN_IN,
+                serde_json::json!({ "method": method }),
+            ),
+        };
+        let claims = self.claims_for(&mut *tx, &user).await?;
+        let refresh = self.open_session(tx, user.id, client).await?;
+        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
+        store::audit::record(
+            &mut *tx,
+            event,
+            Some(user.id),
+            Some(refresh.session_id),
+            client,
+            detail,
+        )
+        .await?;
+        Ok(Opened {
+            claims,
+            user,
+            refresh,
         })
     }
 

@@ -21,6 +21,12 @@ impl SignInLimiter {
         )
     }
 
+    /// `per_hour` requests per address and hour (a burst of that many, then one every
+    /// 3600/N seconds); 0: no limit.
+    pub fn per_hour(per_hour: u32) -> Self {
+        Self(NonZeroU32::new(per_hour).map(|n| Arc::new(RateLimiter::keyed(Quota::per_hour(n)))))
+    }
+
     /// Counts one attempt from `client`; past the limit, 429 with `Retry-After`.
     pub fn check(&self, client: &Client) -> Result<(), Error> {
         let (Some(limiter), Some(ip)) = (&self.0, client.rate_limit_key()) else {

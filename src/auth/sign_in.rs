@@ -1,13 +1,9 @@
-//! Sign-up and password sign-in: each opens a session.
+//! Password sign-in.
 
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    account::{hash_new_password, normalize_email, validate_metadata},
-    password::MAX_PASSWORD_CHARS,
-    Auth, Session,
-};
+use super::{account::normalize_email, password::MAX_PASSWORD_CHARS, Auth, Session};
 use crate::{
     client::Client,
     error::{code, Error, Result},
@@ -15,69 +11,10 @@ use crate::{
     store::{
         self,
         audit::{self, event},
-        users::NewUser,
     },
 };
 
 impl Auth {
-    /// 403 `signup_disabled` when self-service sign-up is off. Front ends call it before
-    /// looking at the request, so a disabled sign-up answers the same whatever was sent.
-    pub fn check_sign_up_allowed(&self) -> Result<()> {
-        if self.policy.disable_signup {
-            return Err(Error::signup_disabled());
-        }
-        Ok(())
-    }
-
-    /// `POST /signup`: creates a user with `data` as `user_metadata` and opens their first
-    /// session. Refused when sign-up is disabled.
-    pub async fn sign_up(
-        &self,
-        email: &str,
-        password: &Secret,
-        data: Option<serde_json::Value>,
-        client: &Client,
-    ) -> Result<Session> {
-        self.check_sign_up_allowed()?;
-        let email = normalize_email(email)?;
-        let metadata = validate_metadata(data, "data")?.unwrap_or_else(|| json!({}));
-        let hash = hash_new_password(&self.hasher, password).await?;
-        let mut tx = self.pool.begin().await?;
-        let new = NewUser {
-            id: Uuid::new_v4(),
-            email: &email,
-            default_role: &self.policy.default_role,
-            allowed_roles: &self.policy.default_allowed_roles,
-            user_metadata: &metadata,
-            app_metadata: &json!({}),
-            enabled: true,
-            email_confirmed: !self.policy.email_confirmation_required,
-            invited: false,
-        };
-        let Some(mut user) = store::users::insert(&mut *tx, &new).await? else {
-            return Err(Error::validation(
-                code::USER_ALREADY_EXISTS,
-                "User already registered",
-            ));
-        };
-        store::passwords::set(&mut *tx, user.id, &hash).await?;
-        // Opening a session is signing in (Supabase Auth shows it the same way).
-        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
-        let claims = self.claims_for(&mut *tx, &user).await?;
-        let refresh = self.open_session(&mut tx, user.id, client).await?;
-        audit::record(
-            &mut *tx,
-            event::SIGN_UP,
-            Some(user.id),
-            Some(refresh.session_id),
-            client,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.issue(&claims, user, refresh.session_id, &refresh)
-    }
-
     /// `POST /token?grant_type=password`: checks the password (upgrading an old hash on
     /// success), records the sign-in and opens a session. Unknown email, wrong password and
     /// disabled user all fail the same way, after the same hashing work.
@@ -130,6 +67,13 @@ impl Auth {
             self.record_failed_sign_in(Some(user.id), reason, client)
                 .await?;
             return Err(Error::invalid_credentials());
+        }
+        if self.policy.email_confirmation_required && user.email_confirmed_at.is_none() {
+            // Only after the right password: nothing is revealed to a guesser.
+            return Err(Error::invalid_grant(
+                code::EMAIL_NOT_CONFIRMED,
+                "Email not confirmed",
+            ));
         }
         if check.needs_rehash {
             let new_hash = self.hasher.hash(password).await?;

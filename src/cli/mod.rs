@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     app::{self, App},
     config::{Config, DbArgs, LogFormat},
-    housekeeping, http, telemetry,
+    http, telemetry,
 };
 
 pub use audit::AuditCommand;
@@ -83,7 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init(config.server.log_format);
     let app = App::build(config).await?;
-    tokio::spawn(housekeeping::run(app.clone()));
+    app.start_background();
     http::serve(app).await
 }
 

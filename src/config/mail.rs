@@ -87,7 +87,11 @@ pub struct MailArgs {
     pub smtp_tls: SmtpTls,
 
     /// Sender of every message, e.g. `My App <no-reply@example.com>`.
-    #[arg(long, env = "AUTH_SMTP_SENDER", default_value = "hasura-jwt-auth <no-reply@localhost>")]
+    #[arg(
+        long,
+        env = "AUTH_SMTP_SENDER",
+        default_value = "hasura-jwt-auth <no-reply@localhost>"
+    )]
     pub smtp_sender: String,
 
     /// First retry of a message that could not be delivered; later retries wait twice as

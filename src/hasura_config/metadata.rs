@@ -11,19 +11,22 @@ use super::{ACTIONS_SECRET_ENV, ACTIONS_SECRET_HEADER};
 use crate::config::Config;
 
 /// The actions, with whether the unauthorized role may call them.
-pub const ACTIONS: [(&str, bool); 5] = [
+pub const ACTIONS: [(&str, bool); 8] = [
     ("signup", true),
     ("login", true),
     ("refreshToken", true),
     ("logout", false),
     ("changePassword", false),
+    ("requestPasswordRecovery", true),
+    ("requestSignInLink", true),
+    ("verifyEmailToken", true),
 ];
 
 /// SDL of the actions and their types. All are mutations: Hasura only passes `Set-Cookie`
 /// (the refresh-token cookie) on for mutation actions.
 pub fn actions_graphql() -> String {
     r#"type Mutation {
-  signup(email: String!, password: String!): AuthSession
+  signup(email: String!, password: String!, redirect_to: String): SignUpOutput
 }
 
 type Mutation {
@@ -36,6 +39,18 @@ type Mutation {
 
 type Mutation {
   logout(scope: LogoutScope): LogoutOutput
+}
+
+type Mutation {
+  requestPasswordRecovery(email: String!, redirect_to: String): RequestOutput
+}
+
+type Mutation {
+  requestSignInLink(email: String!, redirect_to: String, create_user: Boolean): RequestOutput
+}
+
+type Mutation {
+  verifyEmailToken(type: String!, token_hash: String, email: String, token: String): AuthSession
 }
 
 type Mutation {
@@ -56,6 +71,21 @@ type AuthSession {
   refresh_token: String
   user_id: String!
   email: String!
+}
+
+type SignUpOutput {
+  user_id: String!
+  email: String!
+  confirmation_sent: Boolean!
+  access_token: String
+  token_type: String
+  expires_in: Int
+  expires_at: Int
+  refresh_token: String
+}
+
+type RequestOutput {
+  ok: Boolean!
 }
 
 type LogoutOutput {
@@ -92,7 +122,7 @@ pub fn actions_yaml(config: &Config) -> String {
         }
     }
     out.push_str(
-        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  scalars: []\n",
+        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: SignUpOutput\n  - name: RequestOutput\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  scalars: []\n",
     );
     out
 }

@@ -1,5 +1,6 @@
-//! `POST /hasura/actions`: one handler for the `signup`, `login`, `refreshToken`, `logout`
-//! and `changePassword` Hasura actions (their metadata comes from `hasura metadata`).
+//! `POST /hasura/actions`: one handler for the Hasura actions `signup`, `login`,
+//! `refreshToken`, `logout`, `changePassword`, `requestPasswordRecovery`, `requestSignInLink`
+//! and `verifyEmailToken` (their metadata comes from `hasura metadata`).
 //!
 //! Hasura calls it with `{"action": {"name"}, "input": {…}, "session_variables": {…}}` and the
 //! shared secret header; it answers 2xx with the action's output type or 4xx
@@ -22,7 +23,11 @@ use uuid::Uuid;
 use super::{cookie, error::status, extract::Arrival, token::token_response, Payload};
 use crate::{
     app::App,
-    auth::{claims, LogoutScope, SelfUpdate, Session},
+    auth::{
+        claims,
+        email::{SignInLinkRequest, Verification, VerifyOutcome},
+        LogoutScope, SelfUpdate, Session, SignUpRequest, SignedUp,
+    },
     client::Client,
     error::{code, Error, Kind},
     hasura_config::ACTIONS_SECRET_HEADER,
@@ -71,6 +76,9 @@ fn action_error(e: Error) -> Response {
 struct Credentials {
     email: String,
     password: Secret,
+    /// Sign-up only: where the confirmation link leads.
+    #[serde(default)]
+    redirect_to: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -81,6 +89,22 @@ struct RefreshInput {
 #[derive(Deserialize, Default)]
 struct LogoutInput {
     scope: Option<LogoutScope>,
+}
+
+#[derive(Deserialize)]
+struct EmailRequestInput {
+    email: String,
+    redirect_to: Option<String>,
+    create_user: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct VerifyInput {
+    #[serde(rename = "type")]
+    kind: String,
+    token_hash: Option<String>,
+    email: Option<String>,
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -104,11 +128,21 @@ fn required_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Err
 /// The `AuthSession` output type of the generated metadata: exactly these fields
 /// (`refresh_token` is `null` in cookie mode, where the cookie carries it).
 fn session_output(app: &App, session: Session) -> Response {
-    let mut extra = json!({"user_id": session.user.id.to_string(), "email": session.user.email});
+    session_output_with(app, session, json!({}))
+}
+
+/// [`session_output`] plus `extra` fields (of an output type that has them).
+fn session_output_with(app: &App, session: Session, extra: Value) -> Response {
+    let mut extra = match extra {
+        Value::Object(map) => map,
+        _ => Default::default(),
+    };
+    extra.insert("user_id".into(), json!(session.user.id.to_string()));
+    extra.insert("email".into(), json!(session.user.email));
     if app.config.cookie.refresh_token_cookie {
-        extra["refresh_token"] = Value::Null;
+        extra.insert("refresh_token".into(), Value::Null);
     }
-    token_response(app, &session, extra)
+    token_response(app, &session, Value::Object(extra))
 }
 
 /// The signed-in user and session of an action call, from Hasura's session variables. Hasura
@@ -200,11 +234,26 @@ async fn run_action(
             cookie::check_forwarded_origin(&app.config, headers)?;
             let c: Credentials = required_input(req.input)?;
             app.sign_in_limiter.check(client)?;
-            let session = app
-                .auth
-                .sign_up(&c.email, &c.password, None, client)
-                .await?;
-            Ok(session_output(app, session))
+            let request = SignUpRequest {
+                email: c.email,
+                password: c.password,
+                redirect_to: c.redirect_to,
+                ..Default::default()
+            };
+            Ok(match app.auth.sign_up(request, client).await? {
+                SignedUp::Session(session) => {
+                    let extra = json!({"confirmation_sent": false});
+                    session_output_with(app, session, extra)
+                }
+                SignedUp::ConfirmationSent(user) => Json(json!({
+                    "user_id": user.id.to_string(),
+                    "email": user.email,
+                    "confirmation_sent": true,
+                    "access_token": null, "token_type": null, "expires_in": null,
+                    "expires_at": null, "refresh_token": null,
+                }))
+                .into_response(),
+            })
         }
         "login" => {
             cookie::check_forwarded_origin(&app.config, headers)?;
@@ -247,6 +296,47 @@ async fn run_action(
                 .update_self(user_id, session_id, update, client)
                 .await?;
             Ok(Json(json!({"ok": true})).into_response())
+        }
+        "requestPasswordRecovery" => {
+            let r: EmailRequestInput = required_input(req.input)?;
+            app.email_limiter.check(client)?;
+            app.auth
+                .request_recovery(&r.email, r.redirect_to.as_deref(), None, client)
+                .await?;
+            Ok(Json(json!({"ok": true})).into_response())
+        }
+        "requestSignInLink" => {
+            let r: EmailRequestInput = required_input(req.input)?;
+            app.email_limiter.check(client)?;
+            let request = SignInLinkRequest {
+                email: r.email,
+                create_user: r.create_user.unwrap_or(true),
+                redirect_to: r.redirect_to,
+                ..Default::default()
+            };
+            app.auth.request_sign_in_link(request, client).await?;
+            Ok(Json(json!({"ok": true})).into_response())
+        }
+        "verifyEmailToken" => {
+            let v: VerifyInput = required_input(req.input)?;
+            let presented = match (&v.token_hash, &v.email, &v.token) {
+                (Some(token), _, _) => Verification::Link {
+                    token,
+                    verification_type: &v.kind,
+                },
+                (None, Some(email), Some(code)) => Verification::Code {
+                    email,
+                    code,
+                    verification_type: &v.kind,
+                },
+                _ => return Err(Error::invalid("give token_hash, or email and token")),
+            };
+            match app.auth.verify(presented, false, client).await? {
+                VerifyOutcome::Session { session, .. } => Ok(session_output(app, *session)),
+                _ => Err(Error::invalid(
+                    "this token needs its other half confirmed first",
+                )),
+            }
         }
         other => Err(Error::not_found(
             code::NOT_FOUND,

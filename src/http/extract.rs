@@ -126,6 +126,26 @@ impl FromRequestParts<App> for Client {
     }
 }
 
+/// The `redirect_to` query parameter (auth-js sends `emailRedirectTo`/`redirectTo` so); other
+/// parameters are left to their handlers.
+#[derive(Debug, Clone, Default)]
+pub struct RedirectTo(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RedirectTo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let value = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(k, _)| k == "redirect_to")
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty());
+        Ok(Self(value))
+    }
+}
+
 /// When the request reached the server (recorded by the outermost middleware).
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival(pub std::time::Instant);

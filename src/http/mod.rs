@@ -5,6 +5,7 @@
 mod actions;
 mod admin;
 mod cookie;
+mod email;
 pub mod error;
 mod extract;
 mod health;
@@ -50,6 +51,7 @@ pub fn router(app: App) -> Router {
         .merge(admin::router())
         .merge(actions::router())
         .merge(webhook::router())
+        .merge(email::router())
         .fallback(|| async { Error::not_found(code::NOT_FOUND, "No such endpoint") })
         .method_not_allowed_fallback(|| async {
             Error::new(

@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 
 use super::{
     cookie::{self, TokenSource},
-    extract::Arrival,
+    extract::{Arrival, RedirectTo},
     no_content,
     user::user_view,
     Payload,
 };
 use crate::{
     app::App,
-    auth::{Authenticated, LogoutScope, Session},
+    auth::{email::pkce::Challenge, Authenticated, LogoutScope, Session, SignUpRequest, SignedUp},
     client::Client,
     error::{code, Error, Kind, Result},
     secret::Secret,
@@ -79,12 +79,15 @@ struct SignupRequest {
     email: Option<String>,
     password: Option<Secret>,
     data: Option<Value>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
 }
 
 async fn signup(
     State(app): State<App>,
     client: Client,
     headers: HeaderMap,
+    RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
     cookie::check_origin(&app.config, &headers)?;
@@ -96,11 +99,18 @@ async fn signup(
     let password = req
         .password
         .ok_or_else(|| Error::invalid("password is required"))?;
-    let session = app
-        .auth
-        .sign_up(&email, &password, req.data, &client)
-        .await?;
-    Ok(session_response(&app, session))
+    let request = SignUpRequest {
+        email,
+        password,
+        data: req.data,
+        redirect_to,
+        challenge: Challenge::from_request(req.code_challenge, req.code_challenge_method)?,
+    };
+    match app.auth.sign_up(request, &client).await? {
+        SignedUp::Session(session) => Ok(session_response(&app, session)),
+        // Confirmation required: the user, no session (Supabase Auth's answer).
+        SignedUp::ConfirmationSent(user) => Ok(Json(user_view(&app, &user)).into_response()),
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -116,6 +126,9 @@ struct TokenRequest {
     username: Option<String>,
     password: Option<Secret>,
     refresh_token: Option<Secret>,
+    /// `grant_type=pkce`.
+    auth_code: Option<Secret>,
+    code_verifier: Option<Secret>,
 }
 
 async fn token(
@@ -147,6 +160,16 @@ async fn token(
                 }
                 Err(e) => return Err(e),
             }
+        }
+        Some("pkce") => {
+            let (Some(code), Some(verifier)) = (req.auth_code, req.code_verifier) else {
+                return Err(Error::invalid_request(
+                    "auth_code and code_verifier are required",
+                ));
+            };
+            app.auth
+                .exchange_auth_code(code.expose(), verifier.expose(), &client)
+                .await?
         }
         None => return Err(Error::invalid_request("grant_type is required")),
         Some(_) => return Err(Error::unsupported_grant_type()),

@@ -4,13 +4,16 @@ use axum::{extract::State, routing::get, Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Payload;
+use super::{extract::RedirectTo, Payload};
 use crate::{
     api::UserView,
     app::App,
-    auth::{Authenticated, SelfUpdate},
+    auth::{
+        email::{pkce::Challenge, EmailChangeOutcome},
+        Authenticated, SelfUpdate,
+    },
     client::Client,
-    error::{code, Error, Result},
+    error::{Error, Result},
     secret::Secret,
     store::users::User,
 };
@@ -33,36 +36,52 @@ struct UpdateUserRequest {
     password: Option<Secret>,
     current_password: Option<Secret>,
     data: Option<Value>,
+    /// A new address: it changes once confirmed (see the email flows).
     email: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
 }
 
 async fn update_user(
     State(app): State<App>,
     client: Client,
     who: Authenticated,
+    RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<UpdateUserRequest>,
 ) -> Result<Json<UserView>> {
-    if req.email.is_some() {
-        return Err(Error::validation(
-            code::EMAIL_CHANGE_NOT_SUPPORTED,
-            "Changing the email address is not supported through this endpoint",
+    let email = req.email.filter(|e| !e.trim().is_empty());
+    let has_data = !matches!(req.data, None | Some(Value::Null));
+    if req.password.is_none() && !has_data && email.is_none() {
+        return Err(Error::invalid(
+            "nothing to update: give password, data or email",
         ));
-    }
-    if req.password.is_none() && matches!(req.data, None | Some(Value::Null)) {
-        return Err(Error::invalid("nothing to update: give password or data"));
     }
     if req.current_password.is_some() {
         // Guessing the current password with a stolen access token counts as sign-in attempts.
         app.sign_in_limiter.check(&client)?;
     }
-    let update = SelfUpdate {
-        password: req.password,
-        current_password: req.current_password,
-        data: req.data,
-    };
-    let user = app
-        .auth
-        .update_self(who.user.id, who.token.session_id, update, &client)
-        .await?;
+    let mut user = who.user;
+    if req.password.is_some() || has_data {
+        let update = SelfUpdate {
+            password: req.password,
+            current_password: req.current_password,
+            data: req.data,
+        };
+        user = app
+            .auth
+            .update_self(user.id, who.token.session_id, update, &client)
+            .await?;
+    }
+    if let Some(email) = email {
+        app.email_limiter.check(&client)?;
+        let challenge = Challenge::from_request(req.code_challenge, req.code_challenge_method)?;
+        user = match app
+            .auth
+            .request_email_change(user.id, &email, redirect_to.as_deref(), challenge, &client)
+            .await?
+        {
+            EmailChangeOutcome::Requested(user) | EmailChangeOutcome::Unchanged(user) => user,
+        };
+    }
     Ok(Json(user_view(&app, &user)))
 }

@@ -55,17 +55,16 @@ impl Delivery {
                 let builder = match settings.smtp_tls {
                     SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
                         .context("AUTH_SMTP_HOST")?,
-                    SmtpTls::Tls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::relay(host).context("AUTH_SMTP_HOST")?
-                    }
+                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                        .context("AUTH_SMTP_HOST")?,
                     SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
                 };
                 let mut builder = builder
                     .port(settings.smtp_port())
                     .timeout(Some(Duration::from_secs(30)));
                 if let (Some(user), Some(pass)) = (&settings.smtp_user, &settings.smtp_pass) {
-                    builder =
-                        builder.credentials(Credentials::new(user.clone(), pass.expose().to_owned()));
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), pass.expose().to_owned()));
                 }
                 Some(builder.build())
             }

@@ -167,7 +167,9 @@ mod tests {
         for kind in MessageKind::ALL {
             let r = t.render(kind, &vars()).unwrap();
             assert!(!r.subject.is_empty());
-            assert!(r.text.contains("https://auth.example.com/verify?token=abc&type=recovery"));
+            assert!(r
+                .text
+                .contains("https://auth.example.com/verify?token=abc&type=recovery"));
             assert!(r.text.contains("123456") && r.html.contains("123456"));
             // HTML is escaped: the & of the link is an entity there.
             assert!(r.html.contains("token=abc&amp;type=recovery"), "{}", r.html);

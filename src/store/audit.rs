@@ -27,6 +27,11 @@ pub mod event {
     pub const ADMIN_USER_DELETED: &str = "admin_user_deleted";
     pub const ADMIN_SESSIONS_REVOKED: &str = "admin_sessions_revoked";
     pub const USER_IMPORTED: &str = "user_imported";
+    pub const EMAIL_CONFIRMED: &str = "email_confirmed";
+    pub const EMAIL_CHANGE_REQUESTED: &str = "email_change_requested";
+    pub const EMAIL_CHANGED: &str = "email_changed";
+    pub const RECOVERY_REQUESTED: &str = "recovery_requested";
+    pub const USER_INVITED: &str = "user_invited";
 }
 
 /// Appends one entry.

@@ -68,18 +68,23 @@ pub struct TokenRow {
     pub db_now: DateTime<Utc>,
 }
 
-const TOKEN_COLUMNS: &str = "id, user_id, kind, code_hash, recipient, redirect_to, code_challenge, \\
+const TOKEN_COLUMNS: &str =
+    "id, user_id, kind, code_hash, recipient, redirect_to, code_challenge, \\
      code_challenge_method, code_attempts, expires_at, code_expires_at, now() AS db_now";
 
-/// Removes and returns the token with this link-token hash: whoever gets it back is the
-/// only one to use it (expired or not: the caller checks).
+/// Removes and returns the token of one of `kinds` with this link-token hash: whoever gets
+/// it back is the only one to use it (expired or not: the caller checks).
 pub async fn take_by_token_hash(
     db: impl PgExecutor<'_>,
     token_hash: &[u8],
+    kinds: &[&str],
 ) -> sqlx::Result<Option<TokenRow>> {
-    let sql = format!("DELETE FROM one_time_tokens WHERE token_hash = $1 RETURNING {TOKEN_COLUMNS}");
+    let sql = format!(
+        "DELETE FROM one_time_tokens WHERE token_hash = $1 AND kind = ANY($2) RETURNING {TOKEN_COLUMNS}"
+    );
     sqlx::query_as(&sql)
         .bind(token_hash)
+        .bind(kinds)
         .fetch_optional(db)
         .await
 }

@@ -382,6 +382,8 @@ async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOpti
 
     let res = action(&app, "signup", creds.clone(), anonymous()).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let mut signup_fields = fields.clone();
+    signup_fields.insert("confirmation_sent");
     assert_eq!(
         res.body
             .as_object()
@@ -389,8 +391,9 @@ async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOpti
             .keys()
             .map(String::as_str)
             .collect::<BTreeSet<_>>(),
-        fields
+        signup_fields
     );
+    assert_eq!(res.body["confirmation_sent"], false);
     hasura::check(
         str_of(&res.body, "access_token"),
         &hasura::hmac(SECRET),
@@ -637,7 +640,15 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
             .iter()
             .map(|p| p["role"].as_str().unwrap())
             .collect();
-        let public = ["signup", "login", "refreshToken"].contains(&name.as_str());
+        let public = [
+            "signup",
+            "login",
+            "refreshToken",
+            "requestPasswordRecovery",
+            "requestSignInLink",
+            "verifyEmailToken",
+        ]
+        .contains(&name.as_str());
         assert_eq!(roles.contains(&"anonymous"), public, "{name}: {roles:?}");
         assert!(
             roles.contains(&"user") && roles.contains(&"editor"),
@@ -652,7 +663,10 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
             "login",
             "refreshToken",
             "logout",
-            "changePassword"
+            "changePassword",
+            "requestPasswordRecovery",
+            "requestSignInLink",
+            "verifyEmailToken"
         ]
     );
     let objects: Vec<&str> = yaml["custom_types"]["objects"]
@@ -716,8 +730,16 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
                 (_, "scope") => json!("others"),
                 _ => Value::Null,
             };
+            // Optional arguments the calls below leave out on purpose.
+            let optional = [
+                "refresh_token",
+                "redirect_to",
+                "create_user",
+                "token_hash",
+                "token",
+            ];
             assert!(
-                ty.ends_with('!') || !value.is_null() || arg == "refresh_token",
+                ty.ends_with('!') || !value.is_null() || optional.contains(&arg.as_str()),
                 "{name}.{arg}"
             );
             if !value.is_null() {
@@ -756,6 +778,21 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
         object_fields[&mutations["logout"].1],
         "{out:?}"
     );
+    for (name, email) in [
+        ("requestPasswordRecovery", "meta@example.com"),
+        // Another address: one message per address and minute.
+        ("requestSignInLink", "meta2@example.com"),
+    ] {
+        let mut input = inputs(name);
+        input["email"] = json!(email);
+        let res = action(&app, name, input, anonymous()).await;
+        assert_eq!(
+            keys_of(&res.body),
+            object_fields[&mutations[name].1],
+            "{name}: {res:?}"
+        );
+    }
+    // verifyEmailToken is called with real tokens in the email tests.
 }
 
 // --- Webhook -----------------------------------------------------------------------------------
@@ -1311,7 +1348,11 @@ async fn the_unauthorized_role_and_handler_url_are_settings(
             .map(|p| p["role"].as_str().unwrap())
             .collect();
         assert!(!roles.contains(&"anonymous"));
-        let public = ["signup", "login", "refreshToken"].contains(&a["name"].as_str().unwrap());
+        // Which actions are public is checked in generated_metadata_matches_the_handler.
+        let name = a["name"].as_str().unwrap();
+        let public = hasura_metadata::ACTIONS
+            .iter()
+            .any(|(n, public)| *n == name && *public);
         assert_eq!(roles.contains(&"guest"), public, "{roles:?}");
     }
     // A call made with the unauthorized role cannot act for a user, whatever ids it carries.
