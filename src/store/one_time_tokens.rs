@@ -69,7 +69,7 @@ pub struct TokenRow {
 }
 
 const TOKEN_COLUMNS: &str =
-    "id, user_id, kind, code_hash, recipient, redirect_to, code_challenge, \\
+    "id, user_id, kind, code_hash, recipient, redirect_to, code_challenge, \
      code_challenge_method, code_attempts, expires_at, code_expires_at, now() AS db_now";
 
 /// Removes and returns the token of one of `kinds` with this link-token hash: whoever gets

@@ -5,11 +5,13 @@
 //! - `refresh`: refresh tokens and sessions;
 //! - `hasura`: claims, actions, webhook, cookie and CORS;
 //! - `admin`: the admin API, the CLI, imports and the audit log;
+//! - `email`: the email flows over a real SMTP server;
 //! - `faults`: the database going away and coming back.
 mod admin;
 mod api;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
+mod email;
 mod faults;
 mod hasura;
 mod refresh;

@@ -3,6 +3,7 @@
 
 pub mod hasura;
 pub mod proxy;
+pub mod smtp;
 
 use axum::{
     body::Body,
@@ -46,6 +47,13 @@ pub async fn app(opts: PgConnectOptions, extra: &[&str]) -> TestApp {
 }
 
 pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        // TEST_LOG=1 cargo test …: the server's log in the test output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("info,sqlx=warn")
+            .with_test_writer()
+            .try_init();
+    }
     let pool = store::connect_with(opts, &config.db.db_schema, 20)
         .await
         .expect("connect");
@@ -53,6 +61,8 @@ pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> T
         .await
         .expect("migrate");
     let state = App::from_parts(config, pool.clone(), keys).expect("state");
+    // Email delivery, as `serve` runs it (it logs messages when no SMTP is configured).
+    tokio::spawn(state.delivery.clone().run());
     TestApp {
         router: hasura_jwt_auth::http::router(state.clone()),
         state,

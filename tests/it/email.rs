@@ -1,0 +1,436 @@
+//! Accounts by email, end to end over a real SMTP server: every message is read as received
+//! and its link or code used exactly as a user would.
+
+use std::collections::HashMap;
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::common::{self, smtp::Smtp, str_of, TestApp, PASSWORD};
+
+const SITE: &str = "https://app.example.com";
+
+async fn mail_app(opts: PgConnectOptions, smtp: &Smtp, extra: &[&str]) -> TestApp {
+    let port = smtp.port.to_string();
+    let mut args = vec![
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+        "--site-url",
+        SITE,
+        "--public-url",
+        "http://auth.test",
+    ];
+    args.extend_from_slice(extra);
+    common::app(opts, &args).await
+}
+
+/// The value of a hidden input of the verification page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{name} in {html}"))
+        + marker.len();
+    let value = &html[at..at + html[at..].find('"').unwrap()];
+    value.replace("&amp;", "&").replace("&quot;", "\"")
+}
+
+/// Follows an email link like a browser: the page (which uses nothing), then its button.
+/// Returns the `Location` the button's POST redirects to.
+async fn follow(app: &TestApp, link: &str) -> String {
+    let path = link
+        .strip_prefix("http://auth.test")
+        .expect("a link to this server");
+    let page = app
+        .request(Request::get(path).body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    let html = page.body.as_str().unwrap().to_owned();
+    assert!(page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    let form = serde_urlencoded::to_string([
+        ("token", hidden(&html, "token")),
+        ("type", hidden(&html, "type")),
+        ("redirect_to", hidden(&html, "redirect_to")),
+    ])
+    .unwrap();
+    let res = app.form("/verify", &form).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
+    res.headers[header::LOCATION].to_str().unwrap().to_owned()
+}
+
+/// The parameters after `#` (or `?` when `query`) of a redirect.
+fn params(location: &str, sep: char) -> HashMap<String, String> {
+    let tail = location.split_once(sep).map(|(_, t)| t).unwrap_or("");
+    serde_urlencoded::from_str::<Vec<(String, String)>>(tail)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+async fn outbox(app: &TestApp) -> i64 {
+    hasura_jwt_auth::store::outbox::pending(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn sign_up_confirmation_by_link(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let res = app
+        .post(
+            "/signup?redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome",
+            json!({"email": "new@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert!(res.body.get("access_token").is_none(), "no session yet");
+    assert_eq!(res.body["email"], "new@example.com");
+    assert!(res.body["email_confirmed_at"].is_null());
+    let res = app.sign_in("new@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.body["error_code"], "email_not_confirmed");
+
+    let mail = smtp.wait("new@example.com", 1).await;
+    assert_eq!(mail.subject, "Confirm your email address");
+    assert!(mail.html.contains("Confirm your email address"));
+    // Mail scanners fetch links: the page alone uses nothing.
+    let link = mail.link();
+    for _ in 0..3 {
+        let page = app
+            .request(
+                Request::get(link.strip_prefix("http://auth.test").unwrap())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+    }
+    let location = follow(&app, &link).await;
+    assert!(
+        location.starts_with("https://app.example.com/welcome#"),
+        "{location}"
+    );
+    let p = params(&location, '#');
+    assert_eq!(p["type"], "signup");
+    assert_eq!(p["token_type"], "bearer");
+    let me = app
+        .call(Method::GET, "/user", Some(&p["access_token"]), None)
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert!(me.body["email_confirmed_at"].is_string());
+    assert_eq!(
+        me.body["identities"][0]["identity_data"]["email_verified"],
+        true
+    );
+    assert_eq!(
+        app.refresh(&p["refresh_token"]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.sign_in("new@example.com", PASSWORD).await.status,
+        StatusCode::OK
+    );
+    // Used once: the same link again is refused.
+    let again = follow(&app, &link).await;
+    let p = params(&again, '#');
+    assert_eq!(p["error_code"], "otp_expired", "{again}");
+    // Delivered messages leave nothing in the outbox (their bodies hold tokens).
+    assert_eq!(outbox(&app).await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn sign_up_with_a_taken_address_answers_the_same(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let body = json!({"email": "twice@example.com", "password": PASSWORD});
+    let first = app.post("/signup", body.clone()).await;
+    smtp.wait("twice@example.com", 1).await;
+    // Past the per-address interval, the second sign-up of the (unconfirmed) address.
+    sqlx::query("UPDATE email_send_limits SET last_sent_at = now() - interval '2 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let second = app.post("/signup", body).await;
+    assert_eq!(second.status, StatusCode::OK, "{second:?}");
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&first.body), keys(&second.body), "same shape");
+    assert_ne!(
+        first.body["id"], second.body["id"],
+        "nothing about the real account"
+    );
+    // The owner gets the confirmation again; the newest link is the one that works.
+    let newest = smtp.wait("twice@example.com", 2).await;
+    let old = smtp.to("twice@example.com")[0].clone();
+    let p = params(&follow(&app, &old.link()).await, '#');
+    assert_eq!(
+        p["error_code"], "otp_expired",
+        "a new token voids the old one"
+    );
+    let p = params(&follow(&app, &newest.link()).await, '#');
+    assert!(p.contains_key("access_token"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn password_recovery_by_code_then_new_password(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    let s = app.signup("forgot@example.com").await;
+    let other_device = app.sign_in("forgot@example.com", PASSWORD).await;
+    assert_eq!(other_device.status, StatusCode::OK);
+    // Known and unknown addresses: the same answer.
+    for email in ["forgot@example.com", "nobody@example.com"] {
+        let res = app.post("/recover", json!({"email": email})).await;
+        assert_eq!((res.status, res.body.clone()), (StatusCode::OK, json!({})));
+    }
+    let mail = smtp.wait("forgot@example.com", 1).await;
+    assert_eq!(mail.subject, "Reset your password");
+    // A wrong code, then the right one (auth-js verifyOtp with email and token).
+    let wrong = app
+        .post(
+            "/verify",
+            json!({"type": "recovery", "email": "forgot@example.com", "token": "000000"}),
+        )
+        .await;
+    if mail.code() != "000000" {
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+        assert_eq!(wrong.body["error_code"], "otp_expired");
+    }
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "recovery", "email": "Forgot@Example.com", "token": mail.code()}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let at = str_of(&res.body, "access_token").to_owned();
+    // The recovery session sets a password without the old one, and ends the others.
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"password": "a brand new password"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(
+        app.refresh(str_of(&other_device.body, "refresh_token"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.refresh(str_of(&s.body, "refresh_token")).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.sign_in("forgot@example.com", "a brand new password")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // The code worked once.
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "recovery", "email": "forgot@example.com", "token": mail.code()}),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "otp_expired");
+    assert!(smtp.to("nobody@example.com").is_empty());
+}
+
+#[sqlx::test(migrations = false)]
+async fn codes_are_void_after_a_few_wrong_tries(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-code-attempts", "3"]).await;
+    app.signup("brute@example.com").await;
+    app.post("/otp", json!({"email": "brute@example.com"}))
+        .await;
+    let code = smtp.wait("brute@example.com", 1).await.code();
+    let wrong = if code == "111111" { "222222" } else { "111111" };
+    for _ in 0..3 {
+        let res = app
+            .post(
+                "/verify",
+                json!({"type": "email", "email": "brute@example.com", "token": wrong}),
+            )
+            .await;
+        assert_eq!(res.body["error_code"], "otp_expired");
+    }
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "email", "email": "brute@example.com", "token": code}),
+        )
+        .await;
+    assert_eq!(
+        res.body["error_code"], "otp_expired",
+        "void after 3 wrong tries"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn sign_in_links_and_codes(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    // An unknown address without create_user: same answer, no message, no account.
+    let res = app
+        .post(
+            "/otp",
+            json!({"email": "ghost@example.com", "create_user": false}),
+        )
+        .await;
+    assert_eq!((res.status, res.body.clone()), (StatusCode::OK, json!({})));
+    // With create_user (the default), the account is created and confirmed by the link.
+    let res = app
+        .post(
+            "/otp",
+            json!({"email": "fresh@example.com", "data": {"plan": "free"}}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let mail = smtp.wait("fresh@example.com", 1).await;
+    assert_eq!(mail.subject, "Your sign-in link");
+    // auth-js's verifyOtp({type, token_hash}) with the link's token.
+    let token = params(&mail.link(), '?')["token"].clone();
+    let res = app
+        .post("/verify", json!({"type": "magiclink", "token_hash": token}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["user_metadata"]["plan"], "free");
+    assert!(res.body["user"]["email_confirmed_at"].is_string());
+    // A token of another kind is not accepted for this type.
+    let res = app
+        .post("/verify", json!({"type": "recovery", "token_hash": token}))
+        .await;
+    assert_eq!(res.body["error_code"], "otp_expired");
+    assert!(smtp.to("ghost@example.com").is_empty());
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'ghost@example.com'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn expired_links_and_codes_are_refused(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    app.signup("late@example.com").await;
+    app.post("/recover", json!({"email": "late@example.com"}))
+        .await;
+    let mail = smtp.wait("late@example.com", 1).await;
+    sqlx::query(
+        "UPDATE one_time_tokens SET expires_at = now() - interval '1 second',
+                code_expires_at = now() - interval '1 second'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "recovery", "email": "late@example.com", "token": mail.code()}),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "otp_expired");
+    let location = follow(&app, &mail.link()).await;
+    assert!(location.starts_with(SITE), "{location}");
+    assert_eq!(params(&location, '#')["error_code"], "otp_expired");
+}
+
+#[sqlx::test(migrations = false)]
+async fn links_lead_only_to_allowed_places(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(
+        opts,
+        &smtp,
+        &["--redirect-urls", "http://localhost:3000/**"],
+    )
+    .await;
+    app.signup("a@example.com").await;
+    app.signup("b@example.com").await;
+    app.post(
+        "/otp?redirect_to=https%3A%2F%2Fevil.example%2Fsteal",
+        json!({"email": "a@example.com"}),
+    )
+    .await;
+    app.post(
+        "/otp?redirect_to=http%3A%2F%2Flocalhost%3A3000%2Fcallback",
+        json!({"email": "b@example.com"}),
+    )
+    .await;
+    let evil = follow(&app, &smtp.wait("a@example.com", 1).await.link()).await;
+    assert!(evil.starts_with("https://app.example.com#"), "{evil}");
+    let allowed = follow(&app, &smtp.wait("b@example.com", 1).await.link()).await;
+    assert!(
+        allowed.starts_with("http://localhost:3000/callback#"),
+        "{allowed}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn pkce_clients_get_a_code_to_exchange(_: PgPoolOptions, opts: PgConnectOptions) {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+    use sha2::{Digest, Sha256};
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    app.signup("pkce@example.com").await;
+    let verifier = "a-code-verifier-that-is-long-enough-0123456789abcdef";
+    let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
+    let res = app
+        .post(
+            "/recover",
+            json!({"email": "pkce@example.com", "code_challenge": challenge,
+                   "code_challenge_method": "s256"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let location = follow(&app, &smtp.wait("pkce@example.com", 1).await.link()).await;
+    assert!(!location.contains("access_token"), "{location}");
+    let code = params(&location, '?')["code"].clone();
+    let exchange = |verifier: &str| {
+        let body = json!({"auth_code": code, "code_verifier": verifier});
+        app.post("/token?grant_type=pkce", body)
+    };
+    let wrong = exchange("another-verifier-that-is-also-long-enough-0123456789").await;
+    assert_eq!(wrong.body["error_code"], "bad_code_verifier");
+    // A code is spent by any exchange: the right verifier now comes too late.
+    let late = exchange(verifier).await;
+    assert_eq!(late.body["error_code"], "flow_state_not_found");
+
+    // Again, with the right verifier first.
+    sqlx::query("UPDATE email_send_limits SET last_sent_at = now() - interval '2 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.post(
+        "/recover",
+        json!({"email": "pkce@example.com", "code_challenge": challenge,
+               "code_challenge_method": "s256"}),
+    )
+    .await;
+    let location = follow(&app, &smtp.wait("pkce@example.com", 2).await.link()).await;
+    let code = params(&location, '?')["code"].clone();
+    let res = app
+        .post(
+            "/token?grant_type=pkce",
+            json!({"auth_code": code, "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["email"], "pkce@example.com");
+}
