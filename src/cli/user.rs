@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use crate::{
     admin::{Actor, Ban, NewUserInput, UserPatch},
     api::UserView,
-    app,
+    app::{self, App},
+    auth::email::admin::LinkRequest,
     config::{parse_role, Config},
     error::Error,
     secret::Secret,
@@ -83,6 +84,27 @@ pub enum UserCommand {
     },
     /// Delete a user and their sessions.
     Delete(UserArg),
+    /// Invite someone by email: an account without a password, and the invitation message
+    /// (sent by the running server's delivery worker).
+    Invite {
+        email: String,
+        /// Where the invitation link leads (an allowed URL; default: AUTH_SITE_URL).
+        #[arg(long)]
+        redirect_to: Option<String>,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Print a link and code for a user, sent nowhere: `recovery`, `magiclink` or `invite`.
+    Link {
+        /// Email of the user.
+        user: String,
+        #[arg(long = "type", value_parser = ["recovery", "magiclink", "invite"])]
+        link_type: String,
+        #[arg(long)]
+        redirect_to: Option<String>,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +311,43 @@ pub async fn run(cmd: UserCommand) -> anyhow::Result<()> {
                 "password set for {}; all their sessions were revoked",
                 u.email
             );
+        }
+        UserCommand::Invite {
+            email,
+            redirect_to,
+            config,
+        } => {
+            let app = App::build(*config).await?;
+            let u = app
+                .auth
+                .invite(&email, None, redirect_to.as_deref(), &actor.client)
+                .await
+                .map_err(Error::into_anyhow)?;
+            println!(
+                "invited {} ({}); the server sends the message",
+                u.email, u.id
+            );
+        }
+        UserCommand::Link {
+            user,
+            link_type,
+            redirect_to,
+            config,
+        } => {
+            let app = App::build(*config).await?;
+            let request = LinkRequest {
+                link_type,
+                email: user,
+                redirect_to,
+                ..Default::default()
+            };
+            let (_, token) = app
+                .auth
+                .generate_link(request)
+                .await
+                .map_err(Error::into_anyhow)?;
+            println!("{}", token.action_link.expose());
+            eprintln!("code: {}", token.code.expose());
         }
         UserCommand::Delete(UserArg { user, config }) => {
             let admin = app::admin(&config).await?;

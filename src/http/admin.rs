@@ -41,7 +41,7 @@ pub fn router() -> Router<App> {
 }
 
 /// Proof that the request carries the admin secret.
-struct AdminAuth(Actor);
+pub(super) struct AdminAuth(pub(super) Actor);
 
 impl FromRequestParts<App> for AdminAuth {
     type Rejection = Error;

@@ -4,6 +4,7 @@
 
 mod actions;
 mod admin;
+mod admin_links;
 mod cookie;
 mod email;
 pub mod error;
@@ -52,6 +53,7 @@ pub fn router(app: App) -> Router {
         .merge(actions::router())
         .merge(webhook::router())
         .merge(email::router())
+        .merge(admin_links::router())
         .fallback(|| async { Error::not_found(code::NOT_FOUND, "No such endpoint") })
         .method_not_allowed_fallback(|| async {
             Error::new(

@@ -434,3 +434,358 @@ async fn pkce_clients_get_a_code_to_exchange(_: PgPoolOptions, opts: PgConnectOp
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     assert_eq!(res.body["user"]["email"], "pkce@example.com");
 }
+
+async fn clear_send_limits(app: &TestApp) {
+    sqlx::query("DELETE FROM email_send_limits")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = false)]
+async fn email_change_needs_the_new_address_confirmed(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    let s = app.signup("old@example.com").await;
+    let at = str_of(&s.body, "access_token").to_owned();
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"email": "New@Example.com"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(
+        res.body["email"], "old@example.com",
+        "unchanged until confirmed"
+    );
+    assert_eq!(res.body["new_email"], "new@example.com");
+    let mail = smtp.wait("new@example.com", 1).await;
+    assert_eq!(mail.subject, "Confirm your new email address");
+    assert!(mail.text.contains("old@example.com") && mail.text.contains("new@example.com"));
+    assert!(smtp.to("old@example.com").is_empty(), "not secure mode");
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    assert_eq!(p["type"], "email_change");
+    let me = app
+        .call(Method::GET, "/user", Some(&p["access_token"]), None)
+        .await;
+    assert_eq!(me.body["email"], "new@example.com");
+    assert!(me.body.get("new_email").is_none());
+    assert_eq!(
+        app.sign_in("new@example.com", PASSWORD).await.status,
+        StatusCode::OK
+    );
+    let changed: Value =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE event = 'email_changed'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        changed,
+        json!({"from": "old@example.com", "to": "new@example.com"})
+    );
+    // An address someone has is refused.
+    app.signup("taken@example.com").await;
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"email": "taken@example.com"})),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "email_exists");
+}
+
+#[sqlx::test(migrations = false)]
+async fn secure_email_change_needs_both_addresses(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--secure-email-change"]).await;
+    let s = app.signup("current@example.com").await;
+    let at = str_of(&s.body, "access_token").to_owned();
+    app.call(
+        Method::PUT,
+        "/user",
+        Some(&at),
+        Some(json!({"email": "next@example.com"})),
+    )
+    .await;
+    let to_new = smtp.wait("next@example.com", 1).await;
+    let to_current = smtp.wait("current@example.com", 1).await;
+    // The new address alone is not enough ...
+    let first = follow(&app, &to_new.link()).await;
+    assert!(first.contains("message="), "{first}");
+    let me = app.call(Method::GET, "/user", Some(&at), None).await;
+    assert_eq!(me.body["email"], "current@example.com");
+    // ... the current one completes it (here by code, as verifyOtp sends it).
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "email_change", "email": "current@example.com", "token": to_current.code()}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["email"], "next@example.com");
+}
+
+#[sqlx::test(migrations = false)]
+async fn messages_survive_an_smtp_outage(_: PgPoolOptions, opts: PgConnectOptions) {
+    use crate::common::proxy::Proxy;
+    let smtp = Smtp::start();
+    let proxy = Proxy::start(("127.0.0.1".to_owned(), smtp.port)).await;
+    let port = proxy.port.to_string();
+    let app = common::app(
+        opts,
+        &[
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &port,
+            "--smtp-tls",
+            "none",
+            "--smtp-retry-interval",
+            "1s",
+            "--site-url",
+            SITE,
+            "--public-url",
+            "http://auth.test",
+        ],
+    )
+    .await;
+    app.signup("patient@example.com").await;
+    proxy.cut();
+    let res = app
+        .post("/recover", json!({"email": "patient@example.com"}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "accepted while SMTP is down");
+    // Tried and kept.
+    let mut attempts = 0;
+    for _ in 0..100 {
+        attempts = sqlx::query_scalar::<_, i32>("SELECT coalesce(max(attempts), 0) FROM outbox")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if attempts > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(attempts > 0, "a failed attempt was recorded");
+    assert_eq!(outbox(&app).await, 1);
+    assert!(smtp.to("patient@example.com").is_empty());
+    // SMTP back: the retry delivers it, and nothing stays behind.
+    proxy.restore();
+    let mail = smtp.wait("patient@example.com", 1).await;
+    assert_eq!(mail.subject, "Reset your password");
+    for _ in 0..100 {
+        if outbox(&app).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(outbox(&app).await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_queued_message_is_sent_by_the_next_instance(_: PgPoolOptions, opts: PgConnectOptions) {
+    use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, store};
+    let smtp = Smtp::start();
+    let port = smtp.port.to_string();
+    let args = [
+        "--jwt-secret",
+        common::SECRET,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+    ];
+    // An instance without a delivery worker, as one killed right after answering.
+    let pool = store::connect_with(opts.clone(), "auth", 4).await.unwrap();
+    store::migrate(&pool, "auth").await.unwrap();
+    let config = Config::from_args(args).unwrap();
+    let keys = KeySet::load(&config.keys).unwrap();
+    let first = App::from_parts(config, pool, keys).unwrap();
+    let client = hasura_jwt_auth::client::Client::default();
+    first
+        .auth
+        .request_sign_in_link(
+            hasura_jwt_auth::auth::email::SignInLinkRequest {
+                email: "queued@example.com".into(),
+                create_user: true,
+                ..Default::default()
+            },
+            &client,
+        )
+        .await
+        .unwrap();
+    drop(first);
+    assert!(smtp.to("queued@example.com").is_empty());
+    // Another instance starts: its worker delivers what the first one accepted.
+    let _second = mail_app(opts, &smtp, &[]).await;
+    let mail = smtp.wait("queued@example.com", 1).await;
+    assert_eq!(mail.subject, "Your sign-in link");
+}
+
+#[sqlx::test(migrations = false)]
+async fn sending_is_limited_per_recipient_and_per_client(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(
+        opts,
+        &smtp,
+        &["--email-hourly-limit", "2", "--rate-limit-email", "5"],
+    )
+    .await;
+    app.signup("flood@example.com").await;
+    let recover = || app.post("/recover", json!({"email": "flood@example.com"}));
+    assert_eq!(recover().await.status, StatusCode::OK);
+    // Within a minute of the last message: refused, with when to retry.
+    let res = recover().await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    assert_eq!(res.body["error_code"], "over_email_send_rate_limit");
+    let retry: u64 = res.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // The same for an address without an account: nothing to learn from it.
+    assert_eq!(
+        app.post("/recover", json!({"email": "none@example.com"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post("/recover", json!({"email": "none@example.com"}))
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The hourly cap holds past the interval.
+    sqlx::query("UPDATE email_send_limits SET last_sent_at = now() - interval '2 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(recover().await.status, StatusCode::OK);
+    sqlx::query("UPDATE email_send_limits SET last_sent_at = now() - interval '2 minutes'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = recover().await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "over 2 an hour");
+    assert_eq!(
+        smtp.wait("flood@example.com", 2).await.subject,
+        "Reset your password"
+    );
+    // Per client address (5 an hour here), whatever the recipients.
+    clear_send_limits(&app).await;
+    let from = |n: u32| {
+        common::from_peer(
+            [198, 51, 100, 20],
+            Request::post("/recover")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"email": format!("r{n}@example.com")}).to_string(),
+                ))
+                .unwrap(),
+        )
+    };
+    for n in 0..5 {
+        assert_eq!(app.request(from(n)).await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        app.request(from(5)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn admins_generate_links_and_invite(_: PgPoolOptions, opts: PgConnectOptions) {
+    const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--admin-secret", ADMIN]).await;
+    app.signup("member@example.com").await;
+    let res = app
+        .call(
+            Method::POST,
+            "/admin/generate_link",
+            Some(ADMIN),
+            Some(json!({"type": "recovery", "email": "member@example.com",
+                        "redirect_to": "https://app.example.com/reset"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["email"], "member@example.com");
+    assert_eq!(res.body["verification_type"], "recovery");
+    assert_eq!(res.body["redirect_to"], "https://app.example.com/reset");
+    assert_eq!(res.body["email_otp"].as_str().unwrap().len(), 6);
+    assert!(smtp.all().is_empty(), "generate_link sends nothing");
+    let link = str_of(&res.body, "action_link").to_owned();
+    assert!(link.contains(str_of(&res.body, "hashed_token")));
+    let location = follow(&app, &link).await;
+    assert!(
+        location.starts_with("https://app.example.com/reset#access_token="),
+        "{location}"
+    );
+    // Without the admin secret: nothing.
+    let res = app
+        .post(
+            "/admin/generate_link",
+            json!({"type": "recovery", "email": "member@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+
+    // An invitation: the account, the message, and accepting it signs in.
+    let res = app
+        .call(
+            Method::POST,
+            "/invite",
+            Some(ADMIN),
+            Some(json!({"email": "guest@example.com"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert!(res.body["invited_at"].is_string());
+    let mail = smtp.wait("guest@example.com", 1).await;
+    assert_eq!(mail.subject, "You have been invited");
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    assert_eq!(p["type"], "invite");
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&p["access_token"]),
+            Some(json!({"password": "my own password"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(
+        app.sign_in("guest@example.com", "my own password")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn without_smtp_messages_go_to_the_log(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &[]).await;
+    app.signup("dev@example.com").await;
+    let res = app
+        .post("/recover", json!({"email": "dev@example.com"}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    // Written to the log (development) rather than kept waiting for an SMTP server.
+    for _ in 0..100 {
+        if outbox(&app).await == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the message stayed in the outbox");
+}

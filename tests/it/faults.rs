@@ -25,6 +25,7 @@ async fn a_database_outage_fails_fast_and_recovers_by_itself(
         router: hasura_jwt_auth::http::router(state.clone()),
         state,
         pool,
+        _delivery: None,
     };
     let s = app.signup("outage@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();

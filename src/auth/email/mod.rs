@@ -11,6 +11,7 @@
 //! an account), `verify.rs` checks tokens, [`pkce`] turns a verified link into a one-time code
 //! for PKCE clients, [`redirect`] decides where links may lead.
 
+pub mod admin;
 pub mod pkce;
 pub mod redirect;
 mod request;

@@ -23,6 +23,16 @@ pub struct TestApp {
     pub router: Router,
     pub state: App,
     pub pool: PgPool,
+    pub _delivery: Option<Background>,
+}
+
+/// A background task that ends with its owner.
+pub struct Background(pub tokio::task::JoinHandle<()>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub struct Response {
@@ -61,12 +71,14 @@ pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> T
         .await
         .expect("migrate");
     let state = App::from_parts(config, pool.clone(), keys).expect("state");
-    // Email delivery, as `serve` runs it (it logs messages when no SMTP is configured).
-    tokio::spawn(state.delivery.clone().run());
+    // Email delivery, as `serve` runs it (it logs messages when no SMTP is configured);
+    // stopped with the app, so the test database can be dropped at once.
+    let delivery = Background(tokio::spawn(state.delivery.clone().run()));
     TestApp {
         router: hasura_jwt_auth::http::router(state.clone()),
         state,
         pool,
+        _delivery: Some(delivery),
     }
 }
 

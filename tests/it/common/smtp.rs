@@ -20,11 +20,10 @@ pub struct Mail {
 impl Mail {
     /// The link to follow (the first URL to this server's `/verify`).
     pub fn link(&self) -> String {
-        let start = self.text.find("http").expect("a link in the message");
-        self.text[start..]
+        self.text
             .split_whitespace()
-            .next()
-            .unwrap()
+            .find(|w| w.starts_with("http") && w.contains("/verify?"))
+            .expect("a link in the message")
             .to_owned()
     }
 
