@@ -112,11 +112,21 @@ mod tests {
             .map(|env| env.to_string_lossy().into_owned())
             .collect();
         assert!(settings.len() >= 40, "{settings:?}");
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let mut undocumented = Vec::new();
         for var in &settings {
             assert!(
                 help.contains(var.as_str()),
                 "{var} missing from serve --help"
             );
+            if !readme.contains(&format!("`{var}`")) {
+                undocumented.push(var.as_str());
+            }
         }
+        assert!(
+            undocumented.is_empty(),
+            "missing from README.md: {undocumented:?}"
+        );
     }
 }

@@ -1339,3 +1339,66 @@ async fn old_plpgsql_hashes_lose_their_secret_fingerprint(
         StatusCode::OK
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn cli_invites_and_prints_links(_: PgPoolOptions, opts: PgConnectOptions) {
+    let url = url_of(&opts);
+    let smtp = common::smtp::Smtp::start();
+    let port = smtp.port.to_string();
+    let mail_args = [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        port.as_str(),
+        "--smtp-tls",
+        "none",
+        "--public-url",
+        "http://auth.test",
+    ];
+    // The running server (its delivery worker sends what the CLI queues).
+    let app = common::app(opts, &mail_args).await;
+    let mut args = vec![
+        "user",
+        "invite",
+        "cli-guest@example.com",
+        "--jwt-secret",
+        SECRET,
+    ];
+    args.extend_from_slice(&mail_args);
+    let out = cli(&url, &args, None);
+    assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
+    let mail = smtp.wait("cli-guest@example.com", 1).await;
+    assert_eq!(mail.subject, "You have been invited");
+
+    app.signup("cli-member@example.com").await;
+    let mut args = vec![
+        "user",
+        "link",
+        "cli-member@example.com",
+        "--type",
+        "recovery",
+        "--jwt-secret",
+        SECRET,
+    ];
+    args.extend_from_slice(&mail_args);
+    let out = cli(&url, &args, None);
+    assert!(out.ok, "{}\n{}", out.stdout, out.stderr);
+    let link = out.stdout.trim();
+    assert!(link.starts_with("http://auth.test/verify?token="), "{link}");
+    assert!(link.contains("type=recovery"));
+    // Sent nowhere, and usable: its token signs the user in.
+    assert!(smtp.to("cli-member@example.com").is_empty());
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let res = app
+        .post("/verify", json!({"type": "recovery", "token_hash": token}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let code = out.stderr.trim().strip_prefix("code: ").unwrap_or_default();
+    assert_eq!(code.len(), 6, "{}", out.stderr);
+}

@@ -789,3 +789,48 @@ async fn without_smtp_messages_go_to_the_log(_: PgPoolOptions, opts: PgConnectOp
     }
     panic!("the message stayed in the outbox");
 }
+
+#[sqlx::test(migrations = false)]
+async fn hasura_actions_request_and_verify(_: PgPoolOptions, opts: PgConnectOptions) {
+    const ACTIONS: &str = "actions-secret-for-tests-0123456789abcdef";
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--hasura-actions-secret", ACTIONS]).await;
+    app.signup("graph@example.com").await;
+    let call = |name: &str, input: Value| {
+        let body = json!({"action": {"name": name}, "input": input,
+                          "session_variables": {"x-hasura-role": "anonymous"}});
+        Request::post("/hasura/actions")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(
+                hasura_jwt_auth::hasura_config::ACTIONS_SECRET_HEADER,
+                ACTIONS,
+            )
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let res = app
+        .request(call(
+            "requestSignInLink",
+            json!({"email": "graph@example.com"}),
+        ))
+        .await;
+    assert_eq!(res.body, json!({"ok": true}), "{res:?}");
+    let code = smtp.wait("graph@example.com", 1).await.code();
+    let res = app
+        .request(call(
+            "verifyEmailToken",
+            json!({"type": "email", "email": "graph@example.com", "token": code}),
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["email"], "graph@example.com");
+    assert!(res.body["access_token"].is_string());
+    // Used: the same code again is an action error.
+    let res = app
+        .request(call(
+            "verifyEmailToken",
+            json!({"type": "email", "email": "graph@example.com", "token": code}),
+        ))
+        .await;
+    assert_eq!(res.body["extensions"]["code"], "otp_expired");
+}
