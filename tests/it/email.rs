@@ -834,3 +834,75 @@ async fn hasura_actions_request_and_verify(_: PgPoolOptions, opts: PgConnectOpti
         .await;
     assert_eq!(res.body["extensions"]["code"], "otp_expired");
 }
+
+#[sqlx::test(migrations = false)]
+async fn resend_sends_what_is_pending_and_nothing_else(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    app.post(
+        "/signup",
+        json!({"email": "pending@example.com", "password": PASSWORD}),
+    )
+    .await;
+    smtp.wait("pending@example.com", 1).await;
+    clear_send_limits(&app).await;
+    for email in ["pending@example.com", "unknown@example.com"] {
+        let res = app
+            .post("/resend", json!({"type": "signup", "email": email}))
+            .await;
+        assert_eq!(
+            (res.status, res.body.clone()),
+            (StatusCode::OK, json!({})),
+            "{email}"
+        );
+    }
+    let again = smtp.wait("pending@example.com", 2).await;
+    assert_eq!(again.subject, "Confirm your email address");
+    assert!(smtp.to("unknown@example.com").is_empty());
+    // Confirmed: nothing more to resend, same answer.
+    follow(&app, &again.link()).await;
+    clear_send_limits(&app).await;
+    let res = app
+        .post(
+            "/resend",
+            json!({"type": "signup", "email": "pending@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    // An email change waiting for its confirmation is resent to the new address.
+    let at = str_of(
+        &app.sign_in("pending@example.com", PASSWORD).await.body,
+        "access_token",
+    )
+    .to_owned();
+    app.call(
+        Method::PUT,
+        "/user",
+        Some(&at),
+        Some(json!({"email": "moved@example.com"})),
+    )
+    .await;
+    smtp.wait("moved@example.com", 1).await;
+    clear_send_limits(&app).await;
+    let res = app
+        .post(
+            "/resend",
+            json!({"type": "email_change", "email": "pending@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let resent = smtp.wait("moved@example.com", 2).await;
+    assert_eq!(resent.subject, "Confirm your new email address");
+    assert_eq!(
+        smtp.to("pending@example.com").len(),
+        2,
+        "nothing more to the old address"
+    );
+    let res = app
+        .post(
+            "/resend",
+            json!({"type": "recovery", "email": "pending@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
