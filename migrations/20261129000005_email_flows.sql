@@ -3,8 +3,11 @@
 -- Everyone who signed up before confirmation existed counts as confirmed.
 ALTER TABLE users ADD COLUMN email_confirmed_at timestamptz;
 ALTER TABLE users ADD COLUMN invited_at timestamptz;
--- An address waiting for its confirmation (email change).
+-- An address waiting for its confirmation (email change), and which of its confirmations
+-- arrived (the new address's, and in secure mode the current address's).
 ALTER TABLE users ADD COLUMN email_change text;
+ALTER TABLE users ADD COLUMN email_change_confirmed_new boolean NOT NULL DEFAULT false;
+ALTER TABLE users ADD COLUMN email_change_confirmed_current boolean NOT NULL DEFAULT false;
 UPDATE users SET email_confirmed_at = created_at;
 
 -- One-time tokens sent by email: a link token (256 random bits) and a 6-digit code, both

@@ -145,6 +145,10 @@ impl Admin {
         if let Some(hash) = &hash {
             store::passwords::set(&mut *tx, id, hash).await?;
         }
+        if email.as_deref().is_some_and(|e| e != current.email) {
+            // Links and codes sent to the old address must not work any more.
+            store::one_time_tokens::delete_all_for_user(&mut *tx, id).await?;
+        }
         let deactivated = !user.is_active(Utc::now());
         let revoked = if deactivated || hash.is_some() {
             store::sessions::delete_for_user(&mut *tx, id, None).await?

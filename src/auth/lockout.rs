@@ -51,7 +51,7 @@ fn account_key(email: &str) -> [u8; 32] {
 
 impl Auth {
     /// 429 with `Retry-After` while `email` is locked.
-    pub(super) async fn check_not_locked(&self, email: &str) -> Result<()> {
+    pub(crate) async fn check_not_locked(&self, email: &str) -> Result<()> {
         if self.policy.lockout.threshold == 0 {
             return Ok(());
         }
@@ -63,7 +63,7 @@ impl Auth {
 
     /// Counts a failed password check for `email` and locks it when the rule says so (audited,
     /// with the user when the address is an account's).
-    pub(super) async fn note_failed_check(
+    pub(crate) async fn note_failed_check(
         &self,
         email: &str,
         user_id: Option<Uuid>,
@@ -94,7 +94,7 @@ impl Auth {
     }
 
     /// Clears the failures of `email` after a successful check.
-    pub(super) async fn note_successful_check(&self, email: &str) -> Result<()> {
+    pub(crate) async fn note_successful_check(&self, email: &str) -> Result<()> {
         if self.policy.lockout.threshold > 0 {
             store::sign_in_attempts::clear(&self.pool, &account_key(email)).await?;
         }

@@ -78,7 +78,7 @@ impl Auth {
             drop(tx);
             if confirm {
                 return self
-                    .sign_up_taken_address(&email, metadata, req.redirect_to.as_deref())
+                    .sign_up_taken_address(&email, &hash, metadata, req.redirect_to.as_deref())
                     .await;
             }
             return Err(Error::validation(
@@ -117,16 +117,20 @@ impl Auth {
     }
 
     /// With confirmation required, a sign-up for an address that has an account answers as
-    /// if it had not (an unconfirmed account gets its confirmation again), so sign-up cannot
-    /// be used to find out who has an account here.
+    /// if it had not (an unconfirmed account gets this password and its confirmation again),
+    /// so sign-up cannot be used to find out who has an account here.
     async fn sign_up_taken_address(
         &self,
         email: &str,
+        password_hash: &str,
         metadata: Value,
         redirect_to: Option<&str>,
     ) -> Result<SignedUp> {
         if let Some(user) = store::users::find_by_email(&self.pool, email).await? {
             if user.email_confirmed_at.is_none() && user.is_active(Utc::now()) {
+                // The latest sign-up's password is the one the confirmation confirms: whoever
+                // registered the address earlier (perhaps not its owner) loses theirs.
+                store::passwords::set(&self.pool, user.id, password_hash).await?;
                 self.send_token(TokenRequest {
                     user: &user,
                     kind: TokenKind::Confirmation,

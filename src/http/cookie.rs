@@ -123,6 +123,28 @@ pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
     check_browser_origin(config, headers.get(header::ORIGIN), headers)
 }
 
+/// For forms of this server's own pages (the email-link page): whatever the cookie setting,
+/// a browser request must come from this server's origin, so that another site cannot submit
+/// its own token and sign the visitor into its account (login CSRF).
+pub fn check_same_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
+    let public = config.public_url();
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("null"))
+        .is_none_or(|o| o == origin_of(&public));
+    let site_ok = headers
+        .get("sec-fetch-site")
+        .is_none_or(|v| v.as_bytes() == b"same-origin" || v.as_bytes() == b"none");
+    if origin_ok && site_ok {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            code::CROSS_SITE_REQUEST,
+            "Cross-site request refused",
+        ))
+    }
+}
+
 /// [`check_origin`] for a request relayed by Hasura (the actions handler): Hasura passes the
 /// browser's `Origin` on as `X-Forwarded-Origin`, and `Sec-Fetch-Site` as it is.
 pub fn check_forwarded_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {

@@ -263,6 +263,7 @@ async fn verify(
     });
     let kind = req.kind.clone().unwrap_or_default();
     if from_form {
+        cookie::check_same_origin(&app.config, &headers)?;
         return Ok(verify_and_redirect(&app, &client, req, &kind).await);
     }
     let presented = match (&req.token_hash, &req.email, &req.token) {
@@ -270,11 +271,15 @@ async fn verify(
             token,
             verification_type: &kind,
         },
-        (None, Some(email), Some(code)) => Verification::Code {
-            email,
-            code,
-            verification_type: &kind,
-        },
+        (None, Some(email), Some(code)) => {
+            // Guessing codes counts like guessing passwords, per client address.
+            app.sign_in_limiter.check(&client)?;
+            Verification::Code {
+                email,
+                code,
+                verification_type: &kind,
+            }
+        }
         _ => {
             return Err(Error::invalid(
                 "give type with token_hash, or type with email and token",

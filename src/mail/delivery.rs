@@ -82,7 +82,6 @@ impl Delivery {
     pub async fn run(self) {
         loop {
             match self.deliver_due().await {
-                Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = format!("{e:#}"), "outbox delivery failed"),
             }
@@ -102,9 +101,11 @@ impl Delivery {
                 "email messages undelivered for 24 hours were dropped"
             );
         }
-        let messages = store::outbox::claim_due(&self.pool, 16, LEASE).await?;
-        let n = messages.len();
-        for message in messages {
+        // One message at a time: its lease (2 min) outlasts one send (30 s at most), so no
+        // other worker takes it over while this one is still sending it.
+        let mut n = 0;
+        while let Some(message) = store::outbox::claim_due(&self.pool, 1, LEASE).await?.pop() {
+            n += 1;
             match self.send(&message).await {
                 Ok(()) => store::outbox::delete(&self.pool, message.id).await?,
                 Err(e) => {

@@ -52,7 +52,7 @@ pub async fn replace(db: impl PgExecutor<'_>, t: &NewToken<'_>) -> sqlx::Result<
 }
 
 /// A stored token, as taken for verification.
-#[derive(Debug, FromRow)]
+#[derive(FromRow)]
 pub struct TokenRow {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -66,6 +66,16 @@ pub struct TokenRow {
     pub expires_at: DateTime<Utc>,
     pub code_expires_at: DateTime<Utc>,
     pub db_now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for TokenRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code hash is a 6-digit code away from the code.
+        f.debug_struct("TokenRow")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 const TOKEN_COLUMNS: &str =
@@ -105,6 +115,25 @@ pub async fn find_for_code(
         .bind(kinds)
         .fetch_all(db)
         .await
+}
+
+/// Ends the code of a token (out of attempts); its link keeps working.
+pub async fn expire_code(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE one_time_tokens SET code_expires_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every token of the user (their address changed: messages sent to the old one must
+/// not work any more).
+pub async fn delete_all_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM one_time_tokens WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Counts a wrong code against a token; returns the attempts so far.

@@ -79,3 +79,13 @@ pub async fn find_user_by_id(
     );
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
+
+/// Removes the user's password (an account confirmed by another proof than the password
+/// it was created with must not keep a password set by someone else).
+pub async fn delete(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM user_passwords WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -219,18 +219,43 @@ pub async fn confirm_email(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Op
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
-/// Records (or with `None` forgets) an address waiting for confirmation.
+/// Records (or with `None` forgets) an address waiting for confirmation; no confirmation of
+/// it has arrived yet.
 pub async fn set_email_change(
     db: impl PgExecutor<'_>,
     id: Uuid,
     new_email: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET email_change = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(new_email)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET email_change = $2, email_change_confirmed_new = false,
+                email_change_confirmed_current = false, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(new_email)
+    .execute(db)
+    .await?;
     Ok(())
+}
+
+/// Records one confirmation of the waiting address (`new`: by the new address, else by the
+/// current one); returns both flags `(new, current)` as they now stand.
+pub async fn confirm_email_change(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    new: bool,
+) -> sqlx::Result<(bool, bool)> {
+    sqlx::query_as(
+        "UPDATE users SET
+             email_change_confirmed_new = email_change_confirmed_new OR $2,
+             email_change_confirmed_current = email_change_confirmed_current OR NOT $2
+         WHERE id = $1
+         RETURNING email_change_confirmed_new, email_change_confirmed_current",
+    )
+    .bind(id)
+    .bind(new)
+    .fetch_one(db)
+    .await
 }
 
 /// Makes the waiting address the user's address (confirmed); fails on the `users_email_key`
@@ -238,6 +263,7 @@ pub async fn set_email_change(
 pub async fn apply_email_change(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
     let sql = format!(
         "UPDATE users AS u SET email = u.email_change, email_change = NULL,
+                email_change_confirmed_new = false, email_change_confirmed_current = false,
                 email_confirmed_at = now(), updated_at = now()
          WHERE u.id = $1 AND u.email_change IS NOT NULL RETURNING {USER_COLUMNS}"
     );

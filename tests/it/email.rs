@@ -906,3 +906,155 @@ async fn resend_sends_what_is_pending_and_nothing_else(_: PgPoolOptions, opts: P
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_secure_change_cannot_skip_the_current_address(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--secure-email-change"]).await;
+    let s = app.signup("owner@example.com").await;
+    // A thief with the owner's access token asks for their own address ...
+    let at = str_of(&s.body, "access_token").to_owned();
+    app.call(
+        Method::PUT,
+        "/user",
+        Some(&at),
+        Some(json!({"email": "thief@example.com"})),
+    )
+    .await;
+    let to_thief = smtp.wait("thief@example.com", 1).await;
+    smtp.wait("owner@example.com", 1).await;
+    // ... burns the owner's code with wrong guesses ...
+    for _ in 0..6 {
+        app.post(
+            "/verify",
+            json!({"type": "email_change", "email": "owner@example.com", "token": "000001"}),
+        )
+        .await;
+    }
+    sqlx::query("DELETE FROM sign_in_attempts")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // ... and confirms the new address: not enough, the owner has not confirmed.
+    let location = follow(&app, &to_thief.link()).await;
+    assert!(location.contains("message="), "{location}");
+    let me = app.call(Method::GET, "/user", Some(&at), None).await;
+    assert_eq!(me.body["email"], "owner@example.com");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_pre_registered_address_loses_the_squatter_s_password(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    // Someone registers the victim's address with their own password, never confirming it.
+    app.post(
+        "/signup",
+        json!({"email": "victim@example.com", "password": "squatter password"}),
+    )
+    .await;
+    smtp.wait("victim@example.com", 1).await;
+    clear_send_limits(&app).await;
+    // The owner later signs in with a link: the address is proven, the squatter's password
+    // is gone with it.
+    app.post("/otp", json!({"email": "victim@example.com"}))
+        .await;
+    let mail = smtp.wait("victim@example.com", 2).await;
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    assert!(p.contains_key("access_token"), "{p:?}");
+    let res = app.sign_in("victim@example.com", "squatter password").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.body["error_code"], "invalid_credentials");
+}
+
+#[sqlx::test(migrations = false)]
+async fn changing_the_address_voids_what_was_sent_to_the_old_one(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    let s = app.signup("before@example.com").await;
+    let at = str_of(&s.body, "access_token").to_owned();
+    app.post("/recover", json!({"email": "before@example.com"}))
+        .await;
+    let recovery = smtp.wait("before@example.com", 1).await;
+    app.call(
+        Method::PUT,
+        "/user",
+        Some(&at),
+        Some(json!({"email": "after@example.com"})),
+    )
+    .await;
+    follow(&app, &smtp.wait("after@example.com", 1).await.link()).await;
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "recovery", "email": "before@example.com", "token": recovery.code()}),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "otp_expired");
+    let p = params(&follow(&app, &recovery.link()).await, '#');
+    assert_eq!(p["error_code"], "otp_expired");
+}
+
+#[sqlx::test(migrations = false)]
+async fn going_back_to_the_current_address_cancels_a_change(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    let s = app.signup("stay@example.com").await;
+    let at = str_of(&s.body, "access_token").to_owned();
+    app.call(
+        Method::PUT,
+        "/user",
+        Some(&at),
+        Some(json!({"email": "go@example.com"})),
+    )
+    .await;
+    let mail = smtp.wait("go@example.com", 1).await;
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"email": "stay@example.com"})),
+        )
+        .await;
+    assert!(res.body.get("new_email").is_none(), "{res:?}");
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    assert_eq!(p["error_code"], "otp_expired");
+    let me = app.call(Method::GET, "/user", Some(&at), None).await;
+    assert_eq!(me.body["email"], "stay@example.com");
+}
+
+#[sqlx::test(migrations = false)]
+async fn another_site_cannot_submit_the_link_form(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    app.signup("csrf@example.com").await;
+    app.post("/recover", json!({"email": "csrf@example.com"}))
+        .await;
+    let link = smtp.wait("csrf@example.com", 1).await.link();
+    let token = params(&link, '?')["token"].clone();
+    let form =
+        serde_urlencoded::to_string([("token", token.as_str()), ("type", "recovery")]).unwrap();
+    let res = app
+        .request(
+            Request::post("/verify")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ORIGIN, "https://evil.example")
+                .header("sec-fetch-site", "cross-site")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    // The token is still there for its owner.
+    let p = params(&follow(&app, &link).await, '#');
+    assert!(p.contains_key("access_token"));
+}

@@ -188,6 +188,7 @@ impl Auth {
             }
             "email_change" => match user.email_change.clone() {
                 Some(new_email) => {
+                    self.reserve_send(&new_email).await?;
                     self.send_email_change(&user, &new_email, redirect_to, None, client)
                         .await
                 }
@@ -212,6 +213,24 @@ impl Auth {
             .await?
             .ok_or_else(Error::session_not_found)?;
         if user.email == new_email {
+            // Back to the current address: whatever change was waiting is cancelled.
+            if user.email_change.is_some() {
+                let mut tx = self.pool.begin().await?;
+                store::users::set_email_change(&mut *tx, user.id, None).await?;
+                store::one_time_tokens::delete_for_user(
+                    &mut *tx,
+                    user.id,
+                    &[
+                        TokenKind::EmailChangeNew.name(),
+                        TokenKind::EmailChangeCurrent.name(),
+                    ],
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            let user = store::users::find_by_id(&self.pool, user_id)
+                .await?
+                .ok_or_else(Error::session_not_found)?;
             return Ok(EmailChangeOutcome::Unchanged(user));
         }
         if store::users::find_by_email(&self.pool, &new_email)

@@ -114,7 +114,9 @@ impl Auth {
     }
 
     /// The token whose code matches, removed; a wrong code counts against every candidate,
-    /// and a candidate out of attempts is void.
+    /// and a candidate out of attempts loses its code (its link keeps working, so nobody can
+    /// void someone else's link by guessing). Wrong codes also count towards the address's
+    /// lockout, so new codes do not bring new guesses.
     async fn take_by_code(
         &self,
         tx: &mut sqlx::PgConnection,
@@ -133,7 +135,7 @@ impl Auth {
             } else if !matches {
                 let attempts = store::one_time_tokens::count_wrong_code(&mut *tx, row.id).await?;
                 if attempts >= self.policy.email.code_attempts as i32 {
-                    store::one_time_tokens::delete(&mut *tx, row.id).await?;
+                    store::one_time_tokens::expire_code(&mut *tx, row.id).await?;
                 }
             }
         }
@@ -158,11 +160,23 @@ impl Auth {
         }
         let user = match kind {
             TokenKind::EmailChangeNew | TokenKind::EmailChangeCurrent => {
-                let other = match kind {
-                    TokenKind::EmailChangeNew => TokenKind::EmailChangeCurrent,
-                    _ => TokenKind::EmailChangeNew,
+                // The token must be for the change waiting now, sent to the address it names.
+                let new = kind == TokenKind::EmailChangeNew;
+                let expected = if new {
+                    user.email_change.as_deref()
+                } else {
+                    Some(user.email.as_str())
                 };
-                if store::one_time_tokens::exists(&mut *tx, user.id, other.name()).await? {
+                if expected.map(str::to_lowercase) != Some(row.recipient.to_lowercase())
+                    || user.email_change.is_none()
+                {
+                    return Err(Error::otp_expired());
+                }
+                let (confirmed_new, confirmed_current) =
+                    store::users::confirm_email_change(&mut *tx, user.id, new).await?;
+                let complete =
+                    confirmed_new && (confirmed_current || !self.policy.email.secure_email_change);
+                if !complete {
                     return Ok(Applied::Pending { redirect_to });
                 }
                 let from = user.email.clone();
@@ -175,6 +189,8 @@ impl Auth {
                         )
                     })?
                     .ok_or_else(Error::otp_expired)?;
+                // Messages sent to the old address must not work any more.
+                store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
                 audit::record(
                     &mut *tx,
                     event::EMAIL_CHANGED,
@@ -190,6 +206,13 @@ impl Auth {
                 let confirmed = store::users::confirm_email(&mut *tx, user.id)
                     .await?
                     .ok_or_else(Error::otp_expired)?;
+                if kind != TokenKind::Confirmation {
+                    // The address is proven now, but not the password the account was
+                    // created with: someone else may have registered it. Drop the password
+                    // and whatever sessions it opened; the owner sets their own.
+                    store::passwords::delete(&mut *tx, user.id).await?;
+                    store::sessions::delete_for_user(&mut *tx, user.id, None).await?;
+                }
                 audit::record(
                     &mut *tx,
                     event::EMAIL_CONFIRMED,
