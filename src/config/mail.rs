@@ -86,6 +86,11 @@ pub struct MailArgs {
     #[arg(long, env = "AUTH_SMTP_TLS", value_enum, default_value = "starttls")]
     pub smtp_tls: SmtpTls,
 
+    /// PEM certificates to trust for the SMTP server's TLS, besides the public roots (a relay
+    /// with a private CA).
+    #[arg(long, env = "AUTH_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
     /// Sender of every message, e.g. `My App <no-reply@example.com>`.
     #[arg(
         long,

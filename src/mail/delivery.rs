@@ -12,7 +12,10 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use lettre::{
     message::{header::ContentType, Mailbox, MultiPart, SinglePart},
-    transport::smtp::authentication::Credentials,
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Certificate, Tls, TlsParameters},
+    },
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
 };
 use sqlx::PgPool;
@@ -33,6 +36,42 @@ const LEASE: Duration = Duration::from_secs(120);
 /// retries).
 const POLL: Duration = Duration::from_secs(2);
 
+/// The SMTP transport for the settings: STARTTLS (required), TLS, or none; the public roots
+/// plus `AUTH_SMTP_CA_FILE`; authentication when a user is set.
+fn smtp_transport(
+    settings: &MailArgs,
+    host: &str,
+) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let tls = |_: ()| -> anyhow::Result<TlsParameters> {
+        let mut params = TlsParameters::builder(host.to_owned());
+        if let Some(path) = &settings.smtp_ca_file {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read AUTH_SMTP_CA_FILE {}", path.display()))?;
+            let cert = Certificate::from_pem(&pem).with_context(|| {
+                format!(
+                    "AUTH_SMTP_CA_FILE {} is not a PEM certificate",
+                    path.display()
+                )
+            })?;
+            params = params.add_root_certificate(cert);
+        }
+        params.build_rustls().context("SMTP TLS settings")
+    };
+    let mode = match settings.smtp_tls {
+        SmtpTls::Starttls => Tls::Required(tls(())?),
+        SmtpTls::Tls => Tls::Wrapper(tls(())?),
+        SmtpTls::None => Tls::None,
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(settings.smtp_port())
+        .tls(mode)
+        .timeout(Some(Duration::from_secs(30)));
+    if let (Some(user), Some(pass)) = (&settings.smtp_user, &settings.smtp_pass) {
+        builder = builder.credentials(Credentials::new(user.clone(), pass.expose().to_owned()));
+    }
+    Ok(builder.build())
+}
+
 /// Sends what the outbox holds.
 #[derive(Clone)]
 pub struct Delivery {
@@ -51,23 +90,7 @@ impl Delivery {
             .context("AUTH_SMTP_SENDER is not an address")?;
         let transport = match &settings.smtp_host {
             None => None,
-            Some(host) => {
-                let builder = match settings.smtp_tls {
-                    SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                        .context("AUTH_SMTP_HOST")?,
-                    SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                        .context("AUTH_SMTP_HOST")?,
-                    SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-                };
-                let mut builder = builder
-                    .port(settings.smtp_port())
-                    .timeout(Some(Duration::from_secs(30)));
-                if let (Some(user), Some(pass)) = (&settings.smtp_user, &settings.smtp_pass) {
-                    builder = builder
-                        .credentials(Credentials::new(user.clone(), pass.expose().to_owned()));
-                }
-                Some(builder.build())
-            }
+            Some(host) => Some(smtp_transport(settings, host)?),
         };
         Ok(Self {
             pool,

@@ -1058,3 +1058,60 @@ async fn another_site_cannot_submit_the_link_form(_: PgPoolOptions, opts: PgConn
     let p = params(&follow(&app, &link).await, '#');
     assert!(p.contains_key("access_token"));
 }
+
+#[sqlx::test(migrations = false)]
+async fn smtp_with_starttls_and_authentication(_: PgPoolOptions, opts: PgConnectOptions) {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start_tls(dir.path(), "mailer", "mail password");
+    let port = smtp.port.to_string();
+    let ca = dir.path().join("cert.pem");
+    let ca = ca.to_str().unwrap();
+    let base = [
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "starttls",
+        "--smtp-ca-file",
+        ca,
+        "--smtp-user",
+        "mailer",
+        "--smtp-retry-interval",
+        "1s",
+    ];
+    // Right credentials, the server's certificate trusted: delivered over TLS.
+    let mut args = base.to_vec();
+    args.extend(["--smtp-pass", "mail password"]);
+    let app = common::app(opts.clone(), &args).await;
+    app.signup("tls@example.com").await;
+    app.post("/recover", json!({"email": "tls@example.com"}))
+        .await;
+    assert_eq!(
+        smtp.wait("tls@example.com", 1).await.subject,
+        "Reset your password"
+    );
+
+    // Wrong password: refused by the server, kept for a retry.
+    let mut args = base.to_vec();
+    args.extend(["--smtp-pass", "wrong password"]);
+    let wrong = common::app(opts.clone(), &args).await;
+    clear_send_limits(&wrong).await;
+    wrong
+        .post("/recover", json!({"email": "tls@example.com"}))
+        .await;
+    for _ in 0..100 {
+        let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM outbox")
+            .fetch_optional(&wrong.pool)
+            .await
+            .unwrap()
+            .flatten();
+        if let Some(error) = error {
+            assert!(!error.contains("wrong password"), "no secret in {error}");
+            assert_eq!(smtp.to("tls@example.com").len(), 1);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the failed attempt was not recorded");
+}

@@ -57,6 +57,9 @@ pub async fn app(opts: PgConnectOptions, extra: &[&str]) -> TestApp {
 }
 
 pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> TestApp {
+    // The test SMTP server brings a second TLS backend into this binary; the server itself
+    // is built with ring only, so say which one to use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     if std::env::var_os("TEST_LOG").is_some() {
         // TEST_LOG=1 cargo test …: the server's log in the test output.
         let _ = tracing_subscriber::fmt()

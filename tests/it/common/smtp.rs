@@ -39,9 +39,29 @@ struct Collector {
     received: Arc<Mutex<Vec<Mail>>>,
     to: Vec<String>,
     data: Vec<u8>,
+    /// With credentials, only an authenticated client may send.
+    credentials: Option<(String, String)>,
+    authenticated: bool,
 }
 
 impl Handler for Collector {
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> Response {
+        match &self.credentials {
+            Some((u, p)) if u == user && p == password => {
+                self.authenticated = true;
+                response::AUTH_OK
+            }
+            _ => response::INVALID_CREDENTIALS,
+        }
+    }
+
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, _from: &str) -> Response {
+        if self.credentials.is_some() && !self.authenticated {
+            return response::AUTHENTICATION_REQUIRED;
+        }
+        response::OK
+    }
+
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.to = to.to_vec();
         self.data.clear();
@@ -81,18 +101,51 @@ pub struct Smtp {
 }
 
 impl Smtp {
+    /// A plain SMTP server (no TLS, no authentication).
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// An SMTP server with STARTTLS (a self-signed certificate for 127.0.0.1, written to
+    /// `dir/cert.pem`) that demands `AUTH PLAIN` with `user` and `password`.
+    pub fn start_tls(dir: &std::path::Path, user: &str, password: &str) -> Self {
+        Self::start_with(Some((dir, user, password)))
+    }
+
+    fn start_with(tls: Option<(&std::path::Path, &str, &str)>) -> Self {
+        // Two TLS backends are linked into the tests (this server's and ours): pick one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let collector = Collector::default();
+        let mut collector = Collector::default();
         let received = collector.received.clone();
+        let ssl = match tls {
+            None => SslConfig::None,
+            Some((dir, user, password)) => {
+                let cert =
+                    rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+                let cert_path = dir.join("cert.pem");
+                let key_path = dir.join("key.pem");
+                std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+                std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+                collector.credentials = Some((user.to_owned(), password.to_owned()));
+                SslConfig::SelfSigned {
+                    cert_path: cert_path.to_string_lossy().into_owned(),
+                    key_path: key_path.to_string_lossy().into_owned(),
+                }
+            }
+        };
+        let with_auth = collector.credentials.is_some();
         let mut server = Server::new(collector);
         server
             .with_name("smtp.test")
-            .with_ssl(SslConfig::None)
+            .with_ssl(ssl)
             .unwrap()
             .with_num_threads(2)
             .with_tcp_listener(listener);
+        if with_auth {
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        }
         std::thread::spawn(move || {
             let _ = server.serve();
         });
