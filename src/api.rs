@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::store::users::User;
+use crate::store::{identities::ExternalIdentity, users::User};
 
 /// A user as the API shows it. Roles are in `app_metadata`; no secret is ever here.
 #[derive(Debug, Clone, Serialize)]
@@ -43,8 +43,23 @@ impl UserView {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         };
-        app_metadata.insert("provider".into(), json!("email"));
-        app_metadata.insert("providers".into(), json!(["email"]));
+        let mut providers: Vec<&str> = Vec::new();
+        if user.email_identity {
+            providers.push("email");
+        }
+        for identity in user.external_identities.iter() {
+            if !providers.contains(&identity.provider.as_str()) {
+                providers.push(&identity.provider);
+            }
+        }
+        // The provider the account was created with: email, or its first external identity.
+        let provider = if user.email_identity {
+            "email"
+        } else {
+            providers.first().copied().unwrap_or("email")
+        };
+        app_metadata.insert("provider".into(), json!(provider));
+        app_metadata.insert("providers".into(), json!(providers));
         app_metadata.insert("default_role".into(), json!(user.default_role));
         app_metadata.insert("allowed_roles".into(), json!(user.allowed_roles));
         Self {
@@ -55,7 +70,12 @@ impl UserView {
             phone: "",
             app_metadata,
             user_metadata: user.user_metadata.clone(),
-            identities: vec![IdentityView::email(user)],
+            identities: user
+                .email_identity
+                .then(|| IdentityView::email(user))
+                .into_iter()
+                .chain(user.external_identities.iter().map(|i| IdentityView::external(user, i)))
+                .collect(),
             banned_until: user.banned_until,
             disabled: !user.enabled,
             is_anonymous: false,
@@ -79,7 +99,7 @@ pub struct IdentityView {
     pub id: String,
     pub user_id: Uuid,
     pub identity_data: Value,
-    pub provider: &'static str,
+    pub provider: String,
     pub email: String,
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -87,6 +107,21 @@ pub struct IdentityView {
 }
 
 impl IdentityView {
+    /// An external identity of `user`.
+    pub fn external(user: &User, identity: &ExternalIdentity) -> Self {
+        Self {
+            identity_id: identity.id,
+            id: identity.provider_id.clone(),
+            user_id: user.id,
+            identity_data: identity.identity_data.clone(),
+            provider: identity.provider.clone(),
+            email: identity.email.clone().unwrap_or_default(),
+            last_sign_in_at: identity.last_sign_in_at,
+            created_at: identity.created_at,
+            updated_at: identity.updated_at,
+        }
+    }
+
     /// The `email` identity of `user`.
     pub fn email(user: &User) -> Self {
         Self {
@@ -99,7 +134,7 @@ impl IdentityView {
                 "email_verified": user.email_confirmed_at.is_some(),
                 "phone_verified": false,
             }),
-            provider: "email",
+            provider: "email".into(),
             email: user.email.clone(),
             last_sign_in_at: user.last_sign_in_at,
             created_at: user.created_at,

@@ -157,6 +157,8 @@ impl Auth {
             email_confirmed_at: None,
             invited_at: None,
             email_change: None,
+            email_identity: true,
+            external_identities: Default::default(),
         }))
     }
 }

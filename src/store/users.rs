@@ -25,6 +25,11 @@ pub struct User {
     pub invited_at: Option<DateTime<Utc>>,
     /// A new address waiting for its confirmation.
     pub email_change: Option<String>,
+    /// Whether the user signs in by email (password or email links): false for users created
+    /// by an external sign-in, until they set a password.
+    pub email_identity: bool,
+    /// Accounts at external identity providers.
+    pub external_identities: sqlx::types::Json<Vec<super::identities::ExternalIdentity>>,
 }
 
 impl User {
@@ -34,10 +39,17 @@ impl User {
     }
 }
 
-pub const USER_COLUMNS: &str =
+pub const USER_COLUMNS: &str = concat!(
     "u.id, u.email, u.enabled, u.banned_until, u.default_role, u.allowed_roles, \
      u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at, \
-     u.email_confirmed_at, u.invited_at, u.email_change";
+     u.email_confirmed_at, u.invited_at, u.email_change, u.email_identity, ",
+    "coalesce((SELECT json_agg(json_build_object(\
+     'id', i.id, 'provider', i.provider, 'provider_id', i.provider_id, \
+     'identity_data', i.identity_data, 'email', i.email, \
+     'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at, \
+     'updated_at', i.updated_at) ORDER BY i.created_at) \
+     FROM identities i WHERE i.user_id = u.id), '[]'::json) AS external_identities"
+);
 
 pub struct NewUser<'a> {
     pub id: Uuid,
