@@ -74,7 +74,11 @@ impl UserView {
                 .email_identity
                 .then(|| IdentityView::email(user))
                 .into_iter()
-                .chain(user.external_identities.iter().map(|i| IdentityView::external(user, i)))
+                .chain(
+                    user.external_identities
+                        .iter()
+                        .map(|i| IdentityView::external(user, i)),
+                )
                 .collect(),
             banned_until: user.banned_until,
             disabled: !user.enabled,

@@ -103,6 +103,7 @@ impl App {
                 hasher,
                 policy: Arc::new(policy),
                 mailer,
+                providers: crate::auth::external::Providers::from_config(&config)?,
             },
             sign_in_limiter: SignInLimiter::new(config.accounts.rate_limit_sign_in),
             email_limiter: SignInLimiter::per_hour(config.mail.rate_limit_email),

@@ -50,6 +50,12 @@ pub mod code {
     pub const FLOW_STATE_EXPIRED: &str = "flow_state_expired";
     pub const BAD_CODE_VERIFIER: &str = "bad_code_verifier";
     pub const UNEXPECTED_FAILURE: &str = "unexpected_failure";
+    pub const PROVIDER_FAILED: &str = "provider_failed";
+    pub const BAD_OAUTH_STATE: &str = "bad_oauth_state";
+    pub const BAD_ID_TOKEN: &str = "bad_id_token";
+    pub const IDENTITY_ALREADY_EXISTS: &str = "identity_already_exists";
+    pub const SINGLE_IDENTITY_NOT_DELETABLE: &str = "single_identity_not_deletable";
+    pub const IDENTITY_NOT_FOUND: &str = "identity_not_found";
 }
 
 /// What kind of failure: decides the HTTP status and the RFC 6749 error name.

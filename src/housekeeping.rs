@@ -32,6 +32,10 @@ pub async fn run_once(app: &App) {
             store::auth_codes::prune_expired(app.pool()).await,
         ),
         (
+            "expired external sign-in states",
+            store::oauth_states::prune_expired(app.pool()).await,
+        ),
+        (
             "idle email send counts",
             store::email_send_limits::prune(app.pool()).await,
         ),

@@ -14,6 +14,7 @@ pub mod account;
 pub mod authenticate;
 pub mod claims;
 pub mod email;
+pub mod external;
 pub mod keys;
 pub mod lockout;
 pub mod password;
@@ -86,6 +87,7 @@ pub struct Auth {
     pub hasher: PasswordHasher,
     pub policy: Arc<Policy>,
     pub mailer: crate::mail::Mailer,
+    pub providers: external::Providers,
 }
 
 /// A session opened inside a transaction; its tokens are signed once the transaction has

@@ -10,6 +10,7 @@ mod hasura;
 mod keys;
 mod mail;
 mod parse;
+mod providers;
 mod server;
 mod tokens;
 
@@ -20,6 +21,7 @@ pub use hasura::{ClaimsFormat, HasuraArgs, DEFAULT_CLAIMS_NAMESPACE};
 pub use keys::{JwtAlgorithm, KeyArgs};
 pub use mail::{MailArgs, SmtpTls};
 pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDuration};
+pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
 pub use server::{LogFormat, ServerArgs};
 pub use tokens::{SessionArgs, TokenArgs};
 
@@ -53,6 +55,8 @@ pub struct Config {
     pub cookie: CookieArgs,
     #[command(flatten)]
     pub mail: MailArgs,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
 }
 
 #[derive(Parser)]
@@ -86,6 +90,7 @@ impl Config {
         self.passwords.validate()?;
         self.cookie.validate()?;
         self.mail.validate()?;
+        self.providers.validate()?;
         ensure!(
             self.tokens.access_token_ttl >= Duration::from_secs(10),
             "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use super::{
     cookie,
     extract::{Payload, RedirectTo},
+    redirect,
     token::session_response,
 };
 use crate::{
@@ -305,7 +306,7 @@ async fn verify_and_redirect(
 ) -> Response {
     let fallback = app.auth.redirect_target(req.redirect_to.as_deref());
     let Some(token) = req.token.or(req.token_hash) else {
-        return redirect_error(&fallback, &Error::otp_expired());
+        return redirect::with_error(&fallback, &Error::otp_expired());
     };
     let presented = Verification::Link {
         token: &token,
@@ -316,66 +317,15 @@ async fn verify_and_redirect(
             session,
             redirect_to,
             verification_type,
-        }) => {
-            let mut fragment = format!(
-                "access_token={}&expires_at={}&expires_in={}&token_type=bearer&type={}",
-                session.access.token,
-                session.access.expires_at,
-                session.access.expires_in,
-                verification_type
-            );
-            if !app.config.cookie.refresh_token_cookie {
-                fragment.push_str(&format!(
-                    "&refresh_token={}",
-                    session.refresh_token.expose()
-                ));
-            }
-            let mut response = see_other(&format!("{redirect_to}#{fragment}"));
-            cookie::set(
-                &app.config,
-                response.headers_mut(),
-                session.refresh_token.expose(),
-            );
-            response
-        }
-        Ok(VerifyOutcome::Code { code, redirect_to }) => {
-            let sep = if redirect_to.contains('?') { '&' } else { '?' };
-            see_other(&format!(
-                "{redirect_to}{sep}code={}",
-                url_encode(code.expose())
-            ))
-        }
+        }) => redirect::with_session(app, &session, &redirect_to, &[("type", verification_type)]),
+        Ok(VerifyOutcome::Code { code, redirect_to }) => redirect::with_code(&redirect_to, &code),
         Ok(VerifyOutcome::Pending { redirect_to }) => {
             let message = "Confirmation link accepted. Please proceed to confirm link sent to the other email";
-            see_other(&format!("{redirect_to}#message={}", url_encode(message)))
+            redirect::see_other(&format!("{redirect_to}#message={}", url_encode(message)))
         }
         Err(e) => {
             e.log_cause();
-            redirect_error(&fallback, &e)
+            redirect::with_error(&fallback, &e)
         }
     }
-}
-
-fn redirect_error(target: &str, e: &Error) -> Response {
-    let error = if e.kind == crate::error::Kind::Internal {
-        "server_error"
-    } else {
-        "access_denied"
-    };
-    see_other(&format!(
-        "{target}#error={error}&error_code={}&error_description={}",
-        e.code,
-        url_encode(&e.message)
-    ))
-}
-
-fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

@@ -8,8 +8,10 @@ mod admin_links;
 mod cookie;
 mod email;
 pub mod error;
+mod external;
 mod extract;
 mod health;
+mod redirect;
 pub mod server;
 mod token;
 mod user;
@@ -54,6 +56,7 @@ pub fn router(app: App) -> Router {
         .merge(webhook::router())
         .merge(email::router())
         .merge(admin_links::router())
+        .merge(external::router())
         .fallback(|| async { Error::not_found(code::NOT_FOUND, "No such endpoint") })
         .method_not_allowed_fallback(|| async {
             Error::new(

@@ -129,6 +129,10 @@ struct TokenRequest {
     /// `grant_type=pkce`.
     auth_code: Option<Secret>,
     code_verifier: Option<Secret>,
+    /// `grant_type=id_token`.
+    provider: Option<String>,
+    id_token: Option<Secret>,
+    nonce: Option<String>,
 }
 
 async fn token(
@@ -169,6 +173,15 @@ async fn token(
             };
             app.auth
                 .exchange_auth_code(code.expose(), verifier.expose(), &client)
+                .await?
+        }
+        Some("id_token") => {
+            app.sign_in_limiter.check(&client)?;
+            let (Some(provider), Some(id_token)) = (req.provider, req.id_token) else {
+                return Err(Error::invalid_request("provider and id_token are required"));
+            };
+            app.auth
+                .sign_in_with_id_token(&provider, id_token.expose(), req.nonce.as_deref(), &client)
                 .await?
         }
         None => return Err(Error::invalid_request("grant_type is required")),

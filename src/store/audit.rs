@@ -32,6 +32,9 @@ pub mod event {
     pub const EMAIL_CHANGED: &str = "email_changed";
     pub const RECOVERY_REQUESTED: &str = "recovery_requested";
     pub const USER_INVITED: &str = "user_invited";
+    pub const EXTERNAL_SIGN_IN_FAILED: &str = "external_sign_in_failed";
+    pub const IDENTITY_LINKED: &str = "identity_linked";
+    pub const IDENTITY_UNLINKED: &str = "identity_unlinked";
 }
 
 /// Appends one entry.

@@ -231,6 +231,16 @@ pub async fn confirm_email(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Op
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
+/// Whether the user has the `email` identity (a user created by a provider has not).
+pub async fn set_email_identity(db: impl PgExecutor<'_>, id: Uuid, on: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET email_identity = $2 WHERE id = $1")
+        .bind(id)
+        .bind(on)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// Records (or with `None` forgets) an address waiting for confirmation; no confirmation of
 /// it has arrived yet.
 pub async fn set_email_change(

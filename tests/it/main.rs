@@ -12,6 +12,7 @@ mod api;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
 mod email;
+mod external;
 mod faults;
 mod hasura;
 mod refresh;

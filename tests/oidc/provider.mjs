@@ -23,7 +23,7 @@ const provider = new Provider(issuer, {
   clients,
   async findAccount(ctx, id) {
     const claims = accounts[id] ?? { email: `${id}@example.com`, email_verified: true };
-    return { accountId: id, async claims() { return { sub: `${id}-sub`, ...claims }; } };
+    return { accountId: id, async claims() { return { sub: id, ...claims }; } };
   },
   claims: {
     openid: ['sub'],

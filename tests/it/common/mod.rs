@@ -2,6 +2,7 @@
 //! checker that applies Hasura's JWT rules to issued tokens independently of the server code.
 
 pub mod hasura;
+pub mod oidc;
 pub mod proxy;
 pub mod smtp;
 

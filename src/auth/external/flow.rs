@@ -1,0 +1,234 @@
+//! The sign-in flows: browser (`/authorize` → provider → `/callback`) and ID token.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{provider_down, sha256, ExternalOutcome, ExternalUser, Provider, STATE_TTL};
+use crate::{
+    auth::{email::pkce::Challenge, Auth, Opened, Session},
+    client::Client,
+    error::{code, Error, Result},
+    secret::Secret,
+    store::{
+        self,
+        audit::{self, event},
+    },
+};
+
+/// What an external sign-in ended in.
+pub(super) enum Signed {
+    Session(Box<Session>),
+    Code(Secret),
+    Linked,
+}
+
+impl Auth {
+    /// `GET /authorize`: stores the sign-in under way (bound to the browser by
+    /// `browser_secret`) and returns the provider URL to send the browser to.
+    pub async fn start_external(
+        &self,
+        provider: &str,
+        redirect_to: Option<&str>,
+        scopes: &[String],
+        challenge: Option<Challenge>,
+        browser_secret: &str,
+        link_user_id: Option<Uuid>,
+    ) -> Result<String> {
+        let providers = &self.providers;
+        let started = match providers.get(provider)? {
+            Provider::Oidc(p) => p
+                .start(&providers.http, &providers.callback_url, scopes)
+                .await
+                .map_err(provider_down)?,
+            Provider::GitHub(p) => p
+                .start(&providers.callback_url, scopes)
+                .map_err(provider_down)?,
+        };
+        let redirect_to = self.redirect_target(redirect_to);
+        store::oauth_states::insert(
+            &self.pool,
+            &store::oauth_states::NewState {
+                state_hash: &sha256(&started.state),
+                browser_hash: &sha256(browser_secret),
+                provider,
+                nonce: &started.nonce,
+                pkce_verifier: &started.pkce_verifier,
+                redirect_to: &redirect_to,
+                code_challenge: challenge.as_ref().map(|c| c.challenge.as_str()),
+                code_challenge_method: challenge.as_ref().map(|c| c.method.as_str()),
+                link_user_id,
+                ttl: STATE_TTL,
+            },
+        )
+        .await?;
+        Ok(started.url)
+    }
+
+    /// `GET /callback`: checks `state` (live, single-use, this browser's), exchanges the code,
+    /// and signs the user in (or links the identity). Errors carry the `redirect_to` to send
+    /// the browser back to, when it is known.
+    pub async fn finish_external(
+        &self,
+        state: &str,
+        code: &str,
+        browser_secret: Option<&str>,
+        client: &Client,
+    ) -> std::result::Result<ExternalOutcome, (Error, Option<String>)> {
+        let invalid_state = || {
+            Error::bad_request(
+                code::BAD_OAUTH_STATE,
+                "OAuth state is invalid, expired or not for this browser",
+            )
+        };
+        let found = store::oauth_states::take(&self.pool, &sha256(state))
+            .await
+            .map_err(|e| (e.into(), None))?
+            .ok_or_else(|| (invalid_state(), None))?;
+        let back = Some(found.redirect_to.clone());
+        let same_browser = browser_secret.is_some_and(|b| sha256(b)[..] == found.browser_hash[..]);
+        // Linking starts with an API call (no cookie reaches the browser); the state is the
+        // signed-in user's, so only sign-ins are bound to the browser.
+        if !found.live || (found.link_user_id.is_none() && !same_browser) {
+            return Err((invalid_state(), back));
+        }
+        let providers = &self.providers;
+        let provider = providers
+            .get(&found.provider)
+            .map_err(|e| (e, back.clone()))?;
+        let external = match provider {
+            Provider::Oidc(p) => p
+                .finish(
+                    &providers.http,
+                    &providers.callback_url,
+                    code,
+                    &found.pkce_verifier,
+                    &found.nonce,
+                )
+                .await
+                .map_err(provider_down),
+            Provider::GitHub(p) => p
+                .finish(
+                    &providers.http,
+                    &providers.callback_url,
+                    code,
+                    &found.pkce_verifier,
+                )
+                .await
+                .map_err(provider_down),
+        };
+        let external = match external {
+            Ok(e) => e,
+            Err(e) => {
+                self.audit_external_failure(&found.provider, &e, client)
+                    .await;
+                return Err((e, back));
+            }
+        };
+        let challenge = match (found.code_challenge, found.code_challenge_method) {
+            (Some(challenge), Some(method)) => Some(Challenge { challenge, method }),
+            _ => None,
+        };
+        let redirect_to = found.redirect_to;
+        match self
+            .sign_in_external(external, found.link_user_id, challenge, client)
+            .await
+        {
+            Ok(Signed::Session(session)) => Ok(ExternalOutcome::Session {
+                session,
+                redirect_to,
+            }),
+            Ok(Signed::Code(code)) => Ok(ExternalOutcome::Code { code, redirect_to }),
+            Ok(Signed::Linked) => Ok(ExternalOutcome::Linked { redirect_to }),
+            Err(e) => Err((e, Some(redirect_to))),
+        }
+    }
+
+    /// The provider sent the browser back without a code (refused or cancelled): uses up the
+    /// state and returns where to send the browser.
+    pub async fn abandon_external(&self, state: &str) -> Option<String> {
+        store::oauth_states::take(&self.pool, &sha256(state))
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.redirect_to)
+    }
+
+    /// `POST /token?grant_type=id_token`: signs in with an ID token of an OpenID Connect
+    /// provider (checked against its keys and our client id).
+    pub async fn sign_in_with_id_token(
+        &self,
+        provider: &str,
+        id_token: &str,
+        nonce: Option<&str>,
+        client: &Client,
+    ) -> Result<Session> {
+        let providers = &self.providers;
+        let Provider::Oidc(p) = providers.get(provider)? else {
+            return Err(Error::invalid_request(
+                "this provider has no ID tokens: use the browser flow",
+            ));
+        };
+        let external = match p.verify_id_token(&providers.http, id_token, nonce).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::info!(error = format!("{e:#}"), provider, "ID token refused");
+                let error = Error::invalid_grant(code::BAD_ID_TOKEN, "The ID token is not valid");
+                self.audit_external_failure(provider, &error, client).await;
+                return Err(error);
+            }
+        };
+        match self.sign_in_external(external, None, None, client).await? {
+            Signed::Session(session) => Ok(*session),
+            Signed::Code(_) | Signed::Linked => Err(Error::internal(anyhow::anyhow!(
+                "an ID-token sign-in neither linked nor asked for a code"
+            ))),
+        }
+    }
+
+    async fn audit_external_failure(&self, provider: &str, e: &Error, client: &Client) {
+        let detail = json!({"provider": provider, "error": e.code});
+        let _ = audit::record(
+            &self.pool,
+            event::EXTERNAL_SIGN_IN_FAILED,
+            None,
+            None,
+            client,
+            detail,
+        )
+        .await;
+    }
+
+    /// Finds or creates the user of `external` (or links it to `link_user_id`), then opens a
+    /// session, or with a client challenge issues the code for it.
+    pub(super) async fn sign_in_external(
+        &self,
+        external: ExternalUser,
+        link_user_id: Option<Uuid>,
+        challenge: Option<Challenge>,
+        client: &Client,
+    ) -> Result<Signed> {
+        let mut tx = self.pool.begin().await?;
+        let user = self
+            .resolve_external_user(&mut tx, &external, link_user_id, client)
+            .await?;
+        if link_user_id.is_some() {
+            tx.commit().await?;
+            return Ok(Signed::Linked);
+        }
+        if !user.is_active(chrono::Utc::now()) {
+            return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
+        }
+        if let Some(challenge) = challenge {
+            let code = self
+                .issue_auth_code(&mut tx, user.id, &challenge, &external.provider)
+                .await?;
+            tx.commit().await?;
+            return Ok(Signed::Code(code));
+        }
+        let opened: Opened = self
+            .open_session_for(&mut tx, user, client, &external.provider)
+            .await?;
+        tx.commit().await?;
+        Ok(Signed::Session(Box::new(opened.finish(self)?)))
+    }
+}

@@ -1,0 +1,163 @@
+//! Which user an external identity belongs to (found, linked or created), and unlinking.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ExternalUser;
+use crate::{
+    auth::{account, Auth},
+    client::Client,
+    error::{code, Error, Result},
+    store::{
+        self,
+        audit::{self, event},
+        identities::NewIdentity,
+        users::{NewUser, User},
+    },
+};
+
+impl Auth {
+    pub(super) async fn resolve_external_user(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        external: &ExternalUser,
+        link_user_id: Option<Uuid>,
+        client: &Client,
+    ) -> Result<User> {
+        let email = external
+            .email
+            .as_deref()
+            .and_then(|e| account::normalize_email(e).ok());
+        if let Some((identity_id, user_id)) =
+            store::identities::find_user(&mut *tx, &external.provider, &external.subject).await?
+        {
+            if link_user_id.is_some_and(|l| l != user_id) {
+                return Err(Error::validation(
+                    code::IDENTITY_ALREADY_EXISTS,
+                    "This identity is already linked to another user",
+                ));
+            }
+            store::identities::signed_in(&mut *tx, identity_id, &external.data, email.as_deref())
+                .await?;
+            return store::users::find_by_id(&mut *tx, user_id)
+                .await?
+                .ok_or_else(Error::user_not_found);
+        }
+        let (user, event) = if let Some(user_id) = link_user_id {
+            let user = store::users::find_by_id(&mut *tx, user_id)
+                .await?
+                .ok_or_else(Error::session_not_found)?;
+            (user, event::IDENTITY_LINKED)
+        } else if let Some(existing) = match &email {
+            Some(e) => store::users::find_by_email(&mut *tx, e).await?,
+            None => None,
+        } {
+            if !external.email_verified {
+                // Never link on an address the provider has not verified: that would hand
+                // the account to whoever typed it there.
+                return Err(Error::validation(
+                    code::EMAIL_EXISTS,
+                    "An account with this email address exists; sign in to it and link this provider",
+                ));
+            }
+            if existing.email_confirmed_at.is_none() {
+                // The provider proves the address; a password set before it was proven may
+                // not be the owner's.
+                store::users::confirm_email(&mut *tx, existing.id).await?;
+                store::passwords::delete(&mut *tx, existing.id).await?;
+                store::sessions::delete_for_user(&mut *tx, existing.id, None).await?;
+            }
+            (existing, event::IDENTITY_LINKED)
+        } else {
+            let address = email.as_deref().ok_or_else(|| {
+                Error::validation(
+                    code::EMAIL_ADDRESS_INVALID,
+                    "The identity provider gave no usable email address",
+                )
+            })?;
+            let new = NewUser {
+                id: Uuid::new_v4(),
+                email: address,
+                default_role: &self.policy.default_role,
+                allowed_roles: &self.policy.default_allowed_roles,
+                user_metadata: &json!({}),
+                app_metadata: &json!({}),
+                enabled: true,
+                email_confirmed: external.email_verified,
+                invited: false,
+            };
+            if self.policy.disable_signup {
+                return Err(Error::signup_disabled());
+            }
+            let user = store::users::insert(&mut *tx, &new)
+                .await?
+                .ok_or_else(|| Error::validation(code::EMAIL_EXISTS, "Email address taken"))?;
+            store::users::set_email_identity(&mut *tx, user.id, false).await?;
+            (user, event::SIGN_UP)
+        };
+        store::identities::insert(
+            &mut *tx,
+            &NewIdentity {
+                user_id: user.id,
+                provider: &external.provider,
+                provider_id: &external.subject,
+                identity_data: &external.data,
+                email: email.as_deref(),
+            },
+        )
+        .await?;
+        audit::record(
+            &mut *tx,
+            event,
+            Some(user.id),
+            None,
+            client,
+            json!({"provider": external.provider}),
+        )
+        .await?;
+        store::users::find_by_id(&mut *tx, user.id)
+            .await?
+            .ok_or_else(Error::user_not_found)
+    }
+
+    /// `DELETE /user/identities/{id}`: unlinks one of the user's external identities, unless
+    /// it is their last way to sign in.
+    pub async fn unlink_identity(
+        &self,
+        user_id: Uuid,
+        identity_id: Uuid,
+        client: &Client,
+    ) -> Result<User> {
+        let mut tx = self.pool.begin().await?;
+        let user = store::users::find_by_id_for_update(&mut *tx, user_id)
+            .await?
+            .ok_or_else(Error::session_not_found)?;
+        let ways = user.external_identities.len() + usize::from(user.email_identity);
+        if ways <= 1 {
+            return Err(Error::validation(
+                code::SINGLE_IDENTITY_NOT_DELETABLE,
+                "User must have at least 1 identity after unlinking",
+            ));
+        }
+        if !store::identities::delete(&mut *tx, user_id, identity_id).await? {
+            return Err(Error::not_found(
+                code::IDENTITY_NOT_FOUND,
+                "Identity doesn't exist",
+            ));
+        }
+        audit::record(
+            &mut *tx,
+            event::IDENTITY_UNLINKED,
+            Some(user_id),
+            None,
+            client,
+            json!({"identity_id": identity_id}),
+        )
+        .await?;
+        let user = store::users::find_by_id(&mut *tx, user_id)
+            .await?
+            .ok_or_else(Error::session_not_found)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,318 @@
+//! External sign-in in Supabase Auth's dialect: `GET /authorize` sends the browser to the
+//! provider, `GET /callback` brings it back and redirects to the app (session in the fragment,
+//! or `?code=` for PKCE clients, or `error`/`error_description`); `GET /settings` lists the
+//! enabled providers; `GET /user/identities/authorize` and `DELETE /user/identities/{id}` link
+//! and unlink providers of the signed-in user.
+//!
+//! The browser that started a sign-in must be the one that finishes it: `/authorize` sets a
+//! short-lived HttpOnly cookie whose hash is stored with the `state`, and `/callback` requires
+//! it (SameSite=Lax: sent on the provider's top-level redirect back).
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{delete, get},
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::redirect;
+use crate::{
+    app::App,
+    auth::{
+        email::pkce::Challenge,
+        external::{new_browser_secret, ExternalOutcome, STATE_TTL},
+        Authenticated,
+    },
+    client::Client,
+    config::Config,
+    error::{code, Error, Kind, Result},
+};
+
+const STATE_COOKIE: &str = "hasura_auth_oauth_state";
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/authorize", get(authorize))
+        .route("/callback", get(callback))
+        .route("/settings", get(settings))
+        .route("/user/identities/authorize", get(link))
+        .route("/user/identities/{id}", delete(unlink))
+}
+
+#[derive(Deserialize)]
+struct AuthorizeQuery {
+    provider: Option<String>,
+    redirect_to: Option<String>,
+    /// Space-separated extra scopes.
+    scopes: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    skip_http_redirect: Option<bool>,
+}
+
+impl AuthorizeQuery {
+    fn provider(&self) -> Result<&str> {
+        self.provider
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| Error::invalid_request("provider is required"))
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        self.scopes
+            .as_deref()
+            .unwrap_or("")
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn query<T>(
+    q: std::result::Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T> {
+    q.map(|Query(q)| q)
+        .map_err(|e| Error::invalid_request(format!("bad query string: {}", e.body_text())))
+}
+
+/// `GET /authorize`: 302 to the provider, with the state cookie.
+async fn authorize(
+    State(app): State<App>,
+    q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let q = query(q)?;
+    let challenge =
+        Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?;
+    let browser = new_browser_secret();
+    let url = app
+        .auth
+        .start_external(
+            q.provider()?,
+            q.redirect_to.as_deref(),
+            &q.scopes(),
+            challenge,
+            &browser,
+            None,
+        )
+        .await?;
+    let mut response = found(&url);
+    set_state_cookie(
+        &app.config,
+        response.headers_mut(),
+        &browser,
+        STATE_TTL.as_secs(),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /callback`: finishes the sign-in and redirects to the app.
+async fn callback(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    q: std::result::Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let fallback = app.auth.redirect_target(None);
+    let mut response = match query(q) {
+        Err(e) => redirect::with_error(&fallback, &e),
+        Ok(q) => finish(&app, &client, &headers, q, &fallback).await,
+    };
+    set_state_cookie(&app.config, response.headers_mut(), "", 0);
+    response
+}
+
+async fn finish(
+    app: &App,
+    client: &Client,
+    headers: &HeaderMap,
+    q: CallbackQuery,
+    fallback: &str,
+) -> Response {
+    let Some(state) = q.state.filter(|s| !s.is_empty()) else {
+        return redirect::with_error(fallback, &Error::invalid_request("state is missing"));
+    };
+    let browser = state_cookie(headers);
+    let code = match (q.code, q.error) {
+        (Some(code), None) => code,
+        (_, error) => {
+            // The provider refused (the user cancelled, or it failed): use up the state and
+            // pass the provider's reason on, only for a sign-in this server started.
+            let Some(target) = app.auth.abandon_external(&state).await else {
+                return redirect::with_error(fallback, &bad_state());
+            };
+            let reason = match (error, q.error_description) {
+                (Some(e), Some(d)) => format!("{e} ({d})"),
+                (Some(e), None) => e,
+                (None, d) => d.unwrap_or_else(|| "no code".to_owned()),
+            };
+            let e = Error::new(
+                Kind::Forbidden,
+                code::PROVIDER_FAILED,
+                format!("The identity provider refused the sign-in: {reason}"),
+            );
+            return redirect::with_error(&target, &e);
+        }
+    };
+    match app
+        .auth
+        .finish_external(&state, &code, browser.as_deref(), client)
+        .await
+    {
+        Ok(ExternalOutcome::Session {
+            session,
+            redirect_to,
+        }) => redirect::with_session(app, &session, &redirect_to, &[]),
+        Ok(ExternalOutcome::Code { code, redirect_to }) => redirect::with_code(&redirect_to, &code),
+        Ok(ExternalOutcome::Linked { redirect_to }) => redirect::see_other(&redirect_to),
+        Err((e, target)) => {
+            e.log_cause();
+            redirect::with_error(target.as_deref().unwrap_or(fallback), &e)
+        }
+    }
+}
+
+fn bad_state() -> Error {
+    Error::bad_request(
+        code::BAD_OAUTH_STATE,
+        "OAuth state is invalid, expired or not for this browser",
+    )
+}
+
+/// `GET /settings`: GoTrue's shape; `external` has every known provider, enabled or not.
+async fn settings(State(app): State<App>) -> Json<Value> {
+    let mut external = Map::new();
+    for name in [
+        "anonymous_users",
+        "apple",
+        "azure",
+        "bitbucket",
+        "discord",
+        "facebook",
+        "figma",
+        "github",
+        "gitlab",
+        "google",
+        "keycloak",
+        "linkedin_oidc",
+        "notion",
+        "phone",
+        "slack_oidc",
+        "spotify",
+        "twitch",
+        "twitter",
+        "workos",
+        "zoom",
+    ] {
+        external.insert(name.to_owned(), json!(false));
+    }
+    external.insert("email".to_owned(), json!(true));
+    for name in app.auth.providers.names() {
+        external.insert(name.to_owned(), json!(true));
+    }
+    Json(json!({
+        "external": external,
+        "disable_signup": app.config.accounts.disable_signup,
+        "mailer_autoconfirm": !app.config.mail.email_confirmation_required,
+        "phone_autoconfirm": false,
+        "sms_provider": "",
+        "saml_enabled": false,
+    }))
+}
+
+/// `GET /user/identities/authorize`: the provider URL that links a provider to the signed-in
+/// user (JSON `{url}` with `skip_http_redirect=true`, as auth-js asks, else a redirect).
+async fn link(
+    State(app): State<App>,
+    me: Authenticated,
+    q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let q = query(q)?;
+    let challenge =
+        Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?;
+    let browser = new_browser_secret();
+    let url = app
+        .auth
+        .start_external(
+            q.provider()?,
+            q.redirect_to.as_deref(),
+            &q.scopes(),
+            challenge,
+            &browser,
+            Some(me.user.id),
+        )
+        .await?;
+    if q.skip_http_redirect == Some(true) {
+        return Ok(Json(json!({ "url": url })).into_response());
+    }
+    let mut response = found(&url);
+    set_state_cookie(
+        &app.config,
+        response.headers_mut(),
+        &browser,
+        STATE_TTL.as_secs(),
+    );
+    Ok(response)
+}
+
+/// `DELETE /user/identities/{id}`.
+async fn unlink(
+    State(app): State<App>,
+    me: Authenticated,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let id =
+        Uuid::parse_str(&id).map_err(|_| Error::invalid_request("identity id must be a UUID"))?;
+    app.auth.unlink_identity(me.user.id, id, &client).await?;
+    Ok(Json(json!({})))
+}
+
+fn found(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Sets (or with max-age 0 deletes) the cookie binding a sign-in to its browser.
+fn set_state_cookie(config: &Config, headers: &mut HeaderMap, value: &str, max_age: u64) {
+    let secure = if config.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{STATE_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
+fn state_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == STATE_COOKIE && !value.is_empty())
+        .map(|(_, value)| value.to_owned())
+}

@@ -1,0 +1,573 @@
+//! External sign-in against a real OpenID Connect provider (node-oidc-provider, started by
+//! the tests): the browser flow over HTTP through the provider's own login form, PKCE and
+//! implicit, ID tokens, linking rules, and every way the flow can be tampered with.
+
+use std::collections::HashMap;
+
+use axum::{
+    body::Body,
+    http::{header, Method, Request, StatusCode},
+};
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::common::{
+    self,
+    oidc::{self, Browser, Oidc},
+    str_of, TestApp, PASSWORD,
+};
+
+const SITE: &str = "https://app.example.com";
+const CALLBACK: &str = "http://auth.test/callback";
+
+async fn oidc_app(opts: PgConnectOptions, providers: &str, extra: &[&str]) -> TestApp {
+    let mut args = vec![
+        "--public-url",
+        "http://auth.test",
+        "--site-url",
+        SITE,
+        "--oidc-providers",
+        providers,
+    ];
+    args.extend_from_slice(extra);
+    common::app(opts, &args).await
+}
+
+/// A sign-in started at `/authorize`: the provider URL and the browser's state cookie.
+struct Started {
+    provider_url: String,
+    cookie: String,
+}
+
+async fn authorize(app: &TestApp, query: &str) -> Started {
+    let res = get(app, &format!("/authorize?{query}"), None).await;
+    assert_eq!(res.status, StatusCode::FOUND, "{res:?}");
+    let cookie = res.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    Started {
+        provider_url: res.headers[header::LOCATION].to_str().unwrap().to_owned(),
+        cookie: cookie.split(';').next().unwrap().to_owned(),
+    }
+}
+
+async fn get(app: &TestApp, uri: &str, cookie: Option<&str>) -> common::Response {
+    let mut req = Request::get(uri);
+    if let Some(cookie) = cookie {
+        req = req.header(header::COOKIE, cookie);
+    }
+    app.request(req.body(Body::empty()).unwrap()).await
+}
+
+/// The provider sent the browser to `callback_url`: call it (with `cookie`); the redirect back
+/// to the app.
+async fn callback(app: &TestApp, callback_url: &str, cookie: Option<&str>) -> String {
+    let path = callback_url.strip_prefix("http://auth.test").unwrap();
+    let res = get(app, path, cookie).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
+    res.headers[header::LOCATION].to_str().unwrap().to_owned()
+}
+
+/// The whole browser flow as `login`: where the app is sent in the end.
+async fn sign_in(app: &TestApp, query: &str, login: &str) -> String {
+    let started = authorize(app, query).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, login, CALLBACK)
+        .await;
+    callback(app, &back, Some(&started.cookie)).await
+}
+
+/// The parameters after `sep` (`#` or `?`) of a redirect.
+fn params(location: &str, sep: char) -> HashMap<String, String> {
+    let tail = location.split_once(sep).map(|(_, t)| t).unwrap_or("");
+    let tail = tail.split('#').next().unwrap();
+    serde_urlencoded::from_str::<Vec<(String, String)>>(tail)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+async fn user_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let res = app.call(Method::GET, "/user", Some(token), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    res.body
+}
+
+const WELCOME: &str = "provider=acme&redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome";
+
+#[sqlx::test(migrations = false)]
+async fn browser_sign_in_creates_the_user_then_finds_it(_: PgPoolOptions, opts: PgConnectOptions) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+
+    let started = authorize(&app, WELCOME).await;
+    // The provider gets state, nonce and a PKCE challenge, and our callback.
+    for name in ["state", "nonce", "code_challenge"] {
+        assert!(
+            oidc::query_param(&started.provider_url, name).is_some(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        oidc::query_param(&started.provider_url, "redirect_uri").as_deref(),
+        Some(CALLBACK)
+    );
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "alice", CALLBACK)
+        .await;
+    let location = callback(&app, &back, Some(&started.cookie)).await;
+    assert!(
+        location.starts_with("https://app.example.com/welcome#"),
+        "{location}"
+    );
+    let fragment = params(&location, '#');
+    assert_eq!(fragment["token_type"], "bearer");
+    assert!(fragment.contains_key("refresh_token"));
+    let user = me(&app, &fragment["access_token"]).await;
+    assert_eq!(user["email"], "alice@example.com");
+    assert!(
+        !user["email_confirmed_at"].is_null(),
+        "the provider verified it"
+    );
+    assert_eq!(user["app_metadata"]["provider"], "acme");
+    assert_eq!(user["app_metadata"]["providers"], json!(["acme"]));
+    let identities = user["identities"].as_array().unwrap();
+    assert_eq!(identities.len(), 1, "{identities:?}");
+    assert_eq!(identities[0]["provider"], "acme");
+    assert_eq!(identities[0]["id"], "alice");
+    assert_eq!(identities[0]["identity_data"]["email"], "alice@example.com");
+    assert_eq!(identities[0]["identity_data"]["iss"], oidc.issuer.as_str());
+    // The same roles as any new user.
+    assert_eq!(user["app_metadata"]["default_role"], "user");
+
+    // The callback is single-use.
+    let again = callback(&app, &back, Some(&started.cookie)).await;
+    assert!(again.contains("error_code=bad_oauth_state"), "{again}");
+
+    // The refresh token works like any other.
+    let res = app.refresh(&fragment["refresh_token"]).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+
+    // Next time, the same user.
+    let location = sign_in(&app, WELCOME, "alice").await;
+    let again = me(&app, &params(&location, '#')["access_token"]).await;
+    assert_eq!(again["id"], user["id"]);
+    assert_eq!(user_count(&app).await, 1);
+    let events: Vec<String> = sqlx::query_scalar("SELECT event FROM audit_log ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(events.contains(&"sign_up".to_owned()), "{events:?}");
+    assert!(events.contains(&"sign_in".to_owned()), "{events:?}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn pkce_flow_gives_a_code_for_the_verifier(_: PgPoolOptions, opts: PgConnectOptions) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let verifier = "a-code-verifier-of-the-app-0123456789-abcdefghij";
+    let challenge = {
+        use base64::Engine;
+        use sha2::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+    };
+    let query = format!("{WELCOME}&code_challenge={challenge}&code_challenge_method=s256");
+    let location = sign_in(&app, &query, "bob").await;
+    assert!(
+        location.starts_with("https://app.example.com/welcome?code="),
+        "{location}"
+    );
+    assert!(!location.contains("access_token"));
+    let code = params(&location, '?')["code"].clone();
+
+    let wrong = app
+        .post(
+            "/token?grant_type=pkce",
+            json!({"auth_code": code, "code_verifier": "x".repeat(43)}),
+        )
+        .await;
+    assert_eq!(wrong.body["error_code"], "bad_code_verifier", "{wrong:?}");
+
+    // A fresh code, exchanged once.
+    let location = sign_in(&app, &query, "bob").await;
+    let code = params(&location, '?')["code"].clone();
+    let body = json!({"auth_code": code, "code_verifier": verifier});
+    let res = app.post("/token?grant_type=pkce", body.clone()).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["email"], "bob@example.com");
+    let replay = app.post("/token?grant_type=pkce", body).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert_eq!(replay.body["error_code"], "flow_state_not_found");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_verified_address_joins_its_account_an_unverified_one_never(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let alice = app.signup("alice@example.com").await;
+    assert_eq!(alice.status, StatusCode::OK, "{alice:?}");
+    let victim = app.signup("victim@example.com").await;
+    assert_eq!(victim.status, StatusCode::OK, "{victim:?}");
+
+    // alice's address is verified at the provider: her identity joins her account, and her
+    // password still works.
+    let location = sign_in(&app, WELCOME, "alice").await;
+    let user = me(&app, &params(&location, '#')["access_token"]).await;
+    assert_eq!(user["id"], alice.body["user"]["id"]);
+    assert_eq!(user["app_metadata"]["providers"], json!(["email", "acme"]));
+    assert_eq!(user["identities"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.sign_in("alice@example.com", PASSWORD).await.status,
+        StatusCode::OK
+    );
+
+    // mallory claims victim@example.com without having verified it: refused, nothing linked
+    // or created.
+    let location = sign_in(&app, WELCOME, "mallory").await;
+    assert!(
+        location.starts_with("https://app.example.com/welcome#error="),
+        "{location}"
+    );
+    assert_eq!(params(&location, '#')["error_code"], "email_exists");
+    let linked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM identities WHERE provider_id = 'mallory'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(linked, 0);
+    assert_eq!(user_count(&app).await, 2);
+    let res = app.sign_in("victim@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::OK, "the victim keeps their account");
+}
+
+#[sqlx::test(migrations = false)]
+async fn state_is_bound_to_the_browser_single_use_and_short_lived(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let bad_state = |location: &str| {
+        assert!(
+            location.contains("error_code=bad_oauth_state"),
+            "{location}"
+        );
+    };
+
+    // Another browser (no cookie, or its own) cannot finish this one's sign-in.
+    let started = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "alice", CALLBACK)
+        .await;
+    bad_state(&callback(&app, &back, None).await);
+    let started = authorize(&app, WELCOME).await;
+    let other = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "alice", CALLBACK)
+        .await;
+    bad_state(&callback(&app, &back, Some(&other.cookie)).await);
+    // …and the attempt used the state up.
+    bad_state(&callback(&app, &back, Some(&started.cookie)).await);
+
+    // A state that was never issued.
+    let started = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "alice", CALLBACK)
+        .await;
+    let state = oidc::query_param(&back, "state").unwrap();
+    let forged = back.replace(&state, "forged-state-0123456789");
+    bad_state(&callback(&app, &forged, Some(&started.cookie)).await);
+
+    // An expired one.
+    sqlx::query("UPDATE oauth_states SET expires_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let location = callback(&app, &back, Some(&started.cookie)).await;
+    assert!(
+        location.starts_with("https://app.example.com/welcome#"),
+        "{location}"
+    );
+    bad_state(&location);
+    assert_eq!(user_count(&app).await, 0);
+}
+
+#[sqlx::test(migrations = false)]
+async fn tampered_nonce_verifier_or_replayed_code_are_refused(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let refused = |location: &str| {
+        let p = params(location, '#');
+        assert_eq!(p["error_code"], "provider_failed", "{location}");
+        assert_eq!(p["error"], "access_denied", "{location}");
+    };
+
+    // The ID token's nonce is not the one this sign-in sent.
+    let started = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "alice", CALLBACK)
+        .await;
+    sqlx::query("UPDATE oauth_states SET nonce = 'another-nonce'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    refused(&callback(&app, &back, Some(&started.cookie)).await);
+
+    // The PKCE verifier does not match what the provider saw: it refuses the code.
+    let started = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "alice", CALLBACK)
+        .await;
+    sqlx::query("UPDATE oauth_states SET pkce_verifier = repeat('v', 64)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    refused(&callback(&app, &back, Some(&started.cookie)).await);
+
+    // A code used once does not work again, even with a fresh state of the same browser.
+    let started = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "bob", CALLBACK)
+        .await;
+    let first = callback(&app, &back, Some(&started.cookie)).await;
+    assert!(first.contains("access_token="), "{first}");
+    let fresh = authorize(&app, WELCOME).await;
+    let fresh_state = oidc::query_param(&fresh.provider_url, "state").unwrap();
+    let old_state = oidc::query_param(&back, "state").unwrap();
+    let replayed = back.replace(&old_state, &fresh_state);
+    refused(&callback(&app, &replayed, Some(&fresh.cookie)).await);
+    assert_eq!(
+        user_count(&app).await,
+        1,
+        "only bob's first sign-in created a user"
+    );
+
+    // The user cancels at the provider: the app hears why.
+    let started = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "abort", CALLBACK)
+        .await;
+    let location = callback(&app, &back, Some(&started.cookie)).await;
+    assert!(
+        location.starts_with("https://app.example.com/welcome#error="),
+        "{location}"
+    );
+    assert!(
+        params(&location, '#')["error_description"].contains("access_denied (End-User aborted"),
+        "{location}"
+    );
+
+    let failures: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE event = 'external_sign_in_failed'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(failures, 3);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_provider_that_is_down_is_a_clear_error(_: PgPoolOptions, opts: PgConnectOptions) {
+    let down = json!([{
+        "name": "acme",
+        "issuer": format!("http://127.0.0.1:{}", oidc::free_port()),
+        "client_id": "x",
+        "client_secret": "y",
+    }]);
+    let app = oidc_app(opts, &down.to_string(), &[]).await;
+    let res = get(&app, &format!("/authorize?{WELCOME}"), None).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{res:?}");
+    assert_eq!(res.body["error_code"], "provider_failed");
+    assert!(
+        !res.body.to_string().contains("127.0.0.1"),
+        "no internals: {res:?}"
+    );
+    let states: i64 = sqlx::query_scalar("SELECT count(*) FROM oauth_states")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(states, 0);
+
+    let res = get(&app, "/authorize?provider=nope", None).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    let res = get(&app, "/authorize", None).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn id_token_sign_in_checks_signature_audience_issuer_and_nonce(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let token = oidc
+        .id_token(oidc::CLIENT_ID, oidc::CLIENT_SECRET, "alice", "nonce-123")
+        .await;
+    let sign_in = |body: Value| app.post("/token?grant_type=id_token", body);
+
+    let res = sign_in(json!({"provider": "acme", "id_token": token, "nonce": "other"})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    assert_eq!(res.body["error_code"], "bad_id_token");
+    // One signature character changed (not the last, whose low bits may be padding).
+    let at = token.len() - 10;
+    let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+    let res = sign_in(json!({"provider": "acme", "id_token": forged, "nonce": "nonce-123"})).await;
+    assert_eq!(res.body["error_code"], "bad_id_token", "{res:?}");
+
+    let res = sign_in(json!({"provider": "acme", "id_token": token, "nonce": "nonce-123"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["email"], "alice@example.com");
+    assert_eq!(res.body["user"]["identities"][0]["provider"], "acme");
+
+    // Issued to another app: wrong audience.
+    let theirs = oidc
+        .id_token(
+            oidc::OTHER_CLIENT_ID,
+            oidc::OTHER_CLIENT_SECRET,
+            "alice",
+            "n",
+        )
+        .await;
+    let res = sign_in(json!({"provider": "acme", "id_token": theirs})).await;
+    assert_eq!(res.body["error_code"], "bad_id_token", "{res:?}");
+
+    // Issued by another provider (another issuer and keys) with our client id.
+    let elsewhere = Oidc::start().await;
+    let foreign = elsewhere
+        .id_token(oidc::CLIENT_ID, oidc::CLIENT_SECRET, "alice", "n")
+        .await;
+    let res = sign_in(json!({"provider": "acme", "id_token": foreign})).await;
+    assert_eq!(res.body["error_code"], "bad_id_token", "{res:?}");
+
+    let res = sign_in(json!({"provider": "acme"})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(user_count(&app).await, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: PgConnectOptions) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let res = app.signup("carol@example.com").await;
+    let token = str_of(&res.body, "access_token").to_owned();
+
+    // auth-js's linkIdentity: the URL as JSON, then the browser goes there.
+    let res = app
+        .call(
+            Method::GET,
+            &format!("/user/identities/authorize?{WELCOME}&skip_http_redirect=true"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let url = str_of(&res.body, "url").to_owned();
+    let back = Browser::new().sign_in(&url, "bob", CALLBACK).await;
+    let location = callback(&app, &back, None).await;
+    assert_eq!(location, "https://app.example.com/welcome");
+    let user = me(&app, &token).await;
+    assert_eq!(
+        user["email"], "carol@example.com",
+        "linking keeps the user's address"
+    );
+    let identities = user["identities"].as_array().unwrap().clone();
+    assert_eq!(identities.len(), 2, "{identities:?}");
+    let acme = identities.iter().find(|i| i["provider"] == "acme").unwrap();
+
+    // bob's identity now signs carol in.
+    let location = sign_in(&app, WELCOME, "bob").await;
+    let signed = me(&app, &params(&location, '#')["access_token"]).await;
+    assert_eq!(signed["id"], user["id"]);
+
+    // Another user cannot take it.
+    let dave = app.signup("dave@example.com").await;
+    let dave_token = str_of(&dave.body, "access_token").to_owned();
+    let res = app
+        .call(
+            Method::GET,
+            &format!("/user/identities/authorize?{WELCOME}&skip_http_redirect=true"),
+            Some(&dave_token),
+            None,
+        )
+        .await;
+    let back = Browser::new()
+        .sign_in(str_of(&res.body, "url"), "bob", CALLBACK)
+        .await;
+    let location = callback(&app, &back, None).await;
+    assert_eq!(
+        params(&location, '#')["error_code"],
+        "identity_already_exists",
+        "{location}"
+    );
+
+    let uri = format!("/user/identities/{}", str_of(acme, "identity_id"));
+    let res = app.call(Method::DELETE, &uri, Some(&token), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(
+        me(&app, &token).await["identities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let res = app.call(Method::DELETE, &uri, Some(&token), None).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
+
+    // A user whose only way in is the provider cannot unlink it.
+    let location = sign_in(&app, WELCOME, "erin").await;
+    let erin_token = params(&location, '#')["access_token"].clone();
+    let erin = me(&app, &erin_token).await;
+    assert_eq!(erin["identities"].as_array().unwrap().len(), 1, "{erin}");
+    let uri = format!(
+        "/user/identities/{}",
+        str_of(&erin["identities"][0], "identity_id")
+    );
+    let res = app
+        .call(Method::DELETE, &uri, Some(&erin_token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
+    assert_eq!(res.body["error_code"], "single_identity_not_deletable");
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT event FROM audit_log WHERE event LIKE 'identity_%' ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, ["identity_linked", "identity_unlinked"]);
+}
+
+#[sqlx::test(migrations = false)]
+async fn settings_list_the_enabled_providers(_: PgPoolOptions, opts: PgConnectOptions) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &["--disable-signup"]).await;
+    let res = get(&app, "/settings", None).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body["external"]["acme"], true);
+    assert_eq!(res.body["external"]["email"], true);
+    assert_eq!(res.body["external"]["github"], false);
+    assert_eq!(res.body["disable_signup"], true);
+    // Sign-up is off: a new external user is refused too.
+    let location = sign_in(&app, WELCOME, "alice").await;
+    assert_eq!(
+        params(&location, '#')["error_code"],
+        "signup_disabled",
+        "{location}"
+    );
+    assert_eq!(user_count(&app).await, 0);
+}
