@@ -571,3 +571,53 @@ async fn settings_list_the_enabled_providers(_: PgPoolOptions, opts: PgConnectOp
     );
     assert_eq!(user_count(&app).await, 0);
 }
+
+/// The recipe of docs/providers.md: a provider's `groups` claim becomes a Hasura role (a
+/// trigger on identities) and a session variable (the custom claims SQL).
+#[sqlx::test(migrations = false)]
+async fn provider_groups_become_hasura_roles_and_claims(_: PgPoolOptions, opts: PgConnectOptions) {
+    let oidc = Oidc::start().await;
+    let claims_sql = "SELECT jsonb_build_object('groups', coalesce(
+        (SELECT identity_data->'custom_claims'->'groups' FROM auth.identities
+          WHERE user_id = $1 AND provider = 'acme'), '[]'::jsonb))";
+    let app = oidc_app(
+        opts,
+        &oidc.providers_setting("acme"),
+        &["--custom-claims-sql", claims_sql],
+    )
+    .await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION public.roles_from_groups() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.identity_data->'custom_claims'->'groups' ? 'editors' THEN
+             UPDATE auth.users SET allowed_roles = ARRAY['user', 'editor'], default_role = 'editor'
+              WHERE id = NEW.user_id;
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER roles_from_groups AFTER INSERT OR UPDATE OF identity_data
+           ON auth.identities FOR EACH ROW EXECUTE FUNCTION public.roles_from_groups();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let location = sign_in(&app, WELCOME, "bob").await;
+    let token = params(&location, '#')["access_token"].clone();
+    let claims = common::jwt_payload(&token)["https://hasura.io/jwt/claims"].clone();
+    assert_eq!(claims["x-hasura-default-role"], "editor", "{claims}");
+    assert_eq!(claims["x-hasura-allowed-roles"], json!(["user", "editor"]));
+    assert_eq!(claims["x-hasura-groups"], "{editors}");
+    let user = me(&app, &token).await;
+    assert_eq!(
+        user["identities"][0]["identity_data"]["custom_claims"]["groups"],
+        json!(["editors"])
+    );
+
+    // alice is in no group: the defaults.
+    let location = sign_in(&app, WELCOME, "alice").await;
+    let token = params(&location, '#')["access_token"].clone();
+    let claims = common::jwt_payload(&token)["https://hasura.io/jwt/claims"].clone();
+    assert_eq!(claims["x-hasura-default-role"], "user", "{claims}");
+    assert_eq!(claims["x-hasura-groups"], "{}");
+}

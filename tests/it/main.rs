@@ -14,5 +14,6 @@ mod common;
 mod email;
 mod external;
 mod faults;
+mod github;
 mod hasura;
 mod refresh;

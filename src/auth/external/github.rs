@@ -103,13 +103,18 @@ impl GitHubProvider {
         code: &str,
         pkce_verifier: &str,
     ) -> anyhow::Result<ExternalUser> {
-        let token = self
-            .client(redirect_uri)?
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-            .request_async(http)
-            .await
-            .map_err(super::oidc::exchange_error)?;
+        let token =
+            self.client(redirect_uri)?
+                .exchange_code(AuthorizationCode::new(code.to_owned()))
+                .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+                .request_async(http)
+                .await
+                .map_err(|e| match e {
+                    // GitHub refuses a code with 200 and `{"error": …}`, which is no token response.
+                    oauth2::RequestTokenError::Parse(parse, _) => anyhow::Error::new(Refused)
+                        .context(format!("GitHub refused the code: {parse}")),
+                    other => super::oidc::exchange_error(other),
+                })?;
         let access = token.access_token().secret();
         let user: GitHubUser = self.get(http, access, "/user").await?;
         let emails: Vec<GitHubEmail> = self.get(http, access, "/user/emails").await?;

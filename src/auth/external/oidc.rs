@@ -141,7 +141,7 @@ impl OidcProvider {
             .map_err(|e| {
                 anyhow::Error::new(Refused).context(format!("the ID token does not verify: {e}"))
             })?;
-        Ok(self.user_of(claims))
+        Ok(self.user_of(claims, &id_token.to_string()))
     }
 
     /// Validates an ID token the app obtained itself (`grant_type=id_token`): signature with
@@ -170,15 +170,18 @@ impl OidcProvider {
                 }
             })
             .context("the ID token does not verify")?;
-        Ok(self.user_of(claims))
+        Ok(self.user_of(claims, id_token))
     }
 
+    /// The user of verified `claims`; `verified_token` (the same token, already verified)
+    /// gives the provider's own claims (groups, roles…), kept as `custom_claims`.
     fn user_of(
         &self,
         claims: &openidconnect::IdTokenClaims<
             openidconnect::EmptyAdditionalClaims,
             openidconnect::core::CoreGenderClaim,
         >,
+        verified_token: &str,
     ) -> ExternalUser {
         let name = claims
             .name()
@@ -193,6 +196,10 @@ impl OidcProvider {
         });
         if let Some(name) = &name {
             data["name"] = serde_json::json!(name);
+        }
+        let custom = custom_claims(verified_token);
+        if !custom.is_empty() {
+            data["custom_claims"] = serde_json::Value::Object(custom);
         }
         ExternalUser {
             provider: self.name.clone(),
@@ -217,4 +224,57 @@ where
         }
         other => anyhow::Error::new(other).context("the code exchange failed"),
     }
+}
+
+/// Claims of an ID token beyond the ones OpenID Connect defines for the token itself and the
+/// standard profile: what a provider adds (groups, roles, tenant). The token's signature has
+/// been verified by then; this only reads its payload.
+fn custom_claims(verified_token: &str) -> serde_json::Map<String, serde_json::Value> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    const STANDARD: &[&str] = &[
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "nonce",
+        "at_hash",
+        "c_hash",
+        "auth_time",
+        "azp",
+        "acr",
+        "amr",
+        "sid",
+        "email",
+        "email_verified",
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "website",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "updated_at",
+        "phone_number",
+        "phone_number_verified",
+        "address",
+    ];
+    let payload = verified_token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Map<_, _>>(&bytes).ok())
+        .unwrap_or_default();
+    payload
+        .into_iter()
+        .filter(|(k, _)| !STANDARD.contains(&k.as_str()))
+        .collect()
 }
