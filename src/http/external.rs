@@ -176,7 +176,6 @@ async fn finish(
             redirect_to,
         }) => redirect::with_session(app, &session, &redirect_to, &[]),
         Ok(ExternalOutcome::Code { code, redirect_to }) => redirect::with_code(&redirect_to, &code),
-        Ok(ExternalOutcome::Linked { redirect_to }) => redirect::see_other(&redirect_to),
         Err((e, target)) => {
             e.log_cause();
             redirect::with_error(target.as_deref().unwrap_or(fallback), &e)

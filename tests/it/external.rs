@@ -481,8 +481,10 @@ async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: Pg
     let url = str_of(&res.body, "url").to_owned();
     let back = Browser::new().sign_in(&url, "bob", CALLBACK).await;
     let location = callback(&app, &back, None).await;
-    assert_eq!(location, "https://app.example.com/welcome");
+    // As after a sign-in: a session (of the same user) for the app.
+    let linked = me(&app, &params(&location, '#')["access_token"]).await;
     let user = me(&app, &token).await;
+    assert_eq!(linked["id"], user["id"]);
     assert_eq!(
         user["email"], "carol@example.com",
         "linking keeps the user's address"

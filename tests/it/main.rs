@@ -6,9 +6,12 @@
 //! - `hasura`: claims, actions, webhook, cookie and CORS;
 //! - `admin`: the admin API, the CLI, imports and the audit log;
 //! - `email`: the email flows over a real SMTP server;
+//! - `external`, `github`, `auth_js`: external sign-in against a real OpenID Connect provider,
+//!   a stand-in of GitHub's API, and the real `@supabase/auth-js` client;
 //! - `faults`: the database going away and coming back.
 mod admin;
 mod api;
+mod auth_js;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
 mod email;

@@ -19,7 +19,6 @@ use crate::{
 pub(super) enum Signed {
     Session(Box<Session>),
     Code(Secret),
-    Linked,
 }
 
 impl Auth {
@@ -138,7 +137,6 @@ impl Auth {
                 redirect_to,
             }),
             Ok(Signed::Code(code)) => Ok(ExternalOutcome::Code { code, redirect_to }),
-            Ok(Signed::Linked) => Ok(ExternalOutcome::Linked { redirect_to }),
             Err(e) => Err((e, Some(redirect_to))),
         }
     }
@@ -179,8 +177,8 @@ impl Auth {
         };
         match self.sign_in_external(external, None, None, client).await? {
             Signed::Session(session) => Ok(*session),
-            Signed::Code(_) | Signed::Linked => Err(Error::internal(anyhow::anyhow!(
-                "an ID-token sign-in neither linked nor asked for a code"
+            Signed::Code(_) => Err(Error::internal(anyhow::anyhow!(
+                "an ID-token sign-in asked for no code"
             ))),
         }
     }
@@ -211,10 +209,6 @@ impl Auth {
         let user = self
             .resolve_external_user(&mut tx, &external, link_user_id, client)
             .await?;
-        if link_user_id.is_some() {
-            tx.commit().await?;
-            return Ok(Signed::Linked);
-        }
         if !user.is_active(chrono::Utc::now()) {
             return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
         }

@@ -203,8 +203,4 @@ pub enum ExternalOutcome {
         code: Secret,
         redirect_to: String,
     },
-    /// The identity was linked to the signed-in user who started the flow.
-    Linked {
-        redirect_to: String,
-    },
 }

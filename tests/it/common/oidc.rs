@@ -40,7 +40,7 @@ pub fn free_port() -> u16 {
 }
 
 /// Installs the provider's packages (`npm ci`) once, when they are not there yet.
-fn install() {
+pub fn install() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
@@ -60,14 +60,20 @@ fn install() {
 }
 
 impl Oidc {
+    /// The provider, with our server registered at `http://auth.test/callback`.
     pub async fn start() -> Self {
+        Self::start_for("http://auth.test/callback").await
+    }
+
+    /// The provider, with our server registered at `callback`.
+    pub async fn start_for(callback: &str) -> Self {
         tokio::task::spawn_blocking(install).await.unwrap();
         let port = free_port();
         let clients = json!([
             {
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
-                "redirect_uris": ["http://auth.test/callback", NATIVE_REDIRECT],
+                "redirect_uris": [callback, NATIVE_REDIRECT],
             },
             {
                 "client_id": OTHER_CLIENT_ID,
