@@ -24,7 +24,7 @@ use crate::{
     app::App,
     auth::{
         email::pkce::Challenge,
-        external::{new_browser_secret, ExternalOutcome, STATE_TTL},
+        external::{link_needs_pkce, new_browser_secret, ExternalOutcome, STATE_TTL},
         Authenticated,
     },
     client::Client,
@@ -240,7 +240,8 @@ async fn link(
 ) -> Result<Response> {
     let q = query(q)?;
     let challenge =
-        Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?;
+        Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?
+            .ok_or_else(link_needs_pkce)?;
     let browser = new_browser_secret();
     let url = app
         .auth
@@ -248,7 +249,7 @@ async fn link(
             q.provider()?,
             q.redirect_to.as_deref(),
             &q.scopes(),
-            challenge,
+            Some(challenge),
             &browser,
             Some(me.user.id),
         )

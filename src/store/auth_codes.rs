@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
@@ -12,31 +13,43 @@ pub async fn insert(
     code_challenge: &str,
     code_challenge_method: &str,
     authentication_method: &str,
+    pending_identity: Option<&Value>,
     ttl: Duration,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO auth_codes (code_hash, user_id, code_challenge, code_challenge_method,
-                                 authentication_method, expires_at)
-         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
+                                 authentication_method, pending_identity, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))",
     )
     .bind(code_hash)
     .bind(user_id)
     .bind(code_challenge)
     .bind(code_challenge_method)
     .bind(authentication_method)
+    .bind(pending_identity)
     .bind(ttl.as_secs_f64())
     .execute(db)
     .await?;
     Ok(())
 }
 
-#[derive(Debug, FromRow)]
+#[derive(FromRow)]
 pub struct AuthCode {
     pub user_id: Uuid,
     pub code_challenge: String,
     pub code_challenge_method: String,
     pub authentication_method: String,
+    /// An external identity to link to the user when the code is exchanged.
+    pub pending_identity: Option<Value>,
     pub live: bool,
+}
+
+impl std::fmt::Debug for AuthCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthCode")
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Removes and returns the code: whoever gets it back is the only one to exchange it.
@@ -44,7 +57,7 @@ pub async fn take(db: impl PgExecutor<'_>, code_hash: &[u8]) -> sqlx::Result<Opt
     sqlx::query_as(
         "DELETE FROM auth_codes WHERE code_hash = $1
          RETURNING user_id, code_challenge, code_challenge_method, authentication_method,
-                   expires_at > now() AS live",
+                   pending_identity, expires_at > now() AS live",
     )
     .bind(code_hash)
     .fetch_optional(db)

@@ -102,6 +102,16 @@ async fn me(app: &TestApp, token: &str) -> Value {
     res.body
 }
 
+/// A PKCE verifier and its S256 challenge.
+fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = "a-code-verifier-of-the-app-0123456789-abcdefghij".to_owned();
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&verifier));
+    (verifier, challenge)
+}
+
 const WELCOME: &str = "provider=acme&redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome";
 
 #[sqlx::test(migrations = false)]
@@ -174,12 +184,7 @@ async fn browser_sign_in_creates_the_user_then_finds_it(_: PgPoolOptions, opts: 
 async fn pkce_flow_gives_a_code_for_the_verifier(_: PgPoolOptions, opts: PgConnectOptions) {
     let oidc = Oidc::start().await;
     let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
-    let verifier = "a-code-verifier-of-the-app-0123456789-abcdefghij";
-    let challenge = {
-        use base64::Engine;
-        use sha2::Digest;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
-    };
+    let (verifier, challenge) = pkce();
     let query = format!("{WELCOME}&code_challenge={challenge}&code_challenge_method=s256");
     let location = sign_in(&app, &query, "bob").await;
     assert!(
@@ -468,23 +473,55 @@ async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: Pg
     let res = app.signup("carol@example.com").await;
     let token = str_of(&res.body, "access_token").to_owned();
 
-    // auth-js's linkIdentity: the URL as JSON, then the browser goes there.
+    // Linking needs the PKCE flow.
+    let link_uri = format!("/user/identities/authorize?{WELCOME}&skip_http_redirect=true");
+    let res = app.call(Method::GET, &link_uri, Some(&token), None).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    let (verifier, challenge) = pkce();
+    let link_uri = format!("{link_uri}&code_challenge={challenge}&code_challenge_method=s256");
+    let identity_count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM identities")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+
+    // auth-js's linkIdentity: the URL as JSON, then the browser goes there. Completed in
+    // someone else's browser (a link URL sent to a victim), it links nothing: the link
+    // happens only at the exchange, with the verifier of the app that asked.
+    let res = app.call(Method::GET, &link_uri, Some(&token), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let back = Browser::new()
+        .sign_in(str_of(&res.body, "url"), "bob", CALLBACK)
+        .await;
+    let location = callback(&app, &back, None).await;
+    let code = params(&location, '?')["code"].clone();
+    assert_eq!(identity_count().await, 0);
     let res = app
-        .call(
-            Method::GET,
-            &format!("/user/identities/authorize?{WELCOME}&skip_http_redirect=true"),
-            Some(&token),
-            None,
+        .post(
+            "/token?grant_type=pkce",
+            json!({"auth_code": code, "code_verifier": "w".repeat(43)}),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "bad_code_verifier", "{res:?}");
+    assert_eq!(identity_count().await, 0);
+
+    // The app that asked exchanges the code: linked, and a session of the same user.
+    let res = app.call(Method::GET, &link_uri, Some(&token), None).await;
+    let back = Browser::new()
+        .sign_in(str_of(&res.body, "url"), "bob", CALLBACK)
+        .await;
+    let location = callback(&app, &back, None).await;
+    let code = params(&location, '?')["code"].clone();
+    let res = app
+        .post(
+            "/token?grant_type=pkce",
+            json!({"auth_code": code, "code_verifier": verifier}),
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
-    let url = str_of(&res.body, "url").to_owned();
-    let back = Browser::new().sign_in(&url, "bob", CALLBACK).await;
-    let location = callback(&app, &back, None).await;
-    // As after a sign-in: a session (of the same user) for the app.
-    let linked = me(&app, &params(&location, '#')["access_token"]).await;
     let user = me(&app, &token).await;
-    assert_eq!(linked["id"], user["id"]);
+    assert_eq!(res.body["user"]["id"], user["id"]);
     assert_eq!(
         user["email"], "carol@example.com",
         "linking keeps the user's address"
@@ -502,12 +539,7 @@ async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: Pg
     let dave = app.signup("dave@example.com").await;
     let dave_token = str_of(&dave.body, "access_token").to_owned();
     let res = app
-        .call(
-            Method::GET,
-            &format!("/user/identities/authorize?{WELCOME}&skip_http_redirect=true"),
-            Some(&dave_token),
-            None,
-        )
+        .call(Method::GET, &link_uri, Some(&dave_token), None)
         .await;
     let back = Browser::new()
         .sign_in(str_of(&res.body, "url"), "bob", CALLBACK)

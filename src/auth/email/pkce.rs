@@ -83,6 +83,7 @@ impl Auth {
         user_id: Uuid,
         challenge: &Challenge,
         authentication_method: &str,
+        pending_identity: Option<&serde_json::Value>,
     ) -> Result<Secret> {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
@@ -94,6 +95,7 @@ impl Auth {
             &challenge.challenge,
             &challenge.method,
             authentication_method,
+            pending_identity,
             CODE_TTL,
         )
         .await?;
@@ -142,6 +144,10 @@ impl Auth {
         if !user.is_active(chrono::Utc::now()) {
             return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
         }
+        let user = match found.pending_identity {
+            Some(pending) => self.link_pending(&mut tx, user.id, pending, client).await?,
+            None => user,
+        };
         let session = self.open_session_for(&mut tx, user, client, "pkce").await?;
         tx.commit().await?;
         session.finish(self)

@@ -232,7 +232,7 @@ impl Auth {
             {
                 let challenge = Challenge { challenge, method };
                 let code = self
-                    .issue_auth_code(tx, user.id, &challenge, verification_type)
+                    .issue_auth_code(tx, user.id, &challenge, verification_type, None)
                     .await?;
                 return Ok(Applied::Code { code, redirect_to });
             }

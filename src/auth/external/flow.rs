@@ -206,15 +206,18 @@ impl Auth {
         client: &Client,
     ) -> Result<Signed> {
         let mut tx = self.pool.begin().await?;
+        if let Some(user_id) = link_user_id {
+            return self.start_link(tx, external, user_id, challenge).await;
+        }
         let user = self
-            .resolve_external_user(&mut tx, &external, link_user_id, client)
+            .resolve_external_user(&mut tx, &external, None, client)
             .await?;
         if !user.is_active(chrono::Utc::now()) {
             return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
         }
         if let Some(challenge) = challenge {
             let code = self
-                .issue_auth_code(&mut tx, user.id, &challenge, &external.provider)
+                .issue_auth_code(&mut tx, user.id, &challenge, &external.provider, None)
                 .await?;
             tx.commit().await?;
             return Ok(Signed::Code(code));
@@ -225,4 +228,47 @@ impl Auth {
         tx.commit().await?;
         Ok(Signed::Session(Box::new(opened.finish(self)?)))
     }
+
+    /// A link finishes at the code exchange, with the verifier of the app that started it: a
+    /// link URL completed in someone else's browser links nothing.
+    async fn start_link(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        external: ExternalUser,
+        user_id: Uuid,
+        challenge: Option<Challenge>,
+    ) -> Result<Signed> {
+        let Some(challenge) = challenge else {
+            return Err(link_needs_pkce());
+        };
+        if let Some((_, owner)) =
+            store::identities::find_user(&mut *tx, &external.provider, &external.subject).await?
+        {
+            if owner != user_id {
+                return Err(Error::validation(
+                    code::IDENTITY_ALREADY_EXISTS,
+                    "This identity is already linked to another user",
+                ));
+            }
+        }
+        let pending = serde_json::to_value(&external)
+            .map_err(|e| Error::internal(anyhow::anyhow!("pending identity: {e}")))?;
+        let code = self
+            .issue_auth_code(
+                &mut tx,
+                user_id,
+                &challenge,
+                &external.provider,
+                Some(&pending),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Signed::Code(code))
+    }
+}
+
+/// Linking without a code challenge is refused: nothing would tie the provider's answer to
+/// the app that asked.
+pub fn link_needs_pkce() -> Error {
+    Error::invalid_request("linking an identity needs the PKCE flow (code_challenge)")
 }

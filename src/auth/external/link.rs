@@ -160,4 +160,18 @@ impl Auth {
         tx.commit().await?;
         Ok(user)
     }
+
+    /// At the exchange of a link's code: links the identity the provider vouched for.
+    pub(crate) async fn link_pending(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user_id: Uuid,
+        pending: serde_json::Value,
+        client: &Client,
+    ) -> Result<User> {
+        let external: ExternalUser = serde_json::from_value(pending)
+            .map_err(|e| Error::internal(anyhow::anyhow!("pending identity: {e}")))?;
+        self.resolve_external_user(tx, &external, Some(user_id), client)
+            .await
+    }
 }

@@ -9,6 +9,7 @@
 //! providers and unlink them (never the last way to sign in).
 
 mod flow;
+pub use flow::link_needs_pkce;
 pub mod github;
 mod link;
 pub mod oidc;
@@ -30,7 +31,7 @@ use crate::{
 pub const STATE_TTL: Duration = Duration::from_secs(600);
 
 /// Who the provider says the user is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExternalUser {
     pub provider: String,
     /// The user's id at the provider.
