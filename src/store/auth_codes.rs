@@ -6,28 +6,30 @@ use serde_json::Value;
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
 
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    code_hash: &[u8],
-    user_id: Uuid,
-    code_challenge: &str,
-    code_challenge_method: &str,
-    authentication_method: &str,
-    pending_identity: Option<&Value>,
-    ttl: Duration,
-) -> sqlx::Result<()> {
+pub struct NewAuthCode<'a> {
+    pub code_hash: &'a [u8],
+    pub user_id: Uuid,
+    pub code_challenge: &'a str,
+    pub code_challenge_method: &'a str,
+    pub authentication_method: &'a str,
+    /// An external identity to link to the user when the code is exchanged.
+    pub pending_identity: Option<&'a Value>,
+    pub ttl: Duration,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, c: &NewAuthCode<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO auth_codes (code_hash, user_id, code_challenge, code_challenge_method,
                                  authentication_method, pending_identity, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))",
     )
-    .bind(code_hash)
-    .bind(user_id)
-    .bind(code_challenge)
-    .bind(code_challenge_method)
-    .bind(authentication_method)
-    .bind(pending_identity)
-    .bind(ttl.as_secs_f64())
+    .bind(c.code_hash)
+    .bind(c.user_id)
+    .bind(c.code_challenge)
+    .bind(c.code_challenge_method)
+    .bind(c.authentication_method)
+    .bind(c.pending_identity)
+    .bind(c.ttl.as_secs_f64())
     .execute(db)
     .await?;
     Ok(())

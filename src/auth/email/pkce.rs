@@ -90,13 +90,15 @@ impl Auth {
         let code = B64.encode(bytes);
         store::auth_codes::insert(
             &mut *tx,
-            &code_hash(&code),
-            user_id,
-            &challenge.challenge,
-            &challenge.method,
-            authentication_method,
-            pending_identity,
-            CODE_TTL,
+            &store::auth_codes::NewAuthCode {
+                code_hash: &code_hash(&code),
+                user_id,
+                code_challenge: &challenge.challenge,
+                code_challenge_method: &challenge.method,
+                authentication_method,
+                pending_identity,
+                ttl: CODE_TTL,
+            },
         )
         .await?;
         Ok(Secret::new(code))
