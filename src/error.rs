@@ -51,6 +51,7 @@ pub mod code {
     pub const BAD_CODE_VERIFIER: &str = "bad_code_verifier";
     pub const UNEXPECTED_FAILURE: &str = "unexpected_failure";
     pub const PROVIDER_FAILED: &str = "provider_failed";
+    pub const PROVIDER_EMAIL_NEEDS_VERIFICATION: &str = "provider_email_needs_verification";
     pub const BAD_OAUTH_STATE: &str = "bad_oauth_state";
     pub const BAD_ID_TOKEN: &str = "bad_id_token";
     pub const IDENTITY_ALREADY_EXISTS: &str = "identity_already_exists";

@@ -32,7 +32,9 @@ use crate::{
     error::{code, Error, Kind, Result},
 };
 
-const STATE_COOKIE: &str = "hasura_auth_oauth_state";
+/// Prefix of the state cookies: one per sign-in under way (named after the first characters
+/// of its value), so two tabs signing in at once do not overwrite each other's.
+const STATE_COOKIE: &str = "hasura_auth_oauth_state_";
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -83,8 +85,11 @@ fn query<T>(
 /// `GET /authorize`: 302 to the provider, with the state cookie.
 async fn authorize(
     State(app): State<App>,
+    client: Client,
     q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
+    // Each call stores a sign-in under way: limited like sign-ins.
+    app.sign_in_limiter.check(&client)?;
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?;
@@ -130,7 +135,9 @@ async fn callback(
         Err(e) => redirect::with_error(&fallback, &e),
         Ok(q) => finish(&app, &client, &headers, q, &fallback).await,
     };
-    set_state_cookie(&app.config, response.headers_mut(), "", 0);
+    for browser in state_cookies(&headers) {
+        clear_state_cookie(&app.config, response.headers_mut(), &browser);
+    }
     response
 }
 
@@ -144,7 +151,7 @@ async fn finish(
     let Some(state) = q.state.filter(|s| !s.is_empty()) else {
         return redirect::with_error(fallback, &Error::invalid_request("state is missing"));
     };
-    let browser = state_cookie(headers);
+    let browsers = state_cookies(headers);
     let code = match (q.code, q.error) {
         (Some(code), None) => code,
         (_, error) => {
@@ -168,7 +175,7 @@ async fn finish(
     };
     match app
         .auth
-        .finish_external(&state, &code, browser.as_deref(), client)
+        .finish_external(&state, &code, &browsers, client)
         .await
     {
         Ok(ExternalOutcome::Session {
@@ -236,8 +243,10 @@ async fn settings(State(app): State<App>) -> Json<Value> {
 async fn link(
     State(app): State<App>,
     me: Authenticated,
+    client: Client,
     q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
+    app.sign_in_limiter.check(&client)?;
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?
@@ -291,28 +300,40 @@ fn found(location: &str) -> Response {
     response
 }
 
-/// Sets (or with max-age 0 deletes) the cookie binding a sign-in to its browser.
-fn set_state_cookie(config: &Config, headers: &mut HeaderMap, value: &str, max_age: u64) {
+fn cookie_name(browser: &str) -> String {
+    format!("{STATE_COOKIE}{}", browser.get(..8).unwrap_or(browser))
+}
+
+/// Sets the cookie binding a sign-in to its browser.
+fn set_state_cookie(config: &Config, headers: &mut HeaderMap, browser: &str, max_age: u64) {
     let secure = if config.public_url().starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
     let cookie = format!(
-        "{STATE_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        "{}={browser}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        cookie_name(browser)
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         headers.append(header::SET_COOKIE, v);
     }
 }
 
-fn state_cookie(headers: &HeaderMap) -> Option<String> {
+fn clear_state_cookie(config: &Config, headers: &mut HeaderMap, browser: &str) {
+    set_state_cookie(config, headers, browser, 0);
+}
+
+/// The values of the state cookies the browser sent.
+fn state_cookies(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == STATE_COOKIE && !value.is_empty())
+        .filter(|(name, value)| name.starts_with(STATE_COOKIE) && !value.is_empty())
         .map(|(_, value)| value.to_owned())
+        .take(16)
+        .collect()
 }

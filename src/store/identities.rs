@@ -41,10 +41,13 @@ pub struct NewIdentity<'a> {
 }
 
 /// Links an identity to a user (signed in by it just now).
-pub async fn insert(db: impl PgExecutor<'_>, i: &NewIdentity<'_>) -> sqlx::Result<Uuid> {
+/// Links an identity; `None` when that provider account is already linked (a concurrent
+/// sign-in won).
+pub async fn insert(db: impl PgExecutor<'_>, i: &NewIdentity<'_>) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "INSERT INTO identities (id, user_id, provider, provider_id, identity_data, email, last_sign_in_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now()) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, now())
+         ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id",
     )
     .bind(Uuid::new_v4())
     .bind(i.user_id)
@@ -52,7 +55,7 @@ pub async fn insert(db: impl PgExecutor<'_>, i: &NewIdentity<'_>) -> sqlx::Resul
     .bind(i.provider_id)
     .bind(i.identity_data)
     .bind(i.email)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await
 }
 
@@ -73,6 +76,27 @@ pub async fn signed_in(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Unlinks the user's provider accounts whose provider did not verify the address (when the
+/// address is proven some other way, they may be someone else's).
+pub async fn delete_unverified(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+    let r = sqlx::query(
+        "DELETE FROM identities WHERE user_id = $1
+           AND NOT coalesce((identity_data->>'email_verified')::boolean, false)",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// The number of the user's provider accounts (read after locking the user row).
+pub async fn count(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM identities WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(db)
+        .await
 }
 
 /// Unlinks an identity of the user; returns whether one went.

@@ -286,6 +286,24 @@ async fn state_is_bound_to_the_browser_single_use_and_short_lived(
     // …and the attempt used the state up.
     bad_state(&callback(&app, &back, Some(&started.cookie)).await);
 
+    // Two sign-ins at once in one browser (two tabs): each keeps its own cookie.
+    let first = authorize(&app, WELCOME).await;
+    let second = authorize(&app, WELCOME).await;
+    assert_ne!(
+        first.cookie.split('=').next(),
+        second.cookie.split('=').next()
+    );
+    let back = Browser::new()
+        .sign_in(&first.provider_url, "alice", CALLBACK)
+        .await;
+    let both = format!("{}; {}", first.cookie, second.cookie);
+    let location = callback(&app, &back, Some(&both)).await;
+    assert!(location.contains("access_token="), "{location}");
+    sqlx::query("DELETE FROM users")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
     // A state that was never issued.
     let started = authorize(&app, WELCOME).await;
     let back = Browser::new()
@@ -408,6 +426,28 @@ async fn a_provider_that_is_down_is_a_clear_error(_: PgPoolOptions, opts: PgConn
         .unwrap();
     assert_eq!(states, 0);
 
+    // A well-formed ID token cannot be checked either: the provider's keys are out of reach.
+    let id_token = {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+        let header = B64.encode(json!({"alg": "RS256", "kid": "k"}).to_string());
+        let claims = json!({"iss": down[0]["issuer"], "sub": "a", "aud": "x",
+                            "exp": 4_000_000_000u64, "iat": 1_700_000_000u64});
+        format!(
+            "{header}.{}.{}",
+            B64.encode(claims.to_string()),
+            B64.encode("sig")
+        )
+    };
+    let res = app
+        .post(
+            "/token?grant_type=id_token",
+            json!({"provider": "acme", "id_token": id_token}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{res:?}");
+    assert_eq!(res.body["error_code"], "provider_failed");
+    assert_eq!(user_count(&app).await, 0);
+
     let res = get(&app, "/authorize?provider=nope", None).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
     let res = get(&app, "/authorize", None).await;
@@ -450,7 +490,7 @@ async fn id_token_sign_in_checks_signature_audience_issuer_and_nonce(
             "n",
         )
         .await;
-    let res = sign_in(json!({"provider": "acme", "id_token": theirs})).await;
+    let res = sign_in(json!({"provider": "acme", "id_token": theirs, "nonce": "n"})).await;
     assert_eq!(res.body["error_code"], "bad_id_token", "{res:?}");
 
     // Issued by another provider (another issuer and keys) with our client id.
@@ -458,12 +498,30 @@ async fn id_token_sign_in_checks_signature_audience_issuer_and_nonce(
     let foreign = elsewhere
         .id_token(oidc::CLIENT_ID, oidc::CLIENT_SECRET, "alice", "n")
         .await;
-    let res = sign_in(json!({"provider": "acme", "id_token": foreign})).await;
+    let res = sign_in(json!({"provider": "acme", "id_token": foreign, "nonce": "n"})).await;
     assert_eq!(res.body["error_code"], "bad_id_token", "{res:?}");
+
+    // A token with a nonce needs it; apps that hand the provider SHA-256(nonce) in hex (as
+    // Supabase's guides for Google and Apple say) send the raw nonce.
+    let res = sign_in(json!({"provider": "acme", "id_token": token})).await;
+    assert_eq!(res.body["error_code"], "bad_id_token", "{res:?}");
+    let hashed = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"raw-nonce")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let token = oidc
+        .id_token(oidc::CLIENT_ID, oidc::CLIENT_SECRET, "bob", &hashed)
+        .await;
+    let res = sign_in(json!({"provider": "acme", "id_token": token, "nonce": "raw-nonce"})).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["email"], "bob@example.com");
 
     let res = sign_in(json!({"provider": "acme"})).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    assert_eq!(user_count(&app).await, 1);
+    assert_eq!(user_count(&app).await, 2);
 }
 
 #[sqlx::test(migrations = false)]
@@ -654,4 +712,66 @@ async fn provider_groups_become_hasura_roles_and_claims(_: PgPoolOptions, opts: 
     let claims = common::jwt_payload(&token)["https://hasura.io/jwt/claims"].clone();
     assert_eq!(claims["x-hasura-default-role"], "user", "{claims}");
     assert_eq!(claims["x-hasura-groups"], "{}");
+}
+
+/// Pre-account takeover: someone signs up first with the victim's address through a provider
+/// that did not verify it. When the owner proves the address, that identity goes.
+#[sqlx::test(migrations = false)]
+async fn an_unverified_identity_goes_when_the_owner_proves_the_address(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let location = sign_in(&app, WELCOME, "mallory").await;
+    let squatter = me(&app, &params(&location, '#')["access_token"]).await;
+    assert_eq!(squatter["email"], "victim@example.com");
+    assert!(squatter["email_confirmed_at"].is_null());
+
+    // The owner signs in with a provider account that verified the address ("victim" has
+    // victim@example.com, verified): it takes over the unconfirmed account, without
+    // mallory's identity or sessions.
+    let location = sign_in(&app, WELCOME, "victim").await;
+    let owner = me(&app, &params(&location, '#')["access_token"]).await;
+    assert_eq!(owner["id"], squatter["id"]);
+    assert!(!owner["email_confirmed_at"].is_null());
+    let subjects: Vec<&str> = owner["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["victim"]);
+    assert_eq!(app.session_count(str_of(&owner, "id")).await, 1);
+    // mallory is now refused.
+    let location = sign_in(&app, WELCOME, "mallory").await;
+    assert_eq!(
+        params(&location, '#')["error_code"],
+        "email_exists",
+        "{location}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_unverified_address_opens_no_account_when_confirmation_is_required(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(
+        opts,
+        &oidc.providers_setting("acme"),
+        &["--email-confirmation-required"],
+    )
+    .await;
+    let location = sign_in(&app, WELCOME, "mallory").await;
+    assert_eq!(
+        params(&location, '#')["error_code"],
+        "provider_email_needs_verification",
+        "{location}"
+    );
+    assert_eq!(user_count(&app).await, 0);
+    // A verified address opens one at once.
+    let location = sign_in(&app, WELCOME, "alice").await;
+    assert!(location.contains("access_token="), "{location}");
 }

@@ -208,9 +208,11 @@ impl Auth {
                     .ok_or_else(Error::otp_expired)?;
                 if kind != TokenKind::Confirmation {
                     // The address is proven now, but not the password the account was
-                    // created with: someone else may have registered it. Drop the password
-                    // and whatever sessions it opened; the owner sets their own.
+                    // created with: someone else may have registered it. Drop the password,
+                    // provider accounts that never proved the address, and whatever sessions
+                    // they opened; the owner sets their own.
                     store::passwords::delete(&mut *tx, user.id).await?;
+                    store::identities::delete_unverified(&mut *tx, user.id).await?;
                     store::sessions::delete_for_user(&mut *tx, user.id, None).await?;
                 }
                 audit::record(

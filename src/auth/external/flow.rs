@@ -63,14 +63,15 @@ impl Auth {
         Ok(started.url)
     }
 
-    /// `GET /callback`: checks `state` (live, single-use, this browser's), exchanges the code,
+    /// `GET /callback`: checks `state` (live, single-use, this browser's: one of
+    /// `browser_secrets` is the one it was started with), exchanges the code,
     /// and signs the user in (or links the identity). Errors carry the `redirect_to` to send
     /// the browser back to, when it is known.
     pub async fn finish_external(
         &self,
         state: &str,
         code: &str,
-        browser_secret: Option<&str>,
+        browser_secrets: &[String],
         client: &Client,
     ) -> std::result::Result<ExternalOutcome, (Error, Option<String>)> {
         let invalid_state = || {
@@ -84,7 +85,9 @@ impl Auth {
             .map_err(|e| (e.into(), None))?
             .ok_or_else(|| (invalid_state(), None))?;
         let back = Some(found.redirect_to.clone());
-        let same_browser = browser_secret.is_some_and(|b| sha256(b)[..] == found.browser_hash[..]);
+        let same_browser = browser_secrets
+            .iter()
+            .any(|b| sha256(b)[..] == found.browser_hash[..]);
         // Linking starts with an API call (no cookie reaches the browser); the state is the
         // signed-in user's, so only sign-ins are bound to the browser.
         if !found.live || (found.link_user_id.is_none() && !same_browser) {
@@ -168,9 +171,14 @@ impl Auth {
         };
         let external = match p.verify_id_token(&providers.http, id_token, nonce).await {
             Ok(e) => e,
-            Err(e) => {
+            Err(e) if e.chain().any(|c| c.is::<super::Refused>()) => {
                 tracing::info!(error = format!("{e:#}"), provider, "ID token refused");
                 let error = Error::invalid_grant(code::BAD_ID_TOKEN, "The ID token is not valid");
+                self.audit_external_failure(provider, &error, client).await;
+                return Err(error);
+            }
+            Err(e) => {
+                let error = provider_down(e);
                 self.audit_external_failure(provider, &error, client).await;
                 return Err(error);
             }

@@ -65,6 +65,7 @@ impl Auth {
                 // not be the owner's.
                 store::users::confirm_email(&mut *tx, existing.id).await?;
                 store::passwords::delete(&mut *tx, existing.id).await?;
+                store::identities::delete_unverified(&mut *tx, existing.id).await?;
                 store::sessions::delete_for_user(&mut *tx, existing.id, None).await?;
             }
             (existing, event::IDENTITY_LINKED)
@@ -75,6 +76,13 @@ impl Auth {
                     "The identity provider gave no usable email address",
                 )
             })?;
+            if !external.email_verified && self.policy.email_confirmation_required {
+                // Addresses must be proven before an account opens; this provider did not.
+                return Err(Error::validation(
+                    code::PROVIDER_EMAIL_NEEDS_VERIFICATION,
+                    "The identity provider has not verified this email address; verify it there, or sign up with it by email",
+                ));
+            }
             let new = NewUser {
                 id: Uuid::new_v4(),
                 email: address,
@@ -105,7 +113,13 @@ impl Auth {
                 email: email.as_deref(),
             },
         )
-        .await?;
+        .await?
+        .ok_or_else(|| {
+            Error::validation(
+                code::IDENTITY_ALREADY_EXISTS,
+                "This identity was linked at the same moment by another sign-in; try again",
+            )
+        })?;
         audit::record(
             &mut *tx,
             event,
@@ -132,7 +146,9 @@ impl Auth {
         let user = store::users::find_by_id_for_update(&mut *tx, user_id)
             .await?
             .ok_or_else(Error::session_not_found)?;
-        let ways = user.external_identities.len() + usize::from(user.email_identity);
+        // Counted after the lock: two unlinks at once cannot both see a spare identity.
+        let external = store::identities::count(&mut *tx, user_id).await?;
+        let ways = external + i64::from(user.email_identity);
         if ways <= 1 {
             return Err(Error::validation(
                 code::SINGLE_IDENTITY_NOT_DELETABLE,

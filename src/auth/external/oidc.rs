@@ -152,25 +152,47 @@ impl OidcProvider {
         id_token: &str,
         nonce: Option<&str>,
     ) -> anyhow::Result<ExternalUser> {
-        let metadata = self.metadata(http).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.client_id.clone()),
-            Some(ClientSecret::new(self.client_secret.expose().to_owned())),
-        );
-        let token: CoreIdToken = id_token.parse().context("not an ID token")?;
-        let verifier = client.id_token_verifier();
-        let expected = nonce.map(str::to_owned);
-        let claims = token
-            .claims(&verifier, move |got: Option<&Nonce>| {
-                match (&expected, got) {
-                    (None, _) => Ok(()),
-                    (Some(e), Some(g)) if g.secret() == e => Ok(()),
-                    _ => Err("the nonce does not match".to_owned()),
+        let token: CoreIdToken = id_token
+            .parse()
+            .map_err(|e| anyhow::Error::new(Refused).context(format!("not an ID token: {e}")))?;
+        let mut refreshed = false;
+        loop {
+            let metadata = self.metadata(http).await?;
+            let client = CoreClient::from_provider_metadata(
+                metadata,
+                ClientId::new(self.client_id.clone()),
+                Some(ClientSecret::new(self.client_secret.expose().to_owned())),
+            );
+            let verifier = client.id_token_verifier();
+            let expected = nonce.map(str::to_owned);
+            match token.claims(&verifier, move |got: Option<&Nonce>| {
+                nonce_matches(expected.as_deref(), got.map(|n| n.secret().as_str()))
+            }) {
+                Ok(claims) => return Ok(self.user_of(claims, id_token)),
+                // Perhaps signed with a key the provider added since the last discovery.
+                Err(_) if !refreshed && self.forget_stale_metadata() => refreshed = true,
+                Err(e) => {
+                    return Err(anyhow::Error::new(Refused)
+                        .context(format!("the ID token does not verify: {e}")))
                 }
-            })
-            .context("the ID token does not verify")?;
-        Ok(self.user_of(claims, id_token))
+            }
+        }
+    }
+
+    /// Drops cached metadata older than a minute (so that a new signing key is found); says
+    /// whether it did. Younger metadata is kept: forged tokens must not make us hammer the
+    /// provider.
+    fn forget_stale_metadata(&self) -> bool {
+        let Ok(mut cached) = self.metadata.lock() else {
+            return false;
+        };
+        match cached.as_ref() {
+            Some((at, _)) if at.elapsed() > Duration::from_secs(60) => {
+                *cached = None;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The user of verified `claims`; `verified_token` (the same token, already verified)
@@ -277,4 +299,37 @@ fn custom_claims(verified_token: &str) -> serde_json::Map<String, serde_json::Va
         .into_iter()
         .filter(|(k, _)| !STANDARD.contains(&k.as_str()))
         .collect()
+}
+
+/// The ID token's `nonce` against the app's: both absent, or equal either as given or as its
+/// SHA-256 in hex (what Supabase Auth's guides have apps hand to Google and Apple).
+fn nonce_matches(expected: Option<&str>, got: Option<&str>) -> Result<(), String> {
+    use sha2::{Digest, Sha256};
+    match (expected, got) {
+        (None, None) => Ok(()),
+        (Some(e), Some(g)) if g == e || g == hex(&Sha256::digest(e.as_bytes())) => Ok(()),
+        (None, Some(_)) => Err("the ID token has a nonce but none was given".to_owned()),
+        _ => Err("the nonce does not match".to_owned()),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nonce_matches;
+
+    #[test]
+    fn nonces_match_raw_or_hashed() {
+        assert!(nonce_matches(None, None).is_ok());
+        assert!(nonce_matches(Some("abc"), Some("abc")).is_ok());
+        // SHA-256("abc").
+        let hashed = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert!(nonce_matches(Some("abc"), Some(hashed)).is_ok());
+        assert!(nonce_matches(Some("abc"), Some("abd")).is_err());
+        assert!(nonce_matches(Some("abc"), None).is_err());
+        assert!(nonce_matches(None, Some("abc")).is_err());
+    }
 }
