@@ -80,11 +80,35 @@ pub struct ProviderArgs {
         default_value = "https://api.github.com"
     )]
     pub github_api_url: String,
+
+    /// Keep the providers' access and refresh tokens, encrypted (AES-256-GCM) with this key:
+    /// 32 bytes in base64 (`openssl rand -base64 32`). Without it they are not stored.
+    #[arg(long, env = "AUTH_PROVIDER_TOKENS_KEY", hide_env_values = true)]
+    pub provider_tokens_key: Option<Secret>,
 }
 
 impl ProviderArgs {
+    /// The bytes of `AUTH_PROVIDER_TOKENS_KEY`.
+    pub fn tokens_key_bytes(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        let Some(key) = &self.provider_tokens_key else {
+            return Ok(None);
+        };
+        let bytes = STANDARD
+            .decode(key.expose().trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "AUTH_PROVIDER_TOKENS_KEY must be 32 bytes in base64 (openssl rand -base64 32)"
+                )
+            })?;
+        Ok(Some(bytes))
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         use anyhow::ensure;
+        self.tokens_key_bytes()?;
         let mut names = Vec::new();
         if let Some(list) = &self.oidc_providers {
             for p in &list.0 {

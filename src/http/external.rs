@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::redirect;
+use super::{admin::AdminAuth, redirect};
 use crate::{
     app::App,
     auth::{
@@ -43,6 +43,7 @@ pub fn router() -> Router<App> {
         .route("/settings", get(settings))
         .route("/user/identities/authorize", get(link))
         .route("/user/identities/{id}", delete(unlink))
+        .route("/admin/users/{id}/provider_tokens", get(provider_tokens))
 }
 
 #[derive(Deserialize)]
@@ -287,6 +288,18 @@ async fn unlink(
         Uuid::parse_str(&id).map_err(|_| Error::invalid_request("identity id must be a UUID"))?;
     app.auth.unlink_identity(me.user.id, id, &client).await?;
     Ok(Json(json!({})))
+}
+
+/// `GET /admin/users/{id}/provider_tokens` (admin secret): the provider tokens kept for the
+/// user's identities, with `AUTH_PROVIDER_TOKENS_KEY`.
+async fn provider_tokens(
+    State(app): State<App>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::invalid_request("user id must be a UUID"))?;
+    let tokens = app.auth.provider_tokens(id, &actor.client).await?;
+    Ok(Json(json!({ "provider_tokens": tokens })))
 }
 
 fn found(location: &str) -> Response {

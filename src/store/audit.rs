@@ -35,6 +35,7 @@ pub mod event {
     pub const EXTERNAL_SIGN_IN_FAILED: &str = "external_sign_in_failed";
     pub const IDENTITY_LINKED: &str = "identity_linked";
     pub const IDENTITY_UNLINKED: &str = "identity_unlinked";
+    pub const PROVIDER_TOKENS_READ: &str = "provider_tokens_read";
 }
 
 /// Appends one entry.

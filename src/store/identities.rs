@@ -99,6 +99,46 @@ pub async fn count(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> 
         .await
 }
 
+/// Stores an identity's provider tokens (already encrypted).
+pub async fn set_provider_tokens(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    sealed: &[u8],
+    expires_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE identities SET provider_tokens = $2, provider_tokens_expires_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(sealed)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(FromRow)]
+pub struct SealedTokens {
+    pub id: Uuid,
+    pub provider: String,
+    pub sealed: Vec<u8>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The user's identities that have provider tokens stored.
+pub async fn provider_tokens(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<SealedTokens>> {
+    sqlx::query_as(
+        "SELECT id, provider, provider_tokens AS sealed, provider_tokens_expires_at AS expires_at
+           FROM identities WHERE user_id = $1 AND provider_tokens IS NOT NULL ORDER BY created_at",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
 /// Unlinks an identity of the user; returns whether one went.
 pub async fn delete(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
     let r = sqlx::query("DELETE FROM identities WHERE id = $1 AND user_id = $2")

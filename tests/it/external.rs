@@ -775,3 +775,86 @@ async fn an_unverified_address_opens_no_account_when_confirmation_is_required(
     let location = sign_in(&app, WELCOME, "alice").await;
     assert!(location.contains("access_token="), "{location}");
 }
+
+/// With AUTH_PROVIDER_TOKENS_KEY the provider's tokens are kept, encrypted, and the admin API
+/// hands them out (working at the provider); without it nothing is stored.
+#[sqlx::test(migrations = false)]
+async fn provider_tokens_are_kept_encrypted_only_when_asked(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let admin = "an-admin-secret-of-at-least-32-bytes-0123";
+    let key = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode([42u8; 32])
+    };
+    let app = oidc_app(
+        opts,
+        &oidc.providers_setting("acme"),
+        &["--provider-tokens-key", &key, "--admin-secret", admin],
+    )
+    .await;
+    let location = sign_in(&app, WELCOME, "alice").await;
+    let user = me(&app, &params(&location, '#')["access_token"]).await;
+    let uri = format!("/admin/users/{}/provider_tokens", str_of(&user, "id"));
+    let res = app.call(Method::GET, &uri, Some(admin), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let kept = &res.body["provider_tokens"][0];
+    assert_eq!(kept["provider"], "acme");
+    assert_eq!(kept["readable"], true);
+    let access = str_of(kept, "provider_token").to_owned();
+    // The real token: the provider's userinfo endpoint accepts it.
+    let userinfo: Value = reqwest::Client::new()
+        .get(format!("{}/me", oidc.issuer))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["sub"], "alice", "{userinfo}");
+    // Encrypted at rest.
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT provider_tokens FROM identities WHERE provider_id = 'alice'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(&access));
+    let reads: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE event = 'provider_tokens_read'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(reads, 1);
+    let res = app.call(Method::GET, &uri, Some("wrong"), None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrations = false)]
+async fn provider_tokens_are_not_stored_by_default(_: PgPoolOptions, opts: PgConnectOptions) {
+    let oidc = Oidc::start().await;
+    let admin = "an-admin-secret-of-at-least-32-bytes-0123";
+    let app = oidc_app(
+        opts,
+        &oidc.providers_setting("acme"),
+        &["--admin-secret", admin],
+    )
+    .await;
+    let location = sign_in(&app, WELCOME, "alice").await;
+    assert!(location.contains("access_token="), "{location}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM identities WHERE provider_tokens IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0);
+    let user: String = sqlx::query_scalar("SELECT user_id::text FROM identities")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let uri = format!("/admin/users/{user}/provider_tokens");
+    let res = app.call(Method::GET, &uri, Some(admin), None).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND, "{res:?}");
+}

@@ -146,6 +146,16 @@ impl GitHubProvider {
             email,
             email_verified,
             data,
+            tokens: Some(super::vault::ProviderTokens {
+                access_token: Secret::new(access.clone()),
+                refresh_token: token
+                    .refresh_token()
+                    .map(|t| Secret::new(t.secret().clone())),
+                expires_at: token
+                    .expires_in()
+                    .and_then(|d| chrono::Duration::from_std(d).ok())
+                    .map(|d| chrono::Utc::now() + d),
+            }),
         })
     }
 

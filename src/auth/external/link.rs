@@ -39,6 +39,8 @@ impl Auth {
             }
             store::identities::signed_in(&mut *tx, identity_id, &external.data, email.as_deref())
                 .await?;
+            self.keep_provider_tokens(&mut *tx, identity_id, external)
+                .await?;
             return store::users::find_by_id(&mut *tx, user_id)
                 .await?
                 .ok_or_else(Error::user_not_found);
@@ -103,7 +105,7 @@ impl Auth {
             store::users::set_email_identity(&mut *tx, user.id, false).await?;
             (user, event::SIGN_UP)
         };
-        store::identities::insert(
+        let identity_id = store::identities::insert(
             &mut *tx,
             &NewIdentity {
                 user_id: user.id,
@@ -120,6 +122,8 @@ impl Auth {
                 "This identity was linked at the same moment by another sign-in; try again",
             )
         })?;
+        self.keep_provider_tokens(&mut *tx, identity_id, external)
+            .await?;
         audit::record(
             &mut *tx,
             event,
@@ -189,5 +193,65 @@ impl Auth {
             .map_err(|e| Error::internal(anyhow::anyhow!("pending identity: {e}")))?;
         self.resolve_external_user(tx, &external, Some(user_id), client)
             .await
+    }
+
+    /// With `AUTH_PROVIDER_TOKENS_KEY`, stores the provider's tokens, encrypted.
+    async fn keep_provider_tokens(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        identity_id: Uuid,
+        external: &ExternalUser,
+    ) -> Result<()> {
+        let (Some(vault), Some(tokens)) = (&self.providers.vault, &external.tokens) else {
+            return Ok(());
+        };
+        let sealed = vault.seal(identity_id, tokens).map_err(Error::internal)?;
+        store::identities::set_provider_tokens(&mut *tx, identity_id, &sealed, tokens.expires_at)
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /admin/users/{id}/provider_tokens`: the stored provider tokens of the user's
+    /// identities, decrypted (audited).
+    pub async fn provider_tokens(
+        &self,
+        user_id: Uuid,
+        client: &Client,
+    ) -> Result<Vec<serde_json::Value>> {
+        let Some(vault) = &self.providers.vault else {
+            return Err(Error::not_found(
+                code::NOT_FOUND,
+                "Provider tokens are not kept (AUTH_PROVIDER_TOKENS_KEY is not set)",
+            ));
+        };
+        let mut out = Vec::new();
+        for row in store::identities::provider_tokens(&self.pool, user_id).await? {
+            // Sealed under another key (rotated since): reported as unreadable.
+            let tokens = vault
+                .open(row.id, &row.sealed)
+                .inspect_err(|e| tracing::warn!(identity = %row.id, error = %e, "provider tokens unreadable"))
+                .ok();
+            out.push(json!({
+                "identity_id": row.id,
+                "provider": row.provider,
+                "readable": tokens.is_some(),
+                "provider_token": tokens.as_ref().map(|t| t.access_token.expose()),
+                "provider_refresh_token": tokens
+                    .as_ref()
+                    .and_then(|t| t.refresh_token.as_ref())
+                    .map(|t| t.expose()),
+                "expires_at": row.expires_at,
+            }));
+        }
+        audit::record(
+            &self.pool,
+            event::PROVIDER_TOKENS_READ,
+            Some(user_id),
+            None,
+            client,
+            json!({"identities": out.len()}),
+        )
+        .await?;
+        Ok(out)
     }
 }

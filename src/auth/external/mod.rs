@@ -13,6 +13,7 @@ pub use flow::link_needs_pkce;
 pub mod github;
 mod link;
 pub mod oidc;
+pub mod vault;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -40,6 +41,9 @@ pub struct ExternalUser {
     pub email_verified: bool,
     /// What becomes `identity_data`.
     pub data: Value,
+    /// The provider's tokens (kept only with `AUTH_PROVIDER_TOKENS_KEY`; never serialized).
+    #[serde(skip)]
+    pub tokens: Option<vault::ProviderTokens>,
 }
 
 /// A configured provider.
@@ -56,6 +60,8 @@ pub struct Providers {
     http: openidconnect::reqwest::Client,
     /// `<AUTH_PUBLIC_URL>/callback`.
     pub callback_url: String,
+    /// With `AUTH_PROVIDER_TOKENS_KEY`: provider tokens are kept, encrypted with it.
+    pub vault: Option<vault::Vault>,
 }
 
 impl Providers {
@@ -121,6 +127,10 @@ impl Providers {
             by_name: Arc::new(by_name),
             http,
             callback_url: format!("{}/callback", config.public_url()),
+            vault: p
+                .tokens_key_bytes()?
+                .map(|key| vault::Vault::new(&key))
+                .transpose()?,
         })
     }
 

@@ -9,8 +9,8 @@ use std::{
 use anyhow::Context;
 use openidconnect::{
     core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreProviderMetadata},
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
 use super::{ExternalUser, Refused, Started};
@@ -141,7 +141,18 @@ impl OidcProvider {
             .map_err(|e| {
                 anyhow::Error::new(Refused).context(format!("the ID token does not verify: {e}"))
             })?;
-        Ok(self.user_of(claims, &id_token.to_string()))
+        let mut user = self.user_of(claims, &id_token.to_string());
+        user.tokens = Some(super::vault::ProviderTokens {
+            access_token: crate::secret::Secret::new(response.access_token().secret().clone()),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| crate::secret::Secret::new(t.secret().clone())),
+            expires_at: response
+                .expires_in()
+                .and_then(|d| chrono::Duration::from_std(d).ok())
+                .map(|d| chrono::Utc::now() + d),
+        });
+        Ok(user)
     }
 
     /// Validates an ID token the app obtained itself (`grant_type=id_token`): signature with
@@ -229,6 +240,7 @@ impl OidcProvider {
             email,
             email_verified: claims.email_verified().unwrap_or(false),
             data,
+            tokens: None,
         }
     }
 }
