@@ -7,10 +7,14 @@ use uuid::Uuid;
 
 use super::users::{User, USER_COLUMNS};
 
-/// Sets (or replaces) the user's password hash.
+/// Sets (or replaces) the user's password hash; a user with a password has the `email`
+/// identity (also one created by an external sign-in).
 pub async fn set(db: impl PgExecutor<'_>, user_id: Uuid, hash: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO user_passwords (user_id, hash) VALUES ($1, $2)
+        "WITH identity AS (
+             UPDATE users SET email_identity = true WHERE id = $1 AND NOT email_identity
+         )
+         INSERT INTO user_passwords (user_id, hash) VALUES ($1, $2)
          ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash, updated_at = now()",
     )
     .bind(user_id)

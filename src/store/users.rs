@@ -42,9 +42,7 @@ impl User {
 pub const USER_COLUMNS: &str = concat!(
     "u.id, u.email, u.enabled, u.banned_until, u.default_role, u.allowed_roles, \
      u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at, \
-     u.email_confirmed_at, u.invited_at, u.email_change, \
-     (u.email_identity OR EXISTS (SELECT 1 FROM user_passwords p WHERE p.user_id = u.id)) \
-     AS email_identity, ",
+     u.email_confirmed_at, u.invited_at, u.email_change, u.email_identity, ",
     "coalesce((SELECT json_agg(json_build_object(\
      'id', i.id, 'provider', i.provider, 'provider_id', i.provider_id, \
      'identity_data', i.identity_data, 'email', i.email, \

@@ -636,12 +636,33 @@ async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: Pg
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
     assert_eq!(res.body["error_code"], "single_identity_not_deletable");
+    // Once erin sets a password, she has the email identity too and may unlink.
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&erin_token),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(
+        res.body["app_metadata"]["providers"],
+        json!(["email", "acme"])
+    );
+    let res = app
+        .call(Method::DELETE, &uri, Some(&erin_token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
     let events: Vec<String> =
         sqlx::query_scalar("SELECT event FROM audit_log WHERE event LIKE 'identity_%' ORDER BY id")
             .fetch_all(&app.pool)
             .await
             .unwrap();
-    assert_eq!(events, ["identity_linked", "identity_unlinked"]);
+    assert_eq!(
+        events,
+        ["identity_linked", "identity_unlinked", "identity_unlinked"]
+    );
 }
 
 #[sqlx::test(migrations = false)]
