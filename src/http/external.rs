@@ -120,6 +120,8 @@ async fn authorize(
 struct CallbackQuery {
     state: Option<String>,
     code: Option<String>,
+    /// RFC 9207: the issuer of the response, when the provider says.
+    iss: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
 }
@@ -176,7 +178,7 @@ async fn finish(
     };
     match app
         .auth
-        .finish_external(&state, &code, &browsers, client)
+        .finish_external(&state, &code, q.iss.as_deref(), &browsers, client)
         .await
     {
         Ok(ExternalOutcome::Session {

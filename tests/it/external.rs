@@ -102,6 +102,10 @@ async fn me(app: &TestApp, token: &str) -> Value {
     res.body
 }
 
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)]).unwrap()[2..].to_owned()
+}
+
 /// A PKCE verifier and its S256 challenge.
 fn pkce() -> (String, String) {
     use base64::Engine;
@@ -380,6 +384,25 @@ async fn tampered_nonce_verifier_or_replayed_code_are_refused(
         "only bob's first sign-in created a user"
     );
 
+    // RFC 9207: an answer naming another issuer is refused before the code goes anywhere.
+    let started = authorize(&app, WELCOME).await;
+    let back = Browser::new()
+        .sign_in(&started.provider_url, "alice", CALLBACK)
+        .await;
+    let iss = oidc::query_param(&back, "iss").expect("the provider names itself");
+    assert_eq!(iss, oidc.issuer);
+    let mixed = back.replace(
+        &format!("iss={}", urlencode(&iss)),
+        &format!("iss={}", urlencode("https://evil.example")),
+    );
+    assert_ne!(mixed, back);
+    let location = callback(&app, &mixed, Some(&started.cookie)).await;
+    assert_eq!(
+        params(&location, '#')["error_code"],
+        "bad_oauth_state",
+        "{location}"
+    );
+
     // The user cancels at the provider: the app hears why.
     let started = authorize(&app, WELCOME).await;
     let back = Browser::new()
@@ -401,7 +424,7 @@ async fn tampered_nonce_verifier_or_replayed_code_are_refused(
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(failures, 3);
+    assert_eq!(failures, 4);
 }
 
 #[sqlx::test(migrations = false)]

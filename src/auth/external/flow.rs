@@ -71,6 +71,7 @@ impl Auth {
         &self,
         state: &str,
         code: &str,
+        iss: Option<&str>,
         browser_secrets: &[String],
         client: &Client,
     ) -> std::result::Result<ExternalOutcome, (Error, Option<String>)> {
@@ -97,6 +98,19 @@ impl Auth {
         let provider = providers
             .get(&found.provider)
             .map_err(|e| (e, back.clone()))?;
+        if let (Provider::Oidc(p), Some(iss)) = (provider, iss) {
+            // RFC 9207: an answer from another issuer than the one this sign-in went to is a
+            // mix-up attack, or a misconfiguration; either way the code is not sent anywhere.
+            if iss.trim_end_matches('/') != p.issuer.trim_end_matches('/') {
+                let e = Error::bad_request(
+                    code::BAD_OAUTH_STATE,
+                    "The answer comes from another issuer than the sign-in went to",
+                );
+                self.audit_external_failure(&found.provider, &e, client)
+                    .await;
+                return Err((e, back));
+            }
+        }
         let external = match provider {
             Provider::Oidc(p) => p
                 .finish(
