@@ -94,26 +94,7 @@ async fn authorize(
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?;
-    let browser = new_browser_secret();
-    let url = app
-        .auth
-        .start_external(
-            q.provider()?,
-            q.redirect_to.as_deref(),
-            &q.scopes(),
-            challenge,
-            &browser,
-            None,
-        )
-        .await?;
-    let mut response = found(&url);
-    set_state_cookie(
-        &app.config,
-        response.headers_mut(),
-        &browser,
-        STATE_TTL.as_secs(),
-    );
-    Ok(response)
+    start(&app, &q, challenge, None).await
 }
 
 #[derive(Deserialize)]
@@ -254,6 +235,18 @@ async fn link(
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?
             .ok_or_else(link_needs_pkce)?;
+    start(&app, &q, Some(challenge), Some(me.user.id)).await
+}
+
+/// Stores the sign-in (or link) under way and sends the browser to the provider with its
+/// state cookie, or with `skip_http_redirect=true` answers the URL as JSON (auth-js's
+/// `linkIdentity` fetches it, then navigates).
+async fn start(
+    app: &App,
+    q: &AuthorizeQuery,
+    challenge: Option<Challenge>,
+    link_user_id: Option<Uuid>,
+) -> Result<Response> {
     let browser = new_browser_secret();
     let url = app
         .auth
@@ -261,15 +254,15 @@ async fn link(
             q.provider()?,
             q.redirect_to.as_deref(),
             &q.scopes(),
-            Some(challenge),
+            challenge,
             &browser,
-            Some(me.user.id),
+            link_user_id,
         )
         .await?;
-    if q.skip_http_redirect == Some(true) {
+    if link_user_id.is_some() && q.skip_http_redirect == Some(true) {
         return Ok(Json(json!({ "url": url })).into_response());
     }
-    let mut response = found(&url);
+    let mut response = redirect::to(StatusCode::FOUND, &url);
     set_state_cookie(
         &app.config,
         response.headers_mut(),
@@ -302,17 +295,6 @@ async fn provider_tokens(
     let id = Uuid::parse_str(&id).map_err(|_| Error::invalid_request("user id must be a UUID"))?;
     let tokens = app.auth.provider_tokens(id, &actor.client).await?;
     Ok(Json(json!({ "provider_tokens": tokens })))
-}
-
-fn found(location: &str) -> Response {
-    let mut response = StatusCode::FOUND.into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 fn cookie_name(browser: &str) -> String {

@@ -16,7 +16,12 @@ use crate::{
 
 /// `303 See Other` to `location`, never cached.
 pub fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
+    to(StatusCode::SEE_OTHER, location)
+}
+
+/// A redirect (`status`) to `location`, never cached.
+pub fn to(status: StatusCode, location: &str) -> Response {
+    let mut response = status.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, v);
     }

@@ -33,17 +33,21 @@ async fn github_app(opts: PgConnectOptions, gh: &GitHub) -> TestApp {
     .await
 }
 
-/// The browser flow through the stand-in: where the app is sent in the end.
-async fn sign_in(app: &TestApp) -> String {
+/// `/authorize?provider=github`: the stand-in's URL and the state cookie.
+async fn start(app: &TestApp) -> (String, String) {
     let res = app
         .call(Method::GET, "/authorize?provider=github", None, None)
         .await;
     assert_eq!(res.status, StatusCode::FOUND, "{res:?}");
     let url = res.headers[header::LOCATION].to_str().unwrap().to_owned();
     let cookie = res.headers[header::SET_COOKIE].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    (url, cookie.split(';').next().unwrap().to_owned())
+}
+
+/// Through the stand-in and back to `/callback`: where the app is sent in the end.
+async fn finish(app: &TestApp, url: &str, cookie: &str) -> String {
     let back = Browser::new()
-        .sign_in(&url, "octocat", "http://auth.test/callback")
+        .sign_in(url, "octocat", "http://auth.test/callback")
         .await;
     let req = axum::http::Request::get(back.strip_prefix("http://auth.test").unwrap())
         .header(header::COOKIE, cookie)
@@ -52,6 +56,11 @@ async fn sign_in(app: &TestApp) -> String {
     let res = app.request(req).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
     res.headers[header::LOCATION].to_str().unwrap().to_owned()
+}
+
+async fn sign_in(app: &TestApp) -> String {
+    let (url, cookie) = start(app).await;
+    finish(app, &url, &cookie).await
 }
 
 fn fragment(location: &str, key: &str) -> String {
@@ -132,25 +141,12 @@ async fn a_refused_github_code_creates_nothing(_: PgPoolOptions, opts: PgConnect
     .await;
     let app = github_app(opts, &gh).await;
     // The stored verifier no longer matches the challenge GitHub saw.
-    let res = app
-        .call(Method::GET, "/authorize?provider=github", None, None)
-        .await;
-    let url = res.headers[header::LOCATION].to_str().unwrap().to_owned();
-    let cookie = res.headers[header::SET_COOKIE].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let (url, cookie) = start(&app).await;
     sqlx::query("UPDATE oauth_states SET pkce_verifier = repeat('v', 64)")
         .execute(&app.pool)
         .await
         .unwrap();
-    let back = Browser::new()
-        .sign_in(&url, "octocat", "http://auth.test/callback")
-        .await;
-    let req = axum::http::Request::get(back.strip_prefix("http://auth.test").unwrap())
-        .header(header::COOKIE, cookie)
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let res = app.request(req).await;
-    let location = res.headers[header::LOCATION].to_str().unwrap();
+    let location = &finish(&app, &url, &cookie).await;
     assert_eq!(
         fragment(location, "error_code"),
         "provider_failed",

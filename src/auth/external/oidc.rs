@@ -74,6 +74,28 @@ impl OidcProvider {
         Ok(discovered)
     }
 
+    /// A client of the provider, from its (cached) metadata.
+    async fn client(
+        &self,
+        http: &openidconnect::reqwest::Client,
+    ) -> anyhow::Result<
+        CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+    > {
+        let metadata = self.metadata(http).await?;
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.client_id.clone()),
+            Some(ClientSecret::new(self.client_secret.expose().to_owned())),
+        ))
+    }
+
     /// The authorization URL, with a new `state`, `nonce` and PKCE challenge.
     pub async fn start(
         &self,
@@ -81,13 +103,10 @@ impl OidcProvider {
         redirect_uri: &str,
         extra_scopes: &[String],
     ) -> anyhow::Result<Started> {
-        let metadata = self.metadata(http).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.client_id.clone()),
-            Some(ClientSecret::new(self.client_secret.expose().to_owned())),
-        )
-        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).context("redirect URI")?);
+        let client = self
+            .client(http)
+            .await?
+            .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).context("redirect URI")?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
@@ -118,13 +137,10 @@ impl OidcProvider {
         pkce_verifier: &str,
         nonce: &str,
     ) -> anyhow::Result<ExternalUser> {
-        let metadata = self.metadata(http).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.client_id.clone()),
-            Some(ClientSecret::new(self.client_secret.expose().to_owned())),
-        )
-        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).context("redirect URI")?);
+        let client = self
+            .client(http)
+            .await?
+            .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).context("redirect URI")?);
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .context("the provider has no token endpoint")?
@@ -168,12 +184,7 @@ impl OidcProvider {
             .map_err(|e| anyhow::Error::new(Refused).context(format!("not an ID token: {e}")))?;
         let mut refreshed = false;
         loop {
-            let metadata = self.metadata(http).await?;
-            let client = CoreClient::from_provider_metadata(
-                metadata,
-                ClientId::new(self.client_id.clone()),
-                Some(ClientSecret::new(self.client_secret.expose().to_owned())),
-            );
+            let client = self.client(http).await?;
             let verifier = client.id_token_verifier();
             let expected = nonce.map(str::to_owned);
             match token.claims(&verifier, move |got: Option<&Nonce>| {
