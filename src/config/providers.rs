@@ -17,6 +17,10 @@ pub struct OidcProviderConfig {
     /// Scopes besides `openid` (default: `email`, `profile`).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// Client ids of your native apps at this provider (iOS, Android) whose ID tokens
+    /// `grant_type=id_token` accepts besides `client_id`'s.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
 }
 
 /// `AUTH_OIDC_PROVIDERS`: a JSON list.
@@ -36,7 +40,7 @@ fn parse_oidc_providers(s: &str) -> Result<OidcProviders, String> {
 #[command(next_help_heading = "External identity providers")]
 pub struct ProviderArgs {
     /// OpenID Connect providers, as a JSON list of
-    /// `{"name", "issuer", "client_id", "client_secret", "scopes"?}`. Register
+    /// `{"name", "issuer", "client_id", "client_secret", "scopes"?, "client_ids"?}`. Register
     /// `<AUTH_PUBLIC_URL>/callback` as the redirect URI at each.
     #[arg(long, env = "AUTH_OIDC_PROVIDERS", value_parser = parse_oidc_providers, hide_env_values = true)]
     pub oidc_providers: Option<OidcProviders>,

@@ -902,3 +902,66 @@ async fn provider_tokens_are_not_stored_by_default(_: PgPoolOptions, opts: PgCon
     let res = app.call(Method::GET, &uri, Some(admin), None).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND, "{res:?}");
 }
+
+/// Native apps have their own client ids at the provider: listed in `client_ids`, their ID
+/// tokens are accepted; the presets show in `/settings`.
+#[sqlx::test(migrations = false)]
+async fn id_tokens_of_listed_native_apps_are_accepted(_: PgPoolOptions, opts: PgConnectOptions) {
+    let oidc = Oidc::start().await;
+    let providers = json!([{
+        "name": "acme",
+        "issuer": oidc.issuer,
+        "client_id": oidc::CLIENT_ID,
+        "client_secret": oidc::CLIENT_SECRET,
+        "client_ids": [oidc::OTHER_CLIENT_ID],
+    }]);
+    let app = oidc_app(
+        opts,
+        &providers.to_string(),
+        &[
+            "--google-client-id",
+            "g-id",
+            "--google-client-secret",
+            "g-secret",
+            "--azure-client-id",
+            "a-id",
+            "--azure-client-secret",
+            "a-secret",
+            "--azure-tenant",
+            "contoso",
+        ],
+    )
+    .await;
+    let token = oidc
+        .id_token(
+            oidc::OTHER_CLIENT_ID,
+            oidc::OTHER_CLIENT_SECRET,
+            "alice",
+            "n",
+        )
+        .await;
+    let res = app
+        .post(
+            "/token?grant_type=id_token",
+            json!({"provider": "acme", "id_token": token, "nonce": "n"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["email"], "alice@example.com");
+
+    let res = get(&app, "/settings", None).await;
+    for name in ["acme", "google", "azure"] {
+        assert_eq!(res.body["external"][name], true, "{name}: {res:?}");
+    }
+    // An app's redirect_to outside the allow-list falls back to the site URL.
+    let location = sign_in(
+        &app,
+        "provider=acme&redirect_to=https%3A%2F%2Fevil.example%2Fsteal",
+        "bob",
+    )
+    .await;
+    assert!(
+        location.starts_with(&format!("{SITE}#access_token=")),
+        "{location}"
+    );
+}

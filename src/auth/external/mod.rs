@@ -80,16 +80,17 @@ impl Providers {
         let default_scopes = || vec!["email".to_owned(), "profile".to_owned()];
         for c in p.oidc_providers.iter().flat_map(|l| l.0.iter()) {
             let scopes = c.scopes.clone().unwrap_or_else(default_scopes);
-            by_name.insert(
-                c.name.clone(),
-                oidc(
-                    &c.name,
-                    c.issuer.clone(),
-                    &c.client_id,
-                    &c.client_secret,
-                    scopes,
-                ),
+            let mut provider = oidc(
+                &c.name,
+                c.issuer.clone(),
+                &c.client_id,
+                &c.client_secret,
+                scopes,
             );
+            if let Provider::Oidc(p) = &mut provider {
+                p.native_client_ids = c.client_ids.clone();
+            }
+            by_name.insert(c.name.clone(), provider);
         }
         if let (Some(id), Some(secret)) = (&p.google_client_id, &p.google_client_secret) {
             let issuer = "https://accounts.google.com".to_owned();

@@ -27,6 +27,8 @@ pub struct OidcProvider {
     pub client_id: String,
     pub client_secret: Secret,
     pub scopes: Vec<String>,
+    /// Further audiences accepted in ID tokens posted by native apps.
+    pub native_client_ids: Vec<String>,
     metadata: Mutex<Option<(Instant, CoreProviderMetadata)>>,
 }
 
@@ -44,6 +46,7 @@ impl OidcProvider {
             client_id,
             client_secret,
             scopes,
+            native_client_ids: Vec::new(),
             metadata: Mutex::new(None),
         }
     }
@@ -184,20 +187,33 @@ impl OidcProvider {
             .map_err(|e| anyhow::Error::new(Refused).context(format!("not an ID token: {e}")))?;
         let mut refreshed = false;
         loop {
-            let client = self.client(http).await?;
-            let verifier = client.id_token_verifier();
-            let expected = nonce.map(str::to_owned);
-            match token.claims(&verifier, move |got: Option<&Nonce>| {
-                nonce_matches(expected.as_deref(), got.map(|n| n.secret().as_str()))
-            }) {
-                Ok(claims) => return Ok(self.user_of(claims, id_token)),
-                // Perhaps signed with a key the provider added since the last discovery.
-                Err(_) if !refreshed && self.forget_stale_metadata() => refreshed = true,
-                Err(e) => {
-                    return Err(anyhow::Error::new(Refused)
-                        .context(format!("the ID token does not verify: {e}")))
+            let metadata = self.metadata(http).await?;
+            let mut last_error = None;
+            // Our client id first, then the native apps'.
+            for audience in std::iter::once(&self.client_id).chain(&self.native_client_ids) {
+                let verifier = openidconnect::core::CoreIdTokenVerifier::new_confidential_client(
+                    ClientId::new(audience.clone()),
+                    ClientSecret::new(self.client_secret.expose().to_owned()),
+                    metadata.issuer().clone(),
+                    metadata.jwks().clone(),
+                );
+                let expected = nonce.map(str::to_owned);
+                match token.claims(&verifier, move |got: Option<&Nonce>| {
+                    nonce_matches(expected.as_deref(), got.map(|n| n.secret().as_str()))
+                }) {
+                    Ok(claims) => return Ok(self.user_of(claims, id_token)),
+                    Err(e) => last_error = Some(e),
                 }
             }
+            // Perhaps signed with a key the provider added since the last discovery.
+            if !refreshed && self.forget_stale_metadata() {
+                refreshed = true;
+                continue;
+            }
+            let e = last_error.map(|e| e.to_string()).unwrap_or_default();
+            return Err(
+                anyhow::Error::new(Refused).context(format!("the ID token does not verify: {e}"))
+            );
         }
     }
 
