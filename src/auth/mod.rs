@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod refresh;
 pub mod refresh_token;
 pub mod self_update;
+pub mod sessions;
 pub mod sign_in;
 pub mod sign_out;
 pub mod sign_up;

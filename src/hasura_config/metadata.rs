@@ -1,7 +1,7 @@
 //! `hasura-jwt-auth hasura metadata <dir>`: Hasura metadata (`actions.graphql`,
 //! `actions.yaml`) declaring the actions that `POST /hasura/actions` answers, so that
-//! `hasura metadata apply` exposes sign-up, login, refresh, sign-out and password change as
-//! GraphQL mutations.
+//! `hasura metadata apply` exposes sign-up, login, refresh, sign-out, password change, the
+//! email flows and the session list as GraphQL mutations (and one query).
 
 use std::path::Path;
 
@@ -11,19 +11,21 @@ use super::{ACTIONS_SECRET_ENV, ACTIONS_SECRET_HEADER};
 use crate::config::Config;
 
 /// The actions, with whether the unauthorized role may call them.
-pub const ACTIONS: [(&str, bool); 8] = [
+pub const ACTIONS: [(&str, bool); 10] = [
     ("signup", true),
     ("login", true),
     ("refreshToken", true),
     ("logout", false),
     ("changePassword", false),
+    ("mySessions", false),
+    ("endSession", false),
     ("requestPasswordRecovery", true),
     ("requestSignInLink", true),
     ("verifyEmailToken", true),
 ];
 
-/// SDL of the actions and their types. All are mutations: Hasura only passes `Set-Cookie`
-/// (the refresh-token cookie) on for mutation actions.
+/// SDL of the actions and their types. All but `mySessions` are mutations: Hasura only passes
+/// `Set-Cookie` (the refresh-token cookie) on for mutation actions.
 pub fn actions_graphql() -> String {
     r#"type Mutation {
   signup(email: String!, password: String!, redirect_to: String): SignUpOutput
@@ -55,6 +57,14 @@ type Mutation {
 
 type Mutation {
   changePassword(password: String!, current_password: String): ChangePasswordOutput
+}
+
+type Query {
+  mySessions: [AuthSessionInfo!]!
+}
+
+type Mutation {
+  endSession(id: String!): LogoutOutput
 }
 
 enum LogoutScope {
@@ -95,6 +105,15 @@ type LogoutOutput {
 type ChangePasswordOutput {
   ok: Boolean!
 }
+
+type AuthSessionInfo {
+  id: String!
+  created_at: String!
+  refreshed_at: String!
+  user_agent: String
+  ip: String
+  current: Boolean!
+}
 "#
     .to_owned()
 }
@@ -122,7 +141,7 @@ pub fn actions_yaml(config: &Config) -> String {
         }
     }
     out.push_str(
-        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: SignUpOutput\n  - name: RequestOutput\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  scalars: []\n",
+        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: SignUpOutput\n  - name: RequestOutput\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  - name: AuthSessionInfo\n  scalars: []\n",
     );
     out
 }

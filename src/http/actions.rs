@@ -108,6 +108,11 @@ struct VerifyInput {
 }
 
 #[derive(Deserialize)]
+struct EndSessionInput {
+    id: String,
+}
+
+#[derive(Deserialize)]
 struct ChangePasswordInput {
     password: Secret,
     current_password: Option<Secret>,
@@ -280,6 +285,21 @@ async fn run_action(
             let mut response = Json(json!({"ok": true})).into_response();
             cookie::clear(&app.config, response.headers_mut());
             Ok(response)
+        }
+        "mySessions" => {
+            let (user_id, session_id) = acting_user(app, &req.session_variables).await?;
+            let sessions = app.auth.own_sessions(user_id, session_id).await?;
+            Ok(Json(sessions).into_response())
+        }
+        "endSession" => {
+            let (user_id, session_id) = acting_user(app, &req.session_variables).await?;
+            let e: EndSessionInput = required_input(req.input)?;
+            let id = Uuid::parse_str(&e.id)
+                .map_err(|_| Error::not_found(code::SESSION_NOT_FOUND, "Session not found"))?;
+            app.auth
+                .end_own_session(user_id, id, session_id, client)
+                .await?;
+            Ok(Json(json!({"ok": true})).into_response())
         }
         "changePassword" => {
             let (user_id, session_id) = acting_user(app, &req.session_variables).await?;

@@ -13,6 +13,7 @@ mod extract;
 mod health;
 mod redirect;
 pub mod server;
+mod sessions;
 mod token;
 mod user;
 mod webhook;
@@ -57,6 +58,7 @@ pub fn router(app: App) -> Router {
         .merge(email::router())
         .merge(admin_links::router())
         .merge(external::router())
+        .merge(sessions::router())
         .fallback(|| async { Error::not_found(code::NOT_FOUND, "No such endpoint") })
         .method_not_allowed_fallback(|| async {
             Error::new(

@@ -19,7 +19,7 @@ use hasura_jwt_auth::{
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-const ACTIONS_SECRET: &str = "actions-secret-for-tests-0123456789abcdef";
+pub(crate) const ACTIONS_SECRET: &str = "actions-secret-for-tests-0123456789abcdef";
 
 /// Builds the key Hasura would build from the printed `HASURA_GRAPHQL_JWT_SECRET`.
 async fn hasura_key(app: &TestApp, jwt_secret: &Value, token: &str) -> jsonwebtoken::DecodingKey {
@@ -295,7 +295,7 @@ async fn claims_sql_is_checked_at_startup(_: PgPoolOptions, opts: PgConnectOptio
 
 // --- Actions -----------------------------------------------------------------------------------
 
-async fn action(
+pub(crate) async fn action(
     app: &TestApp,
     name: &str,
     input: Value,
@@ -347,14 +347,14 @@ fn anonymous() -> Value {
     json!({"x-hasura-role": "anonymous"})
 }
 
-fn user_vars(access_token: &str) -> Value {
+pub(crate) fn user_vars(access_token: &str) -> Value {
     // What Hasura derives from the token's claims: lowercase keys, string values.
     let p = jwt_payload(access_token);
     let c = &p["https://hasura.io/jwt/claims"];
     json!({"x-hasura-role": "user", "x-hasura-user-id": c["x-hasura-user-id"], "x-hasura-session-id": c["x-hasura-session-id"]})
 }
 
-fn assert_action_error(res: &common::Response, status: StatusCode, code: &str) {
+pub(crate) fn assert_action_error(res: &common::Response, status: StatusCode, code: &str) {
     assert_eq!(res.status, status, "{res:?}");
     assert!(res.body["message"].is_string(), "{res:?}");
     assert_eq!(res.body["extensions"]["code"], code, "{res:?}");
@@ -664,6 +664,8 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
             "refreshToken",
             "logout",
             "changePassword",
+            "mySessions",
+            "endSession",
             "requestPasswordRecovery",
             "requestSignInLink",
             "verifyEmailToken"
@@ -683,7 +685,7 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
     let mut object_fields: HashMap<String, BTreeSet<String>> = HashMap::new();
     for def in &doc.definitions {
         if let Definition::TypeDefinition(TypeDefinition::Object(o)) = def {
-            if o.name == "Mutation" {
+            if o.name == "Mutation" || o.name == "Query" {
                 for f in &o.fields {
                     let args = f
                         .arguments
@@ -772,11 +774,30 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
         object_fields[&mutations["changePassword"].1],
         "{changed:?}"
     );
-    let out = action(&app, "logout", inputs("logout"), vars).await;
+    let out = action(&app, "logout", inputs("logout"), vars.clone()).await;
     assert_eq!(
         keys_of(&out.body),
         object_fields[&mutations["logout"].1],
         "{out:?}"
+    );
+    // Scope `others` kept this session: list it, then end it.
+    let listed = action(&app, "mySessions", inputs("mySessions"), vars.clone()).await;
+    assert_eq!(mutations["mySessions"].1, "[AuthSessionInfo!]!");
+    let other = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .expect("the current session");
+    assert_eq!(keys_of(other), object_fields["AuthSessionInfo"]);
+    let mut end_input = inputs("endSession");
+    end_input["id"] = other["id"].clone();
+    let ended = action(&app, "endSession", end_input, vars.clone()).await;
+    assert_eq!(
+        keys_of(&ended.body),
+        object_fields[&mutations["endSession"].1],
+        "{ended:?}"
     );
     for (name, email) in [
         ("requestPasswordRecovery", "meta@example.com"),

@@ -20,3 +20,4 @@ mod faults;
 mod github;
 mod hasura;
 mod refresh;
+mod sessions;

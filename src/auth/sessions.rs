@@ -1,0 +1,83 @@
+//! The signed-in user's own sessions: the list an account page shows ("this device" marked)
+//! and signing out one of them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::Auth;
+use crate::{
+    client::Client,
+    error::{code, Error, Result},
+    store::{self, audit},
+};
+
+/// One session as its user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// When its refresh token was last used (or the session opened).
+    pub refreshed_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// Whether this is the session of the access token that asked.
+    pub current: bool,
+}
+
+impl Auth {
+    /// `GET /sessions`: the user's live sessions (past the idle timeout or the lifetime a
+    /// session is over even before housekeeping removes it), oldest first.
+    pub async fn own_sessions(&self, user_id: Uuid, current: Uuid) -> Result<Vec<SessionView>> {
+        let now = Utc::now();
+        let live = |created: DateTime<Utc>, refreshed: DateTime<Utc>| {
+            let within = |since: DateTime<Utc>, limit: Option<std::time::Duration>| {
+                limit.is_none_or(|l| chrono::Duration::from_std(l).is_ok_and(|l| since + l > now))
+            };
+            within(refreshed, self.policy.idle_timeout) && within(created, self.policy.max_lifetime)
+        };
+        Ok(store::sessions::list_for_user(&self.pool, user_id)
+            .await?
+            .into_iter()
+            .filter(|s| live(s.created_at, s.refreshed_at))
+            .map(|s| SessionView {
+                current: s.id == current,
+                id: s.id,
+                created_at: s.created_at,
+                refreshed_at: s.refreshed_at,
+                user_agent: s.user_agent,
+                ip: s.ip,
+            })
+            .collect())
+    }
+
+    /// `DELETE /sessions/{id}`: signs out one of the user's own sessions (also the current
+    /// one). Someone else's session is "not found", exactly like one that does not exist.
+    pub async fn end_own_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        current: Uuid,
+        client: &Client,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if store::sessions::delete_of_user(&mut *tx, session_id, user_id).await? == 0 {
+            return Err(Error::not_found(
+                code::SESSION_NOT_FOUND,
+                "Session not found",
+            ));
+        }
+        audit::record(
+            &mut *tx,
+            audit::event::LOGOUT,
+            Some(user_id),
+            Some(current),
+            client,
+            json!({"scope": "session", "session_id": session_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

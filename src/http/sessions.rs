@@ -1,0 +1,48 @@
+//! `GET /sessions`, `DELETE /sessions/{id}`: the signed-in user's own sessions, for apps that
+//! draw their own "where you're signed in" page.
+
+use axum::{
+    extract::{Path, State},
+    response::Response,
+    routing::{delete, get},
+    Json, Router,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    auth::Authenticated,
+    client::Client,
+    error::{code, Error, Result},
+};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/sessions", get(list))
+        .route("/sessions/{id}", delete(end))
+}
+
+/// `{"sessions": [{id, created_at, refreshed_at, user_agent, ip, current}]}`.
+async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Value>> {
+    let sessions = app
+        .auth
+        .own_sessions(who.user.id, who.token.session_id)
+        .await?;
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+/// 204; 404 `session_not_found` for a session that is not the caller's.
+async fn end(
+    State(app): State<App>,
+    who: Authenticated,
+    client: Client,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| Error::not_found(code::SESSION_NOT_FOUND, "Session not found"))?;
+    app.auth
+        .end_own_session(who.user.id, id, who.token.session_id, &client)
+        .await?;
+    Ok(super::no_content())
+}
