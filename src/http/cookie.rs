@@ -68,17 +68,22 @@ pub fn clear(config: &Config, headers: &mut HeaderMap) {
     }
 }
 
-/// The refresh token from the request's cookies, when the cookie is enabled.
-pub fn read(config: &Config, headers: &HeaderMap) -> Option<String> {
-    if !config.cookie.refresh_token_cookie {
-        return None;
-    }
+/// The `name=value` pairs of the request's `Cookie` headers.
+pub fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
+}
+
+/// The refresh token from the request's cookies, when the cookie is enabled.
+pub fn read(config: &Config, headers: &HeaderMap) -> Option<String> {
+    if !config.cookie.refresh_token_cookie {
+        return None;
+    }
+    pairs(headers)
         .find(|(name, _)| *name == config.cookie.refresh_token_cookie_name)
         .map(|(_, value)| value.trim_matches('"').to_owned())
         .filter(|v| !v.is_empty())

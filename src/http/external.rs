@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{admin::AdminAuth, redirect};
+use super::{admin::AdminAuth, cookie, extract::bad_query, redirect};
 use crate::{
     app::App,
     auth::{
@@ -79,8 +79,7 @@ impl AuthorizeQuery {
 fn query<T>(
     q: std::result::Result<Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T> {
-    q.map(|Query(q)| q)
-        .map_err(|e| Error::invalid_request(format!("bad query string: {}", e.body_text())))
+    q.map(|Query(q)| q).map_err(bad_query)
 }
 
 /// `GET /authorize`: 302 to the provider, with the state cookie.
@@ -323,12 +322,7 @@ fn clear_state_cookie(config: &Config, headers: &mut HeaderMap, browser: &str) {
 
 /// The values of the state cookies the browser sent.
 fn state_cookies(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    cookie::pairs(headers)
         .filter(|(name, value)| name.starts_with(STATE_COOKIE) && !value.is_empty())
         .map(|(_, value)| value.to_owned())
         .take(16)

@@ -146,6 +146,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RedirectTo {
     }
 }
 
+/// 400 for a query string that does not parse into what the handler takes.
+pub fn bad_query(rejection: axum::extract::rejection::QueryRejection) -> Error {
+    Error::invalid_request(format!("invalid query string: {}", rejection.body_text()))
+}
+
 /// When the request reached the server (recorded by the outermost middleware).
 #[derive(Debug, Clone, Copy)]
 pub struct Arrival(pub std::time::Instant);

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{
     cookie::{self, TokenSource},
-    extract::{Arrival, RedirectTo},
+    extract::{bad_query, Arrival, RedirectTo},
     no_content,
     user::user_view,
     Payload,
@@ -237,8 +237,4 @@ async fn revoke(
         .ok_or_else(|| Error::invalid_request("token is required"))?;
     app.auth.revoke(token.expose(), &client).await?;
     Ok(axum::http::StatusCode::OK.into_response())
-}
-
-fn bad_query(rejection: QueryRejection) -> Error {
-    Error::invalid_request(format!("invalid query string: {}", rejection.body_text()))
 }

@@ -131,7 +131,7 @@ impl OidcProvider {
     }
 
     /// Exchanges the code and validates the ID token (signature with the provider's keys,
-    /// `iss`, `aud`, `exp`, `nonce`).
+    /// `iss`, `aud`, `exp`, `nonce`) as [`Self::verify_id_token`] does.
     pub async fn finish(
         &self,
         http: &openidconnect::reqwest::Client,
@@ -155,12 +155,10 @@ impl OidcProvider {
             .id_token()
             .ok_or(Refused)
             .context("the provider returned no ID token")?;
-        let claims = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(nonce.to_owned()))
-            .map_err(|e| {
-                anyhow::Error::new(Refused).context(format!("the ID token does not verify: {e}"))
-            })?;
-        let mut user = self.user_of(claims, &id_token.to_string());
+        // The same checks as for an ID token posted by an app, with this sign-in's nonce.
+        let mut user = self
+            .verify_id_token(http, &id_token.to_string(), Some(nonce))
+            .await?;
         user.tokens = Some(super::vault::ProviderTokens {
             access_token: crate::secret::Secret::new(response.access_token().secret().clone()),
             refresh_token: response
