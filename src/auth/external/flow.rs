@@ -163,6 +163,7 @@ impl Auth {
     pub async fn abandon_external(&self, state: &str) -> Option<String> {
         store::oauth_states::take(&self.pool, &sha256(state))
             .await
+            .inspect_err(|e| tracing::warn!(error = %e, "could not read an OAuth state"))
             .ok()
             .flatten()
             .map(|s| s.redirect_to)
