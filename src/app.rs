@@ -33,6 +33,8 @@ pub struct App {
     pub email_limiter: SignInLimiter,
     /// Sends the outbox; run it with [`App::start_background`].
     pub delivery: Delivery,
+    /// The hosted pages' templates; `None` with `AUTH_DISABLE_UI`.
+    pub pages: Option<Arc<crate::http::ui::Pages>>,
     pub config: Arc<Config>,
 }
 
@@ -84,7 +86,7 @@ impl App {
             email: EmailPolicy {
                 site_url: config.site_url(),
                 public_url: config.public_url(),
-                redirect_urls: config.mail.redirect_urls.clone(),
+                redirect_urls: redirect_urls(&config),
                 secure_email_change: config.mail.secure_email_change,
                 link_ttl: config.mail.email_link_ttl,
                 code_ttl: config.mail.email_code_ttl,
@@ -108,6 +110,10 @@ impl App {
             sign_in_limiter: SignInLimiter::new(config.accounts.rate_limit_sign_in),
             email_limiter: SignInLimiter::per_hour(config.mail.rate_limit_email),
             delivery,
+            pages: match config.ui.disable_ui {
+                true => None,
+                false => Some(Arc::new(crate::http::ui::Pages::load(&config)?)),
+            },
             config: Arc::new(config),
         })
     }
@@ -121,6 +127,16 @@ impl App {
         tokio::spawn(crate::housekeeping::run(self.clone()));
         tokio::spawn(self.delivery.clone().run());
     }
+}
+
+/// Where email links and external sign-ins may lead: `AUTH_REDIRECT_URLS`, and the hosted
+/// pages (a recovery link lands on their "set a new password" page).
+fn redirect_urls(config: &Config) -> Vec<String> {
+    let mut urls = config.mail.redirect_urls.clone();
+    if !config.ui.disable_ui {
+        urls.push(format!("{}/ui/**", config.public_url()));
+    }
+    urls
 }
 
 /// The signing keys, with a warning in the log when the development key is in use.

@@ -3,7 +3,9 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{account::normalize_email, password::MAX_PASSWORD_CHARS, Auth, Session};
+use super::{
+    account::normalize_email, email::pkce::Challenge, password::MAX_PASSWORD_CHARS, Auth, Session,
+};
 use crate::{
     client::Client,
     error::{code, Error, Result},
@@ -11,6 +13,7 @@ use crate::{
     store::{
         self,
         audit::{self, event},
+        users::User,
     },
 };
 
@@ -24,6 +27,46 @@ impl Auth {
         password: &Secret,
         client: &Client,
     ) -> Result<Session> {
+        let user = self.check_sign_in(email, password, client).await?;
+        let claims = self.claims_for(&self.pool, &user).await?;
+        let mut tx = self.pool.begin().await?;
+        let refresh = self.open_session(&mut tx, user.id, client).await?;
+        let mut user = user;
+        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
+        audit::record(
+            &mut *tx,
+            event::SIGN_IN,
+            Some(user.id),
+            Some(refresh.session_id),
+            client,
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.issue(&claims, user, refresh.session_id, &refresh)
+    }
+
+    /// Password sign-in for a PKCE client (the hosted sign-in page with a `code_challenge`):
+    /// the same checks, then an authorization code instead of a session; the session opens
+    /// when the client exchanges the code with its verifier.
+    pub async fn sign_in_for_code(
+        &self,
+        email: &str,
+        password: &Secret,
+        challenge: &Challenge,
+        client: &Client,
+    ) -> Result<Secret> {
+        let user = self.check_sign_in(email, password, client).await?;
+        let mut tx = self.pool.begin().await?;
+        let code = self
+            .issue_auth_code(&mut tx, user.id, challenge, "password", None)
+            .await?;
+        tx.commit().await?;
+        Ok(code)
+    }
+
+    /// The checks of a password sign-in: the user whose password this is, if they may sign in.
+    async fn check_sign_in(&self, email: &str, password: &Secret, client: &Client) -> Result<User> {
         if email.trim().is_empty() || password.expose().is_empty() {
             return Err(Error::invalid_request(
                 "email (or username) and password are required",
@@ -80,22 +123,7 @@ impl Auth {
             let old = found.password_hash.as_deref().unwrap_or_default();
             store::passwords::upgrade(&self.pool, user.id, old, &new_hash).await?;
         }
-        let claims = self.claims_for(&self.pool, &user).await?;
-        let mut tx = self.pool.begin().await?;
-        let refresh = self.open_session(&mut tx, user.id, client).await?;
-        let mut user = user;
-        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
-        audit::record(
-            &mut *tx,
-            event::SIGN_IN,
-            Some(user.id),
-            Some(refresh.session_id),
-            client,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.issue(&claims, user, refresh.session_id, &refresh)
+        Ok(user)
     }
 
     async fn record_failed_sign_in(

@@ -32,6 +32,10 @@ pub struct SignUpRequest {
     /// Where the confirmation link leads (when confirmation is required).
     pub redirect_to: Option<String>,
     pub challenge: Option<Challenge>,
+    /// With a `challenge` and no confirmation required: answer with an authorization code
+    /// for the challenge's client instead of opening a session here (the hosted sign-up page
+    /// of a PKCE app).
+    pub code_instead_of_session: bool,
 }
 
 /// What a sign-up gives.
@@ -40,6 +44,8 @@ pub enum SignedUp {
     Session(Session),
     /// The confirmation message is on its way; sign-in waits for it.
     ConfirmationSent(User),
+    /// An authorization code for the PKCE client (see `code_instead_of_session`).
+    Code(Secret),
 }
 
 impl Auth {
@@ -108,6 +114,22 @@ impl Auth {
             tx.commit().await?;
             self.mailer.wake();
             return Ok(SignedUp::ConfirmationSent(user));
+        }
+        if let (true, Some(challenge)) = (req.code_instead_of_session, &req.challenge) {
+            let code = self
+                .issue_auth_code(&mut tx, user.id, challenge, "password", None)
+                .await?;
+            audit::record(
+                &mut *tx,
+                event::SIGN_UP,
+                Some(user.id),
+                None,
+                client,
+                json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(SignedUp::Code(code));
         }
         let opened = self
             .open_session_for(&mut tx, user, client, "sign_up")

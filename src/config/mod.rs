@@ -13,6 +13,7 @@ mod parse;
 mod providers;
 mod server;
 mod tokens;
+mod ui;
 
 pub use accounts::{AccountArgs, PasswordArgs};
 pub use cookie::{CookieArgs, SameSite};
@@ -24,6 +25,7 @@ pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDur
 pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
 pub use server::{LogFormat, ServerArgs};
 pub use tokens::{SessionArgs, TokenArgs};
+pub use ui::UiArgs;
 
 use std::time::Duration;
 
@@ -57,6 +59,8 @@ pub struct Config {
     pub mail: MailArgs,
     #[command(flatten)]
     pub providers: ProviderArgs,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 #[derive(Parser)]
@@ -91,6 +95,7 @@ impl Config {
         self.cookie.validate()?;
         self.mail.validate()?;
         self.providers.validate()?;
+        self.ui.validate()?;
         ensure!(
             self.tokens.access_token_ttl >= Duration::from_secs(10),
             "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"

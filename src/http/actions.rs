@@ -258,6 +258,9 @@ async fn run_action(
                     "expires_at": null, "refresh_token": null,
                 }))
                 .into_response(),
+                SignedUp::Code(_) => {
+                    return Err(Error::internal(anyhow::anyhow!("sign-up answered a code")))
+                }
             })
         }
         "login" => {

@@ -15,6 +15,7 @@ mod redirect;
 pub mod server;
 mod sessions;
 mod token;
+pub mod ui;
 mod user;
 mod webhook;
 mod well_known;
@@ -47,7 +48,11 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP API.
 pub fn router(app: App) -> Router {
-    Router::new()
+    let mut routes = Router::new();
+    if app.pages.is_some() {
+        routes = routes.nest("/ui", ui::router(&app.config));
+    }
+    routes
         .merge(token::router())
         .merge(user::router())
         .merge(well_known::router())

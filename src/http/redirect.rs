@@ -39,6 +39,12 @@ pub fn with_session(
     redirect_to: &str,
     extra: &[(&str, &str)],
 ) -> Response {
+    if is_own_page(app, redirect_to) {
+        // The hosted pages keep the session in their own cookies: nothing in the URL.
+        let mut response = see_other(redirect_to);
+        super::ui::visitor::set_session(&app.config, response.headers_mut(), session);
+        return response;
+    }
     let mut fragment = format!(
         "access_token={}&expires_at={}&expires_in={}&token_type=bearer",
         session.access.token, session.access.expires_at, session.access.expires_in,
@@ -59,6 +65,14 @@ pub fn with_session(
         session.refresh_token.expose(),
     );
     response
+}
+
+/// Whether `url` is one of the hosted pages (when they are on).
+fn is_own_page(app: &App, url: &str) -> bool {
+    app.pages.is_some()
+        && url
+            .strip_prefix(&app.config.public_url())
+            .is_some_and(|rest| rest.starts_with("/ui/"))
 }
 
 /// To `redirect_to?code=…` (PKCE: the client exchanges the code with its verifier).

@@ -105,11 +105,13 @@ async fn signup(
         data: req.data,
         redirect_to,
         challenge: Challenge::from_request(req.code_challenge, req.code_challenge_method)?,
+        code_instead_of_session: false,
     };
     match app.auth.sign_up(request, &client).await? {
         SignedUp::Session(session) => Ok(session_response(&app, session)),
         // Confirmation required: the user, no session (Supabase Auth's answer).
         SignedUp::ConfirmationSent(user) => Ok(Json(user_view(&app, &user)).into_response()),
+        SignedUp::Code(_) => Err(Error::internal(anyhow::anyhow!("sign-up answered a code"))),
     }
 }
 

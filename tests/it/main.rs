@@ -21,3 +21,4 @@ mod github;
 mod hasura;
 mod refresh;
 mod sessions;
+mod ui;

@@ -201,3 +201,30 @@ pub fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
         .as_str()
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
+
+/// A server listening on a loopback port (its public URL), as `serve` runs it.
+pub struct Served {
+    pub url: String,
+    pub app: TestApp,
+    _server: Background,
+}
+
+/// [`app`] with `extra` flags, listening on a loopback port with `--public-url` set to it.
+pub async fn serve(opts: PgConnectOptions, extra: &[&str]) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut args = vec!["--public-url", &url];
+    args.extend_from_slice(extra);
+    let app = app(opts, &args).await;
+    let state = app.state.clone();
+    let server = tokio::spawn(async move {
+        hasura_jwt_auth::http::serve_on(listener, state, std::future::pending())
+            .await
+            .unwrap();
+    });
+    Served {
+        url,
+        app,
+        _server: Background(server),
+    }
+}

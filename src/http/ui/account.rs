@@ -1,0 +1,321 @@
+//! The account page: the visitor's address, a password change, the list of their sessions
+//! with "sign out" for each other one and for all the others, and signing out.
+
+use axum::{
+    extract::{rejection::FormRejection, Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+    routing::{get, post},
+    Form, Router,
+};
+use minijinja::context;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{
+    account_url, error_page,
+    forms::HasCsrf,
+    page,
+    visitor::{self, Visitor},
+};
+use crate::{
+    app::App,
+    auth::{sessions::SessionView, LogoutScope, SelfUpdate},
+    client::Client,
+    error::{Error, Kind, Result},
+    http::{extract::Arrival, redirect},
+    secret::Secret,
+};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
+        .route("/account/sessions/{id}/end", post(end_session))
+        .route("/account/sign-out-others", post(sign_out_others))
+        .route("/sign-out", post(sign_out))
+}
+
+#[derive(Deserialize)]
+struct Notice {
+    notice: Option<String>,
+}
+
+fn notice_text(key: Option<&str>) -> Option<&'static str> {
+    Some(match key? {
+        "password_changed" => "Your password was changed. Every other device was signed out.",
+        "session_ended" => "That device was signed out.",
+        "others_ended" => "Every other device was signed out.",
+        _ => return None,
+    })
+}
+
+fn sign_in_url(app: &App) -> String {
+    format!("{}/ui/sign-in", app.config.public_url())
+}
+
+/// The visitor, or the answer to give instead (to sign in, or an error page).
+async fn visitor_or(
+    app: &App,
+    headers: &HeaderMap,
+    client: &Client,
+    arrived: std::time::Instant,
+) -> std::result::Result<Visitor, Response> {
+    match visitor::current(app, headers, client, arrived).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => {
+            let mut response = redirect::see_other(&sign_in_url(app));
+            visitor::clear_session(&app.config, response.headers_mut());
+            Err(response)
+        }
+        Err(e) => Err(error_page(app, headers, &e)),
+    }
+}
+
+fn when(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+async fn render_account(
+    app: &App,
+    headers: &HeaderMap,
+    v: &Visitor,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+    errors: minijinja::Value,
+) -> Response {
+    let sessions: Vec<SessionView> = match app.auth.own_sessions(v.user.id, v.session_id).await {
+        Ok(s) => s,
+        Err(e) => return error_page(app, headers, &e),
+    };
+    let sessions: Vec<_> = sessions
+        .iter()
+        .map(|s| {
+            context! {
+                id => s.id.to_string(),
+                user_agent => s.user_agent.clone(),
+                ip => s.ip.clone(),
+                current => s.current,
+                created_at => s.created_at.to_rfc3339(),
+                refreshed_at => s.refreshed_at.to_rfc3339(),
+                created_at_text => when(&s.created_at),
+                refreshed_at_text => when(&s.refreshed_at),
+            }
+        })
+        .collect();
+    let vars = context! {
+        title => "Your account",
+        email => v.user.email.clone(),
+        sessions,
+        notice,
+        error,
+        errors,
+    };
+    let mut response = page(app, headers, status, "account.html", vars);
+    v.keep(&app.config, &mut response);
+    response
+}
+
+async fn account(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    Arrival(arrived): Arrival,
+    q: std::result::Result<Query<Notice>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let v = match visitor_or(&app, &headers, &client, arrived).await {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let notice = notice_text(q.ok().and_then(|Query(n)| n.notice).as_deref());
+    render_account(
+        &app,
+        &headers,
+        &v,
+        StatusCode::OK,
+        notice,
+        None,
+        context! {},
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: Option<String>,
+    current_password: Option<Secret>,
+    password: Option<Secret>,
+}
+
+impl HasCsrf for PasswordForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: Option<String>,
+}
+
+impl HasCsrf for CsrfOnly {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// A signed-in visitor's form: checked, with the visitor.
+async fn signed_in_form<T: HasCsrf>(
+    app: &App,
+    headers: &HeaderMap,
+    client: &Client,
+    arrived: std::time::Instant,
+    form: std::result::Result<Form<T>, FormRejection>,
+) -> std::result::Result<(Visitor, T), Response> {
+    let checked = form
+        .map_err(|e| Error::invalid(e.body_text()))
+        .and_then(|Form(f)| visitor::check_form(&app.config, headers, f.csrf()).map(|()| f));
+    let form = checked.map_err(|e| error_page(app, headers, &e))?;
+    let v = visitor_or(app, headers, client, arrived).await?;
+    Ok((v, form))
+}
+
+/// After a change: back to the account page with a notice, keeping renewed tokens.
+fn back(app: &App, v: &Visitor, notice: &str) -> Response {
+    let mut response = redirect::see_other(&format!("{}?notice={notice}", account_url(app)));
+    v.keep(&app.config, &mut response);
+    response
+}
+
+async fn change_password(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    Arrival(arrived): Arrival,
+    form: std::result::Result<Form<PasswordForm>, FormRejection>,
+) -> Response {
+    let (v, form) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+        Ok(x) => x,
+        Err(response) => return response,
+    };
+    let update = SelfUpdate {
+        password: form.password,
+        current_password: form
+            .current_password
+            .filter(|p| !p.expose().is_empty())
+            .or_else(|| Some(Secret::new(String::new()))),
+        data: None,
+    };
+    match app
+        .auth
+        .update_self(v.user.id, v.session_id, update, &client)
+        .await
+    {
+        Ok(_) => back(&app, &v, "password_changed"),
+        Err(e)
+            if matches!(
+                e.kind,
+                Kind::Validation
+                    | Kind::BadRequest
+                    | Kind::RateLimited
+                    | Kind::Unauthorized
+                    | Kind::InvalidGrant
+            ) =>
+        {
+            let field = if e.code == crate::error::code::WEAK_PASSWORD {
+                "password"
+            } else {
+                "current_password"
+            };
+            let errors = minijinja::Value::from_iter([(field, e.message.to_string())]);
+            let status = super::super::error::status(e.kind);
+            render_account(
+                &app,
+                &headers,
+                &v,
+                status,
+                None,
+                Some("The password was not changed."),
+                errors,
+            )
+            .await
+        }
+        Err(e) => error_page(&app, &headers, &e),
+    }
+}
+
+async fn end_session(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    Arrival(arrived): Arrival,
+    Path(id): Path<String>,
+    form: std::result::Result<Form<CsrfOnly>, FormRejection>,
+) -> Response {
+    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+        Ok(x) => x,
+        Err(response) => return response,
+    };
+    let result: Result<()> = async {
+        let id = Uuid::parse_str(&id).map_err(|_| Error::invalid("no such session"))?;
+        app.auth
+            .end_own_session(v.user.id, id, v.session_id, &client)
+            .await
+    }
+    .await;
+    match result {
+        // Already gone counts as done: the list is what the visitor asked to change.
+        Ok(()) => back(&app, &v, "session_ended"),
+        Err(e) if matches!(e.kind, Kind::NotFound | Kind::BadRequest) => {
+            back(&app, &v, "session_ended")
+        }
+        Err(e) => error_page(&app, &headers, &e),
+    }
+}
+
+async fn sign_out_others(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    Arrival(arrived): Arrival,
+    form: std::result::Result<Form<CsrfOnly>, FormRejection>,
+) -> Response {
+    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+        Ok(x) => x,
+        Err(response) => return response,
+    };
+    match app
+        .auth
+        .logout(v.user.id, Some(v.session_id), LogoutScope::Others, &client)
+        .await
+    {
+        Ok(()) => back(&app, &v, "others_ended"),
+        Err(e) => error_page(&app, &headers, &e),
+    }
+}
+
+async fn sign_out(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    Arrival(arrived): Arrival,
+    form: std::result::Result<Form<CsrfOnly>, FormRejection>,
+) -> Response {
+    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+        Ok(x) => x,
+        Err(response) => return response,
+    };
+    match app
+        .auth
+        .logout(v.user.id, Some(v.session_id), LogoutScope::Local, &client)
+        .await
+    {
+        Ok(()) => {
+            let mut response = redirect::see_other(&sign_in_url(&app));
+            visitor::clear_session(&app.config, response.headers_mut());
+            response
+        }
+        Err(e) => error_page(&app, &headers, &e),
+    }
+}

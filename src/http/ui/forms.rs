@@ -1,0 +1,320 @@
+//! The signed-out pages: sign in and sign up, and what every form page shares (the checked
+//! form, the page with its errors).
+
+use axum::{
+    extract::{rejection::FormRejection, rejection::QueryRejection, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+    routing::get,
+    Form, Router,
+};
+use minijinja::{context, Value};
+use serde::Deserialize;
+
+use super::{account_url, carry_of, error_page, message, page, visitor, Carry};
+use crate::{
+    app::App,
+    auth::{SignUpRequest, SignedUp},
+    client::Client,
+    error::{code, Error, Kind, Result},
+    http::redirect,
+    secret::Secret,
+};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-up", get(sign_up_page).post(sign_up))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    csrf: Option<String>,
+    #[serde(default)]
+    email: String,
+    password: Option<Secret>,
+    #[serde(flatten)]
+    carry: Carry,
+}
+
+pub(super) type FormResult<T> = std::result::Result<Form<T>, FormRejection>;
+
+/// The form, or the page that says why it cannot be used (bad body, CSRF).
+pub(super) fn checked<T: HasCsrf>(
+    app: &App,
+    headers: &HeaderMap,
+    form: FormResult<T>,
+) -> Result<T> {
+    let Form(form) = form.map_err(|e| Error::invalid(e.body_text()))?;
+    visitor::check_form(&app.config, headers, form.csrf())?;
+    Ok(form)
+}
+
+pub(super) trait HasCsrf {
+    fn csrf(&self) -> Option<&str>;
+}
+
+impl HasCsrf for Credentials {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// What a form page shows besides the theme.
+pub(super) struct Shown<'a> {
+    pub title: &'a str,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+    pub errors: Value,
+}
+
+pub(super) fn form_page(
+    app: &App,
+    headers: &HeaderMap,
+    status: StatusCode,
+    template: &str,
+    carry: &Carry,
+    shown: Shown<'_>,
+) -> Response {
+    let vars = context! {
+        title => shown.title,
+        email => shown.email,
+        error => shown.error,
+        errors => shown.errors,
+        providers => carry.providers(app),
+        sign_up_allowed => !app.config.accounts.disable_signup,
+        ..carry.vars()
+    };
+    page(app, headers, status, template, vars)
+}
+
+const SIGN_IN: &str = "Sign in";
+const SIGN_UP: &str = "Create an account";
+
+async fn sign_in_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    q: std::result::Result<Query<Carry>, QueryRejection>,
+) -> Response {
+    let carry = carry_of(q);
+    let shown = Shown {
+        title: SIGN_IN,
+        email: "",
+        error: None,
+        errors: context! {},
+    };
+    form_page(
+        &app,
+        &headers,
+        StatusCode::OK,
+        "sign_in.html",
+        &carry,
+        shown,
+    )
+}
+
+async fn sign_in(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    form: FormResult<Credentials>,
+) -> Response {
+    let form = match checked(&app, &headers, form) {
+        Ok(form) => form,
+        Err(e) => return error_page(&app, &headers, &e),
+    };
+    let carry = form.carry.clone().cleaned();
+    let again = |status, error: &str, errors| {
+        let shown = Shown {
+            title: SIGN_IN,
+            email: &form.email,
+            error: Some(error),
+            errors,
+        };
+        form_page(&app, &headers, status, "sign_in.html", &carry, shown)
+    };
+    let password = form
+        .password
+        .clone()
+        .unwrap_or_else(|| Secret::new(String::new()));
+    if form.email.trim().is_empty() || password.expose().is_empty() {
+        let errors = context! {
+            email => form.email.trim().is_empty().then_some("Enter your email address."),
+            password => password.expose().is_empty().then_some("Enter your password."),
+        };
+        return again(StatusCode::BAD_REQUEST, "Fill in both fields.", errors);
+    }
+    match signed_in(&app, &client, &carry, &form.email, &password).await {
+        Ok(response) => response,
+        Err(e) if e.code == code::INVALID_CREDENTIALS => again(
+            StatusCode::BAD_REQUEST,
+            "Wrong email address or password.",
+            context! {},
+        ),
+        Err(e) if e.code == code::EMAIL_NOT_CONFIRMED => again(
+            StatusCode::BAD_REQUEST,
+            "Confirm your email address first: follow the link in the message we sent you.",
+            context! {},
+        ),
+        Err(e)
+            if matches!(
+                e.kind,
+                Kind::RateLimited | Kind::Validation | Kind::BadRequest
+            ) =>
+        {
+            again(super::super::error::status(e.kind), &e.message, context! {})
+        }
+        Err(e) => error_page(&app, &headers, &e),
+    }
+}
+
+/// Signs in and goes where the visitor came from: back to the app (`?code=` for PKCE, else
+/// the session in the fragment), or to the account page with the pages' own session.
+async fn signed_in(
+    app: &App,
+    client: &Client,
+    carry: &Carry,
+    email: &str,
+    password: &Secret,
+) -> Result<Response> {
+    app.sign_in_limiter.check(client)?;
+    let challenge = carry.challenge()?;
+    Ok(match (carry.target(app), challenge) {
+        (Some(target), Some(challenge)) => {
+            let code = app
+                .auth
+                .sign_in_for_code(email, password, &challenge, client)
+                .await?;
+            redirect::with_code(&target, &code)
+        }
+        (Some(target), None) => {
+            let session = app.auth.sign_in(email, password, client).await?;
+            redirect::with_session(app, &session, &target, &[])
+        }
+        (None, _) => {
+            let session = app.auth.sign_in(email, password, client).await?;
+            redirect::with_session(app, &session, &account_url(app), &[])
+        }
+    })
+}
+
+async fn sign_up_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    q: std::result::Result<Query<Carry>, QueryRejection>,
+) -> Response {
+    if let Err(e) = app.auth.check_sign_up_allowed() {
+        return error_page(&app, &headers, &e);
+    }
+    let carry = carry_of(q);
+    let shown = Shown {
+        title: SIGN_UP,
+        email: "",
+        error: None,
+        errors: context! {},
+    };
+    form_page(
+        &app,
+        &headers,
+        StatusCode::OK,
+        "sign_up.html",
+        &carry,
+        shown,
+    )
+}
+
+async fn sign_up(
+    State(app): State<App>,
+    client: Client,
+    headers: HeaderMap,
+    form: FormResult<Credentials>,
+) -> Response {
+    let form = match checked(&app, &headers, form) {
+        Ok(form) => form,
+        Err(e) => return error_page(&app, &headers, &e),
+    };
+    let carry = form.carry.clone().cleaned();
+    let again = |status, error: &str, errors| {
+        let shown = Shown {
+            title: SIGN_UP,
+            email: &form.email,
+            error: Some(error),
+            errors,
+        };
+        form_page(&app, &headers, status, "sign_up.html", &carry, shown)
+    };
+    let result = signed_up(&app, &client, &carry, &form).await;
+    match result {
+        Ok(response) => response,
+        Err(e) if e.code == code::WEAK_PASSWORD => {
+            again(StatusCode::UNPROCESSABLE_ENTITY, "Choose a stronger password.", context! { password => e.message.as_ref() })
+        }
+        Err(e) if e.code == code::EMAIL_ADDRESS_INVALID || e.code == code::VALIDATION_FAILED => {
+            again(StatusCode::UNPROCESSABLE_ENTITY, "Check the email address.", context! { email => e.message.as_ref() })
+        }
+        Err(e) if e.code == code::USER_ALREADY_EXISTS => again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This address cannot be used for a new account. If it is yours, sign in or reset your password.",
+            context! {},
+        ),
+        Err(e) if matches!(e.kind, Kind::RateLimited | Kind::BadRequest) => {
+            again(super::super::error::status(e.kind), &e.message, context! {})
+        }
+        Err(e) => error_page(&app, &headers, &e),
+    }
+}
+
+async fn signed_up(
+    app: &App,
+    client: &Client,
+    carry: &Carry,
+    form: &Credentials,
+) -> Result<Response> {
+    app.auth.check_sign_up_allowed()?;
+    app.sign_in_limiter.check(client)?;
+    let target = carry.target(app);
+    let challenge = target
+        .as_ref()
+        .map(|_| carry.challenge())
+        .transpose()?
+        .flatten();
+    let request = SignUpRequest {
+        email: form.email.clone(),
+        password: form
+            .password
+            .clone()
+            .unwrap_or_else(|| Secret::new(String::new())),
+        data: None,
+        redirect_to: Some(
+            target
+                .clone()
+                .unwrap_or_else(|| format!("{}/ui/confirmed", app.config.public_url())),
+        ),
+        code_instead_of_session: challenge.is_some(),
+        challenge,
+    };
+    let email = request.email.trim().to_owned();
+    Ok(match app.auth.sign_up(request, client).await? {
+        SignedUp::Code(code) => {
+            redirect::with_code(&target.unwrap_or_else(|| account_url(app)), &code)
+        }
+        SignedUp::Session(session) => {
+            let to = target.unwrap_or_else(|| account_url(app));
+            redirect::with_session(app, &session, &to, &[])
+        }
+        SignedUp::ConfirmationSent(_) => {
+            let sent = format!("We sent a confirmation link to {email}. Follow it to finish creating your account.");
+            message(
+                app,
+                &HeaderMap::new(),
+                StatusCode::OK,
+                "Check your email",
+                &[
+                    &sent,
+                    "If you already have an account with this address, sign in instead.",
+                ],
+                None,
+            )
+        }
+    })
+}

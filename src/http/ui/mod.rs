@@ -1,0 +1,299 @@
+//! The hosted pages under `/ui` (off with `AUTH_DISABLE_UI`): sign in, sign up, forgot and
+//! reset password, the email-confirmation landing, and an account page (password, sessions).
+//! Server-rendered from templates ([`pages`]), usable without JavaScript; every form carries a
+//! CSRF token ([`visitor`]), every answer a strict Content-Security-Policy (no script at all)
+//! and forbids framing.
+//!
+//! An app can use them as its login screen: `/ui/sign-in?redirect_to=…` (plus
+//! `code_challenge` and `code_challenge_method` for PKCE) signs in and redirects back the way
+//! the API's redirects do: `?code=` for PKCE, else the session in the fragment.
+
+mod account;
+mod forms;
+mod pages;
+mod recovery;
+pub mod visitor;
+
+pub use pages::Pages;
+
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use minijinja::{context, Value};
+use serde::{Deserialize, Serialize};
+
+use super::redirect;
+use crate::{
+    app::App,
+    auth::email::{pkce::Challenge, url_encode},
+    config::Config,
+    error::{Error, Kind, Result},
+};
+
+pub fn router(config: &Config) -> Router<App> {
+    let csp = HeaderValue::from_str(&content_security_policy(config))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    Router::new()
+        .route(
+            "/",
+            get(|State(app): State<App>| async move { redirect::see_other(&account_url(&app)) }),
+        )
+        .route("/style.css", get(style))
+        .merge(forms::router())
+        .merge(recovery::router())
+        .merge(account::router())
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let csp = csp.clone();
+                async move {
+                    let h = response.headers_mut();
+                    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+                    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+                    h.insert(
+                        header::X_CONTENT_TYPE_OPTIONS,
+                        HeaderValue::from_static("nosniff"),
+                    );
+                    h.insert(
+                        header::REFERRER_POLICY,
+                        HeaderValue::from_static("no-referrer"),
+                    );
+                    h.entry(header::CACHE_CONTROL)
+                        .or_insert(HeaderValue::from_static("no-store"));
+                    response
+                }
+            },
+        ))
+}
+
+/// No script, styles and images from here (images also over https), forms to here and to
+/// the places sign-in may redirect to, never framed.
+fn content_security_policy(config: &Config) -> String {
+    let mut form_action = vec!["'self'".to_owned()];
+    let site = config.site_url();
+    for target in std::iter::once(&site).chain(&config.mail.redirect_urls) {
+        form_action.push(csp_source(target));
+    }
+    form_action.dedup();
+    format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action {}; \
+         frame-ancestors 'none'; base-uri 'none'",
+        form_action.join(" ")
+    )
+}
+
+/// The CSP source of a redirect target or pattern: its origin (`*.` for a wildcard host), or
+/// its scheme when the host pattern has no CSP form.
+fn csp_source(target: &str) -> String {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return "'self'".to_owned();
+    };
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host = authority
+        .strip_prefix("**.")
+        .map(|h| format!("*.{h}"))
+        .unwrap_or_else(|| authority.to_owned());
+    let tail = host.strip_prefix("*.").unwrap_or(&host);
+    let valid = !tail.is_empty()
+        && tail
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
+    if valid {
+        format!("{}://{host}", scheme.to_ascii_lowercase())
+    } else {
+        format!("{}:", scheme.to_ascii_lowercase())
+    }
+}
+
+async fn style(State(app): State<App>) -> Response {
+    let Some(pages) = app.pages.as_deref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match pages.render("style.css", context! {}) {
+        Ok(css) => (
+            [
+                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            css,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering style.css");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn account_url(app: &App) -> String {
+    format!("{}/ui/account", app.config.public_url())
+}
+
+/// Renders page `template` with `vars` and the form token.
+pub(super) fn page(
+    app: &App,
+    headers: &HeaderMap,
+    status: StatusCode,
+    template: &str,
+    vars: Value,
+) -> Response {
+    let Some(pages) = app.pages.as_deref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (csrf, new) = visitor::csrf_token(&app.config, headers);
+    match pages.render(template, context! { csrf => csrf.clone(), ..vars }) {
+        Ok(html) => {
+            let mut response = (
+                status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                html,
+            )
+                .into_response();
+            if new {
+                visitor::set_csrf(&app.config, response.headers_mut(), &csrf);
+            }
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, template, "rendering a page");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!doctype html><title>Error</title><p>Something went wrong.</p>",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page with a heading, a few lines of text and an optional link.
+pub(super) fn message(
+    app: &App,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    lines: &[&str],
+    link: Option<(&str, &str)>,
+) -> Response {
+    let link = link.map(|(url, label)| context! { url, label });
+    page(
+        app,
+        headers,
+        status,
+        "message.html",
+        context! { title, lines, link },
+    )
+}
+
+/// An error as a page (never internals: those are logged).
+pub(super) fn error_page(app: &App, headers: &HeaderMap, e: &Error) -> Response {
+    e.log_cause();
+    let text = match e.kind {
+        Kind::Internal => "Something went wrong on our side. Please try again later.",
+        Kind::Unavailable => "The service is briefly unavailable. Please try again in a moment.",
+        _ => e.message.as_ref(),
+    };
+    let back = format!("{}/ui/sign-in", app.config.public_url());
+    message(
+        app,
+        headers,
+        super::error::status(e.kind),
+        "Something went wrong",
+        &[text],
+        Some((&back, "Back to sign in")),
+    )
+}
+
+/// Where the app asked to go after sign-in, carried from page to page.
+#[derive(Deserialize, Serialize, Default, Clone, Debug)]
+pub(super) struct Carry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_method: Option<String>,
+}
+
+impl Carry {
+    fn cleaned(mut self) -> Self {
+        for f in [
+            &mut self.redirect_to,
+            &mut self.code_challenge,
+            &mut self.code_challenge_method,
+        ] {
+            if f.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *f = None;
+            }
+        }
+        self
+    }
+
+    /// The page variables: `carry` (hidden fields) and `query` (for links).
+    pub fn vars(&self) -> Value {
+        let query = serde_urlencoded::to_string(self).unwrap_or_default();
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        context! { carry => Value::from_serialize(self), query }
+    }
+
+    /// The app's `redirect_to`, when it is an allowed one.
+    pub fn target(&self, app: &App) -> Option<String> {
+        let wanted = self.redirect_to.as_deref()?;
+        let allowed = app.auth.redirect_target(Some(wanted));
+        (allowed == wanted.trim()).then_some(allowed)
+    }
+
+    /// The app's PKCE challenge (only with an app target).
+    pub fn challenge(&self) -> Result<Option<Challenge>> {
+        Challenge::from_request(
+            self.code_challenge.clone(),
+            self.code_challenge_method.clone(),
+        )
+    }
+
+    /// The external providers' buttons: to `/authorize`, back to the app or the account page.
+    pub fn providers(&self, app: &App) -> Vec<Value> {
+        let public = app.config.public_url();
+        let back = self.target(app).unwrap_or_else(|| account_url(app));
+        app.auth
+            .providers
+            .names()
+            .into_iter()
+            .map(|name| {
+                let mut url = format!(
+                    "{public}/authorize?provider={}&redirect_to={}",
+                    url_encode(name),
+                    url_encode(&back)
+                );
+                if let (Some(_), Some(c)) = (self.target(app), &self.code_challenge) {
+                    let method = self.code_challenge_method.as_deref().unwrap_or("s256");
+                    url.push_str(&format!(
+                        "&code_challenge={}&code_challenge_method={}",
+                        url_encode(c),
+                        url_encode(method)
+                    ));
+                }
+                let mut label = name.to_owned();
+                if let Some(first) = label.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                context! { url, label => format!("Continue with {label}") }
+            })
+            .collect()
+    }
+}
+
+/// A query string, or nothing when it does not parse.
+pub(super) fn carry_of(
+    q: std::result::Result<axum::extract::Query<Carry>, axum::extract::rejection::QueryRejection>,
+) -> Carry {
+    q.map(|axum::extract::Query(c)| c.cleaned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,195 @@
+//! Who is signed in to the hosted pages, and the forms' CSRF token.
+//!
+//! The pages keep their own session in two HttpOnly cookies, separate from any app's: the
+//! access token (used until it expires) and the refresh token (rotated when the access token
+//! has expired, like any client's). On an `https` public URL the cookies are `Secure` and
+//! carry the `__Host-` prefix, so no other host can plant them. `SameSite=Lax`: a link from
+//! the app to the account page arrives signed in; forms are protected by the CSRF token and
+//! the same-origin check, not by the cookie's SameSite.
+//!
+//! CSRF: a random value in a cookie, repeated in a hidden field of every form (double
+//! submit); a POST whose field does not equal its cookie is refused, and so is one that the
+//! browser marks as coming from another origin.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    http::{header, HeaderMap, HeaderValue},
+    response::Response,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::{
+    app::App,
+    auth::Session,
+    client::Client,
+    config::Config,
+    error::{code, Error, Kind, Result},
+    http::cookie,
+    store::users::User,
+};
+
+const ACCESS: &str = "hja_ui_access";
+const REFRESH: &str = "hja_ui_refresh";
+const CSRF: &str = "hja_ui_csrf";
+
+fn secure(config: &Config) -> bool {
+    config.public_url().starts_with("https://")
+}
+
+fn name(config: &Config, base: &str) -> String {
+    if secure(config) {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+fn set(config: &Config, headers: &mut HeaderMap, base: &str, value: &str, max_age: u64) {
+    let secure = if secure(config) { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        name(config, base)
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
+fn read(config: &Config, headers: &HeaderMap, base: &str) -> Option<String> {
+    let wanted = name(config, base);
+    cookie::pairs(headers)
+        .find(|(n, _)| *n == wanted)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The signed-in visitor of the pages.
+pub struct Visitor {
+    pub user: User,
+    pub session_id: Uuid,
+    /// Tokens renewed while recognising the visitor: their cookies go on the response.
+    renewed: Option<Session>,
+}
+
+impl Visitor {
+    /// Puts renewed tokens (if any) on `response`.
+    pub fn keep(&self, config: &Config, response: &mut Response) {
+        if let Some(session) = &self.renewed {
+            set_session(config, response.headers_mut(), session);
+        }
+    }
+}
+
+/// The visitor of this request, if signed in to the pages: the access token if still good,
+/// else a refresh with the refresh token. A failing database is an error; a session that
+/// ended is `None`.
+pub async fn current(
+    app: &App,
+    headers: &HeaderMap,
+    client: &Client,
+    arrived: Instant,
+) -> Result<Option<Visitor>> {
+    let passes = |e: &Error| matches!(e.kind, Kind::Internal | Kind::Unavailable);
+    if let Some(access) = read(&app.config, headers, ACCESS) {
+        match app.auth.authenticate(&access).await {
+            Ok(who) => {
+                return Ok(Some(Visitor {
+                    user: who.user,
+                    session_id: who.token.session_id,
+                    renewed: None,
+                }))
+            }
+            Err(e) if passes(&e) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let Some(refresh) = read(&app.config, headers, REFRESH) else {
+        return Ok(None);
+    };
+    match app.auth.refresh(&refresh, client, arrived).await {
+        Ok(session) => Ok(Some(Visitor {
+            user: session.user.clone(),
+            session_id: session.session_id,
+            renewed: Some(session),
+        })),
+        Err(e) if passes(&e) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Sets the cookies of the pages' session.
+pub fn set_session(config: &Config, headers: &mut HeaderMap, session: &Session) {
+    let lifetime = config
+        .sessions
+        .session_idle_timeout
+        .0
+        .or(config.sessions.session_max_lifetime.0)
+        .unwrap_or(Duration::from_secs(400 * 86_400));
+    set(
+        config,
+        headers,
+        ACCESS,
+        &session.access.token,
+        session.access.expires_in,
+    );
+    set(
+        config,
+        headers,
+        REFRESH,
+        session.refresh_token.expose(),
+        lifetime.as_secs(),
+    );
+}
+
+/// Deletes the cookies of the pages' session.
+pub fn clear_session(config: &Config, headers: &mut HeaderMap) {
+    set(config, headers, ACCESS, "", 0);
+    set(config, headers, REFRESH, "", 0);
+}
+
+/// The CSRF value of this browser, and whether it is new (its cookie must then be set).
+pub fn csrf_token(config: &Config, headers: &HeaderMap) -> (String, bool) {
+    match read(config, headers, CSRF).filter(|v| v.len() == 43) {
+        Some(value) => (value, false),
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            (B64.encode(bytes), true)
+        }
+    }
+}
+
+/// Sets the CSRF cookie (for the browser's lifetime).
+pub fn set_csrf(config: &Config, headers: &mut HeaderMap, value: &str) {
+    let secure = if secure(config) { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax{secure}",
+        name(config, CSRF)
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.append(header::SET_COOKIE, v);
+    }
+}
+
+/// A form POST must come from this server's pages: same origin, and its `csrf` field equal
+/// to the CSRF cookie. 403 `cross_site_request` otherwise.
+pub fn check_form(config: &Config, headers: &HeaderMap, field: Option<&str>) -> Result<()> {
+    cookie::check_same_origin(config, headers)?;
+    let cookie = read(config, headers, CSRF);
+    let matches = match (cookie, field) {
+        (Some(c), Some(f)) => bool::from(c.as_bytes().ct_eq(f.as_bytes())),
+        _ => false,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            code::CROSS_SITE_REQUEST,
+            "This form has expired or did not come from this site. Go back, reload the page and try again.",
+        ))
+    }
+}
