@@ -70,7 +70,7 @@ impl AuthJs {
 
     /// `client.<method>(args)`: its `{data, error}`.
     async fn call(&self, method: &str, args: Value) -> Value {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
         let mut command = Command::new("node");
         command
             .current_dir(dir)

@@ -12,6 +12,7 @@
 mod admin;
 mod api;
 mod auth_js;
+mod browser;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
 mod email;

@@ -286,7 +286,7 @@ async fn account_page_lists_and_ends_sessions_and_changes_the_password(
     assert!(
         account
             .html
-            .contains("FormBrowser&#x2f;1.0 <strong class=\"badge\">This device</strong>"),
+            .contains("FormBrowser&#x2f;1.0</span> <strong class=\"badge\">This device</strong>"),
         "{}",
         account.html
     );

@@ -59,7 +59,7 @@ pub fn router(config: &Config) -> Router<App> {
                     );
                     h.insert(
                         header::REFERRER_POLICY,
-                        HeaderValue::from_static("no-referrer"),
+                        HeaderValue::from_static("same-origin"),
                     );
                     h.entry(header::CACHE_CONTROL)
                         .or_insert(HeaderValue::from_static("no-store"));

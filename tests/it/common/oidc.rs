@@ -1,5 +1,5 @@
 //! A real OpenID Connect provider for the tests: node-oidc-provider (OpenID Certified) from
-//! `tests/oidc`, started on a free loopback port, and a browser that signs in at it.
+//! `tests/node`, started on a free loopback port, and a browser that signs in at it.
 
 use std::{
     net::TcpListener,
@@ -39,15 +39,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Installs the provider's packages (`npm ci`) once, when they are not there yet.
+/// Installs the test packages of `tests/node` (`npm ci`) once, when they are not there yet.
 pub fn install() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
-        if std::path::Path::new(dir)
-            .join("node_modules/oidc-provider")
-            .exists()
-        {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+        let installed = |package: &str| {
+            std::path::Path::new(dir)
+                .join("node_modules")
+                .join(package)
+                .exists()
+        };
+        if installed("oidc-provider") && installed("playwright-core") {
             return;
         }
         let status = Command::new("npm")
@@ -55,7 +58,7 @@ pub fn install() {
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .status()
             .expect("npm (the external sign-in tests need Node.js and npm)");
-        assert!(status.success(), "npm ci in tests/oidc failed");
+        assert!(status.success(), "npm ci in tests/node failed");
     });
 }
 
@@ -81,7 +84,7 @@ impl Oidc {
                 "redirect_uris": [NATIVE_REDIRECT],
             },
         ]);
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
         let child = Command::new("node")
             .current_dir(dir)
             .arg("provider.mjs")
@@ -90,7 +93,7 @@ impl Oidc {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("node (run `npm ci --prefix tests/oidc` first)");
+            .expect("node (run `npm ci --prefix tests/node` first)");
         let oidc = Self {
             issuer: format!("http://127.0.0.1:{port}"),
             child,
@@ -104,7 +107,7 @@ impl Oidc {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("the OpenID Connect provider did not start (is tests/oidc/node_modules installed?)");
+        panic!("the OpenID Connect provider did not start (is tests/node/node_modules installed?)");
     }
 
     /// `AUTH_OIDC_PROVIDERS` naming this provider `name`.

@@ -1,0 +1,229 @@
+//! The hosted pages and the example app (`examples/spa`, the real `@supabase/auth-js`) in a
+//! real browser: Debian's Chromium, headless, driven by `tests/node/browser.mjs` through
+//! playwright-core. The driver checks what a user sees; these tests check the database
+//! behind it. Screenshots of every page go to `target/ui-screenshots/` (not committed).
+
+use std::{process::Command, sync::Arc};
+
+use axum::{extract::Query, routing::get, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::common::{
+    self,
+    oidc::{self, free_port},
+    smtp::Smtp,
+    Background, Served, PASSWORD,
+};
+
+const SCREENSHOTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/ui-screenshots");
+
+/// The stage of a browser test: the server, its SMTP server, and the app's origin.
+struct Stage {
+    served: Served,
+    spa_port: u16,
+    mailbox: String,
+    _mailbox: Background,
+}
+
+#[derive(Deserialize)]
+struct MailQuery {
+    to: String,
+    n: usize,
+}
+
+/// The server (with `extra` flags) allowing the example app at a free port, with a real SMTP
+/// server whose messages the driver reads through a small HTTP "mailbox".
+async fn stage(opts: PgConnectOptions, extra: &[&str]) -> Stage {
+    oidc::install();
+    let smtp = Arc::new(Smtp::start());
+    let spa_port = free_port();
+    let spa = format!("http://127.0.0.1:{spa_port}");
+    let port = smtp.port.to_string();
+    let mut args = vec![
+        "--site-url",
+        &spa,
+        "--cors-origins",
+        &spa,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &port,
+        "--smtp-tls",
+        "none",
+        "--email-min-interval",
+        "0s",
+    ];
+    args.extend_from_slice(extra);
+    let served = common::serve(opts, &args).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mailbox = format!("http://{}/", listener.local_addr().unwrap());
+    let router = Router::new().route(
+        "/",
+        get(move |Query(q): Query<MailQuery>| {
+            let smtp = smtp.clone();
+            async move { smtp.wait(&q.to, q.n).await.link() }
+        }),
+    );
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Stage {
+        served,
+        spa_port,
+        mailbox,
+        _mailbox: Background(server),
+    }
+}
+
+impl Stage {
+    /// Runs `scenario` of the driver with `settings` (plus the stage's); its observations.
+    async fn run(&self, scenario: &str, settings: Value) -> Value {
+        let mut all = json!({
+            "auth": self.served.url,
+            "spaPort": self.spa_port,
+            "mailbox": self.mailbox,
+            "screenshots": SCREENSHOTS,
+            "password": PASSWORD,
+        });
+        for (k, v) in settings.as_object().unwrap() {
+            all[k] = v.clone();
+        }
+        let mut command = Command::new("node");
+        command
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node"))
+            .arg("browser.mjs")
+            .arg(scenario)
+            .arg(all.to_string());
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .expect("node");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "browser scenario {scenario} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let last = stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(last).unwrap_or_else(|_| panic!("JSON from the driver: {stdout}"))
+    }
+
+    async fn scalar(&self, sql: &str, email: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .bind(email)
+            .fetch_one(&self.served.app.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn sessions_of(&self, email: &str) -> i64 {
+        self.scalar(
+            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1",
+            email,
+        )
+        .await
+    }
+
+    async fn thefts_of(&self, email: &str) -> i64 {
+        self.scalar(
+            "SELECT count(*) FROM audit_log a JOIN users u ON u.id = a.user_id \
+             WHERE u.email = $1 AND a.event = 'refresh_token_reuse'",
+            email,
+        )
+        .await
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn sign_up_confirm_sign_in_and_reset_in_chromium(_: PgPoolOptions, opts: PgConnectOptions) {
+    let stage = stage(opts, &["--email-confirmation-required"]).await;
+    let email = "dana@example.com";
+    stage.run("pages", json!({ "email": email })).await;
+    // "Sign out everywhere" in the app ended every session of the account, the pages' too.
+    assert_eq!(stage.sessions_of(email).await, 0);
+    assert_eq!(stage.thefts_of(email).await, 0);
+
+    // Message 1 was the confirmation; the reset's is message 2.
+    let out = stage
+        .run(
+            "reset",
+            json!({ "email": email, "mailNumber": 2, "newPassword": "a brand new password" }),
+        )
+        .await;
+    assert_eq!(out["ok"], true);
+    let changed = stage
+        .scalar(
+            "SELECT count(*) FROM audit_log a JOIN users u ON u.id = a.user_id \
+             WHERE u.email = $1 AND a.event = 'password_changed'",
+            email,
+        )
+        .await;
+    assert_eq!(changed, 1);
+}
+
+#[sqlx::test(migrations = false)]
+async fn four_tabs_refresh_for_two_minutes_without_signing_out(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let stage = stage(opts, &["--access-token-ttl", "10s"]).await;
+    let email = "erin@example.com";
+    stage.served.app.signup(email).await;
+    let before = stage.sessions_of(email).await;
+    let out = stage
+        .run("tabs", json!({ "email": email, "seconds": 120 }))
+        .await;
+    eprintln!("four tabs: {out}");
+    // Two minutes of 10-second tokens: dozens of refreshes, several of them lost in flight.
+    assert!(out["refreshes"].as_u64().unwrap() >= 12, "{out}");
+    assert!(out["lost"].as_u64().unwrap() >= 1, "{out}");
+    // Never forked: the tabs shared one session, and no refresh was ever taken for theft.
+    assert_eq!(stage.thefts_of(email).await, 0, "{out}");
+    // The tabs' session is gone ("sign out everywhere else" from the other device); what is
+    // left is the sign-up's session and the other device's.
+    let remaining: Vec<String> = sqlx::query_scalar(
+        "SELECT s.id::text FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1",
+    )
+    .bind(email)
+    .fetch_all(&stage.served.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(remaining.len(), 1, "{remaining:?} (before: {before})");
+    assert!(!remaining.contains(&out["session"].as_str().unwrap().to_owned()));
+}
+
+#[sqlx::test(migrations = false)]
+async fn cookie_mode_keeps_the_refresh_token_from_scripts_and_other_sites(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let stage = stage(opts, &["--refresh-token-cookie"]).await;
+    let email = "fay@example.com";
+    stage.served.app.signup(email).await;
+    sqlx::query("DELETE FROM sessions")
+        .execute(&stage.served.app.pool)
+        .await
+        .unwrap();
+    let out = stage
+        .run(
+            "cookie",
+            json!({
+                "email": email,
+                "cookieName": "__Host-hja_refresh_token",
+                "evilPort": free_port(),
+            }),
+        )
+        .await;
+    // One session (the app's sign-in), refreshed once by the app: the other site's blind
+    // refresh and sign-in changed nothing.
+    assert_eq!(stage.sessions_of(email).await, 1, "{out}");
+    let counter = stage
+        .scalar(
+            "SELECT s.token_counter FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1",
+            email,
+        )
+        .await;
+    assert_eq!(counter, 1, "{out}");
+}

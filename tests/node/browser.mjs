@@ -1,0 +1,414 @@
+// Drives Debian's Chromium (headless, through playwright-core) against the server, one scenario
+// per run:
+//
+//   node browser.mjs <scenario> '<settings as JSON>'
+//
+// Settings: auth (the server's URL), spaPort (where to serve examples/spa, the app's origin),
+// mailbox (a URL answering GET ?to=<address>&n=<k> with the link of the k-th message to that
+// address), screenshots (a directory), email, password, seconds (multi-tab run time).
+//
+// Each scenario checks what a user would see and throws at the first difference (exit code 1,
+// the message on stderr); on success it prints one line of JSON with its observations for the
+// Rust test to check against the database.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const [scenario, settingsJson] = process.argv.slice(2);
+const cfg = JSON.parse(settingsJson);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const spaDir = path.join(here, '..', '..', 'examples', 'spa');
+const spa = `http://127.0.0.1:${cfg.spaPort}`;
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// --- The example app, served as a static site (its config.js pointing at the server) -------
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css' };
+
+function serveStatic(port, host, files) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const found = files(url.pathname);
+    if (found === null) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const { body, name } = typeof found === 'string' ? { body: found, name: url.pathname } : found;
+    res.writeHead(200, {
+      'content-type': types[path.extname(name)] ?? 'text/html',
+      'cache-control': 'no-store',
+      // Modules reached through the esm.sh redirect are loaded in CORS mode.
+      'access-control-allow-origin': '*',
+    });
+    res.end(body);
+  });
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
+
+function spaFile(pathname) {
+  if (pathname === '/config.js') {
+    const body = `export const AUTH_URL = ${JSON.stringify(cfg.auth)};\nexport const CALL_EVERY_MS = ${cfg.callEveryMs ?? 2000};\n`;
+    return { body, name: pathname };
+  }
+  const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname.slice(1));
+  const base = rel.startsWith('node_modules/') ? here : spaDir;
+  const file = path.normalize(path.join(base, rel));
+  const isFile = (f) => fs.existsSync(f) && fs.statSync(f).isFile();
+  if (!file.startsWith(base)) return null;
+  // auth-js's ES modules import without extensions ('./lib/locks'), as bundlers allow.
+  const found = [file, `${file}.js`].find(isFile);
+  return found ? { body: fs.readFileSync(found), name: found } : null;
+}
+
+// The app's import map names packages on esm.sh; the tests serve the same versions from
+// tests/node/node_modules (checked here), through a redirect so that their relative imports
+// resolve there too.
+const importMap = JSON.parse(
+  fs.readFileSync(path.join(spaDir, 'index.html'), 'utf8').match(/<script type="importmap">([\s\S]*?)<\/script>/)[1],
+);
+const localModules = {
+  '@supabase/auth-js': 'node_modules/@supabase/auth-js/dist/module/index.js',
+  tslib: 'node_modules/tslib/tslib.es6.mjs',
+};
+const moduleRedirects = new Map();
+for (const [name, url] of Object.entries(importMap.imports)) {
+  const version = url.slice(url.lastIndexOf('@') + 1);
+  const installed = JSON.parse(fs.readFileSync(path.join(here, 'node_modules', name, 'package.json'), 'utf8')).version;
+  check(installed === version, `the app loads ${name}@${version}; tests/node has ${installed}`);
+  moduleRedirects.set(url, `${spa}/${localModules[name]}`);
+}
+
+// --- Helpers ------------------------------------------------------------------------------
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  // Root in CI: no sandbox. evil.test: a page on another site, served here.
+  args: ['--no-sandbox', '--host-resolver-rules=MAP evil.test 127.0.0.1'],
+});
+const spaServer = await serveStatic(cfg.spaPort, '127.0.0.1', spaFile);
+
+// A browser profile (one "device"); what its pages log goes to stderr, to explain failures.
+async function device() {
+  const ctx = await browser.newContext();
+  await ctx.route('https://esm.sh/**', (route) => {
+    const local = moduleRedirects.get(route.request().url());
+    return local ? route.fulfill({ status: 302, headers: { location: local, 'access-control-allow-origin': '*' } }) : route.abort();
+  });
+  ctx.on('page', (page) => {
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') console.error(`[console ${m.type()}] ${m.text()}`);
+    });
+    page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+  });
+  return ctx;
+}
+
+fs.mkdirSync(cfg.screenshots, { recursive: true });
+const shot = (page, name) => page.screenshot({ path: path.join(cfg.screenshots, `${name}.png`), fullPage: true });
+
+async function mailLink(to, n) {
+  const r = await fetch(`${cfg.mailbox}?to=${encodeURIComponent(to)}&n=${n}`);
+  check(r.ok, `no message #${n} to ${to}`);
+  return (await r.text()).trim();
+}
+
+const signedIn = (page) => page.waitForSelector('body[data-state="signed-in"]', { timeout: 15000 });
+const signedOut = (page, timeout = 15000) => page.waitForSelector('body[data-state="signed-out"]', { timeout });
+
+async function ownFormSignIn(page, email, password) {
+  await page.goto(`${spa}/`);
+  await signedOut(page);
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('#sign-in-form button[type=submit]');
+  await signedIn(page);
+}
+
+/// The hosted sign-in page, filled in and submitted.
+async function hostedSignIn(page, email, password) {
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('form[action$="/ui/sign-in"] button[type=submit]');
+}
+
+const tabLog = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('example-app-log') ?? '[]'));
+const storedSession = (page) =>
+  page.evaluate(() => JSON.parse(localStorage.getItem('example-app-auth') ?? 'null'));
+const sessionIdOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).session_id;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// --- Scenarios ----------------------------------------------------------------------------
+
+// Sign up on the hosted pages from the app, confirm by email, land signed in; reload; the
+// app's own form; the account page; a screenshot of every page.
+async function pages() {
+  const { email, password } = cfg;
+  const ctx = await device();
+  const page = await ctx.newPage();
+  await page.goto(`${spa}/`);
+  await signedOut(page);
+  await shot(page, 'app-signed-out');
+  await page.click('#hosted-sign-in');
+  await page.waitForURL(`${cfg.auth}/ui/sign-in?**`);
+  await shot(page, 'ui-sign-in');
+  await page.click('text=Create an account');
+  await page.waitForURL(`${cfg.auth}/ui/sign-up?**`);
+  await shot(page, 'ui-sign-up');
+  // A weak password: the error is next to the field, which gets the focus.
+  await page.fill('#email', email);
+  await page.fill('#password', 'short');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('#password-error');
+  check(await page.evaluate(() => document.activeElement?.id) === 'password', 'focus on the field in error');
+  check(await page.getAttribute('#password', 'aria-describedby') === 'password-error', 'error described');
+  await shot(page, 'ui-sign-up-error');
+  await page.fill('#password', password);
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('text=Check your email');
+  await shot(page, 'ui-check-email');
+
+  // The confirmation link: its page, its button, back in the app, signed in.
+  await page.goto(await mailLink(email, 1));
+  await shot(page, 'email-link');
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${spa}/**`);
+  await signedIn(page);
+  check((await page.textContent('#user-email')) === email, 'the app shows the user');
+  check(!page.url().includes('access_token'), 'auth-js removed the session from the URL');
+  await shot(page, 'app-signed-in');
+  await page.reload();
+  await signedIn(page);
+
+  // The app's own form, in another browser.
+  const other = await device();
+  await ownFormSignIn(await other.newPage(), email, password);
+
+  // The hosted pages as the app's login screen, in a third browser.
+  const third = await device();
+  const p3 = await third.newPage();
+  await p3.goto(`${spa}/`);
+  await signedOut(p3);
+  await p3.click('#hosted-sign-in');
+  await p3.waitForURL(`${cfg.auth}/ui/sign-in?**`);
+  await hostedSignIn(p3, email, 'wrong password');
+  await p3.waitForSelector('text=Wrong email address or password.');
+  await shot(p3, 'ui-sign-in-error');
+  await hostedSignIn(p3, email, password);
+  await p3.waitForURL(`${spa}/**`);
+  await signedIn(p3);
+
+  // The account page (its own session, no redirect_to).
+  await p3.goto(`${cfg.auth}/ui/sign-in`);
+  await hostedSignIn(p3, email, password);
+  await p3.waitForURL(`${cfg.auth}/ui/account`);
+  const rows = await p3.locator('table.sessions tbody tr').count();
+  check(rows >= 4, `the account page lists every session (${rows})`);
+  check((await p3.locator('tr.current').count()) === 1, 'one session is this device');
+  await shot(p3, 'ui-account');
+  await p3.goto(`${cfg.auth}/ui/forgot-password`);
+  await shot(p3, 'ui-forgot-password');
+
+  // "Sign out everywhere" in one tab of the first browser: its other tab follows.
+  const second = await ctx.newPage();
+  await second.goto(`${spa}/?view=other`);
+  await signedIn(second);
+  await page.click('#sign-out-everywhere');
+  await signedOut(page);
+  await signedOut(second);
+  // …and the other browsers at their next refresh or call.
+  const account = await p3.goto(`${cfg.auth}/ui/account`);
+  check(p3.url().startsWith(`${cfg.auth}/ui/sign-in`), `the account page's session ended (${account.status()})`);
+  return { ok: true };
+}
+
+// Password reset through the pages, the message read from the SMTP server.
+async function reset() {
+  const { email, password } = cfg;
+  const ctx = await device();
+  const page = await ctx.newPage();
+  await page.goto(`${cfg.auth}/ui/forgot-password`);
+  await page.fill('#email', email);
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('text=Check your email');
+  await page.goto(await mailLink(email, cfg.mailNumber));
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${cfg.auth}/ui/reset-password`);
+  await shot(page, 'ui-reset-password');
+  await page.fill('#password', cfg.newPassword);
+  await page.click('form button[type=submit]');
+  await page.waitForURL(`${cfg.auth}/ui/account?notice=password_changed`);
+  await page.waitForSelector('text=Your password was changed.');
+  await shot(page, 'ui-account-password-changed');
+  // The app signs in with the new password, not the old one.
+  const app = await (await device()).newPage();
+  await app.goto(`${spa}/`);
+  await signedOut(app);
+  await app.fill('#email', email);
+  await app.fill('#password', password);
+  await app.click('#sign-in-form button[type=submit]');
+  await app.waitForSelector('#form-error:has-text("Invalid login credentials")');
+  await ownFormSignIn(app, email, cfg.newPassword);
+  return { ok: true };
+}
+
+// Four tabs of the app with short-lived access tokens, refreshing on their own for a while;
+// reloads and navigations at random, some of them while a refresh is on its way (its answer
+// never reaches the page). Then another device signs out everywhere else.
+async function tabs() {
+  const { email, password } = cfg;
+  const ctx = await device();
+  const first = await ctx.newPage();
+  await ownFormSignIn(first, email, password);
+  const pages = [first];
+  for (let i = 1; i < 4; i++) {
+    const p = await ctx.newPage();
+    await p.goto(`${spa}/`);
+    await signedIn(p);
+    pages.push(p);
+  }
+  let refreshes = 0;
+  let lost = 0;
+  // Every refresh goes to the server; one in four, the tab reloads or navigates before the
+  // answer arrives, so the server has rotated a token the tab never learns.
+  await ctx.route('**/token?grant_type=refresh_token', async (route) => {
+    refreshes += 1;
+    const response = await route.fetch();
+    const page = route.request().frame().page();
+    if (Math.random() < 0.25) {
+      lost += 1;
+      const target = Math.random() < 0.5 ? `${spa}/?view=other` : `${spa}/`;
+      await page.goto(target).catch(() => {});
+      await route.abort().catch(() => {});
+      return;
+    }
+    await route.fulfill({ response }).catch(() => {});
+  });
+  const until = Date.now() + cfg.seconds * 1000;
+  let navigations = 0;
+  while (Date.now() < until) {
+    await sleep(3000 + Math.random() * 3000);
+    const p = pages[Math.floor(Math.random() * pages.length)];
+    navigations += 1;
+    if (Math.random() < 0.5) await p.reload().catch(() => {});
+    else await p.goto(Math.random() < 0.5 ? `${spa}/?view=other` : `${spa}/`).catch(() => {});
+  }
+  await sleep(3000);
+  const seen = [];
+  for (const p of pages) {
+    await signedIn(p);
+    const log = await tabLog(p);
+    const stored = await storedSession(p);
+    seen.push({
+      signedOut: log.filter((e) => e.event === 'SIGNED_OUT').length,
+      refused: log.filter((e) => e.event === 'PROTECTED_CALL_REFUSED').length,
+      refreshed: log.filter((e) => e.event === 'TOKEN_REFRESHED').length,
+      calls: Number(await p.textContent('#api-ok')),
+      session: sessionIdOf(stored.access_token),
+    });
+  }
+  for (const [i, t] of seen.entries()) {
+    check(t.signedOut === 0, `tab ${i} was signed out: ${JSON.stringify(t)}`);
+    check(t.refused === 0, `tab ${i} had calls refused: ${JSON.stringify(t)}`);
+  }
+  check(new Set(seen.map((t) => t.session)).size === 1, `one session for every tab: ${JSON.stringify(seen)}`);
+  await ctx.unroute('**/token?grant_type=refresh_token');
+
+  // Another device: the hosted account page, "sign out everywhere else".
+  const other = await (await device()).newPage();
+  await other.goto(`${cfg.auth}/ui/sign-in`);
+  await hostedSignIn(other, email, password);
+  await other.waitForURL(`${cfg.auth}/ui/account`);
+  await other.click('form[action$="/account/sign-out-others"] button');
+  await other.waitForSelector('text=Every other device was signed out.');
+  const started = Date.now();
+  for (const p of pages) await signedOut(p, 60000);
+  return {
+    tabs: seen,
+    refreshes,
+    lost,
+    navigations,
+    signedOutAfterMs: Date.now() - started,
+    session: seen[0].session,
+  };
+}
+
+// Cookie mode: the refresh token only ever in an HttpOnly cookie; a page on another site can
+// neither use it nor sign in.
+async function cookie() {
+  const { email, password } = cfg;
+  const ctx = await device();
+  const page = await ctx.newPage();
+  await page.goto(`${spa}/?view=cookie`);
+  const signIn = await page.evaluate(async ({ auth, email, password }) => {
+    const r = await fetch(`${auth}/token?grant_type=password`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    return { status: r.status, body: await r.json() };
+  }, { auth: cfg.auth, email, password });
+  check(signIn.status === 200, `sign-in: ${JSON.stringify(signIn)}`);
+  check(!signIn.body.refresh_token, 'no refresh token in the body');
+  const jar = await ctx.cookies(cfg.auth);
+  const refreshCookie = jar.find((c) => c.name === cfg.cookieName);
+  check(refreshCookie && refreshCookie.httpOnly, `the HttpOnly cookie is set: ${JSON.stringify(jar.map((c) => c.name))}`);
+  const visible = await page.evaluate(() => document.cookie);
+  check(!visible.includes(cfg.cookieName) && !visible.includes(refreshCookie.value), `document.cookie: ${visible}`);
+  const refreshed = await page.evaluate(async (auth) => {
+    const r = await fetch(`${auth}/token?grant_type=refresh_token`, {
+      method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: '{}',
+    });
+    return { status: r.status, body: await r.json() };
+  }, cfg.auth);
+  check(refreshed.status === 200 && refreshed.body.access_token, `refresh by cookie: ${JSON.stringify(refreshed)}`);
+  check(!refreshed.body.refresh_token, 'no refresh token in the refresh body');
+  await shot(page, 'cookie-mode-app');
+
+  // A page on another site, in the same browser (so the cookie is in the jar).
+  const evilServer = await serveStatic(cfg.evilPort, '127.0.0.1', () => '<!doctype html><title>evil</title><p>evil</p>');
+  const evil = await ctx.newPage();
+  await evil.goto(`http://evil.test:${cfg.evilPort}/`);
+  const attempts = await evil.evaluate(async ({ auth, email, password }) => {
+    const out = {};
+    // Readable answers are blocked by CORS…
+    try {
+      const r = await fetch(`${auth}/token?grant_type=refresh_token`, {
+        method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: '{}',
+      });
+      out.corsRefresh = `answered ${r.status}`;
+    } catch (e) {
+      out.corsRefresh = 'blocked';
+    }
+    // …and blind ones (no-cors) reach the server without the cookie (SameSite) and are refused.
+    await fetch(`${auth}/token?grant_type=refresh_token`, {
+      method: 'POST', mode: 'no-cors', credentials: 'include',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '',
+    }).catch(() => {});
+    await fetch(`${auth}/token?grant_type=password`, {
+      method: 'POST', mode: 'no-cors', credentials: 'include',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ email, password }).toString(),
+    }).catch(() => {});
+    out.cookies = document.cookie;
+    return out;
+  }, { auth: cfg.auth, email, password });
+  check(attempts.corsRefresh === 'blocked', `another site read a refresh: ${JSON.stringify(attempts)}`);
+  evilServer.close();
+  return { attempts, session: sessionIdOf(refreshed.body.access_token) };
+}
+
+const scenarios = { pages, reset, tabs, cookie };
+try {
+  check(scenarios[scenario], `unknown scenario ${scenario}`);
+  const result = await scenarios[scenario]();
+  console.log(JSON.stringify(result));
+} finally {
+  await browser.close();
+  spaServer.close();
+}
