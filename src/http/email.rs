@@ -219,19 +219,19 @@ fn page(status: StatusCode, title: &str, form: Option<(&str, &str, &str)>) -> Re
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"same-origin\"><title>{t}</title></head>\n\
+         <meta name=\"referrer\" content=\"strict-origin\"><title>{t}</title></head>\n\
          <body><main><h1>{t}</h1>\n{form}\n</main></body></html>\n",
         t = escape(title)
     );
     let mut response = (status, Html(html)).into_response();
     let h = response.headers_mut();
-    // The URL holds a token: no caching, no referrer to other origins (the button's POST
-    // must still carry this origin: browsers send `Origin: null` under `no-referrer`), no
-    // framing, no scripts.
+    // The URL holds a token: no caching, no path in any referrer (`strict-origin`: the
+    // button's POST still carries this origin, which `no-referrer` would turn into `null`),
+    // no framing, no scripts.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
+        HeaderValue::from_static("strict-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(

@@ -69,10 +69,14 @@ pub fn with_session(
 
 /// Whether `url` is one of the hosted pages (when they are on).
 fn is_own_page(app: &App, url: &str) -> bool {
-    app.pages.is_some()
-        && url
-            .strip_prefix(&app.config.public_url())
-            .is_some_and(|rest| rest.starts_with("/ui/"))
+    let (Ok(public), Ok(url)) = (
+        url::Url::parse(&app.config.public_url()),
+        url::Url::parse(url),
+    ) else {
+        return false;
+    };
+    let pages = format!("{}/ui/", public.path().trim_end_matches('/'));
+    app.pages.is_some() && url.origin() == public.origin() && url.path().starts_with(&pages)
 }
 
 /// To `redirect_to?code=…` (PKCE: the client exchanges the code with its verifier).

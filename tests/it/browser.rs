@@ -181,8 +181,8 @@ async fn four_tabs_refresh_for_two_minutes_without_signing_out(
     assert!(out["lost"].as_u64().unwrap() >= 1, "{out}");
     // Never forked: the tabs shared one session, and no refresh was ever taken for theft.
     assert_eq!(stage.thefts_of(email).await, 0, "{out}");
-    // The tabs' session is gone ("sign out everywhere else" from the other device); what is
-    // left is the sign-up's session and the other device's.
+    // The tabs' session is gone ("sign out everywhere else" from the other device, which
+    // also ended the sign-up's session); only the other device's is left.
     let remaining: Vec<String> = sqlx::query_scalar(
         "SELECT s.id::text FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1",
     )

@@ -6,7 +6,12 @@ use reqwest::{header, redirect::Policy, Client, StatusCode};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::common::{self, smtp::Smtp, str_of, Served, PASSWORD};
+use crate::common::{
+    self,
+    oidc::{Browser, Oidc},
+    smtp::Smtp,
+    str_of, Served, PASSWORD,
+};
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects by itself.
 fn browser() -> Client {
@@ -466,6 +471,35 @@ async fn sign_in_page_sends_apps_their_session(_: PgPoolOptions, opts: PgConnect
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     assert_eq!(res.body["user"]["email"], "alice@example.com");
 
+    // Sign-up from a PKCE app (no confirmation required): a code as well.
+    let page = get(&b, &format!("{}/ui/sign-up{query}", s.url)).await;
+    let r = submit(
+        &b,
+        &s.url,
+        &format!("{}/ui/sign-up", s.url),
+        &page.html,
+        &[
+            ("email", "newbie@example.com"),
+            ("password", PASSWORD),
+            ("redirect_to", "http://app.test/cb"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "s256"),
+        ],
+    )
+    .await;
+    let to = location(&r);
+    assert!(to.starts_with("http://app.test/cb?code="), "{to}");
+    let code = common::oidc::query_param(to, "code").unwrap();
+    let res = s
+        .app
+        .post(
+            "/token?grant_type=pkce",
+            json!({"auth_code": code, "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["user"]["email"], "newbie@example.com");
+
     // Not an allowed redirect: the account page instead, never the other site.
     let r = sign_in(
         &s,
@@ -605,4 +639,164 @@ async fn follow_email_link(b: &Client, s: &Served, link: &str) -> String {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     r.headers()[header::LOCATION].to_str().unwrap().to_owned()
+}
+
+#[sqlx::test(migrations = false)]
+async fn provider_buttons_sign_in_through_the_provider(_: PgPoolOptions, opts: PgConnectOptions) {
+    let (listener, url) = common::bind().await;
+    let oidc = Oidc::start_for(&format!("{url}/callback")).await;
+    let s = common::serve_bound(
+        listener,
+        url,
+        opts,
+        &[
+            "--site-url",
+            "http://app.test",
+            "--oidc-providers",
+            &oidc.providers_setting("acme"),
+        ],
+    )
+    .await;
+    let browser = Browser::new();
+    let page = get(&browser.http, &format!("{}/ui/sign-in", s.url)).await;
+    assert!(
+        page.html.contains(">Continue with Acme</a>"),
+        "{}",
+        page.html
+    );
+    let href = provider_href(&page.html);
+    let account = format!("{}/ui/account", s.url);
+    assert_eq!(
+        common::oidc::query_param(&href, "redirect_to").as_deref(),
+        Some(account.as_str())
+    );
+    // Through the provider and back: on the account page, signed in by the provider.
+    let back = browser
+        .sign_in(&href, "alice", &format!("{}/callback", s.url))
+        .await;
+    let landed = browser.http.get(&back).send().await.unwrap();
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(landed.headers()[header::LOCATION], account.as_str());
+    let page = get(&browser.http, &account).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("alice@example.com"), "{}", page.html);
+
+    // From an app's sign-in link, the button carries the app's redirect and challenge
+    // (with the method the password form would use: plain when none is given).
+    let page = get(
+        &browser.http,
+        &format!(
+            "{}/ui/sign-in?redirect_to=http%3A%2F%2Fapp.test%2F&code_challenge={}",
+            s.url,
+            "c".repeat(43)
+        ),
+    )
+    .await;
+    let href = provider_href(&page.html);
+    let param = |name| common::oidc::query_param(&href, name);
+    assert_eq!(param("redirect_to").as_deref(), Some("http://app.test/"));
+    assert_eq!(param("code_challenge"), Some("c".repeat(43)));
+    assert_eq!(param("code_challenge_method").as_deref(), Some("plain"));
+}
+
+/// The first provider button's link.
+fn provider_href(html: &str) -> String {
+    html.split("class=\"button secondary\" href=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_else(|| panic!("a provider button in {html}"))
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/")
+}
+
+#[sqlx::test(migrations = false)]
+async fn pages_renew_their_session_with_the_refresh_cookie(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let s = common::serve(opts, &[]).await;
+    s.app.signup("gus@example.com").await;
+    let b = browser();
+    let signed = sign_in(&s, &b, "", "gus@example.com", PASSWORD).await;
+    let set_cookie = |headers: &header::HeaderMap, name: &str| -> Option<String> {
+        headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+    };
+    let refresh = set_cookie(&signed.headers, "hja_ui_refresh").unwrap();
+    // The form token is the CSRF cookie's value (double submit).
+    let csrf_cookie = Some(csrf(&get(&b, &format!("{}/ui/sign-in", s.url)).await.html));
+    let plain = Client::builder().redirect(Policy::none()).build().unwrap();
+    // Only the refresh cookie (the access token's cookie has expired): the page renews both.
+    let with_refresh = |token: &str| {
+        let mut cookie = format!("hja_ui_refresh={token}");
+        if let Some(c) = &csrf_cookie {
+            cookie.push_str(&format!("; hja_ui_csrf={c}"));
+        }
+        cookie
+    };
+    let r = plain
+        .get(format!("{}/ui/account", s.url))
+        .header(header::COOKIE, with_refresh(&refresh))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let renewed = set_cookie(r.headers(), "hja_ui_refresh").unwrap();
+    assert_ne!(renewed, refresh);
+    assert!(set_cookie(r.headers(), "hja_ui_access").is_some());
+    // A second tab with the old cookie, at once: converges on the same session.
+    let r = plain
+        .get(format!("{}/ui/account", s.url))
+        .header(header::COOKIE, with_refresh(&refresh))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // An answer that is an error page still carries the renewed cookies.
+    let r = plain
+        .post(format!("{}/ui/account/password", s.url))
+        .header(header::COOKIE, with_refresh(&renewed))
+        .header(header::ORIGIN, &s.url)
+        .form(&[
+            ("csrf", csrf_cookie.clone().unwrap_or_default().as_str()),
+            ("current_password", ""),
+            ("password", "whatever whatever"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let newest =
+        set_cookie(r.headers(), "hja_ui_refresh").expect("renewed cookie on the error page");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Enter your current password."), "{html}");
+    let r = plain
+        .get(format!("{}/ui/account", s.url))
+        .header(header::COOKIE, with_refresh(&newest))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let thefts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE event = 'refresh_token_reuse'")
+            .fetch_one(&s.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(thefts, 0);
+    // A token that is not the session's: signed out, cookies cleared.
+    let r = plain
+        .get(format!("{}/ui/account", s.url))
+        .header(header::COOKIE, "hja_ui_refresh=not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        set_cookie(r.headers(), "hja_ui_refresh").as_deref(),
+        Some("")
+    );
 }

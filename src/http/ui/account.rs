@@ -150,9 +150,7 @@ async fn render_account(
         error,
         errors,
     };
-    let mut response = page(app, headers, status, "account.html", vars);
-    v.keep(&app.config, &mut response);
-    response
+    page(app, headers, status, "account.html", vars)
 }
 
 async fn account(
@@ -167,7 +165,7 @@ async fn account(
         Err(response) => return response,
     };
     let notice = notice_text(q.ok().and_then(|Query(n)| n.notice).as_deref());
-    render_account(
+    let response = render_account(
         &app,
         &headers,
         &v,
@@ -176,7 +174,8 @@ async fn account(
         None,
         context! {},
     )
-    .await
+    .await;
+    kept(&app, &v, response)
 }
 
 #[derive(Deserialize)]
@@ -219,11 +218,16 @@ async fn signed_in_form<T: HasCsrf>(
     Ok((v, form))
 }
 
-/// After a change: back to the account page with a notice, keeping renewed tokens.
-fn back(app: &App, v: &Visitor, notice: &str) -> Response {
-    let mut response = redirect::see_other(&format!("{}?notice={notice}", account_url(app)));
+/// `response` with the visitor's renewed tokens, whatever it is: a rotated refresh token that
+/// never reached the browser would later be taken for a stolen one.
+fn kept(app: &App, v: &Visitor, mut response: Response) -> Response {
     v.keep(&app.config, &mut response);
     response
+}
+
+/// After a change: back to the account page with a notice.
+fn back(app: &App, notice: &str) -> Response {
+    redirect::see_other(&format!("{}?notice={notice}", account_url(app)))
 }
 
 async fn change_password(
@@ -237,20 +241,33 @@ async fn change_password(
         Ok(x) => x,
         Err(response) => return response,
     };
+    let current = form.current_password.filter(|p| !p.expose().is_empty());
+    let Some(current) = current else {
+        // Checked here: a blank field must not count as a failed password check.
+        let errors = context! { current_password => "Enter your current password." };
+        let response = render_account(
+            &app,
+            &headers,
+            &v,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("The password was not changed."),
+            errors,
+        )
+        .await;
+        return kept(&app, &v, response);
+    };
     let update = SelfUpdate {
         password: form.password,
-        current_password: form
-            .current_password
-            .filter(|p| !p.expose().is_empty())
-            .or_else(|| Some(Secret::new(String::new()))),
+        current_password: Some(current),
         data: None,
     };
-    match app
+    let response = match app
         .auth
         .update_self(v.user.id, v.session_id, update, &client)
         .await
     {
-        Ok(_) => back(&app, &v, "password_changed"),
+        Ok(_) => back(&app, "password_changed"),
         Err(e)
             if matches!(
                 e.kind,
@@ -280,7 +297,8 @@ async fn change_password(
             .await
         }
         Err(e) => error_page(&app, &headers, &e),
-    }
+    };
+    kept(&app, &v, response)
 }
 
 async fn end_session(
@@ -302,14 +320,15 @@ async fn end_session(
             .await
     }
     .await;
-    match result {
+    let response = match result {
         // Already gone counts as done: the list is what the visitor asked to change.
-        Ok(()) => back(&app, &v, "session_ended"),
+        Ok(()) => back(&app, "session_ended"),
         Err(e) if matches!(e.kind, Kind::NotFound | Kind::BadRequest) => {
-            back(&app, &v, "session_ended")
+            back(&app, "session_ended")
         }
         Err(e) => error_page(&app, &headers, &e),
-    }
+    };
+    kept(&app, &v, response)
 }
 
 async fn sign_out_others(
@@ -323,14 +342,15 @@ async fn sign_out_others(
         Ok(x) => x,
         Err(response) => return response,
     };
-    match app
+    let response = match app
         .auth
         .logout(v.user.id, Some(v.session_id), LogoutScope::Others, &client)
         .await
     {
-        Ok(()) => back(&app, &v, "others_ended"),
+        Ok(()) => back(&app, "others_ended"),
         Err(e) => error_page(&app, &headers, &e),
-    }
+    };
+    kept(&app, &v, response)
 }
 
 async fn sign_out(
@@ -354,7 +374,7 @@ async fn sign_out(
             visitor::clear_session(&app.config, response.headers_mut());
             response
         }
-        Err(e) => error_page(&app, &headers, &e),
+        Err(e) => kept(&app, &v, error_page(&app, &headers, &e)),
     }
 }
 

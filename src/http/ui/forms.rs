@@ -243,7 +243,7 @@ async fn sign_up(
         };
         form_page(&app, &headers, status, "sign_up.html", &carry, shown)
     };
-    let result = signed_up(&app, &client, &carry, &form).await;
+    let result = signed_up(&app, &client, &headers, &carry, &form).await;
     match result {
         Ok(response) => response,
         Err(e) if e.code == code::WEAK_PASSWORD => {
@@ -267,6 +267,7 @@ async fn sign_up(
 async fn signed_up(
     app: &App,
     client: &Client,
+    headers: &HeaderMap,
     carry: &Carry,
     form: &Credentials,
 ) -> Result<Response> {
@@ -306,7 +307,7 @@ async fn signed_up(
             let sent = format!("We sent a confirmation link to {email}. Follow it to finish creating your account.");
             message(
                 app,
-                &HeaderMap::new(),
+                headers,
                 StatusCode::OK,
                 "Check your email",
                 &[

@@ -1,6 +1,6 @@
 //! The hosted pages under `/ui` (off with `AUTH_DISABLE_UI`): sign in, sign up, forgot and
 //! reset password, the email-confirmation landing, and an account page (password, sessions).
-//! Server-rendered from templates ([`pages`]), usable without JavaScript; every form carries a
+//! Server-rendered from templates ([`Pages`]), usable without JavaScript; every form carries a
 //! CSRF token ([`visitor`]), every answer a strict Content-Security-Policy (no script at all)
 //! and forbids framing.
 //!
@@ -59,7 +59,7 @@ pub fn router(config: &Config) -> Router<App> {
                     );
                     h.insert(
                         header::REFERRER_POLICY,
-                        HeaderValue::from_static("same-origin"),
+                        HeaderValue::from_static("strict-origin"),
                     );
                     h.entry(header::CACHE_CONTROL)
                         .or_insert(HeaderValue::from_static("no-store"));
@@ -272,12 +272,12 @@ impl Carry {
                     url_encode(name),
                     url_encode(&back)
                 );
-                if let (Some(_), Some(c)) = (self.target(app), &self.code_challenge) {
-                    let method = self.code_challenge_method.as_deref().unwrap_or("s256");
+                // The challenge as the password path reads it (same default method).
+                if let (Some(_), Ok(Some(c))) = (self.target(app), self.challenge()) {
                     url.push_str(&format!(
                         "&code_challenge={}&code_challenge_method={}",
-                        url_encode(c),
-                        url_encode(method)
+                        url_encode(&c.challenge),
+                        url_encode(&c.method)
                     ));
                 }
                 let mut label = name.to_owned();

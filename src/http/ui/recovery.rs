@@ -21,7 +21,7 @@ use crate::{
     app::App,
     auth::SelfUpdate,
     client::Client,
-    error::Kind,
+    error::{code, Kind},
     http::{extract::Arrival, redirect},
     secret::Secret,
 };
@@ -150,19 +150,23 @@ async fn reset_page(
             v.keep(&app.config, &mut response);
             response
         }
-        Ok(None) => message(
-            &app,
-            &headers,
-            StatusCode::UNAUTHORIZED,
-            "This link has expired",
-            &["Ask for a new link to set your password."],
-            Some((
-                &format!("{}/ui/forgot-password", app.config.public_url()),
-                "Send a new link",
-            )),
-        ),
+        Ok(None) => link_expired(&app, &headers),
         Err(e) => error_page(&app, &headers, &e),
     }
+}
+
+fn link_expired(app: &App, headers: &HeaderMap) -> Response {
+    message(
+        app,
+        headers,
+        StatusCode::UNAUTHORIZED,
+        "This link has expired",
+        &["Ask for a new link to set your password."],
+        Some((
+            &format!("{}/ui/forgot-password", app.config.public_url()),
+            "Send a new link",
+        )),
+    )
 }
 
 #[derive(Deserialize)]
@@ -205,6 +209,8 @@ async fn reset(
         .await
     {
         Ok(_) => redirect::see_other(&format!("{}?notice=password_changed", account_url(&app))),
+        // The link signed in too long ago to set a password without the current one.
+        Err(e) if e.code == code::REAUTHENTICATION_NEEDED => link_expired(&app, &headers),
         Err(e) if matches!(e.kind, Kind::Validation | Kind::BadRequest) => {
             let vars = context! { title => RESET, email => v.user.email.clone(), error => e.message.as_ref(), errors => context! { password => e.message.as_ref() } };
             page(

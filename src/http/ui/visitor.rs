@@ -94,6 +94,8 @@ pub async fn current(
     arrived: Instant,
 ) -> Result<Option<Visitor>> {
     let passes = |e: &Error| matches!(e.kind, Kind::Internal | Kind::Unavailable);
+    // An access token that no longer works (expired, most often) falls back to the refresh
+    // token; a failing database does not.
     if let Some(access) = read(&app.config, headers, ACCESS) {
         match app.auth.authenticate(&access).await {
             Ok(who) => {
@@ -116,8 +118,17 @@ pub async fn current(
             session_id: session.session_id,
             renewed: Some(session),
         })),
-        Err(e) if passes(&e) => Err(e),
-        Err(_) => Ok(None),
+        // The session is over (unknown, expired, revoked, user banned): signed out.
+        Err(e)
+            if matches!(
+                e.kind,
+                Kind::InvalidGrant | Kind::Unauthorized | Kind::Forbidden
+            ) =>
+        {
+            Ok(None)
+        }
+        // Anything else (a refresh race lost three times, the database): not a sign-out.
+        Err(e) => Err(e),
     }
 }
 
@@ -191,5 +202,59 @@ pub fn check_form(config: &Config, headers: &HeaderMap, field: Option<&str>) -> 
             code::CROSS_SITE_REQUEST,
             "This form has expired or did not come from this site. Go back, reload the page and try again.",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(public_url: &str) -> Config {
+        Config::from_args(["--jwt-secret", &"s".repeat(32), "--public-url", public_url]).unwrap()
+    }
+
+    fn cookies(headers: &HeaderMap) -> Vec<&str> {
+        headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn https_cookies_are_secure_and_host_prefixed() {
+        let c = config("https://auth.example.com");
+        let mut h = HeaderMap::new();
+        set(&c, &mut h, ACCESS, "a", 60);
+        set_csrf(&c, &mut h, "t");
+        assert_eq!(
+            cookies(&h),
+            [
+                "__Host-hja_ui_access=a; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure",
+                "__Host-hja_ui_csrf=t; Path=/; HttpOnly; SameSite=Lax; Secure",
+            ]
+        );
+        // A cookie without the prefix (planted by a sibling host over http) is not read.
+        let mut req = HeaderMap::new();
+        req.insert(header::COOKIE, HeaderValue::from_static("hja_ui_csrf=t"));
+        assert!(check_form(&c, &req, Some("t")).is_err());
+        req.insert(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-hja_ui_csrf=t"),
+        );
+        assert!(check_form(&c, &req, Some("t")).is_ok());
+        assert!(check_form(&c, &req, Some("u")).is_err());
+        assert!(check_form(&c, &req, None).is_err());
+    }
+
+    #[test]
+    fn http_cookies_have_no_prefix() {
+        let c = config("http://127.0.0.1:9999");
+        let mut h = HeaderMap::new();
+        set(&c, &mut h, REFRESH, "r", 5);
+        assert_eq!(
+            cookies(&h),
+            ["hja_ui_refresh=r; Path=/; Max-Age=5; HttpOnly; SameSite=Lax"]
+        );
     }
 }

@@ -211,8 +211,24 @@ pub struct Served {
 
 /// [`app`] with `extra` flags, listening on a loopback port with `--public-url` set to it.
 pub async fn serve(opts: PgConnectOptions, extra: &[&str]) -> Served {
+    let (listener, url) = bind().await;
+    serve_bound(listener, url, opts, extra).await
+}
+
+/// A loopback listener and its URL (to name it in settings before the server starts).
+pub async fn bind() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// [`serve`] on a listener from [`bind`].
+pub async fn serve_bound(
+    listener: tokio::net::TcpListener,
+    url: String,
+    opts: PgConnectOptions,
+    extra: &[&str],
+) -> Served {
     let mut args = vec!["--public-url", &url];
     args.extend_from_slice(extra);
     let app = app(opts, &args).await;
