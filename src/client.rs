@@ -8,6 +8,8 @@ pub const MAX_USER_AGENT_CHARS: usize = 512;
 pub struct Client {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The id of the HTTP request (`X-Request-Id`), recorded with audit entries.
+    pub request_id: Option<String>,
 }
 
 impl Client {
@@ -16,7 +18,14 @@ impl Client {
         Self {
             ip,
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            request_id: None,
         }
+    }
+
+    /// This client, as the one of request `request_id`.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
     }
 
     /// What per-address rate limits count by: the address, or for IPv6 its /64 network (one

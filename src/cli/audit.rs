@@ -47,7 +47,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             } else {
                 for e in &entries {
                     println!(
-                        "{}  {:<24} user={} session={} ip={} {}",
+                        "{}  {:<24} user={} session={} ip={} request={} {}",
                         e.created_at.to_rfc3339(),
                         e.event,
                         e.user_id
@@ -57,6 +57,7 @@ pub async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                             .map(|u| u.to_string())
                             .unwrap_or_else(|| "-".into()),
                         e.ip.as_deref().unwrap_or("-"),
+                        e.request_id.as_deref().unwrap_or("-"),
                         e.detail
                     );
                 }

@@ -209,7 +209,7 @@ fn client_of(peer: Client, headers: &HeaderMap) -> Client {
         .get("x-forwarded-user-agent")
         .or_else(|| headers.get(header::USER_AGENT))
         .and_then(|v| v.to_str().ok());
-    Client::new(peer.ip, user_agent)
+    Client::new(peer.ip, user_agent).with_request_id(peer.request_id)
 }
 
 async fn actions(

@@ -122,7 +122,11 @@ impl FromRequestParts<App> for Client {
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
-        Ok(Client::new(ip, user_agent))
+        let request_id = parts
+            .extensions
+            .get::<super::request_id::RequestId>()
+            .map(|id| id.0.clone());
+        Ok(Client::new(ip, user_agent).with_request_id(request_id))
     }
 }
 

@@ -1,4 +1,7 @@
-//! `GET /health`: 200 when the database answers within a second, 503 otherwise.
+//! Probes. `GET /live`: the process serves requests (no I/O; for liveness probes, which must
+//! not restart the server because the database is away). `GET /health`: the database answers
+//! within a second. `GET /ready`: the database answers and every migration this binary knows
+//! is applied (for readiness probes and load balancers).
 
 use std::time::Duration;
 
@@ -8,25 +11,70 @@ use serde_json::{json, Value};
 use crate::{app::App, store};
 
 pub fn router() -> Router<App> {
-    Router::new().route("/health", get(health))
+    Router::new()
+        .route("/live", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+}
+
+const LIMIT: Duration = Duration::from_secs(1);
+
+/// "ok", or why the database did not answer.
+async fn database(app: &App) -> &'static str {
+    match tokio::time::timeout(LIMIT, store::ping(app.pool())).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database error");
+            "error"
+        }
+        Err(_) => "timeout",
+    }
+}
+
+fn answer(ok: bool, body: Value) -> (StatusCode, Json<Value>) {
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
-    match tokio::time::timeout(Duration::from_secs(1), store::ping(app.pool())).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(json!({"status": "ok", "database": "ok"})),
-        ),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "health check: database error");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": "error"})),
-            )
-        }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "database": "timeout"})),
-        ),
+    let db = database(&app).await;
+    let status = if db == "ok" { "ok" } else { "unavailable" };
+    answer(db == "ok", json!({"status": status, "database": db}))
+}
+
+async fn ready(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    let db = database(&app).await;
+    if db != "ok" {
+        return answer(false, json!({"status": "unavailable", "database": db}));
     }
+    let applied = match tokio::time::timeout(LIMIT, store::applied_migrations(app.pool())).await {
+        Ok(Ok(applied)) => applied,
+        _ => return answer(false, json!({"status": "unavailable", "database": "error"})),
+    };
+    let known = store::known_migrations();
+    let pending: Vec<i64> = known
+        .iter()
+        .filter(|v| !applied.contains(v))
+        .copied()
+        .collect();
+    // Migrations this binary does not know come from a newer release (a rolling update):
+    // still ready, and said.
+    let newer = applied.iter().filter(|v| !known.contains(v)).count();
+    let ready = pending.is_empty();
+    answer(
+        ready,
+        json!({
+            "status": if ready { "ready" } else { "unavailable" },
+            "database": "ok",
+            "migrations": {
+                "applied": applied.len(),
+                "pending": pending,
+                "newer": newer,
+            },
+        }),
+    )
 }

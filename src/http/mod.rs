@@ -12,6 +12,7 @@ mod external;
 mod extract;
 mod health;
 mod redirect;
+pub mod request_id;
 pub mod server;
 mod sessions;
 mod token;
@@ -86,10 +87,26 @@ pub fn router(app: App) -> Router {
         .layer(axum::middleware::from_fn(extract::record_arrival))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                // Method and path only: never headers (Authorization) or query strings.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                // Method, path and request id only: never headers (Authorization) or query
+                // strings.
+                let id = req
+                    .extensions()
+                    .get::<request_id::RequestId>()
+                    .map(|id| id.0.as_str())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %id,
+                )
             }),
         )
+        // Outermost: the id exists before the span and every answer carries it.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            request_id::assign,
+        ))
         .with_state(app)
 }
 
@@ -116,6 +133,7 @@ fn cors(config: &Config) -> CorsLayer {
             HeaderName::from_static("x-supabase-api-version"),
             HeaderName::from_static("apikey"),
         ])
+        .expose_headers([HeaderName::from_static(request_id::HEADER)])
         .max_age(Duration::from_secs(3600))
 }
 

@@ -48,8 +48,8 @@ pub async fn record(
     detail: Value,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO audit_log (event, user_id, session_id, ip, user_agent, detail)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO audit_log (event, user_id, session_id, ip, user_agent, detail, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event)
     .bind(user_id)
@@ -57,6 +57,7 @@ pub async fn record(
     .bind(&client.ip)
     .bind(&client.user_agent)
     .bind(detail)
+    .bind(&client.request_id)
     .execute(db)
     .await?;
     Ok(())
@@ -72,6 +73,8 @@ pub struct AuditEntry {
     pub session_id: Option<Uuid>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The HTTP request's id (`X-Request-Id`), when an HTTP request caused it.
+    pub request_id: Option<String>,
     pub detail: Value,
 }
 
@@ -83,7 +86,8 @@ pub async fn list(
     user_id: Option<Uuid>,
 ) -> sqlx::Result<Vec<AuditEntry>> {
     sqlx::query_as(
-        "SELECT id, created_at, event, user_id, session_id, ip, user_agent, detail FROM audit_log
+        "SELECT id, created_at, event, user_id, session_id, ip, user_agent, request_id, detail
+         FROM audit_log
          WHERE $3::uuid IS NULL OR user_id = $3 ORDER BY id DESC LIMIT $1 OFFSET $2",
     )
     .bind(limit)

@@ -20,6 +20,7 @@ mod external;
 mod faults;
 mod github;
 mod hasura;
+mod operations;
 mod refresh;
 mod sessions;
 mod ui;
