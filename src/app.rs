@@ -107,8 +107,8 @@ impl App {
                 mailer,
                 providers: crate::auth::external::Providers::from_config(&config)?,
             },
-            sign_in_limiter: SignInLimiter::new(config.accounts.rate_limit_sign_in),
-            email_limiter: SignInLimiter::per_hour(config.mail.rate_limit_email),
+            sign_in_limiter: SignInLimiter::new("sign_in", config.accounts.rate_limit_sign_in),
+            email_limiter: SignInLimiter::per_hour("email", config.mail.rate_limit_email),
             delivery,
             pages: match config.ui.disable_ui {
                 true => None,

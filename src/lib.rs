@@ -30,6 +30,7 @@ pub mod hasura_config;
 pub mod housekeeping;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod roles;
 pub mod secret;
 pub mod store;

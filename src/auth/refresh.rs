@@ -54,6 +54,27 @@ impl Auth {
         client: &Client,
         arrived: Instant,
     ) -> Result<Session> {
+        let result = self.rotate_or_converge(presented, client, arrived).await;
+        // Successes are counted where they happen (rotated or converged).
+        if let Err(e) = &result {
+            crate::metrics::refresh(match e.code {
+                code::REFRESH_TOKEN_NOT_FOUND => "not_found",
+                code::REFRESH_TOKEN_ALREADY_USED => "reuse_detected",
+                code::SESSION_EXPIRED => "expired",
+                code::USER_BANNED => "disabled",
+                code::CONFLICT => "conflict",
+                _ => "error",
+            });
+        }
+        result
+    }
+
+    async fn rotate_or_converge(
+        &self,
+        presented: &str,
+        client: &Client,
+        arrived: Instant,
+    ) -> Result<Session> {
         let token = RefreshToken::parse(presented).ok_or_else(not_found)?;
         // A lost compare-and-set means another request rotated first; the next pass sees the
         // token as superseded and converges. Three passes cover any realistic race.
@@ -81,6 +102,7 @@ impl Auth {
                     )
                     .await?;
                     if rotated {
+                        crate::metrics::refresh("rotated");
                         return self.issue(&claims, row.user, row.session_id, &next);
                     }
                 }
@@ -106,6 +128,7 @@ impl Auth {
                     let claims = self.claims_for(&self.pool, &row.user).await?;
                     if store::sessions::touch(&self.pool, row.session_id, row.token_counter).await?
                     {
+                        crate::metrics::refresh("converged");
                         return self.issue(&claims, row.user, row.session_id, &current);
                     }
                 }

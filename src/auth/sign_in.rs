@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     client::Client,
-    error::{code, Error, Result},
+    error::{code, Error, Kind, Result},
     secret::Secret,
     store::{
         self,
@@ -27,7 +27,7 @@ impl Auth {
         password: &Secret,
         client: &Client,
     ) -> Result<Session> {
-        let user = self.check_sign_in(email, password, client).await?;
+        let user = self.counted_sign_in(email, password, client).await?;
         let claims = self.claims_for(&self.pool, &user).await?;
         let mut tx = self.pool.begin().await?;
         let refresh = self.open_session(&mut tx, user.id, client).await?;
@@ -56,13 +56,33 @@ impl Auth {
         challenge: &Challenge,
         client: &Client,
     ) -> Result<Secret> {
-        let user = self.check_sign_in(email, password, client).await?;
+        let user = self.counted_sign_in(email, password, client).await?;
         let mut tx = self.pool.begin().await?;
         let code = self
             .issue_auth_code(&mut tx, user.id, challenge, "password", None)
             .await?;
         tx.commit().await?;
         Ok(code)
+    }
+
+    /// [`Self::check_sign_in`], counted by outcome in the metrics.
+    async fn counted_sign_in(
+        &self,
+        email: &str,
+        password: &Secret,
+        client: &Client,
+    ) -> Result<User> {
+        let result = self.check_sign_in(email, password, client).await;
+        crate::metrics::sign_in(match &result {
+            Ok(_) => "success",
+            Err(e) if e.code == code::INVALID_CREDENTIALS => "invalid_credentials",
+            Err(e) if e.code == code::EMAIL_NOT_CONFIRMED => "unconfirmed",
+            Err(e) if e.kind == Kind::RateLimited => "locked",
+            Err(e) if e.kind == Kind::InvalidRequest => "invalid_request",
+            Err(e) if e.kind == Kind::Unavailable => "unavailable",
+            Err(_) => "error",
+        });
+        result
     }
 
     /// The checks of a password sign-in: the user whose password this is, if they may sign in.

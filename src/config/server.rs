@@ -24,6 +24,11 @@ pub struct ServerArgs {
     #[arg(long, env = "AUTH_LISTEN", default_value = "127.0.0.1:9999")]
     pub listen: SocketAddr,
 
+    /// Serve Prometheus metrics at `/metrics` on this separate address (e.g. `127.0.0.1:9100`;
+    /// keep it off the public network). Off by default.
+    #[arg(long, env = "AUTH_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Public base URL of this server, used in the OAuth metadata and Hasura's `jwk_url`.
     /// Defaults to `http://<AUTH_LISTEN>`.
     #[arg(long, env = "AUTH_PUBLIC_URL")]

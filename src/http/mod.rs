@@ -11,6 +11,7 @@ pub mod error;
 mod external;
 mod extract;
 mod health;
+pub mod metrics;
 mod redirect;
 pub mod request_id;
 pub mod server;
@@ -65,6 +66,8 @@ pub fn router(app: App) -> Router {
         .merge(admin_links::router())
         .merge(external::router())
         .merge(sessions::router())
+        // Every route is counted and timed by its pattern; unmatched paths are not.
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(|| async { Error::not_found(code::NOT_FOUND, "No such endpoint") })
         .method_not_allowed_fallback(|| async {
             Error::new(
@@ -144,6 +147,21 @@ pub async fn serve(app: App) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on AUTH_LISTEN={addr}: {e}"))?;
     tracing::info!(%addr, "listening");
+    if let Some(metrics_addr) = app.config.server.metrics_listen {
+        let handle = crate::metrics::install()?;
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on AUTH_METRICS_LISTEN={metrics_addr}: {e}")
+            })?;
+        tracing::info!(addr = %metrics_addr, "metrics at /metrics");
+        tokio::spawn(metrics::serve(
+            metrics_listener,
+            app.clone(),
+            handle,
+            shutdown_signal(),
+        ));
+    }
     serve_on(listener, app, shutdown_signal()).await
 }
 

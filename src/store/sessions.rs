@@ -121,6 +121,13 @@ pub async fn find_live_user(
 }
 
 /// Deletes one session; returns how many rows went (0 or 1).
+/// How many sessions there are (for the metrics).
+pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(db)
+        .await
+}
+
 pub async fn delete(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<u64> {
     let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
         .bind(session_id)

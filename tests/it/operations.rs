@@ -157,3 +157,127 @@ async fn probes_tell_liveness_from_readiness(_: PgPoolOptions, opts: PgConnectOp
     let res = app.call(Method::GET, "/live", None, None).await;
     assert_eq!(res.status, StatusCode::OK);
 }
+
+/// The value of the first sample of `name` whose labels include all of `labels` (0 if none).
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+#[sqlx::test(migrations = false)]
+async fn metrics_count_real_traffic(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(
+        opts,
+        &[
+            "--rate-limit-sign-in",
+            "3",
+            "--refresh-token-reuse-interval",
+            "0s",
+            "--db-max-connections",
+            "7",
+        ],
+    )
+    .await;
+    let handle = hasura_jwt_auth::metrics::install().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let _server = common::Background(tokio::spawn({
+        let state = app.state.clone();
+        async move {
+            hasura_jwt_auth::http::metrics::serve(listener, state, handle, std::future::pending())
+                .await
+                .unwrap();
+        }
+    }));
+    let scrape = || {
+        let url = url.clone();
+        async move {
+            let r = reqwest::get(&url).await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let before = scrape().await;
+
+    // Traffic: a sign-up, a good and a bad sign-in, a rate-limited one, a refresh, a theft.
+    let s = app.signup("m@example.com").await;
+    let from = |body: serde_json::Value| {
+        from_peer(
+            [198, 51, 100, 7],
+            Request::post("/token?grant_type=password")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+    };
+    let good = json!({"email": "m@example.com", "password": PASSWORD});
+    let bad = json!({"email": "m@example.com", "password": "not the password"});
+    assert_eq!(app.request(from(good.clone())).await.status, StatusCode::OK);
+    assert_eq!(app.request(from(bad)).await.status, StatusCode::BAD_REQUEST);
+    app.request(from(good.clone())).await;
+    assert_eq!(
+        app.request(from(good)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let old = common::str_of(&s.body, "refresh_token").to_owned();
+    assert_eq!(app.refresh(&old).await.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(app.refresh(&old).await.status, StatusCode::BAD_REQUEST);
+
+    let after = scrape().await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        sample(&after, name, labels) - sample(&before, name, labels)
+    };
+    assert!(
+        moved("auth_sign_ins_total", &[("outcome", "success")]) >= 2.0,
+        "{after}"
+    );
+    assert!(moved("auth_sign_ins_total", &[("outcome", "invalid_credentials")]) >= 1.0);
+    assert!(moved("auth_rate_limited_total", &[("limit", "sign_in")]) >= 1.0);
+    assert!(moved("auth_refreshes_total", &[("outcome", "rotated")]) >= 1.0);
+    assert!(moved("auth_refreshes_total", &[("outcome", "reuse_detected")]) >= 1.0);
+    let token_ok = [("route", "/token"), ("method", "POST"), ("status", "200")];
+    assert!(moved("http_requests_total", &token_ok) >= 3.0, "{after}");
+    assert!(
+        moved(
+            "http_requests_total",
+            &[("route", "/token"), ("status", "429")]
+        ) >= 1.0
+    );
+    assert!(
+        moved(
+            "http_request_duration_seconds_count",
+            &[("route", "/signup")]
+        ) >= 1.0
+    );
+    // Hashing: every password check waited in the queue (briefly) and ran.
+    assert!(
+        moved("auth_password_hash_wait_seconds_count", &[]) >= 3.0,
+        "{after}"
+    );
+    assert!(moved("auth_password_hash_seconds_count", &[]) >= 3.0);
+    assert!(after.contains("auth_password_hash_queue_depth"), "{after}");
+    // Read at the scrape: this server's pool and sessions.
+    assert_eq!(sample(&after, "db_pool_max_connections", &[]), 7.0);
+    assert!(sample(&after, "db_pool_connections", &[("state", "idle")]) >= 0.0);
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sample(&after, "auth_sessions", &[]), sessions as f64);
+    // Help texts are there, and no concrete path (ids) becomes a label.
+    assert!(after.contains("# HELP auth_refreshes_total"));
+    assert!(!after.contains("route=\"/sessions/0"));
+}

@@ -130,16 +130,25 @@ impl PasswordHasher {
         let (reply, result) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
         let stats = self.stats.clone();
+        let queued_at = std::time::Instant::now();
         let job: Job = Box::new(move || {
+            crate::metrics::hash_started(queued_at.elapsed());
             if reply.is_closed() {
                 stats.abandoned.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            let _ = reply.send(span.in_scope(f));
+            let started = std::time::Instant::now();
+            let result = span.in_scope(f);
+            crate::metrics::hash_finished(started.elapsed());
+            let _ = reply.send(result);
         });
+        // Counted before the job can start, so that the depth never goes below zero.
+        crate::metrics::hash_queued();
         match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(_)) => {
+                crate::metrics::hash_unqueued();
+                crate::metrics::hash_rejected();
                 tracing::warn!("password hashing queue full: request refused");
                 return Err(Error::unavailable(
                     "Too many sign-ins at once; retry in a moment",
@@ -147,9 +156,10 @@ impl PasswordHasher {
                 ));
             }
             Err(mpsc::TrySendError::Disconnected(_)) => {
+                crate::metrics::hash_unqueued();
                 return Err(Error::internal(anyhow::anyhow!(
                     "password hashing threads are gone"
-                )))
+                )));
             }
         }
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
