@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::store::{identities::ExternalIdentity, users::User};
 
 /// A user as the API shows it. Roles are in `app_metadata`; no secret is ever here.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub aud: String,
@@ -17,7 +17,10 @@ pub struct UserView {
     pub role: &'static str,
     pub email: String,
     pub phone: &'static str,
+    /// `provider`, `providers`, `default_role`, `allowed_roles`, and what admins set.
+    #[schema(value_type = Object)]
     pub app_metadata: Map<String, Value>,
+    #[schema(value_type = Object)]
     pub user_metadata: Value,
     pub identities: Vec<IdentityView>,
     pub banned_until: Option<DateTime<Utc>>,
@@ -96,12 +99,13 @@ impl UserView {
 
 /// One way a user signs in, in Supabase Auth's shape. Every user has the `email` identity
 /// (email and password); its `identity_id` is derived from the user id, so it is stable.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IdentityView {
     pub identity_id: Uuid,
     /// The user's id at the provider: for `email`, the user id itself.
     pub id: String,
     pub user_id: Uuid,
+    #[schema(value_type = Object)]
     pub identity_data: Value,
     pub provider: String,
     pub email: String,

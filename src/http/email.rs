@@ -53,6 +53,15 @@ struct RecoverRequest {
     code_challenge_method: Option<String>,
 }
 
+/// Sends a password-recovery message (if the address has an account).
+#[utoipa::path(post, path = "/recover", tag = "email",
+    request_body(content = Object, description = "`{email, code_challenge?, code_challenge_method?}`"),
+    params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
+    responses(
+        (status = 200, body = super::openapi::Empty),
+        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
+        (status = 429, body = super::openapi::Error),
+    ))]
 async fn recover(
     State(app): State<App>,
     client: Client,
@@ -79,6 +88,15 @@ struct OtpRequest {
     code_challenge_method: Option<String>,
 }
 
+/// Sends a sign-in link and code.
+#[utoipa::path(post, path = "/otp", tag = "email",
+    request_body(content = Object, description = "`{email, create_user?, data?, code_challenge?, code_challenge_method?}`"),
+    params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
+    responses(
+        (status = 200, body = super::openapi::Empty),
+        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
+        (status = 429, body = super::openapi::Error),
+    ))]
 async fn otp(
     State(app): State<App>,
     client: Client,
@@ -108,6 +126,15 @@ struct MagicLinkRequest {
 }
 
 /// The older name of `/otp` (always creates the account when sign-up is allowed).
+/// Sends a sign-in link (older name of /otp).
+#[utoipa::path(post, path = "/magiclink", tag = "email",
+    request_body(content = Object, description = "`{email, data?}`"),
+    params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
+    responses(
+        (status = 200, body = super::openapi::Empty),
+        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
+        (status = 429, body = super::openapi::Error),
+    ))]
 async fn magiclink(
     State(app): State<App>,
     client: Client,
@@ -137,6 +164,15 @@ struct ResendRequest {
     kind: Option<String>,
 }
 
+/// Sends a confirmation message again.
+#[utoipa::path(post, path = "/resend", tag = "email",
+    request_body(content = Object, description = "`{email, type}`"),
+    params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
+    responses(
+        (status = 200, body = super::openapi::Empty),
+        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
+        (status = 429, body = super::openapi::Error),
+    ))]
 async fn resend(
     State(app): State<App>,
     client: Client,
@@ -254,6 +290,15 @@ struct VerifyRequest {
 }
 
 /// `POST /verify`: JSON answers with the session; the page's form is redirected.
+/// Uses a link's token (`{type, token_hash}`) or a code (`{type, email, token}`); the email
+/// link page's form is redirected instead.
+#[utoipa::path(post, path = "/verify", tag = "email",
+    request_body(content = Object, description = "`{type, token_hash}` or `{type, email, token}`"),
+    responses(
+        (status = 200, body = super::openapi::VerifyResponse),
+        (status = 400, body = super::openapi::Error), (status = 403, body = super::openapi::Error),
+        (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+    ))]
 async fn verify(
     State(app): State<App>,
     client: Client,

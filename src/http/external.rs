@@ -181,6 +181,9 @@ fn bad_state() -> Error {
 }
 
 /// `GET /settings`: GoTrue's shape; `external` has every known provider, enabled or not.
+/// The enabled sign-in methods.
+#[utoipa::path(get, path = "/settings", tag = "meta",
+    responses((status = 200, body = super::openapi::Settings)))]
 async fn settings(State(app): State<App>) -> Json<Value> {
     let mut external = Map::new();
     for name in [

@@ -12,7 +12,7 @@ use crate::{app::App, store};
 
 pub fn router() -> Router<App> {
     Router::new()
-        .route("/live", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/live", get(live))
         .route("/health", get(health))
         .route("/ready", get(ready))
 }
@@ -40,12 +40,24 @@ fn answer(ok: bool, body: Value) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
+/// The process serves requests (no I/O).
+#[utoipa::path(get, path = "/live", tag = "probes", responses((status = 200, body = super::openapi::Health)))]
+async fn live() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// The database answers within a second.
+#[utoipa::path(get, path = "/health", tag = "probes",
+    responses((status = 200, body = super::openapi::Health), (status = 503, body = super::openapi::Health)))]
 async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
     let db = database(&app).await;
     let status = if db == "ok" { "ok" } else { "unavailable" };
     answer(db == "ok", json!({"status": status, "database": db}))
 }
 
+/// The database answers and every migration is applied.
+#[utoipa::path(get, path = "/ready", tag = "probes",
+    responses((status = 200, body = super::openapi::Readiness), (status = 503, body = super::openapi::Readiness)))]
 async fn ready(State(app): State<App>) -> (StatusCode, Json<Value>) {
     let db = database(&app).await;
     if db != "ok" {

@@ -12,6 +12,7 @@ mod external;
 mod extract;
 mod health;
 pub mod metrics;
+pub mod openapi;
 mod redirect;
 pub mod request_id;
 pub mod server;
@@ -66,6 +67,7 @@ pub fn router(app: App) -> Router {
         .merge(admin_links::router())
         .merge(external::router())
         .merge(sessions::router())
+        .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         // Every route is counted and timed by its pattern; unmatched paths are not.
         .route_layer(axum::middleware::from_fn(metrics::track))
         .fallback(|| async { Error::not_found(code::NOT_FOUND, "No such endpoint") })

@@ -24,6 +24,8 @@ pub fn router() -> Router<App> {
 }
 
 /// `{"sessions": [{id, created_at, refreshed_at, user_agent, ip, current}]}`.
+#[utoipa::path(get, path = "/sessions", tag = "user", security(("access_token" = [])),
+    responses((status = 200, body = super::openapi::SessionList), (status = 401, body = super::openapi::Error)))]
 async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Value>> {
     let sessions = app
         .auth
@@ -33,6 +35,12 @@ async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Value>>
 }
 
 /// 204; 404 `session_not_found` for a session that is not the caller's.
+#[utoipa::path(delete, path = "/sessions/{id}", tag = "user", security(("access_token" = [])),
+    params(("id" = String, Path, description = "A session id from GET /sessions")),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error),
+    ))]
 async fn end(
     State(app): State<App>,
     who: Authenticated,

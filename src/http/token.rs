@@ -83,6 +83,15 @@ struct SignupRequest {
     code_challenge_method: Option<String>,
 }
 
+/// Sign up with email and password (`@supabase/auth-js` `signUp`).
+#[utoipa::path(post, path = "/signup", tag = "sessions",
+    request_body(content = Object, description = "`{email, password, data?, code_challenge?, code_challenge_method?}`"),
+    params(("redirect_to" = Option<String>, Query, description = "Where the confirmation link leads")),
+    responses(
+        (status = 200, body = super::openapi::SignupResponse),
+        (status = 400, body = super::openapi::Error), (status = 403, body = super::openapi::Error),
+        (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+    ))]
 async fn signup(
     State(app): State<App>,
     client: Client,
@@ -137,6 +146,17 @@ struct TokenRequest {
     nonce: Option<String>,
 }
 
+/// The token endpoint: `grant_type` (query or body) `password` `{email|username, password}`,
+/// `refresh_token` `{refresh_token}` (or the cookie), `pkce` `{auth_code, code_verifier}`,
+/// `id_token` `{provider, id_token, nonce?}`.
+#[utoipa::path(post, path = "/token", tag = "sessions",
+    params(("grant_type" = Option<String>, Query, description = "password, refresh_token, pkce or id_token")),
+    request_body(content = Object, description = "JSON or form, by grant type"),
+    responses(
+        (status = 200, body = super::openapi::TokenResponse),
+        (status = 400, body = super::openapi::Error), (status = 403, body = super::openapi::Error),
+        (status = 409, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+    ))]
 async fn token(
     State(app): State<App>,
     Arrival(arrived): Arrival,
@@ -197,6 +217,10 @@ struct LogoutQuery {
     scope: Option<String>,
 }
 
+/// Ends this session (`local`), the user's other sessions (`others`) or all (`global`).
+#[utoipa::path(post, path = "/logout", tag = "sessions", security(("access_token" = [])),
+    params(("scope" = Option<String>, Query, description = "local, others or global (default)")),
+    responses((status = 204, description = "Signed out"), (status = 401, body = super::openapi::Error)))]
 async fn logout(
     State(app): State<App>,
     client: Client,
@@ -228,6 +252,9 @@ struct RevokeRequest {
 }
 
 /// RFC 7009: 200 whether or not the token was known.
+#[utoipa::path(post, path = "/revoke", tag = "sessions",
+    request_body(content = Object, description = "`{token, token_type_hint?}` (RFC 7009), JSON or form"),
+    responses((status = 200, description = "Revoked, or the token was not known"), (status = 400, body = super::openapi::Error)))]
 async fn revoke(
     State(app): State<App>,
     client: Client,

@@ -27,6 +27,9 @@ pub fn user_view(app: &App, user: &User) -> UserView {
     UserView::new(user, app.config.user_audience())
 }
 
+/// The signed-in user.
+#[utoipa::path(get, path = "/user", tag = "user", security(("access_token" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = super::openapi::Error)))]
 async fn get_user(State(app): State<App>, who: Authenticated) -> Json<UserView> {
     Json(user_view(&app, &who.user))
 }
@@ -42,6 +45,14 @@ struct UpdateUserRequest {
     code_challenge_method: Option<String>,
 }
 
+/// Changes the signed-in user's password, metadata or email.
+#[utoipa::path(put, path = "/user", tag = "user", security(("access_token" = [])),
+    request_body(content = Object, description = "`{password?, current_password?, data?, email?}`"),
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error),
+        (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+    ))]
 async fn update_user(
     State(app): State<App>,
     client: Client,

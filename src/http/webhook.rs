@@ -79,6 +79,13 @@ async fn webhook(app: &App, headers: &HashMap<String, String>) -> Response {
 }
 
 /// GET mode: the client's headers are this request's headers.
+/// Hasura's authentication webhook, GET mode.
+#[utoipa::path(get, path = "/hasura/webhook", tag = "hasura", security(("access_token" = []), ()),
+    params(("x-hasura-role" = Option<String>, Header, description = "A role the user is allowed")),
+    responses(
+        (status = 200, body = super::openapi::SessionVariables),
+        (status = 401, body = super::openapi::WebhookDenied),
+    ))]
 async fn webhook_get(State(app): State<App>, headers: HeaderMap) -> Response {
     // A header that is not UTF-8 is kept as an unusable value, so a garbled Authorization
     // header is denied rather than treated as absent (anonymous).
@@ -101,6 +108,13 @@ struct WebhookBody {
 }
 
 /// POST mode: `{"headers": {...}, "request": {...}}`.
+/// Hasura's authentication webhook, POST mode.
+#[utoipa::path(post, path = "/hasura/webhook", tag = "hasura",
+    request_body(content = Object, description = "`{headers: {…}, request: {…}}` (the client's headers)"),
+    responses(
+        (status = 200, body = super::openapi::SessionVariables),
+        (status = 401, body = super::openapi::WebhookDenied),
+    ))]
 async fn webhook_post(State(app): State<App>, Payload(body): Payload<WebhookBody>) -> Response {
     webhook(&app, &body.headers).await
 }

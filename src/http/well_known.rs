@@ -18,6 +18,8 @@ pub fn router() -> Router<App> {
 }
 
 /// The public keys, with `Cache-Control: max-age` so Hasura knows when to refetch.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
+    responses((status = 200, body = super::openapi::Jwks)))]
 async fn jwks(State(app): State<App>) -> Response {
     let mut response = Json(app.auth.tokens.keys.jwks()).into_response();
     let cache = format!(
@@ -30,6 +32,8 @@ async fn jwks(State(app): State<App>) -> Response {
     response
 }
 
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "meta",
+    responses((status = 200, body = super::openapi::ServerMetadata)))]
 async fn metadata(State(app): State<App>) -> Json<serde_json::Value> {
     let base = app.config.public_url();
     Json(json!({

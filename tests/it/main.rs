@@ -20,6 +20,7 @@ mod external;
 mod faults;
 mod github;
 mod hasura;
+mod openapi;
 mod operations;
 mod refresh;
 mod sessions;
