@@ -159,6 +159,10 @@ struct CreateUser {
     disabled: Option<bool>,
 }
 
+/// Creates a user (`auth.admin.createUser`).
+#[utoipa::path(post, path = "/admin/users", tag = "admin", security(("admin_secret" = [])),
+    request_body(content = Object, description = "`{email, password?, user_metadata?, app_metadata?, email_confirm?, ban_duration?, disabled?}`"),
+    responses((status = 200, body = UserView), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn create_user(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,
@@ -180,6 +184,10 @@ async fn create_user(
     Ok(Json(user_view(&app, &user)))
 }
 
+/// A page of users, with `x-total-count` and `Link` headers.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("admin_secret" = [])),
+    params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query)),
+    responses((status = 200, body = super::openapi::UserPage), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn list_users(
     State(app): State<App>,
     AdminAuth(_): AdminAuth,
@@ -198,6 +206,8 @@ async fn list_users(
     ))
 }
 
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("admin_secret" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = UserView), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn get_user(
     State(app): State<App>,
     AdminAuth(_): AdminAuth,
@@ -218,6 +228,10 @@ struct UpdateUser {
     email_confirm: Option<bool>,
 }
 
+/// Changes a user (`auth.admin.updateUserById`).
+#[utoipa::path(put, path = "/admin/users/{id}", tag = "admin", security(("admin_secret" = [])), params(("id" = String, Path)),
+    request_body(content = Object, description = "`{email?, password?, user_metadata?, app_metadata?, email_confirm?, ban_duration?, disabled?}`"),
+    responses((status = 200, body = UserView), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn update_user(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,
@@ -237,6 +251,9 @@ async fn update_user(
     Ok(Json(user_view(&app, &user)))
 }
 
+/// Deletes a user; answers with the deleted user.
+#[utoipa::path(delete, path = "/admin/users/{id}", tag = "admin", security(("admin_secret" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = UserView), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn delete_user(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,
@@ -247,6 +264,8 @@ async fn delete_user(
     Ok(Json(user_view(&app, &user)))
 }
 
+#[utoipa::path(get, path = "/admin/users/{id}/sessions", tag = "admin", security(("admin_secret" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = super::openapi::AdminSessions), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn list_sessions(
     State(app): State<App>,
     AdminAuth(_): AdminAuth,
@@ -256,6 +275,8 @@ async fn list_sessions(
     Ok(Json(json!({"sessions": sessions})))
 }
 
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions", tag = "admin", security(("admin_secret" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = super::openapi::Revoked), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn revoke_all_sessions(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,
@@ -267,6 +288,9 @@ async fn revoke_all_sessions(
     Ok(Json(json!({"revoked": n})))
 }
 
+#[utoipa::path(delete, path = "/admin/users/{id}/sessions/{session_id}", tag = "admin", security(("admin_secret" = [])),
+    params(("id" = String, Path), ("session_id" = String, Path)),
+    responses((status = 200, body = super::openapi::Revoked), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn revoke_session(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,
@@ -281,6 +305,10 @@ async fn revoke_session(
     Ok(Json(json!({"revoked": n})))
 }
 
+/// A page of the audit log, newest first, with `x-total-count` and `Link` headers.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("admin_secret" = [])),
+    params(("page" = Option<u32>, Query), ("per_page" = Option<u32>, Query), ("user_id" = Option<String>, Query)),
+    responses((status = 200, body = Vec<super::openapi::AuditEntry>), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn audit(
     State(app): State<App>,
     AdminAuth(_): AdminAuth,

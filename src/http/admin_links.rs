@@ -33,6 +33,11 @@ struct GenerateLinkRequest {
     redirect_to: Option<String>,
 }
 
+/// A link or code for a user, sent to nobody (`auth.admin.generateLink`): the user's fields
+/// plus `action_link`, `email_otp`, `hashed_token`, `verification_type`, `redirect_to`.
+#[utoipa::path(post, path = "/admin/generate_link", tag = "admin", security(("admin_secret" = [])),
+    request_body(content = Object, description = "`{type, email, password?, data?, new_email?, redirect_to?}`"),
+    responses((status = 200, body = Object), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn generate_link(
     State(app): State<App>,
     AdminAuth(_): AdminAuth,
@@ -67,6 +72,10 @@ struct InviteRequest {
     data: Option<Value>,
 }
 
+/// Invites a new user by email (`auth.admin.inviteUserByEmail`).
+#[utoipa::path(post, path = "/invite", tag = "admin", security(("admin_secret" = [])),
+    request_body(content = Object, description = "`{email, data?}`"),
+    responses((status = 200, body = UserView), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error)))]
 async fn invite(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,

@@ -289,6 +289,9 @@ async fn unlink(
 
 /// `GET /admin/users/{id}/provider_tokens` (admin secret): the provider tokens kept for the
 /// user's identities, with `AUTH_PROVIDER_TOKENS_KEY`.
+#[utoipa::path(get, path = "/admin/users/{id}/provider_tokens", tag = "admin", security(("admin_secret" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{provider_tokens: [...]}`", body = Object), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
 async fn provider_tokens(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,

@@ -4,8 +4,8 @@
 //! document (with no undocumented fields allowed), so the two cannot drift apart.
 //!
 //! Not described here: the browser flows that answer with redirects or HTML (`/authorize`,
-//! `/callback`, `GET /verify`, the hosted pages under `/ui`), the admin API (`/admin/*`,
-//! `/invite`) and the Hasura actions handler, whose contract is the generated actions metadata.
+//! `/callback`, `GET /verify`, the hosted pages under `/ui`, `/user/identities/authorize`),
+//! and the Hasura actions handler, whose contract is the generated actions metadata.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +52,18 @@ use crate::{
         super::health::live,
         super::health::health,
         super::health::ready,
+        super::admin::create_user,
+        super::admin::list_users,
+        super::admin::get_user,
+        super::admin::update_user,
+        super::admin::delete_user,
+        super::admin::list_sessions,
+        super::admin::revoke_all_sessions,
+        super::admin::revoke_session,
+        super::admin::audit,
+        super::admin_links::generate_link,
+        super::admin_links::invite,
+        super::external::provider_tokens,
         openapi_json,
     ),
     components(schemas(UserView, IdentityView)),
@@ -64,6 +76,10 @@ struct BearerToken;
 impl Modify for BearerToken {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_secret",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         components.add_security_scheme(
             "access_token",
             SecurityScheme::Http(
@@ -242,4 +258,49 @@ pub struct Readiness {
     pub status: String,
     pub database: String,
     pub migrations: Option<Migrations>,
+}
+
+/// `GET /admin/users`.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    pub aud: String,
+}
+
+/// A session as administrators see it.
+#[derive(Serialize, ToSchema)]
+pub struct AdminSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminSessions {
+    pub sessions: Vec<AdminSession>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Revoked {
+    /// How many sessions ended.
+    pub revoked: u64,
+}
+
+/// One audit-log entry.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub event: String,
+    pub user_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The `X-Request-Id` of the request that caused it.
+    pub request_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
 }

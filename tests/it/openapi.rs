@@ -289,9 +289,11 @@ async fn every_documented_route_answers_as_documented(_: PgPoolOptions, opts: Pg
         Some(json!({"email": "doc@example.com"})),
     )
     .await;
-    let link = app
+    let link = c
         .call(
+            &app,
             M::POST,
+            "/admin/generate_link",
             "/admin/generate_link",
             Some(ADMIN),
             Some(json!({"type": "magiclink", "email": "doc@example.com"})),
@@ -421,6 +423,186 @@ async fn every_documented_route_answers_as_documented(_: PgPoolOptions, opts: Pg
     .await;
     c.call(&app, M::POST, "/logout", "/logout", None, None)
         .await;
+
+    // The admin API.
+    c.call(&app, M::GET, "/admin/users", "/admin/users", None, None)
+        .await;
+    let new_user = json!({"email": "adm@example.com", "password": PASSWORD, "email_confirm": true});
+    let u = c
+        .call(
+            &app,
+            M::POST,
+            "/admin/users",
+            "/admin/users",
+            Some(ADMIN),
+            Some(new_user.clone()),
+        )
+        .await;
+    c.call(
+        &app,
+        M::POST,
+        "/admin/users",
+        "/admin/users",
+        Some(ADMIN),
+        Some(new_user),
+    )
+    .await;
+    let id = str_of(&u.body, "id").to_owned();
+    let user_path = format!("/admin/users/{id}");
+    c.call(
+        &app,
+        M::GET,
+        "/admin/users",
+        "/admin/users?per_page=2",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::GET,
+        "/admin/users",
+        "/admin/users?page=zero",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::GET,
+        "/admin/users/{id}",
+        &user_path,
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::GET,
+        "/admin/users/{id}",
+        "/admin/users/not-a-user",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::PUT,
+        "/admin/users/{id}",
+        &user_path,
+        Some(ADMIN),
+        Some(json!({"user_metadata": {"team": "a"}})),
+    )
+    .await;
+    let signed = app.sign_in("adm@example.com", PASSWORD).await;
+    let sid = common::jwt_payload(str_of(&signed.body, "access_token"))["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.sign_in("adm@example.com", PASSWORD).await;
+    let sessions = c
+        .call(
+            &app,
+            M::GET,
+            "/admin/users/{id}/sessions",
+            &format!("{user_path}/sessions"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(sessions.body["sessions"].as_array().unwrap().len(), 2);
+    c.call(
+        &app,
+        M::DELETE,
+        "/admin/users/{id}/sessions/{session_id}",
+        &format!("{user_path}/sessions/{sid}"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::DELETE,
+        "/admin/users/{id}/sessions",
+        &format!("{user_path}/sessions"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::GET,
+        "/admin/users/{id}/sessions",
+        "/admin/users/not-a-user/sessions",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    let audit = c
+        .call(
+            &app,
+            M::GET,
+            "/admin/audit",
+            "/admin/audit?per_page=5",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert!(audit.body[0]["request_id"].is_string(), "{}", audit.body);
+    c.call(
+        &app,
+        M::GET,
+        "/admin/audit",
+        &format!("/admin/audit?user_id={id}"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::POST,
+        "/invite",
+        "/invite",
+        Some(ADMIN),
+        Some(json!({"email": "invited@example.com"})),
+    )
+    .await;
+    c.call(
+        &app,
+        M::POST,
+        "/invite",
+        "/invite",
+        Some(ADMIN),
+        Some(json!({})),
+    )
+    .await;
+    c.call(
+        &app,
+        M::GET,
+        "/admin/users/{id}/provider_tokens",
+        &format!("{user_path}/provider_tokens"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::DELETE,
+        "/admin/users/{id}",
+        &user_path,
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        &app,
+        M::DELETE,
+        "/admin/users/{id}",
+        &user_path,
+        Some(ADMIN),
+        None,
+    )
+    .await;
 
     // Probes, up and down.
     for path in ["/live", "/health", "/ready"] {
