@@ -1,4 +1,5 @@
-//! `hasura …`: print Hasura's JWT configuration, write the actions metadata.
+//! `hasura …`: print Hasura's JWT configuration (v2) or AuthConfig (DDN), write the actions
+//! metadata.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,11 @@ use clap::Subcommand;
 use crate::{
     app,
     config::Config,
-    hasura_config::{self, SecretMode, ACTIONS_SECRET_ENV},
+    hasura_config::{
+        self,
+        ddn::{DdnMode, DdnOptions, DdnVersion, WebhookMethod, DDN_SECRET_ENV},
+        SecretMode, ACTIONS_SECRET_ENV,
+    },
 };
 
 #[derive(Subcommand, Debug)]
@@ -21,6 +26,31 @@ pub enum HasuraCommand {
         /// when AUTH_PUBLIC_URL is set and the key is asymmetric, else `key`.
         #[arg(long, value_enum)]
         mode: Option<SecretMode>,
+    },
+    /// Print Hasura DDN's AuthConfig (save it as globals/metadata/auth-config.hml).
+    DdnAuthConfig {
+        #[command(flatten)]
+        config: Box<Config>,
+        /// AuthConfig version: v4 (current) or v3.
+        #[arg(long = "auth-config-version", value_enum, default_value = "v4")]
+        version: DdnVersion,
+        /// `jwt`: DDN verifies the access tokens; `webhook`: DDN asks /hasura/webhook.
+        #[arg(long, value_enum, default_value = "jwt")]
+        mode: DdnMode,
+        /// JWT mode: `key` fixes the key (the HMAC secret from DDN's environment, or the public
+        /// PEM); `jwk-url` reads this server's JWKS (rotation without redeploying DDN).
+        /// Default: `jwk-url` when AUTH_PUBLIC_URL is set and the key is asymmetric.
+        #[arg(long, value_enum)]
+        key: Option<SecretMode>,
+        /// Webhook mode: GET (client headers as headers) or POST (in the body).
+        #[arg(long, value_enum, default_value = "get")]
+        method: WebhookMethod,
+        /// The variable of DDN's environment that holds the HMAC secret.
+        #[arg(long, default_value = DDN_SECRET_ENV)]
+        secret_env: String,
+        /// Write the HMAC secret itself into the output (local development only).
+        #[arg(long)]
+        inline_secret: bool,
     },
     /// Write actions.graphql and actions.yaml (Hasura metadata for the actions handler) into DIR.
     Metadata {
@@ -37,6 +67,30 @@ pub fn run(cmd: HasuraCommand) -> anyhow::Result<()> {
             config.validate()?;
             let keys = app::load_keys(&config)?;
             println!("{}", hasura_config::hasura_jwt_secret(&config, &keys, mode));
+        }
+        HasuraCommand::DdnAuthConfig {
+            config,
+            version,
+            mode,
+            key,
+            method,
+            secret_env,
+            inline_secret,
+        } => {
+            config.validate()?;
+            let keys = app::load_keys(&config)?;
+            let opts = DdnOptions {
+                version,
+                mode,
+                key,
+                method,
+                secret_env,
+                inline_secret,
+            };
+            print!(
+                "{}",
+                hasura_config::ddn::auth_config_yaml(&config, &keys, &opts)
+            );
         }
         HasuraCommand::Metadata { dir, config } => {
             config.validate()?;

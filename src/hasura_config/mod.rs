@@ -1,7 +1,8 @@
 //! What Hasura needs to be told about this server, generated from the same settings the
 //! server runs with: `HASURA_GRAPHQL_JWT_SECRET` ([`jwt_secret`]) and the actions metadata
-//! ([`metadata`]).
+//! ([`metadata`]) for Hasura v2, and the `AuthConfig` object for Hasura DDN ([`ddn`]).
 
+pub mod ddn;
 pub mod jwt_secret;
 pub mod metadata;
 

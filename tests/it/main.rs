@@ -15,6 +15,7 @@ mod auth_js;
 mod browser;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
+mod ddn;
 mod email;
 mod external;
 mod faults;
