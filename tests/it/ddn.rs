@@ -221,3 +221,347 @@ fn the_schema_catches_a_wrong_document() {
         assert!(!validator.is_valid(&wrong), "{wrong}");
     }
 }
+
+/// How DDN decodes a token with an AuthConfig's JWT mode, written down from its source
+/// (`hasura-authn-jwt`, jwt.rs/auth.rs): the header's algorithm must be the configured one (or,
+/// with `jwkFromUrl`, the token must name a key of the set by `kid`); the signature is checked
+/// with jsonwebtoken, `exp` is required (leeway `allowedSkew`), `iss` is checked when
+/// configured; the claims object is found with the JSON pointer (`~1` for `/`), parsed from a
+/// string with `StringifiedJson`; `x-hasura-default-role` must be a string among the array of
+/// string `x-hasura-allowed-roles` (no duplicates); every other key is a session variable used
+/// verbatim (so it must already be lowercase). On top of that, DDN's typed claims (used by its
+/// own tests) want `aud` as a single string and `exp`, `iat` as numbers: checked too.
+/// Returns the session variables.
+fn ddn_decode(
+    token: &str,
+    jwt: &Value,
+    env_secret: &str,
+    jwks: &Value,
+) -> Result<serde_json::Map<String, Value>, String> {
+    use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
+    let header = decode_header(token).map_err(|e| format!("header: {e}"))?;
+    let (alg, key) = if let Some(fixed) = jwt["key"].get("fixed") {
+        let alg: Algorithm = fixed["algorithm"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .map_err(|e| format!("{e:?}"))?;
+        if header.alg != alg {
+            return Err(format!("InvalidAlgorithm: {:?} != {alg:?}", header.alg));
+        }
+        let material = match fixed["key"].get("valueFromEnv") {
+            Some(_) => env_secret.to_owned(),
+            None => fixed["key"]["value"].as_str().unwrap().to_owned(),
+        };
+        let key = match alg {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                Ok(DecodingKey::from_secret(material.as_bytes()))
+            }
+            Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(material.as_bytes()),
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(material.as_bytes()),
+            _ => DecodingKey::from_rsa_pem(material.as_bytes()),
+        }
+        .map_err(|e| format!("key: {e}"))?;
+        (alg, key)
+    } else {
+        let kid = header.kid.ok_or("the token has no kid")?;
+        let set: JwkSet = serde_json::from_value(jwks.clone()).map_err(|e| e.to_string())?;
+        let jwk = set.find(&kid).ok_or("no key with this kid")?;
+        (
+            header.alg,
+            DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?,
+        )
+    };
+    let mut validation = Validation::new(alg);
+    validation.leeway = jwt["allowedSkew"].as_u64().unwrap_or(60);
+    validation.validate_aud = false;
+    validation.set_required_spec_claims(&["exp"]);
+    if let Some(iss) = jwt["issuer"].as_str() {
+        validation.set_issuer(&[iss]);
+    }
+    let payload = decode::<Value>(token, &key, &validation)
+        .map_err(|e| format!("decode: {e}"))?
+        .claims;
+    if let Some(audience) = jwt["audience"].as_array() {
+        let aud = payload["aud"].as_str().ok_or("aud must be a string")?;
+        if !audience.iter().any(|a| a == aud) {
+            return Err(format!("aud {aud} not in {audience:?}"));
+        }
+    }
+    if !payload["aud"].is_string() || !payload["exp"].is_number() || !payload["iat"].is_number() {
+        return Err(format!(
+            "typed claims: aud string, exp and iat numbers: {payload}"
+        ));
+    }
+    let ns = &jwt["claimsConfig"]["namespace"];
+    let found = payload
+        .pointer(ns["location"].as_str().unwrap())
+        .ok_or("HasuraClaimsNotFound")?;
+    let claims: Value = match ns["claimsFormat"].as_str().unwrap() {
+        "StringifiedJson" => serde_json::from_str(found.as_str().ok_or("not a string")?)
+            .map_err(|e| e.to_string())?,
+        _ => found.clone(),
+    };
+    let mut claims = claims
+        .as_object()
+        .ok_or("claims are not an object")?
+        .clone();
+    let allowed: Vec<String> = serde_json::from_value(
+        claims
+            .remove("x-hasura-allowed-roles")
+            .ok_or("no allowed roles")?,
+    )
+    .map_err(|e| format!("allowed roles: {e}"))?;
+    let unique: std::collections::BTreeSet<_> = allowed.iter().collect();
+    if unique.len() != allowed.len() {
+        return Err("duplicate allowed roles".into());
+    }
+    let default = claims
+        .remove("x-hasura-default-role")
+        .ok_or("no default role")?;
+    let default = default.as_str().ok_or("default role is not a string")?;
+    if !allowed.iter().any(|r| r == default) {
+        return Err("default role not allowed".into());
+    }
+    if let Some(k) = claims.keys().find(|k| k.to_lowercase() != **k) {
+        return Err(format!("session variable {k} is not lowercase"));
+    }
+    claims.insert("x-hasura-role".into(), Value::String(default.to_owned()));
+    Ok(claims)
+}
+
+#[test]
+fn tokens_decode_as_ddn_decodes_them() {
+    use hasura_jwt_auth::auth::{claims::HasuraClaims, tokens::AccessTokens};
+    let secret = "ddn-test-secret-ddn-test-secret-0123456789-0123456789abcdef0123456789";
+    let mut checked = 0;
+    for alg in ALGORITHMS {
+        let keys = std::sync::Arc::new(keys_for(alg));
+        for namespace in [
+            "https://hasura.io/jwt/claims",
+            "claims.jwt.hasura.io",
+            "odd~name/with/slashes",
+        ] {
+            for format in ["json", "stringified_json"] {
+                for audience in [None, Some("my-app")] {
+                    let mut args = vec![
+                        "--public-url",
+                        "https://auth.example.com",
+                        "--hasura-claims-namespace",
+                        namespace,
+                        "--hasura-claims-format",
+                        format,
+                    ];
+                    if let Some(aud) = audience {
+                        args.extend(["--jwt-audience", aud]);
+                    }
+                    let config = Config::from_args(args).unwrap();
+                    let tokens = AccessTokens {
+                        keys: keys.clone(),
+                        issuer: config.issuer(),
+                        audience: config.tokens.jwt_audience.clone(),
+                        ttl: std::time::Duration::from_secs(900),
+                        namespace: config.hasura.hasura_claims_namespace.clone(),
+                        format: config.hasura.hasura_claims_format,
+                    };
+                    let mut custom = serde_json::Map::new();
+                    custom.insert("x-hasura-org-id".into(), Value::String("42".into()));
+                    let claims = HasuraClaims {
+                        user_id: "7f4df3a0-0000-4000-8000-000000000001".into(),
+                        default_role: "user".into(),
+                        allowed_roles: vec!["user".into(), "editor".into()],
+                        custom,
+                    };
+                    let token = tokens
+                        .issue(&claims, "u@example.com", uuid::Uuid::new_v4())
+                        .unwrap()
+                        .token;
+                    for key_mode in [SecretMode::Key, SecretMode::JwkUrl] {
+                        let mut opts = options(DdnVersion::V4, DdnMode::Jwt);
+                        opts.key = Some(key_mode);
+                        let doc = parsed(&auth_config_yaml(&config, &keys, &opts));
+                        let jwt = &doc["definition"]["mode"]["jwt"];
+                        let vars =
+                            ddn_decode(&token, jwt, secret, &keys.jwks()).unwrap_or_else(|e| {
+                                panic!(
+                                    "{alg:?} {namespace} {format} {audience:?} {key_mode:?}: {e}"
+                                )
+                            });
+                        assert_eq!(vars["x-hasura-role"], "user");
+                        assert_eq!(
+                            vars["x-hasura-user-id"],
+                            "7f4df3a0-0000-4000-8000-000000000001"
+                        );
+                        assert_eq!(vars["x-hasura-org-id"], "42");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 3 * 2 * 2 * 2);
+}
+
+/// How DDN reads the webhook's answer (`hasura-authn-webhook`): only 200 and 401 are
+/// recognised (anything else fails the client's request); 401 denies; a 200 body must be a
+/// JSON object whose keys are lowercased into session variables, with `x-hasura-role`
+/// required and a string. Older DDN releases parse the body as a map of strings, where any
+/// other value fails the request: held to that too.
+fn ddn_hook_answer(
+    status: axum::http::StatusCode,
+    body: &Value,
+) -> Result<Option<serde_json::Map<String, Value>>, String> {
+    match status.as_u16() {
+        401 => Ok(None),
+        200 => {
+            let map = body.as_object().ok_or("not an object")?;
+            let mut vars = serde_json::Map::new();
+            for (k, v) in map {
+                let v = v.as_str().ok_or(format!("{k} is not a string"))?;
+                vars.insert(k.trim().to_lowercase(), Value::String(v.to_owned()));
+            }
+            if !vars.contains_key("x-hasura-role") {
+                return Err("x-hasura-role session variable not found".into());
+            }
+            Ok(Some(vars))
+        }
+        other => Err(format!("status {other} is not recognised")),
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn webhook_answers_as_ddn_requires(
+    _: sqlx::postgres::PgPoolOptions,
+    opts: sqlx::postgres::PgConnectOptions,
+) {
+    use axum::{body::Body, http::Request};
+    let app = crate::common::app(opts, &[]).await;
+    let s = app.signup("ddn@example.com").await;
+    let token = crate::common::str_of(&s.body, "access_token").to_owned();
+    let user_id = crate::common::jwt_payload(&token)["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // GET: DDN forwards the client's headers (Authorization, Cookie, x-hasura-*), less a few.
+    let get = |headers: Vec<(&'static str, String)>| {
+        let mut req = Request::get("/hasura/webhook");
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let signed = app
+        .request(get(vec![
+            ("authorization", format!("Bearer {token}")),
+            ("cookie", "a=b".into()),
+        ]))
+        .await;
+    let vars = ddn_hook_answer(signed.status, &signed.body)
+        .unwrap()
+        .expect("allowed");
+    assert_eq!(vars["x-hasura-role"], "user");
+    assert_eq!(vars["x-hasura-user-id"], user_id.as_str());
+    let chosen = app
+        .request(get(vec![
+            ("authorization", format!("Bearer {token}")),
+            ("x-hasura-role", "user".into()),
+        ]))
+        .await;
+    assert_eq!(
+        ddn_hook_answer(chosen.status, &chosen.body)
+            .unwrap()
+            .unwrap()["x-hasura-role"],
+        "user"
+    );
+    let anonymous = app.request(get(vec![])).await;
+    assert_eq!(
+        ddn_hook_answer(anonymous.status, &anonymous.body)
+            .unwrap()
+            .unwrap()["x-hasura-role"],
+        "anonymous"
+    );
+    for denied in [
+        get(vec![("authorization", "Bearer not-a-token".into())]),
+        get(vec![
+            ("authorization", format!("Bearer {token}")),
+            ("x-hasura-role", "admin".into()),
+        ]),
+    ] {
+        let res = app.request(denied).await;
+        assert_eq!(ddn_hook_answer(res.status, &res.body), Ok(None), "{res:?}");
+    }
+
+    // POST: exactly {"headers": {every client header, lowercased}}, none as HTTP headers.
+    let post = |headers: Value| {
+        Request::post("/hasura/webhook")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                serde_json::json!({ "headers": headers }).to_string(),
+            ))
+            .unwrap()
+    };
+    let signed = app
+        .request(post(serde_json::json!({
+            "authorization": format!("Bearer {token}"),
+            "content-type": "application/json",
+            "user-agent": "ddn-client/1.0",
+            "x-hasura-role": "user",
+        })))
+        .await;
+    let vars = ddn_hook_answer(signed.status, &signed.body)
+        .unwrap()
+        .expect("allowed");
+    assert_eq!(vars["x-hasura-user-id"], user_id.as_str());
+    let anonymous = app.request(post(serde_json::json!({}))).await;
+    assert_eq!(
+        ddn_hook_answer(anonymous.status, &anonymous.body)
+            .unwrap()
+            .unwrap()["x-hasura-role"],
+        "anonymous"
+    );
+    let denied = app
+        .request(post(serde_json::json!({"authorization": "Bearer nope"})))
+        .await;
+    assert_eq!(ddn_hook_answer(denied.status, &denied.body), Ok(None));
+    // A session that ended is denied at once.
+    app.call(axum::http::Method::POST, "/logout", Some(&token), None)
+        .await;
+    let ended = app
+        .request(post(
+            serde_json::json!({"authorization": format!("Bearer {token}")}),
+        ))
+        .await;
+    assert_eq!(ddn_hook_answer(ended.status, &ended.body), Ok(None));
+}
+
+#[test]
+fn the_command_prints_a_valid_auth_config() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hasura-jwt-auth"))
+        .args([
+            "hasura",
+            "ddn-auth-config",
+            "--jwt-secret",
+            "ddn-test-secret-ddn-test-secret-0123456789-0123456789abcdef0123456789",
+            "--public-url",
+            "https://auth.example.com",
+            "--mode",
+            "webhook",
+            "--method",
+            "post",
+            "--auth-config-version",
+            "v3",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let doc = parsed(&yaml);
+    validate(&doc, &yaml);
+    assert_eq!(doc["version"], "v3");
+    assert_eq!(doc["definition"]["mode"]["webhook"]["method"], "POST");
+}
