@@ -13,7 +13,7 @@ use crate::{
         keys::KeySet,
         lockout::Lockout,
         password::{HasherSettings, PasswordHasher},
-        rate_limit::SignInLimiter,
+        rate_limit::{SharedLimiter, SignInLimiter},
         tokens::AccessTokens,
         Auth, Policy,
     },
@@ -28,7 +28,8 @@ use crate::{
 pub struct App {
     pub auth: Auth,
     pub admin: Admin,
-    pub sign_in_limiter: SignInLimiter,
+    /// Per-client-address limit of sign-ins and sign-ups, shared by every instance.
+    pub sign_in_limiter: SharedLimiter,
     /// Per-client-address limit of the requests that send email.
     pub email_limiter: SignInLimiter,
     /// Sends the outbox; run it with [`App::start_background`].
@@ -97,6 +98,8 @@ impl App {
         };
         let mailer = Mailer::new(Templates::load(config.mail.email_templates_dir.as_deref())?);
         let delivery = Delivery::new(&config.mail, pool.clone(), mailer.wake_handle())?;
+        let sign_in_limiter =
+            SharedLimiter::new(pool.clone(), "sign_in", config.accounts.rate_limit_sign_in);
         Ok(Self {
             admin: admin_service(&config, pool.clone(), hasher.clone()),
             auth: Auth {
@@ -107,7 +110,7 @@ impl App {
                 mailer,
                 providers: crate::auth::external::Providers::from_config(&config)?,
             },
-            sign_in_limiter: SignInLimiter::new("sign_in", config.accounts.rate_limit_sign_in),
+            sign_in_limiter,
             email_limiter: SignInLimiter::per_hour("email", config.mail.rate_limit_email),
             delivery,
             pages: match config.ui.disable_ui {

@@ -1,13 +1,66 @@
-//! Per-client-address rate limit of the credential endpoints (password sign-in and sign-up),
-//! against password guessing and sign-up floods. In memory, per instance; IPv6 clients count
-//! by /64 (see `Client::rate_limit_key`); requests whose address is unknown (in-process calls)
-//! are not limited. The per-account limit is in `lockout.rs`.
+//! Per-client-address rate limits. [`SharedLimiter`] guards the credential endpoints
+//! (password sign-in and sign-up, against password guessing and sign-up floods) and keeps its
+//! state in PostgreSQL, so several instances behind one load balancer enforce one limit.
+//! [`SignInLimiter`] is the in-memory, per-instance kind (the email-sending requests). IPv6
+//! clients count by /64 (see `Client::rate_limit_key`); requests whose address is unknown
+//! (in-process calls) are not limited. The per-account limit is in `lockout.rs`.
 
 use std::{num::NonZeroU32, sync::Arc};
 
-use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::time::Duration;
 
-use crate::{client::Client, error::Error};
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sqlx::PgPool;
+
+use crate::{client::Client, error::Error, store};
+
+/// A per-client-address limit shared by every instance on the database: `per_minute`
+/// requests per address and minute (a burst of that many, then one every 60/N seconds), by
+/// the generic cell rate algorithm, one statement per request.
+#[derive(Clone)]
+pub struct SharedLimiter {
+    pool: PgPool,
+    name: &'static str,
+    per_minute: u32,
+}
+
+impl SharedLimiter {
+    /// `per_minute` 0: no limit.
+    pub fn new(pool: PgPool, name: &'static str, per_minute: u32) -> Self {
+        Self {
+            pool,
+            name,
+            per_minute,
+        }
+    }
+
+    /// Counts one attempt from `client`; past the limit, 429 with `Retry-After`.
+    pub async fn check(&self, client: &Client) -> Result<(), Error> {
+        let (Some(n), Some(key)) = (
+            std::num::NonZeroU32::new(self.per_minute),
+            client.rate_limit_key(),
+        ) else {
+            return Ok(());
+        };
+        let interval = Duration::from_secs(60) / n.get();
+        let burst = interval * (n.get() - 1);
+        match store::rate_limits::take(&self.pool, self.name, &key, interval, burst).await? {
+            None => Ok(()),
+            Some(wait) => {
+                tracing::warn!(ip = %key, limit = self.name, "rate limit reached");
+                crate::metrics::rate_limited(self.name);
+                Err(Error::rate_limited(
+                    wait.as_secs_f64().ceil().max(1.0) as u64
+                ))
+            }
+        }
+    }
+
+    /// Forgets addresses that are back to a full allowance (run periodically).
+    pub async fn forget_idle(&self) -> sqlx::Result<u64> {
+        store::rate_limits::prune(&self.pool).await
+    }
+}
 
 #[derive(Clone)]
 pub struct SignInLimiter {

@@ -23,7 +23,8 @@ pub struct AccountArgs {
     pub disable_signup: bool,
 
     /// Password sign-ins plus sign-ups allowed per client address and minute (a burst of
-    /// that many, then one every 60/N seconds); `0` turns the limit off. Per instance.
+    /// that many, then one every 60/N seconds); `0` turns the limit off. Kept in PostgreSQL:
+    /// every instance on the database enforces the same limit.
     #[arg(long, env = "AUTH_RATE_LIMIT_SIGN_IN", default_value_t = 30)]
     pub rate_limit_sign_in: u32,
 

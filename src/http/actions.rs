@@ -238,7 +238,7 @@ async fn run_action(
             app.auth.check_sign_up_allowed()?;
             cookie::check_forwarded_origin(&app.config, headers)?;
             let c: Credentials = required_input(req.input)?;
-            app.sign_in_limiter.check(client)?;
+            app.sign_in_limiter.check(client).await?;
             let request = SignUpRequest {
                 email: c.email,
                 password: c.password,
@@ -266,7 +266,7 @@ async fn run_action(
         "login" => {
             cookie::check_forwarded_origin(&app.config, headers)?;
             let c: Credentials = required_input(req.input)?;
-            app.sign_in_limiter.check(client)?;
+            app.sign_in_limiter.check(client).await?;
             let session = app.auth.sign_in(&c.email, &c.password, client).await?;
             Ok(session_output(app, session))
         }
@@ -308,7 +308,7 @@ async fn run_action(
             let (user_id, session_id) = acting_user(app, &req.session_variables).await?;
             let c: ChangePasswordInput = required_input(req.input)?;
             if c.current_password.is_some() {
-                app.sign_in_limiter.check(client)?;
+                app.sign_in_limiter.check(client).await?;
             }
             let update = SelfUpdate {
                 password: Some(c.password),

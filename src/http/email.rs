@@ -321,7 +321,7 @@ async fn verify(
         },
         (None, Some(email), Some(code)) => {
             // Guessing codes counts like guessing passwords, per client address.
-            app.sign_in_limiter.check(&client)?;
+            app.sign_in_limiter.check(&client).await?;
             Verification::Code {
                 email,
                 code,

@@ -89,7 +89,7 @@ async fn authorize(
     q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     // Each call stores a sign-in under way: limited like sign-ins.
-    app.sign_in_limiter.check(&client)?;
+    app.sign_in_limiter.check(&client).await?;
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?;
@@ -232,7 +232,7 @@ async fn link(
     client: Client,
     q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
-    app.sign_in_limiter.check(&client)?;
+    app.sign_in_limiter.check(&client).await?;
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?

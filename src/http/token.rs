@@ -100,7 +100,7 @@ async fn signup(
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
     cookie::check_origin(&app.config, &headers)?;
-    app.sign_in_limiter.check(&client)?;
+    app.sign_in_limiter.check(&client).await?;
     app.auth.check_sign_up_allowed()?;
     let email = req
         .email
@@ -169,7 +169,7 @@ async fn token(
     let grant = query.map_err(bad_query)?.0.grant_type.or(req.grant_type);
     let session = match grant.as_deref() {
         Some("password") => {
-            app.sign_in_limiter.check(&client)?;
+            app.sign_in_limiter.check(&client).await?;
             let email = req.email.or(req.username).unwrap_or_default();
             let password = req.password.unwrap_or_default();
             app.auth.sign_in(&email, &password, &client).await?
@@ -198,7 +198,7 @@ async fn token(
                 .await?
         }
         Some("id_token") => {
-            app.sign_in_limiter.check(&client)?;
+            app.sign_in_limiter.check(&client).await?;
             let (Some(provider), Some(id_token)) = (req.provider, req.id_token) else {
                 return Err(Error::invalid_request("provider and id_token are required"));
             };

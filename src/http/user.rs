@@ -69,7 +69,7 @@ async fn update_user(
     }
     if req.current_password.is_some() {
         // Guessing the current password with a stolen access token counts as sign-in attempts.
-        app.sign_in_limiter.check(&client)?;
+        app.sign_in_limiter.check(&client).await?;
     }
     let mut user = who.user;
     if req.password.is_some() || has_data {

@@ -15,6 +15,7 @@ pub mod one_time_tokens;
 pub mod outbox;
 pub mod passwords;
 pub mod plpgsql_users;
+pub mod rate_limits;
 pub mod sessions;
 pub mod sign_in_attempts;
 pub mod users;

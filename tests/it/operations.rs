@@ -281,3 +281,52 @@ async fn metrics_count_real_traffic(_: PgPoolOptions, opts: PgConnectOptions) {
     assert!(after.contains("# HELP auth_refreshes_total"));
     assert!(!after.contains("route=\"/sessions/0"));
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_sign_in_limit_holds_across_instances(_: PgPoolOptions, opts: PgConnectOptions) {
+    // Two instances on one database, as behind a load balancer.
+    let a = common::app(opts.clone(), &["--rate-limit-sign-in", "4"]).await;
+    let b = common::app(opts, &["--rate-limit-sign-in", "4"]).await;
+    a.signup("lim@example.com").await;
+    let attempt = |peer: [u8; 4]| {
+        from_peer(
+            peer,
+            Request::post("/token?grant_type=password")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(
+                    json!({"email": "lim@example.com", "password": "not it"}).to_string(),
+                ))
+                .unwrap(),
+        )
+    };
+    let client = [203, 0, 113, 50];
+    // The burst of 4, spread over both instances…
+    for app in [&a, &b, &a, &b] {
+        assert_eq!(
+            app.request(attempt(client)).await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    // …is used up on both: a fifth attempt is refused wherever it lands.
+    for app in [&a, &b] {
+        let res = app.request(attempt(client)).await;
+        assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+        let wait: u64 = res.headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=15).contains(&wait), "{wait}");
+    }
+    // Another address has its own allowance.
+    assert_eq!(
+        b.request(attempt([203, 0, 113, 51])).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // Housekeeping forgets nothing that is still limited.
+    hasura_jwt_auth::housekeeping::run_once(&a.state).await;
+    assert_eq!(
+        a.request(attempt(client)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -177,7 +177,7 @@ async fn signed_in(
     email: &str,
     password: &Secret,
 ) -> Result<Response> {
-    app.sign_in_limiter.check(client)?;
+    app.sign_in_limiter.check(client).await?;
     let challenge = carry.challenge()?;
     Ok(match (carry.target(app), challenge) {
         (Some(target), Some(challenge)) => {
@@ -272,7 +272,7 @@ async fn signed_up(
     form: &Credentials,
 ) -> Result<Response> {
     app.auth.check_sign_up_allowed()?;
-    app.sign_in_limiter.check(client)?;
+    app.sign_in_limiter.check(client).await?;
     let target = carry.target(app);
     let challenge = target
         .as_ref()
