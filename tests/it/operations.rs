@@ -330,3 +330,94 @@ async fn the_sign_in_limit_holds_across_instances(_: PgPoolOptions, opts: PgConn
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn sigterm_stops_accepting_finishes_requests_in_flight_and_exits_0(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = format!(
+        "postgres://postgres@{}:{}/{}",
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().unwrap()
+    );
+    let port = common::oidc::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_hasura-jwt-auth"))
+        .arg("serve")
+        .env("AUTH_DATABASE_URL", &url)
+        .env("AUTH_LISTEN", &addr)
+        .env("AUTH_JWT_SECRET", common::SECRET)
+        .env("AUTH_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let live = format!("http://{addr}/live");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(&live).await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not start");
+
+    // A request in flight: its headers and half its body sent.
+    let body = json!({"email": "nobody@example.com", "password": "whatever"}).to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /token?grant_type=password HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // No longer accepting.
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "still accepting after SIGTERM"
+    );
+    // The request in flight is answered.
+    conn.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("invalid_credentials") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 400"));
+    drop(conn);
+    // And the process exits cleanly.
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(status) = server.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = exited.unwrap_or_else(|| {
+        let _ = server.kill();
+        panic!("still running 10 s after SIGTERM")
+    });
+    assert_eq!(status.code(), Some(0));
+}
