@@ -1,0 +1,321 @@
+//! Load benchmark of the hot paths, over real HTTP against a real PostgreSQL, each beside its
+//! reference (see `reference.rs`), with the ratios the performance targets are stated in.
+//!
+//! ```sh
+//! cargo run --release --example bench -- --seconds 10 --concurrency 32
+//! ```
+//!
+//! Starts the server in this process on a loopback port, against a fresh database created
+//! next to `DATABASE_URL` (and dropped afterwards), then measures:
+//! a static route (`/.well-known/jwks.json`), the Hasura webhook and `GET /user` (token check
+//! plus session check), refresh (rotation; the hot path) beside the SQL floor of a refresh,
+//! sign-up and password sign-in beside the raw Argon2id rate, and refresh while sign-ins
+//! flood the hashing threads. It reports requests per second, p50 and p99, the ratios,
+//! PostgreSQL transactions per refresh and peak memory.
+//! Client and server share the machine's cores, so the figures are a floor.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+mod measure;
+mod reference;
+
+use measure::{peak_rss_mib, post, report, rss_mib, run, Stats};
+
+use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, http, store};
+use serde_json::json;
+use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
+
+struct Args {
+    seconds: u64,
+    concurrency: usize,
+    users: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        seconds: 10,
+        concurrency: 32,
+        users: 64,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("flags take a number");
+        match flag.as_str() {
+            "--seconds" => a.seconds = value,
+            "--concurrency" => a.concurrency = value as usize,
+            "--users" => a.users = value as usize,
+            other => panic!("unknown flag {other} (use --seconds, --concurrency, --users)"),
+        }
+    }
+    a
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = args();
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_opts: PgConnectOptions = url.parse()?;
+    let db_name = format!("hja_bench_{}", std::process::id());
+    let mut admin = admin_opts.connect().await?;
+    sqlx::query(&format!("CREATE DATABASE {db_name}"))
+        .execute(&mut admin)
+        .await?;
+    let opts = admin_opts.clone().database(&db_name);
+
+    let config = Config::from_args([
+        "--jwt-secret",
+        "bench-secret-bench-secret-bench-secret-0123",
+        "--db-max-connections",
+        "20",
+        // Every request comes from one loopback address: the per-address sign-in limit
+        // would measure itself, not the server.
+        "--rate-limit-sign-in",
+        "0",
+    ])?;
+    let keys = KeySet::load(&config.keys)?;
+    let hash_params = (
+        config.passwords.argon2_memory_kib,
+        config.passwords.argon2_iterations,
+        config.passwords.argon2_parallelism,
+    );
+    let hash_threads = config.passwords.concurrency();
+    let pool = store::connect_with(opts.clone(), "auth", 20).await?;
+    store::migrate(&pool, "auth").await?;
+    let state = App::from_parts(config, pool.clone(), keys)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(http::serve_on(listener, state, std::future::pending()));
+    println!("RSS at start {:.1} MiB", rss_mib());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(a.concurrency)
+        .build()?;
+    let client = Arc::new(client);
+    println!(
+        "hasura-jwt-auth bench: {} s per phase, concurrency {}, {} users, {} CPUs",
+        a.seconds,
+        a.concurrency,
+        a.users,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+
+    // Sign-up (one request per user; Argon2id-bound).
+    let t = Instant::now();
+    let mut stats = Stats::default();
+    let mut sessions = Vec::new();
+    for chunk in (0..a.users).collect::<Vec<_>>().chunks(a.concurrency) {
+        let futs = chunk.iter().map(|i| {
+            let client = client.clone();
+            let url = format!("{base}/signup");
+            async move {
+                let t = Instant::now();
+                let r = post(
+                    &client,
+                    &url,
+                    json!({"email": format!("u{i}@bench.example"), "password": "bench password 1"}),
+                )
+                .await;
+                (r, t.elapsed())
+            }
+        });
+        for (r, lat) in futures::future::join_all(futs).await {
+            match r {
+                Some(v) => {
+                    stats.latencies.push(lat);
+                    sessions.push(v);
+                }
+                None => stats.errors += 1,
+            }
+        }
+    }
+    report("signup", &mut stats, t.elapsed());
+    println!("                 RSS now {:.1} MiB", rss_mib());
+
+    let tokens: Vec<String> = sessions
+        .iter()
+        .map(|s| s["access_token"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let get_workers = || -> Vec<(Arc<reqwest::Client>, String, String)> {
+        tokens
+            .iter()
+            .cycle()
+            .take(a.concurrency)
+            .map(|t| (client.clone(), base.clone(), t.clone()))
+            .collect()
+    };
+    let get = |path: &'static str| {
+        move |(c, base, at): (Arc<reqwest::Client>, String, String)| async move {
+            let ok = c
+                .get(format!("{base}{path}"))
+                .bearer_auth(&at)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            ((c, base, at), ok)
+        }
+    };
+
+    // A static route: the ceiling of this HTTP stack on this machine.
+    let (_, static_route) = run(
+        "static (jwks)",
+        a.seconds,
+        get_workers(),
+        get("/.well-known/jwks.json"),
+    )
+    .await;
+    // Hasura's webhook and GET /user: token verification plus the session check.
+    let (_, webhook) = run("webhook", a.seconds, get_workers(), get("/hasura/webhook")).await;
+    let (_, user) = run("GET /user", a.seconds, get_workers(), get("/user")).await;
+
+    // Refresh: every worker rotates its own session's token in a loop.
+    let commits = |pool: sqlx::PgPool, db: String| async move {
+        sqlx::query_scalar::<_, i64>("SELECT xact_commit FROM pg_stat_database WHERE datname = $1")
+            .bind(db)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0)
+    };
+    let refresh_tokens: Vec<String> = sessions
+        .iter()
+        .map(|s| s["refresh_token"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let refresh_workers = |tokens: &[String]| -> Vec<(Arc<reqwest::Client>, String, String)> {
+        tokens
+            .iter()
+            .take(a.concurrency)
+            .map(|rt| (client.clone(), base.clone(), rt.clone()))
+            .collect()
+    };
+    let refresh_op = |(c, base, rt): (Arc<reqwest::Client>, String, String)| async move {
+        match post(
+            &c,
+            &format!("{base}/token?grant_type=refresh_token"),
+            json!({"refresh_token": rt}),
+        )
+        .await
+        {
+            Some(v) => {
+                let next = v["refresh_token"].as_str().unwrap_or_default().to_owned();
+                ((c, base, next), true)
+            }
+            None => ((c, base, rt), false),
+        }
+    };
+    let counted_before: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(token_counter), 0)::bigint FROM auth.sessions")
+            .fetch_one(&pool)
+            .await?;
+    let before = commits(pool.clone(), db_name.clone()).await;
+    let (states, refresh) = run(
+        "refresh",
+        a.seconds,
+        refresh_workers(&refresh_tokens),
+        refresh_op,
+    )
+    .await;
+    // pg_stat_database is updated asynchronously; give it a moment.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let after = commits(pool.clone(), db_name.clone()).await;
+    let refreshes: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(token_counter), 0)::bigint FROM auth.sessions")
+            .fetch_one(&pool)
+            .await?;
+    let refreshes = refreshes - counted_before;
+    let tx_per_refresh = (after - before) as f64 / refreshes.max(1) as f64;
+    println!("                 {tx_per_refresh:.2} PostgreSQL transactions per refresh ({refreshes} refreshes)");
+    let refresh_tokens: Vec<String> = states.into_iter().map(|(_, _, rt)| rt).collect();
+
+    // The SQL floor of a refresh, on the same sessions and database, same concurrency.
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM auth.sessions")
+        .fetch_all(&pool)
+        .await?;
+    let floor = reference::sql_floor(&pool, &ids, a.seconds, a.concurrency).await;
+
+    // Password sign-in, beside the raw Argon2id rate at the same parameters and threads.
+    let sign_in_workers = || -> Vec<(Arc<reqwest::Client>, String, usize)> {
+        (0..a.concurrency.min(8))
+            .map(|i| (client.clone(), base.clone(), i % a.users.max(1)))
+            .collect()
+    };
+    let sign_in_op = |(c, base, i): (Arc<reqwest::Client>, String, usize)| async move {
+        let ok = post(
+            &c,
+            &format!("{base}/token?grant_type=password"),
+            json!({"email": format!("u{i}@bench.example"), "password": "bench password 1"}),
+        )
+        .await
+        .is_some();
+        ((c, base, i), ok)
+    };
+    let (_, sign_in) = run("sign-in", a.seconds.min(5), sign_in_workers(), sign_in_op).await;
+
+    // Refresh while sign-ins keep every hashing thread busy.
+    let flood = tokio::spawn(run(
+        "  (sign-in flood)",
+        a.seconds,
+        sign_in_workers(),
+        sign_in_op,
+    ));
+    let (_, refresh_flooded) = run(
+        "refresh, flooded",
+        a.seconds,
+        refresh_workers(&refresh_tokens),
+        refresh_op,
+    )
+    .await;
+    let _ = flood.await;
+
+    let peak = peak_rss_mib();
+    // Last, so that its threads' memory is not counted as the server's.
+    let argon2 = reference::argon2_rate(
+        hash_params.0,
+        hash_params.1,
+        hash_params.2,
+        hash_threads,
+        a.seconds.min(5),
+    )
+    .await;
+
+    println!();
+    println!("ratios (target in brackets):");
+    let pct = |x: f64, of: f64| 100.0 * x / of.max(f64::MIN_POSITIVE);
+    println!(
+        "  refresh / SQL floor             {:>5.0} % of throughput [>= 60 %], p99 {:.1}x [<= 2x]",
+        pct(refresh.rps, floor.rps),
+        refresh.p99_ms / floor.p99_ms.max(1e-9)
+    );
+    println!(
+        "  webhook / static route          {:>5.0} % [>= 70 %]",
+        pct(webhook.rps, static_route.rps)
+    );
+    println!(
+        "  GET /user / static route        {:>5.0} % [>= 70 %]",
+        pct(user.rps, static_route.rps)
+    );
+    println!(
+        "  sign-in / raw Argon2id          {:>5.0} % [>= 85 %]",
+        pct(sign_in.rps, argon2)
+    );
+    println!(
+        "  refresh p99 flooded / idle      {:>5.1}x [<= 3x]",
+        refresh_flooded.p99_ms / refresh.p99_ms.max(1e-9)
+    );
+    println!("  PostgreSQL transactions/refresh {tx_per_refresh:>5.2}");
+    println!("  peak RSS (server + load generator) {peak:.1} MiB");
+    pool.close().await;
+    sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(())
+}

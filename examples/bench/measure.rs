@@ -1,0 +1,115 @@
+//! Measuring: latency statistics, the worker loop, memory.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+#[derive(Default)]
+pub struct Stats {
+    pub latencies: Vec<Duration>,
+    pub errors: usize,
+}
+
+/// What a phase measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Summary {
+    pub rps: f64,
+    pub p99_ms: f64,
+}
+
+pub fn report(name: &str, stats: &mut Stats, elapsed: Duration) -> Summary {
+    stats.latencies.sort();
+    let n = stats.latencies.len();
+    let pct = |p: f64| {
+        stats
+            .latencies
+            .get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "{name:<16} {:>7} ok {:>4} err  {:>8.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms",
+        n,
+        stats.errors,
+        n as f64 / elapsed.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+    );
+    Summary {
+        rps: n as f64 / elapsed.as_secs_f64(),
+        p99_ms: pct(0.99).as_secs_f64() * 1e3,
+    }
+}
+
+pub async fn post(client: &reqwest::Client, url: &str, body: Value) -> Option<Value> {
+    let res = client.post(url).json(&body).send().await.ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    res.json().await.ok()
+}
+
+/// Runs `op` from `concurrency` workers for `seconds`; each worker keeps its own state.
+pub async fn run<S, F, Fut>(name: &str, seconds: u64, states: Vec<S>, op: F) -> (Vec<S>, Summary)
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = (S, bool)> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for state in states {
+        handles.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            let mut state = state;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let (next, ok) = op(state).await;
+                state = next;
+                if ok {
+                    stats.latencies.push(t.elapsed());
+                } else {
+                    stats.errors += 1;
+                }
+            }
+            (state, stats)
+        }));
+    }
+    let mut total = Stats::default();
+    let mut states = Vec::new();
+    for h in handles {
+        let (s, stats) = h.await.unwrap();
+        total.latencies.extend(stats.latencies);
+        total.errors += stats.errors;
+        states.push(s);
+    }
+    let summary = report(name, &mut total, start.elapsed());
+    println!("                 RSS now {:.1} MiB", rss_mib());
+    (states, summary)
+}
+
+pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .map(|l| l.to_owned())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
