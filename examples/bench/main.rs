@@ -177,6 +177,17 @@ async fn main() -> anyhow::Result<()> {
     let (_, webhook) = run("webhook", a.seconds, get_workers(), get("/hasura/webhook")).await;
     let (_, user) = run("GET /user", a.seconds, get_workers(), get("/user")).await;
 
+    // 1,000 open keep-alive connections (each has had one request answered).
+    let addr = base.trim_start_matches("http://").to_owned();
+    let held = reference::keep_alive_connections(&addr, 1000).await;
+    let rss_connections = rss_mib();
+    println!(
+        "{:<16} {:>7} open                RSS now {rss_connections:.1} MiB",
+        "keep-alive",
+        held.len()
+    );
+    drop(held);
+
     // Refresh: every worker rotates its own session's token in a loop.
     let commits = |pool: sqlx::PgPool, db: String| async move {
         sqlx::query_scalar::<_, i64>("SELECT xact_commit FROM pg_stat_database WHERE datname = $1")
@@ -311,6 +322,7 @@ async fn main() -> anyhow::Result<()> {
         refresh_flooded.p99_ms / refresh.p99_ms.max(1e-9)
     );
     println!("  PostgreSQL transactions/refresh {tx_per_refresh:>5.2}");
+    println!("  RSS with 1,000 keep-alive connections {rss_connections:.1} MiB [<= 64 MiB]");
     println!("  peak RSS (server + load generator) {peak:.1} MiB");
     pool.close().await;
     sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)"))

@@ -73,3 +73,25 @@ pub async fn argon2_rate(m: u32, t: u32, p: u32, threads: usize, seconds: u64) -
     );
     rate
 }
+
+/// Opens `n` keep-alive connections to `addr`, each after one answered request, and holds
+/// them; returns them (dropping closes them).
+pub async fn keep_alive_connections(addr: &str, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut open = Vec::with_capacity(n);
+    for _ in 0..n {
+        let Ok(mut conn) = tokio::net::TcpStream::connect(addr).await else {
+            break;
+        };
+        let request = "GET /live HTTP/1.1\r\nHost: bench\r\n\r\n";
+        if conn.write_all(request.as_bytes()).await.is_err() {
+            break;
+        }
+        let mut buf = [0u8; 1024];
+        match conn.read(&mut buf).await {
+            Ok(read) if read > 0 => open.push(conn),
+            _ => break,
+        }
+    }
+    open
+}
