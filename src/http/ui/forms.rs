@@ -88,6 +88,23 @@ pub(super) fn form_page(
     page(app, headers, status, template, vars)
 }
 
+/// A form page as first shown: nothing filled in, no errors.
+pub(super) fn blank_form(
+    app: &App,
+    headers: &HeaderMap,
+    template: &str,
+    title: &str,
+    carry: &Carry,
+) -> Response {
+    let shown = Shown {
+        title,
+        email: "",
+        error: None,
+        errors: context! {},
+    };
+    form_page(app, headers, StatusCode::OK, template, carry, shown)
+}
+
 const SIGN_IN: &str = "Sign in";
 const SIGN_UP: &str = "Create an account";
 
@@ -96,21 +113,7 @@ async fn sign_in_page(
     headers: HeaderMap,
     q: std::result::Result<Query<Carry>, QueryRejection>,
 ) -> Response {
-    let carry = carry_of(q);
-    let shown = Shown {
-        title: SIGN_IN,
-        email: "",
-        error: None,
-        errors: context! {},
-    };
-    form_page(
-        &app,
-        &headers,
-        StatusCode::OK,
-        "sign_in.html",
-        &carry,
-        shown,
-    )
+    blank_form(&app, &headers, "sign_in.html", SIGN_IN, &carry_of(q))
 }
 
 async fn sign_in(
@@ -206,21 +209,7 @@ async fn sign_up_page(
     if let Err(e) = app.auth.check_sign_up_allowed() {
         return error_page(&app, &headers, &e);
     }
-    let carry = carry_of(q);
-    let shown = Shown {
-        title: SIGN_UP,
-        email: "",
-        error: None,
-        errors: context! {},
-    };
-    form_page(
-        &app,
-        &headers,
-        StatusCode::OK,
-        "sign_up.html",
-        &carry,
-        shown,
-    )
+    blank_form(&app, &headers, "sign_up.html", SIGN_UP, &carry_of(q))
 }
 
 async fn sign_up(

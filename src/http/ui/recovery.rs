@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{
     account_url, carry_of, error_page,
-    forms::{checked, form_page, FormResult, HasCsrf, Shown},
+    forms::{blank_form, checked, form_page, FormResult, HasCsrf, Shown},
     message, page, visitor, Carry,
 };
 use crate::{
@@ -55,21 +55,7 @@ async fn forgot_page(
     headers: HeaderMap,
     q: std::result::Result<Query<Carry>, QueryRejection>,
 ) -> Response {
-    let carry = carry_of(q);
-    let shown = Shown {
-        title: FORGOT,
-        email: "",
-        error: None,
-        errors: context! {},
-    };
-    form_page(
-        &app,
-        &headers,
-        StatusCode::OK,
-        "forgot_password.html",
-        &carry,
-        shown,
-    )
+    blank_form(&app, &headers, "forgot_password.html", FORGOT, &carry_of(q))
 }
 
 async fn forgot(
