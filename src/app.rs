@@ -109,6 +109,9 @@ impl App {
                 policy: Arc::new(policy),
                 mailer,
                 providers: crate::auth::external::Providers::from_config(&config)?,
+                session_cache: Arc::new(crate::auth::session_cache::SessionCache::new(
+                    config.sessions.session_cache_size,
+                )),
             },
             sign_in_limiter,
             email_limiter: SignInLimiter::per_hour("email", config.mail.rate_limit_email),
@@ -125,9 +128,22 @@ impl App {
         &self.auth.pool
     }
 
-    /// Starts the background work of a running server: housekeeping and email delivery.
+    /// Keeps the session cache in step with the database (when the cache is on).
+    pub fn start_session_listener(&self) {
+        if self.config.sessions.session_cache_size > 0 {
+            tokio::spawn(crate::auth::session_cache::run_listener(
+                self.pool().clone(),
+                self.config.db.db_schema.clone(),
+                self.auth.session_cache.clone(),
+            ));
+        }
+    }
+
+    /// Starts the background work of a running server: housekeeping, email delivery and the
+    /// session cache's listener.
     pub fn start_background(&self) {
         tokio::spawn(crate::housekeeping::run(self.clone()));
+        self.start_session_listener();
         tokio::spawn(self.delivery.clone().run());
     }
 }

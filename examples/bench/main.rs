@@ -92,6 +92,11 @@ async fn main() -> anyhow::Result<()> {
     let state = App::from_parts(config, pool.clone(), keys)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
+    // The session cache's listener, as `serve` starts it.
+    state.start_session_listener();
+    while !state.auth.session_cache.is_healthy() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     tokio::spawn(http::serve_on(listener, state, std::future::pending()));
     println!("RSS at start {:.1} MiB", rss_mib());
     let client = reqwest::Client::builder()

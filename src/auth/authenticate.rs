@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     error::{code, Error, Result},
-    store::{self, users::User},
+    store::users::User,
 };
 
 /// An access token that checked out, with its live session's user.
@@ -41,9 +41,14 @@ impl Auth {
     /// The user of session `session_id`, which must still exist, belong to `user_id`, and
     /// whose user must be active: 401 `session_not_found` or `user_banned` otherwise.
     pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<User> {
-        let user = store::sessions::find_live_user(&self.pool, session_id, user_id)
-            .await?
-            .ok_or_else(Error::session_not_found)?;
+        let user = match self.session_cache.get(session_id, user_id) {
+            Some(user) => user,
+            None => {
+                super::session_cache::load(&self.session_cache, &self.pool, session_id, user_id)
+                    .await?
+                    .ok_or_else(Error::session_not_found)?
+            }
+        };
         if !user.is_active(chrono::Utc::now()) {
             return Err(Error::user_banned());
         }

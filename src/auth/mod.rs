@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod refresh;
 pub mod refresh_token;
 pub mod self_update;
+pub mod session_cache;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_out;
@@ -89,6 +90,8 @@ pub struct Auth {
     pub policy: Arc<Policy>,
     pub mailer: crate::mail::Mailer,
     pub providers: external::Providers,
+    /// Live sessions recently checked (see [`session_cache`]).
+    pub session_cache: Arc<session_cache::SessionCache>,
 }
 
 /// A session opened inside a transaction; its tokens are signed once the transaction has

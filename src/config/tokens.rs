@@ -40,6 +40,12 @@ pub struct SessionArgs {
     #[arg(long, env = "AUTH_SESSION_IDLE_TIMEOUT", default_value = "7d", value_parser = parse_optional_duration)]
     pub session_idle_timeout: OptionalDuration,
 
+    /// Live sessions each instance keeps in memory, so that the Hasura webhook and `GET /user`
+    /// need no database round trip; changes reach every instance through PostgreSQL
+    /// `LISTEN/NOTIFY` (`0`: off, every check reads the database).
+    #[arg(long, env = "AUTH_SESSION_CACHE_SIZE", default_value_t = 10_000)]
+    pub session_cache_size: usize,
+
     /// A session older than this can no longer be refreshed (`off` to disable).
     #[arg(long, env = "AUTH_SESSION_MAX_LIFETIME", default_value = "30d", value_parser = parse_optional_duration)]
     pub session_max_lifetime: OptionalDuration,

@@ -16,6 +16,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod plpgsql_users;
 pub mod rate_limits;
+pub mod session_events;
 pub mod sessions;
 pub mod sign_in_attempts;
 pub mod users;

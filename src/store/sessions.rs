@@ -120,7 +120,6 @@ pub async fn find_live_user(
         .await
 }
 
-/// Deletes one session; returns how many rows went (0 or 1).
 /// How many sessions there are (for the metrics).
 pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM sessions")
@@ -128,6 +127,7 @@ pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
         .await
 }
 
+/// Deletes one session; returns how many rows went (0 or 1).
 pub async fn delete(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<u64> {
     let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
         .bind(session_id)

@@ -13,6 +13,7 @@ mod admin;
 mod api;
 mod auth_js;
 mod browser;
+mod cache;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
 mod ddn;

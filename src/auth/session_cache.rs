@@ -1,0 +1,272 @@
+//! Session liveness from memory: the webhook, `GET /user` and every other access-token check
+//! ask [`Auth::live_user`], which answers from this bounded cache when it can and from the
+//! database otherwise.
+//!
+//! Correctness rests on invalidation, never on expiry alone:
+//! - Database triggers notify (`LISTEN/NOTIFY`) every session deleted and every user or
+//!   identity changed, on every instance ([`run_listener`]).
+//! - While the listener is not connected (at start, after a lost connection) the cache is
+//!   empty and unused: every check goes to the database until a notification proves the
+//!   listener is back.
+//! - A check that read the database while any invalidation arrived does not store its
+//!   answer (the epoch moved), so a sign-out racing a check can never be cached away.
+//! - Entries also expire after [`MAX_AGE`], as a safety net.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::store::{
+    self,
+    session_events::{self, SessionEvent},
+    users::User,
+};
+
+/// The longest an entry is used without being checked again.
+pub const MAX_AGE: Duration = Duration::from_secs(60);
+
+struct Entry {
+    user: User,
+    stored: Instant,
+}
+
+/// Live sessions recently checked: session id → its user.
+pub struct SessionCache {
+    entries: Mutex<HashMap<Uuid, Entry>>,
+    capacity: usize,
+    /// Whether the listener is connected (entries may be used and stored).
+    healthy: AtomicBool,
+    /// Moves on every invalidation.
+    epoch: AtomicU64,
+    hits: AtomicU64,
+}
+
+impl std::fmt::Debug for SessionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionCache {
+    /// A cache of at most `capacity` sessions (0: off). Unused until the listener connects.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+            healthy: AtomicBool::new(false),
+            epoch: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Answers served from memory so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    /// The epoch to pass to [`Self::store`] after reading the database.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The user of session `session_id` if it is cached, belongs to `user_id` and is fresh.
+    pub fn get(&self, session_id: Uuid, user_id: Uuid) -> Option<User> {
+        if !self.is_healthy() {
+            return None;
+        }
+        let entries = self.lock();
+        let entry = entries.get(&session_id)?;
+        if entry.user.id != user_id || entry.stored.elapsed() > MAX_AGE {
+            return None;
+        }
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry.user.clone())
+    }
+
+    /// Stores what the database said, unless something was invalidated since `epoch`.
+    pub fn store(&self, session_id: Uuid, user: &User, epoch: u64) {
+        if self.capacity == 0 || !self.is_healthy() {
+            return;
+        }
+        let mut entries = self.lock();
+        // Checked under the lock that invalidation also takes.
+        if self.epoch() != epoch {
+            return;
+        }
+        if entries.len() >= self.capacity && !entries.contains_key(&session_id) {
+            // Full: drop an arbitrary entry (constant time; a stale one is never served).
+            if let Some(victim) = entries.keys().next().copied() {
+                entries.remove(&victim);
+            }
+        }
+        entries.insert(
+            session_id,
+            Entry {
+                user: user.clone(),
+                stored: Instant::now(),
+            },
+        );
+    }
+
+    /// Applies one notification.
+    pub fn apply(&self, event: SessionEvent) {
+        let mut entries = self.lock();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        match event {
+            SessionEvent::SessionDeleted(id) => {
+                entries.remove(&id);
+            }
+            SessionEvent::UserChanged(user_id) => entries.retain(|_, e| e.user.id != user_id),
+            SessionEvent::Other => {}
+        }
+    }
+
+    /// Forgets everything and stops serving (the listener lost its connection).
+    pub fn disconnect(&self) {
+        let mut entries = self.lock();
+        self.healthy.store(false, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+
+    fn connected(&self) {
+        let _entries = self.lock();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.healthy.store(true, Ordering::Release);
+    }
+}
+
+/// Keeps `cache` in step with the database's notifications, forever (spawn it). Connected
+/// means: listening, and one of our own pings came back through the channel.
+pub async fn run_listener(pool: PgPool, schema: String, cache: Arc<SessionCache>) {
+    loop {
+        cache.disconnect();
+        let mut listener = match session_events::listen(&pool, &schema).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "session cache: cannot listen; using the database");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = session_events::ping(&pool, &schema).await {
+            tracing::warn!(error = %e, "session cache: cannot ping the listener");
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    if !cache.is_healthy() {
+                        cache.connected();
+                        tracing::info!("session cache: listening for changes");
+                    }
+                    cache.apply(session_events::parse(n.payload()));
+                }
+                // The connection is gone: forget everything until we listen again.
+                Ok(None) | Err(_) => {
+                    tracing::warn!("session cache: lost the notification connection");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Checks the session in the database, storing the answer when it may.
+pub(crate) async fn load(
+    cache: &SessionCache,
+    pool: &PgPool,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<User>> {
+    let epoch = cache.epoch();
+    let user = store::sessions::find_live_user(pool, session_id, user_id).await?;
+    if let Some(user) = &user {
+        cache.store(session_id, user, epoch);
+    }
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: Uuid) -> User {
+        let now = chrono::Utc::now();
+        User {
+            id,
+            email: "c@example.com".into(),
+            enabled: true,
+            banned_until: None,
+            default_role: "user".into(),
+            allowed_roles: vec!["user".into()],
+            user_metadata: serde_json::json!({}),
+            app_metadata: serde_json::json!({}),
+            last_sign_in_at: None,
+            created_at: now,
+            updated_at: now,
+            email_confirmed_at: None,
+            invited_at: None,
+            email_change: None,
+            email_identity: true,
+            external_identities: sqlx::types::Json(vec![]),
+        }
+    }
+
+    #[test]
+    fn bounded_and_invalidated() {
+        let cache = SessionCache::new(1000);
+        cache.connected();
+        let uid = Uuid::new_v4();
+        for _ in 0..100_000 {
+            cache.store(Uuid::new_v4(), &user(uid), cache.epoch());
+        }
+        assert!(cache.len() <= 1000, "{}", cache.len());
+        let s = Uuid::new_v4();
+        cache.store(s, &user(uid), cache.epoch());
+        assert!(cache.get(s, uid).is_some());
+        assert!(cache.get(s, Uuid::new_v4()).is_none(), "another user's id");
+        cache.apply(SessionEvent::SessionDeleted(s));
+        assert!(cache.get(s, uid).is_none());
+        cache.store(s, &user(uid), cache.epoch());
+        cache.apply(SessionEvent::UserChanged(uid));
+        assert!(cache.is_empty());
+        // A read that raced an invalidation is not stored.
+        let epoch = cache.epoch();
+        cache.apply(SessionEvent::Other);
+        cache.store(s, &user(uid), epoch);
+        assert!(cache.get(s, uid).is_none());
+        // Disconnected: nothing served, nothing stored.
+        cache.store(s, &user(uid), cache.epoch());
+        cache.disconnect();
+        assert!(cache.get(s, uid).is_none());
+        cache.store(s, &user(uid), cache.epoch());
+        assert!(cache.is_empty());
+    }
+}

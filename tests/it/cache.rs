@@ -1,0 +1,184 @@
+//! Session liveness from memory, with changes seen by every instance: two servers on one
+//! database, each with its session cache and listener. A sign-out, a disable and a role change
+//! made through one are seen by the other's webhook and `GET /user` within a second; a lost
+//! notification connection empties the cache, which fills again once the listener is back.
+
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::common::{self, str_of, TestApp};
+
+const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
+
+async fn instance(opts: PgConnectOptions) -> TestApp {
+    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
+    app.state.start_session_listener();
+    wait_until("the listener connects", || async {
+        app.state.auth.session_cache.is_healthy()
+    })
+    .await;
+    app
+}
+
+async fn wait_until<F, Fut>(what: &str, check: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what}: not within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
+/// The user's status at `/user` and the role the webhook gives, on `app`.
+async fn seen(app: &TestApp, token: &str) -> (StatusCode, Option<String>) {
+    let user = app
+        .call(Method::GET, "/user", Some(token), None)
+        .await
+        .status;
+    let hook = app
+        .call(Method::GET, "/hasura/webhook", Some(token), None)
+        .await;
+    let role = (hook.status == StatusCode::OK).then(|| {
+        hook.body["X-Hasura-Role"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    (user, role)
+}
+
+#[sqlx::test(migrations = false)]
+async fn changes_on_one_instance_are_seen_by_the_other_within_a_second(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let a = instance(opts.clone()).await;
+    let b = instance(opts).await;
+    let s = a.signup("cache@example.com").await;
+    let token = str_of(&s.body, "access_token").to_owned();
+    let id = str_of(&s.body["user"], "id").to_owned();
+
+    // B answers from memory once it has checked the session.
+    assert_eq!(
+        seen(&b, &token).await,
+        (StatusCode::OK, Some("user".into()))
+    );
+    let hits = b.state.auth.session_cache.hits();
+    assert_eq!(
+        seen(&b, &token).await,
+        (StatusCode::OK, Some("user".into()))
+    );
+    assert!(
+        b.state.auth.session_cache.hits() >= hits + 2,
+        "served from the cache"
+    );
+
+    // A role change through A's admin API.
+    let roles =
+        json!({"app_metadata": {"default_role": "editor", "allowed_roles": ["user", "editor"]}});
+    let res = a
+        .call(
+            Method::PUT,
+            &format!("/admin/users/{id}"),
+            Some(ADMIN),
+            Some(roles),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let took = wait_until("the role change", || async {
+        seen(&b, &token).await.1.as_deref() == Some("editor")
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // A disable through A.
+    let res = a
+        .call(
+            Method::PUT,
+            &format!("/admin/users/{id}"),
+            Some(ADMIN),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let took = wait_until("the disable", || async {
+        seen(&b, &token).await == (StatusCode::UNAUTHORIZED, None)
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    a.call(
+        Method::PUT,
+        &format!("/admin/users/{id}"),
+        Some(ADMIN),
+        Some(json!({"disabled": false})),
+    )
+    .await;
+
+    // A sign-out on A (a new session; the disable ended the old ones).
+    let s = a.sign_in("cache@example.com", common::PASSWORD).await;
+    let token = str_of(&s.body, "access_token").to_owned();
+    assert_eq!(seen(&b, &token).await.0, StatusCode::OK);
+    assert_eq!(seen(&b, &token).await.0, StatusCode::OK);
+    let res = a
+        .call(Method::POST, "/logout?scope=local", Some(&token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    let took = wait_until("the sign-out", || async {
+        seen(&b, &token).await == (StatusCode::UNAUTHORIZED, None)
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_lost_listener_empties_the_cache_and_reconnects(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let a = instance(opts.clone()).await;
+    let s = a.signup("lost@example.com").await;
+    let token = str_of(&s.body, "access_token").to_owned();
+    assert_eq!(seen(&a, &token).await.0, StatusCode::OK);
+    assert!(!a.state.auth.session_cache.is_empty());
+
+    // Cut the listener's connection from the database's side.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .execute(&a.pool)
+    .await
+    .unwrap();
+    // The cache is emptied (what it held may have changed unheard) and the listener comes
+    // back by itself…
+    wait_until("the cache is emptied", || async {
+        a.state.auth.session_cache.is_empty()
+    })
+    .await;
+    wait_until("the listener reconnects", || async {
+        a.state.auth.session_cache.is_healthy()
+    })
+    .await;
+    // …and changes are heard again.
+    assert_eq!(seen(&a, &token).await.0, StatusCode::OK);
+    assert!(!a.state.auth.session_cache.is_empty());
+    sqlx::query("DELETE FROM sessions")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    let took = wait_until("the sign-out", || async {
+        seen(&a, &token).await == (StatusCode::UNAUTHORIZED, None)
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
