@@ -1,5 +1,5 @@
 //! Session liveness from memory: the webhook, `GET /user` and every other access-token check
-//! ask [`Auth::live_user`], which answers from this bounded cache when it can and from the
+//! ask [`super::Auth::live_user`], which answers from this bounded cache when it can and from the
 //! database otherwise.
 //!
 //! Correctness rests on invalidation, never on expiry alone:
@@ -7,7 +7,9 @@
 //!   identity changed, on every instance ([`run_listener`]).
 //! - While the listener is not connected (at start, after a lost connection) the cache is
 //!   empty and unused: every check goes to the database until a notification proves the
-//!   listener is back.
+//!   listener is back. The listener pings itself through the channel every 250 ms; a second
+//!   without any notification counts as a lost connection, so even a connection that died
+//!   silently (a failover, a network split) stops the cache within about a second.
 //! - A check that read the database while any invalidation arrived does not store its
 //!   answer (the epoch moved), so a sign-out racing a check can never be cached away.
 //! - Entries also expire after [`MAX_AGE`], as a safety net.
@@ -137,6 +139,10 @@ impl SessionCache {
 
     /// Applies one notification.
     pub fn apply(&self, event: SessionEvent) {
+        if event == SessionEvent::Other {
+            // A ping, or another schema's event: nothing here changed.
+            return;
+        }
         let mut entries = self.lock();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match event {
@@ -144,6 +150,7 @@ impl SessionCache {
                 entries.remove(&id);
             }
             SessionEvent::UserChanged(user_id) => entries.retain(|_, e| e.user.id != user_id),
+            SessionEvent::All => entries.clear(),
             SessionEvent::Other => {}
         }
     }
@@ -163,38 +170,63 @@ impl SessionCache {
     }
 }
 
+/// How often the listener pings itself, and how long it waits for any notification before
+/// taking the connection for lost.
+const PING_EVERY: Duration = Duration::from_millis(250);
+const SILENCE: Duration = Duration::from_secs(1);
+
 /// Keeps `cache` in step with the database's notifications, forever (spawn it). Connected
 /// means: listening, and one of our own pings came back through the channel.
 pub async fn run_listener(pool: PgPool, schema: String, cache: Arc<SessionCache>) {
+    let pinger = {
+        let (pool, schema) = (pool.clone(), schema.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PING_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = session_events::ping(&pool, &schema).await {
+                    tracing::debug!(error = %e, "session cache: ping failed");
+                }
+            }
+        })
+    };
+    let _stop_pinger = AbortOnDrop(pinger);
     loop {
         cache.disconnect();
-        let mut listener = match session_events::listen(&pool, &schema).await {
+        let mut listener = match session_events::listen(&pool).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "session cache: cannot listen; using the database");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(SILENCE).await;
                 continue;
             }
         };
-        if let Err(e) = session_events::ping(&pool, &schema).await {
-            tracing::warn!(error = %e, "session cache: cannot ping the listener");
-        }
         loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) => {
+            match tokio::time::timeout(SILENCE, listener.try_recv()).await {
+                Ok(Ok(Some(n))) => {
                     if !cache.is_healthy() {
                         cache.connected();
                         tracing::info!("session cache: listening for changes");
                     }
-                    cache.apply(session_events::parse(n.payload()));
+                    cache.apply(session_events::parse(n.payload(), &schema));
                 }
-                // The connection is gone: forget everything until we listen again.
-                Ok(None) | Err(_) => {
-                    tracing::warn!("session cache: lost the notification connection");
+                // Lost, or silent for too long: forget everything until we listen again.
+                Ok(Ok(None)) | Ok(Err(_)) | Err(_) => {
+                    if cache.is_healthy() {
+                        tracing::warn!("session cache: lost the notification connection");
+                    }
                     break;
                 }
             }
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -257,9 +289,14 @@ mod tests {
         cache.store(s, &user(uid), cache.epoch());
         cache.apply(SessionEvent::UserChanged(uid));
         assert!(cache.is_empty());
-        // A read that raced an invalidation is not stored.
+        cache.store(s, &user(uid), cache.epoch());
+        cache.apply(SessionEvent::All);
+        assert!(cache.is_empty(), "a truncated table empties the cache");
+        // A read that raced an invalidation is not stored; a ping is no invalidation.
         let epoch = cache.epoch();
         cache.apply(SessionEvent::Other);
+        assert_eq!(cache.epoch(), epoch);
+        cache.apply(SessionEvent::SessionDeleted(Uuid::new_v4()));
         cache.store(s, &user(uid), epoch);
         assert!(cache.get(s, uid).is_none());
         // Disconnected: nothing served, nothing stored.
