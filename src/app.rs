@@ -13,7 +13,7 @@ use crate::{
         keys::KeySet,
         lockout::Lockout,
         password::{HasherSettings, PasswordHasher},
-        rate_limit::{SharedLimiter, SignInLimiter},
+        rate_limit::{LocalLimiter, SharedLimiter},
         tokens::AccessTokens,
         Auth, Policy,
     },
@@ -31,7 +31,7 @@ pub struct App {
     /// Per-client-address limit of sign-ins and sign-ups, shared by every instance.
     pub sign_in_limiter: SharedLimiter,
     /// Per-client-address limit of the requests that send email.
-    pub email_limiter: SignInLimiter,
+    pub email_limiter: LocalLimiter,
     /// Sends the outbox; run it with [`App::start_background`].
     pub delivery: Delivery,
     /// The hosted pages' templates; `None` with `AUTH_DISABLE_UI`.
@@ -114,7 +114,7 @@ impl App {
                 )),
             },
             sign_in_limiter,
-            email_limiter: SignInLimiter::per_hour("email", config.mail.rate_limit_email),
+            email_limiter: LocalLimiter::per_hour("email", config.mail.rate_limit_email),
             delivery,
             pages: match config.ui.disable_ui {
                 true => None,

@@ -3,7 +3,13 @@
 //! `serve` installs the Prometheus recorder when the listener is on, and the listener renders
 //! it. The names are here, in one place, with their help texts (also in docs/operations.md).
 
-use std::{sync::Mutex, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex,
+    },
+    time::Duration,
+};
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -26,6 +32,14 @@ const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a recorder is installed: without one, the per-request HTTP metric skips even
+/// building its labels (the webhook and `GET /user` are hot paths).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// Installs the Prometheus recorder (once per process) and returns its handle.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
     static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
@@ -37,6 +51,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)?
         .install_recorder()?;
     describe();
+    ENABLED.store(true, Ordering::Relaxed);
     *installed = Some(handle.clone());
     Ok(handle)
 }

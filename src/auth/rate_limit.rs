@@ -1,7 +1,7 @@
 //! Per-client-address rate limits. [`SharedLimiter`] guards the credential endpoints
 //! (password sign-in and sign-up, against password guessing and sign-up floods) and keeps its
 //! state in PostgreSQL, so several instances behind one load balancer enforce one limit.
-//! [`SignInLimiter`] is the in-memory, per-instance kind (the email-sending requests). IPv6
+//! [`LocalLimiter`] is the in-memory, per-instance kind (the email-sending requests). IPv6
 //! clients count by /64 (see `Client::rate_limit_key`); requests whose address is unknown
 //! (in-process calls) are not limited. The per-account limit is in `lockout.rs`.
 
@@ -63,13 +63,13 @@ impl SharedLimiter {
 }
 
 #[derive(Clone)]
-pub struct SignInLimiter {
+pub struct LocalLimiter {
     limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     /// What it limits, in logs and metrics (`sign_in`, `email`).
     name: &'static str,
 }
 
-impl SignInLimiter {
+impl LocalLimiter {
     /// `per_minute` attempts per address and minute (a burst of that many, then one every
     /// 60/N seconds); 0: no limit.
     pub fn new(name: &'static str, per_minute: u32) -> Self {

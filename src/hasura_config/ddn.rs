@@ -77,13 +77,9 @@ pub fn auth_config(config: &Config, keys: &KeySet, opts: &DdnOptions) -> Value {
 
 fn jwt(config: &Config, keys: &KeySet, opts: &DdnOptions) -> Value {
     let signing = keys.signing();
-    let mode = opts.key.unwrap_or(
-        if config.server.public_url.is_some() && signing.hmac_secret().is_none() {
-            SecretMode::JwkUrl
-        } else {
-            SecretMode::Key
-        },
-    );
+    let mode = opts
+        .key
+        .unwrap_or_else(|| SecretMode::default_for(config, keys));
     let key_value = match signing.hmac_secret() {
         Some(secret) if opts.inline_secret => json!({ "value": secret.expose() }),
         Some(_) => json!({ "valueFromEnv": opts.secret_env }),

@@ -18,17 +18,23 @@ pub enum SecretMode {
     JwkUrl,
 }
 
+impl SecretMode {
+    /// `jwk-url` when AUTH_PUBLIC_URL is set (Hasura can reach the JWKS) and the key is
+    /// asymmetric (it can be published), else `key`.
+    pub fn default_for(config: &Config, keys: &KeySet) -> Self {
+        if config.server.public_url.is_some() && keys.signing().hmac_secret().is_none() {
+            Self::JwkUrl
+        } else {
+            Self::Key
+        }
+    }
+}
+
 /// The `HASURA_GRAPHQL_JWT_SECRET` value for this configuration. Without a `mode`: `jwk-url`
 /// when AUTH_PUBLIC_URL is set and the key is asymmetric, else `key`.
 pub fn hasura_jwt_secret(config: &Config, keys: &KeySet, mode: Option<SecretMode>) -> String {
     let signing = keys.signing();
-    let mode = mode.unwrap_or(
-        if config.server.public_url.is_some() && signing.hmac_secret().is_none() {
-            SecretMode::JwkUrl
-        } else {
-            SecretMode::Key
-        },
-    );
+    let mode = mode.unwrap_or_else(|| SecretMode::default_for(config, keys));
     let mut v: Value = match (mode, signing.hmac_secret()) {
         (_, Some(secret)) => json!({"type": signing.hasura_type(), "key": secret.expose()}),
         (SecretMode::JwkUrl, None) => {

@@ -271,7 +271,12 @@ async fn metrics_count_real_traffic(_: PgPoolOptions, opts: PgConnectOptions) {
     assert!(after.contains("auth_password_hash_queue_depth"), "{after}");
     // Read at the scrape: this server's pool and sessions.
     assert_eq!(sample(&after, "db_pool_max_connections", &[]), 7.0);
-    assert!(sample(&after, "db_pool_connections", &[("state", "idle")]) >= 0.0);
+    for state in ["idle", "in_use"] {
+        assert!(
+            after.contains(&format!("db_pool_connections{{state=\"{state}\"}}")),
+            "{after}"
+        );
+    }
     let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
         .fetch_one(&app.pool)
         .await
