@@ -112,6 +112,9 @@ impl App {
                 session_cache: Arc::new(crate::auth::session_cache::SessionCache::new(
                     config.sessions.session_cache_size,
                 )),
+                salt_cache: Arc::new(crate::auth::salt_cache::SaltCache::new(
+                    config.sessions.session_cache_size,
+                )),
             },
             sign_in_limiter,
             email_limiter: LocalLimiter::per_hour("email", config.mail.rate_limit_email),

@@ -21,6 +21,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod refresh;
 pub mod refresh_token;
+pub mod salt_cache;
 pub mod self_update;
 pub mod session_cache;
 pub mod sessions;
@@ -92,6 +93,8 @@ pub struct Auth {
     pub providers: external::Providers,
     /// Live sessions recently checked (see [`session_cache`]).
     pub session_cache: Arc<session_cache::SessionCache>,
+    /// Token salts of recent sessions, for the one-statement refresh (see [`salt_cache`]).
+    pub salt_cache: Arc<salt_cache::SaltCache>,
 }
 
 /// A session opened inside a transaction; its tokens are signed once the transaction has
@@ -213,6 +216,8 @@ impl Auth {
             },
         )
         .await?;
+        // Should the transaction roll back, the salt only takes room until it is evicted.
+        self.salt_cache.insert(session_id, &chain.salt);
         Ok(chain.token)
     }
 }

@@ -1,8 +1,11 @@
-//! Refresh: the hot path. One query reads session and user together, one compare-and-set
-//! `UPDATE` rotates (plus one query for custom claims when configured). Racing refreshes are
-//! settled by that compare-and-set in PostgreSQL, so any number of instances can share one
-//! database; the losers re-read and converge on the winner's token (see `refresh_token.rs`
-//! for why a superseded token can be recognised and answered without storing any token).
+//! Refresh: the hot path. In the common case (the presented token is current and this instance
+//! knows the session's salt, see [`super::salt_cache`]) one compare-and-set `UPDATE` checks,
+//! rotates and returns the user: one statement, plus one query for custom claims when
+//! configured. Otherwise one query reads session and user together, the token is classified,
+//! and a current one rotates with a second statement. Racing refreshes are settled by the
+//! compare-and-set in PostgreSQL, so any number of instances can share one database; the
+//! losers re-read and converge on the winner's token (see `refresh_token.rs` for why a
+//! superseded token can be recognised and answered without storing any token).
 
 use std::time::{Duration, Instant};
 
@@ -76,6 +79,9 @@ impl Auth {
         arrived: Instant,
     ) -> Result<Session> {
         let token = RefreshToken::parse(presented).ok_or_else(not_found)?;
+        if let Some(session) = self.rotate_in_one_statement(&token, client).await? {
+            return Ok(session);
+        }
         // A lost compare-and-set means another request rotated first; the next pass sees the
         // token as superseded and converges. Three passes cover any realistic race.
         for _ in 0..3 {
@@ -87,6 +93,7 @@ impl Auth {
                 return Err(not_found());
             }
             // From here on the presenter holds a genuine token of this session.
+            self.salt_cache.insert(row.session_id, &row.token_salt);
             self.end_unusable_session(&row, client).await?;
             match standing {
                 Standing::Unknown => unreachable!("handled above"),
@@ -138,6 +145,38 @@ impl Auth {
             code::CONFLICT,
             "Too many concurrent token refresh requests; retry",
         ))
+    }
+
+    /// The common case, when this instance knows the session's salt: one statement checks
+    /// that `token` is current (and the session usable), rotates it and returns the user.
+    /// `None` when it did not rotate (unknown salt, or any check failed); nothing has changed
+    /// then, and the caller reads the session to classify the token.
+    async fn rotate_in_one_statement(
+        &self,
+        token: &RefreshToken,
+        client: &Client,
+    ) -> Result<Option<Session>> {
+        let Some(salt) = self.salt_cache.get(token.session_id) else {
+            return Ok(None);
+        };
+        let next = token.next(&salt);
+        let rotation = store::sessions::CurrentRotation {
+            session_id: token.session_id,
+            counter: i64::try_from(token.counter).unwrap_or(-1),
+            hash: &token.hash(),
+            new_hash: &next.hash(),
+            idle_secs: self.policy.idle_timeout.map(|d| d.as_secs_f64()),
+            max_secs: self.policy.max_lifetime.map(|d| d.as_secs_f64()),
+            client,
+        };
+        let Some(user) = store::sessions::rotate_current(&self.pool, &rotation).await? else {
+            return Ok(None);
+        };
+        // Custom claims (when configured) are read after the rotation: should that read fail,
+        // the client's retry with the same token converges within the reuse interval.
+        let claims = self.claims_for(&self.pool, &user).await?;
+        crate::metrics::refresh("rotated");
+        self.issue(&claims, user, token.session_id, &next).map(Some)
     }
 
     /// Passes a usable session; otherwise ends it (past its idle timeout or lifetime) or every

@@ -41,8 +41,9 @@ pub struct SessionArgs {
     pub session_idle_timeout: OptionalDuration,
 
     /// Live sessions each instance keeps in memory, so that the Hasura webhook and `GET /user`
-    /// need no database round trip; changes reach every instance through PostgreSQL
-    /// `LISTEN/NOTIFY` (`0`: off, every check reads the database).
+    /// need no database round trip (changes reach every instance through PostgreSQL
+    /// `LISTEN/NOTIFY`), and token salts it remembers, so that a refresh is one statement
+    /// (`0`: both off, every check and refresh reads the database first).
     #[arg(long, env = "AUTH_SESSION_CACHE_SIZE", default_value_t = 10_000)]
     pub session_cache_size: usize,
 

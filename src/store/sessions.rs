@@ -90,6 +90,54 @@ pub async fn rotate(
     Ok(done.rows_affected() == 1)
 }
 
+/// The one-statement refresh: what [`rotate_current`] checks and writes.
+pub struct CurrentRotation<'a> {
+    pub session_id: Uuid,
+    /// The presented token's counter and hash: it must be the session's current token.
+    pub counter: i64,
+    pub hash: &'a [u8],
+    pub new_hash: &'a [u8],
+    /// The session must have been used within this many seconds, and be younger than
+    /// `max_secs` (`None`: no limit).
+    pub idle_secs: Option<f64>,
+    pub max_secs: Option<f64>,
+    pub client: &'a Client,
+}
+
+/// Rotates the session's token in one statement, if the presented token is its current one
+/// (counter and hash), the session is within its lifetimes and its user is active (enabled,
+/// not banned: the same rule as [`User::is_active`], on the database's clock). Returns the
+/// user, or `None` when any condition fails: then nothing changed, and the caller reads the
+/// session to find out why. A compare-and-set like [`rotate`]: of racing requests one wins.
+pub async fn rotate_current(
+    db: impl PgExecutor<'_>,
+    r: &CurrentRotation<'_>,
+) -> sqlx::Result<Option<User>> {
+    let sql = format!(
+        "UPDATE sessions s
+         SET token_counter = s.token_counter + 1, token_hash = $4,
+             prev_rotated_at = s.rotated_at, rotated_at = now(), refreshed_at = now(),
+             user_agent = coalesce($5, s.user_agent), ip = coalesce($6, s.ip)
+         FROM users u
+         WHERE s.id = $1 AND s.token_counter = $2 AND s.token_hash = $3 AND u.id = s.user_id
+           AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
+           AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
+           AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
+         RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(r.session_id)
+        .bind(r.counter)
+        .bind(r.hash)
+        .bind(r.new_hash)
+        .bind(&r.client.user_agent)
+        .bind(&r.client.ip)
+        .bind(r.idle_secs)
+        .bind(r.max_secs)
+        .fetch_optional(db)
+        .await
+}
+
 /// Marks the session used if its counter is still `expected`; returns whether it was.
 pub async fn touch(db: impl PgExecutor<'_>, session_id: Uuid, expected: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(

@@ -25,5 +25,6 @@ mod hasura;
 mod openapi;
 mod operations;
 mod refresh;
+mod rotation;
 mod sessions;
 mod ui;

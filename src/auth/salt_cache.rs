@@ -1,0 +1,128 @@
+//! The token salts of recent sessions, so that the common refresh is one statement.
+//!
+//! Rotating a refresh token needs the session's salt: the next token is derived from the
+//! presented one *and* the salt (see [`super::refresh_token`]). The salt is fixed when the
+//! session starts and never changes, so once this instance knows it (it opened the session,
+//! or refreshed it before) the rotation can be a single compare-and-set `UPDATE` that checks
+//! the presented token, rotates it and returns the user. Without it, the refresh reads the
+//! session first.
+//!
+//! An entry can never be stale: a salt is immutable, and the salt of a session that has
+//! ended only makes the `UPDATE` find nothing (the refresh then takes the path that reads
+//! the session and explains why). So there is no invalidation, only a bound.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
+};
+
+use uuid::Uuid;
+
+pub type Salt = [u8; 32];
+
+/// Session id → token salt, at most `capacity` of them.
+pub struct SaltCache {
+    salts: Mutex<HashMap<Uuid, Salt>>,
+    capacity: usize,
+    hits: AtomicU64,
+}
+
+impl std::fmt::Debug for SaltCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SaltCache")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SaltCache {
+    /// A cache of at most `capacity` salts (0: off).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            salts: Mutex::new(HashMap::new()),
+            capacity,
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Salt>> {
+        self.salts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Refreshes that found their session's salt here so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn get(&self, session_id: Uuid) -> Option<Salt> {
+        let salt = self.lock().get(&session_id).copied();
+        if salt.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        salt
+    }
+
+    /// Remembers a session's salt (anything but 32 bytes is ignored).
+    pub fn insert(&self, session_id: Uuid, salt: &[u8]) {
+        let Ok(salt) = Salt::try_from(salt) else {
+            return;
+        };
+        if self.capacity == 0 {
+            return;
+        }
+        let mut salts = self.lock();
+        if salts.len() >= self.capacity && !salts.contains_key(&session_id) {
+            // Full: drop an arbitrary entry (constant time). A dropped salt costs its session
+            // one extra read at its next refresh, nothing more.
+            if let Some(victim) = salts.keys().next().copied() {
+                salts.remove(&victim);
+            }
+        }
+        salts.insert(session_id, salt);
+    }
+
+    /// Forgets a session that has ended (only to free the room early).
+    pub fn remove(&self, session_id: Uuid) {
+        self.lock().remove(&session_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_counted_and_off_at_zero() {
+        let cache = SaltCache::new(1000);
+        for _ in 0..100_000 {
+            cache.insert(Uuid::new_v4(), &[7; 32]);
+        }
+        assert!(cache.len() <= 1000, "{}", cache.len());
+        let s = Uuid::new_v4();
+        cache.insert(s, &[9; 32]);
+        assert_eq!(cache.get(s), Some([9; 32]));
+        assert_eq!(cache.hits(), 1);
+        assert_eq!(cache.get(Uuid::new_v4()), None);
+        assert_eq!(cache.hits(), 1, "a miss is no hit");
+        cache.remove(s);
+        assert_eq!(cache.get(s), None);
+        cache.insert(s, &[1; 16]);
+        assert_eq!(cache.get(s), None, "not a salt");
+
+        let off = SaltCache::new(0);
+        off.insert(s, &[9; 32]);
+        assert!(off.is_empty());
+    }
+}
