@@ -5,13 +5,14 @@
 //! cargo run --release --example bench -- --seconds 10 --concurrency 32
 //! ```
 //!
-//! Starts the server in this process on a loopback port, against a fresh database created
-//! next to `DATABASE_URL` (and dropped afterwards), then measures:
+//! Starts the server (the real `serve`, in a process of its own: see `server.rs`) on a loopback
+//! port, against a fresh database created next to `DATABASE_URL` (and dropped afterwards),
+//! then measures:
 //! a static route (`/.well-known/jwks.json`), the Hasura webhook and `GET /user` (token check
 //! plus session check), refresh (rotation; the hot path) beside the SQL floor of a refresh,
 //! sign-up and password sign-in beside the raw Argon2id rate, and refresh while sign-ins
 //! flood the hashing threads. It reports requests per second, p50 and p99, the ratios,
-//! PostgreSQL transactions per refresh and peak memory.
+//! PostgreSQL transactions per refresh and the server's memory.
 //! Client and server share the machine's cores, so the figures are a floor.
 
 use std::{
@@ -21,10 +22,12 @@ use std::{
 
 mod measure;
 mod reference;
+mod server;
 
 use measure::{peak_rss_mib, post, report, rss_mib, run, Stats};
+use server::Server;
 
-use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, http, store};
+use hasura_jwt_auth::{config::Config, store};
 use serde_json::json;
 use sqlx::{postgres::PgConnectOptions, ConnectOptions, Connection};
 
@@ -59,6 +62,10 @@ fn args() -> Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("serve") {
+        return server::run_child(argv).await;
+    }
     let a = args();
     let url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -68,37 +75,36 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query(&format!("CREATE DATABASE {db_name}"))
         .execute(&mut admin)
         .await?;
-    let opts = admin_opts.clone().database(&db_name);
+    let mut db_url = reqwest::Url::parse(&url)?;
+    db_url.set_path(&db_name);
 
-    let config = Config::from_args([
-        "--jwt-secret",
-        "bench-secret-bench-secret-bench-secret-0123",
-        "--db-max-connections",
-        "20",
-        // Every request comes from one loopback address: the per-address sign-in limit
-        // would measure itself, not the server.
-        "--rate-limit-sign-in",
-        "0",
-    ])?;
-    let keys = KeySet::load(&config.keys)?;
+    // The server runs the migrations as it starts.
+    let server = Server::start(db_url.as_str()).await?;
+    let _ = measure::SERVER_PID.set(server.pid);
+    let base = server.base.clone();
+    let config = Config::from_args(server::ARGS)?;
     let hash_params = (
         config.passwords.argon2_memory_kib,
         config.passwords.argon2_iterations,
         config.passwords.argon2_parallelism,
     );
     let hash_threads = config.passwords.concurrency();
-    let pool = store::connect_with(opts.clone(), "auth", 20).await?;
-    store::migrate(&pool, "auth").await?;
-    let state = App::from_parts(config, pool.clone(), keys)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    // The session cache's listener, as `serve` starts it.
-    state.start_session_listener();
-    while !state.auth.session_cache.is_healthy() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tokio::spawn(http::serve_on(listener, state, std::future::pending()));
-    println!("RSS at start {:.1} MiB", rss_mib());
+    let lifetimes = (
+        config
+            .sessions
+            .session_idle_timeout
+            .0
+            .map(|d| d.as_secs_f64()),
+        config
+            .sessions
+            .session_max_lifetime
+            .0
+            .map(|d| d.as_secs_f64()),
+    );
+    // The load generator's own pool, for the SQL floor and the counts (as large as the
+    // server's).
+    let pool = store::connect_with(admin_opts.clone().database(&db_name), "auth", 20).await?;
+    println!("server RSS at start {:.1} MiB", rss_mib());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)
         .build()?;
@@ -143,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     report("signup", &mut stats, t.elapsed());
-    println!("                 RSS now {:.1} MiB", rss_mib());
+    println!("                 server RSS now {:.1} MiB", rss_mib());
 
     let tokens: Vec<String> = sessions
         .iter()
@@ -187,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
     let held = reference::keep_alive_connections(&addr, 1000).await;
     let rss_connections = rss_mib();
     println!(
-        "{:<16} {:>7} open                RSS now {rss_connections:.1} MiB",
+        "{:<16} {:>7} open                server RSS now {rss_connections:.1} MiB",
         "keep-alive",
         held.len()
     );
@@ -251,11 +257,10 @@ async fn main() -> anyhow::Result<()> {
     println!("                 {tx_per_refresh:.2} PostgreSQL transactions per refresh ({refreshes} refreshes)");
     let refresh_tokens: Vec<String> = states.into_iter().map(|(_, _, rt)| rt).collect();
 
-    // The SQL floor of a refresh, on the same sessions and database, same concurrency.
-    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM auth.sessions")
-        .fetch_all(&pool)
-        .await?;
-    let floor = reference::sql_floor(&pool, &ids, a.seconds, a.concurrency).await;
+    // The SQL floor of a refresh, on the same sessions and database, same concurrency; the
+    // flooded phase continues from the tokens it ends with.
+    let (refresh_tokens, floor) =
+        reference::sql_floor(&pool, refresh_tokens, lifetimes, a.seconds).await;
 
     // Password sign-in, beside the raw Argon2id rate at the same parameters and threads.
     let sign_in_workers = || -> Vec<(Arc<reqwest::Client>, String, usize)> {
@@ -292,7 +297,6 @@ async fn main() -> anyhow::Result<()> {
     let _ = flood.await;
 
     let peak = peak_rss_mib();
-    // Last, so that its threads' memory is not counted as the server's.
     let argon2 = reference::argon2_rate(
         hash_params.0,
         hash_params.1,
@@ -328,7 +332,8 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  PostgreSQL transactions/refresh {tx_per_refresh:>5.2}");
     println!("  RSS with 1,000 keep-alive connections {rss_connections:.1} MiB [<= 64 MiB]");
-    println!("  peak RSS (server + load generator) {peak:.1} MiB");
+    println!("  peak RSS of the server {peak:.1} MiB");
+    drop(server);
     pool.close().await;
     sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)"))
         .execute(&mut admin)

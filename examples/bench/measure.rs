@@ -1,6 +1,9 @@
 //! Measuring: latency statistics, the worker loop, memory.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
 
 use serde_json::Value;
 
@@ -85,20 +88,28 @@ where
         states.push(s);
     }
     let summary = report(name, &mut total, start.elapsed());
-    println!("                 RSS now {:.1} MiB", rss_mib());
+    println!("                 server RSS now {:.1} MiB", rss_mib());
     (states, summary)
 }
 
+/// The server's process, whose memory the figures are.
+pub static SERVER_PID: OnceLock<u32> = OnceLock::new();
+
+/// The server's peak resident memory so far.
 pub fn peak_rss_mib() -> f64 {
     status_mib("VmHWM:")
 }
 
+/// The server's resident memory now.
 pub fn rss_mib() -> f64 {
     status_mib("VmRSS:")
 }
 
 fn status_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    let Some(pid) = SERVER_PID.get() else {
+        return 0.0;
+    };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()

@@ -4,36 +4,64 @@
 
 use std::time::{Duration, Instant};
 
+use hasura_jwt_auth::{
+    auth::refresh_token::RefreshToken,
+    client::Client,
+    store::sessions::{rotate_current, CurrentRotation},
+};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::measure::{self, Summary};
 
-/// One refresh's worth of database work per transaction: rotate the session row and read what
-/// the access token needs (user, roles, enabled, banned), in one statement.
-pub async fn sql_floor(pool: &PgPool, sessions: &[Uuid], seconds: u64, workers: usize) -> Summary {
-    let states: Vec<(PgPool, Uuid)> = sessions
-        .iter()
-        .cycle()
-        .take(workers)
-        .map(|id| (pool.clone(), *id))
-        .collect();
-    let (_, summary) = measure::run("SQL floor", seconds, states, |(pool, id)| async move {
-        let ok = sqlx::query(
-            "UPDATE auth.sessions s
-                SET refreshed_at = now(), prev_rotated_at = s.rotated_at, rotated_at = now()
-               FROM auth.users u
-              WHERE s.id = $1 AND u.id = s.user_id
-          RETURNING u.id, u.email, u.default_role, u.allowed_roles, u.enabled, u.banned_until",
-        )
-        .bind(id)
-        .fetch_optional(&pool)
-        .await
-        .is_ok_and(|row| row.is_some());
-        ((pool, id), ok)
-    })
+/// One refresh's worth of database work per transaction, through the same pool size as the
+/// server's and with no HTTP: the very statement the server's refresh runs in the common case
+/// (check the presented token's counter and hash and the session's lifetimes, rotate, return
+/// the user row the response and the access token need). Each worker rotates its own session
+/// and continues from its new token; returns the tokens as they end.
+pub async fn sql_floor(
+    pool: &PgPool,
+    tokens: Vec<String>,
+    lifetimes: (Option<f64>, Option<f64>),
+    seconds: u64,
+) -> (Vec<String>, Summary) {
+    let mut states = Vec::new();
+    for token in tokens {
+        let token = RefreshToken::parse(&token).expect("a refresh token");
+        let salt: Vec<u8> =
+            sqlx::query_scalar("SELECT token_salt FROM auth.sessions WHERE id = $1")
+                .bind(token.session_id)
+                .fetch_one(pool)
+                .await
+                .expect("the session's salt");
+        states.push((pool.clone(), token, salt));
+    }
+    let (states, summary) = measure::run(
+        "SQL floor",
+        seconds,
+        states,
+        move |(pool, token, salt)| async move {
+            let next = token.next(&salt);
+            let client = Client::new(Some("127.0.0.1".into()), None);
+            let rotation = CurrentRotation {
+                session_id: token.session_id,
+                counter: token.counter as i64,
+                hash: &token.hash(),
+                new_hash: &next.hash(),
+                idle_secs: lifetimes.0,
+                max_secs: lifetimes.1,
+                client: &client,
+            };
+            match rotate_current(&pool, &rotation).await {
+                Ok(Some(_user)) => ((pool, next, salt), true),
+                _ => ((pool, token, salt), false),
+            }
+        },
+    )
     .await;
-    summary
+    (
+        states.into_iter().map(|(_, t, _)| t.encode()).collect(),
+        summary,
+    )
 }
 
 /// Argon2id hashes per second with `threads` threads at `(m KiB, t, p)` for `seconds`.

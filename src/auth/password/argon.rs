@@ -62,13 +62,20 @@ thread_local! {
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Capacity, in 1 KiB blocks, of a hashing thread's buffer: just over 32 MiB, the largest
+/// mmap threshold glibc ever adapts to. An allocation above it always gets a mapping of its
+/// own, handed back to the system when freed, however glibc's thresholds have moved; only
+/// the `m` KiB actually written become resident, the rest is address space.
+const OWN_MAPPING_BLOCKS: usize = 32 * 1024 + 1;
+
 /// Where an Argon2 computation gets its `m` KiB of memory.
 #[derive(Clone, Copy)]
 pub(super) enum Memory {
-    /// The calling thread's buffer, kept for the next hash. Freeing and reallocating 19 MiB
-    /// per hash makes glibc keep such blocks around (its mmap threshold adapts upwards), so a
+    /// The calling thread's buffer, kept for the next hash while there is work
+    /// ([`release_thread_memory`] when the queue is empty). Freeing and reallocating 19 MiB
+    /// per hash made glibc keep such blocks around (its mmap threshold adapts upwards), so a
     /// sign-in burst grew the process by hundreds of MiB; a kept buffer holds it at `m` KiB
-    /// per hashing thread.
+    /// per busy hashing thread, and an idle one holds none.
     Reuse,
     /// A one-off buffer, for unusual parameters.
     Scratch,
@@ -93,11 +100,24 @@ fn argon2_into(
         Memory::Reuse => MEMORY.with(|m| {
             let mut m = m.borrow_mut();
             if m.len() != blocks {
-                *m = vec![Block::default(); blocks];
+                *m = Vec::with_capacity(blocks.max(OWN_MAPPING_BLOCKS));
+                m.resize(blocks, Block::default());
             }
             argon.hash_password_into_with_memory(password, salt, out, &mut m[..])
         }),
     }
+}
+
+/// Frees this thread's Argon2 buffer (the hashing threads call it when the queue is empty),
+/// so that an idle server does not keep `m` KiB per hashing thread resident.
+pub(super) fn release_thread_memory() {
+    MEMORY.with(|m| *m.borrow_mut() = Vec::new());
+}
+
+/// How many KiB of Argon2 memory this thread holds (for tests).
+#[cfg(test)]
+pub(super) fn thread_memory_kib() -> usize {
+    MEMORY.with(|m| m.borrow().len())
 }
 
 /// Hashes with Argon2id and `params` into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).

@@ -112,7 +112,11 @@ impl PasswordHasher {
         let dummy = argon::hash_phc(&params, "dummy password, never matches", Memory::Scratch)?;
         Ok(Self {
             params,
-            jobs: spawn_workers(settings.threads.max(1), settings.queue.max(1))?,
+            jobs: spawn_workers(
+                settings.threads.max(1),
+                settings.queue.max(1),
+                argon::release_thread_memory,
+            )?,
             stats: Arc::default(),
             dummy_hash: dummy.into(),
             plpgsql_secret: settings.plpgsql_secret,

@@ -319,3 +319,37 @@ fn password_length_rules() {
     assert!(check_new_password("12345678").is_ok());
     assert!(check_new_password(&"x".repeat(257)).is_err());
 }
+
+/// A hashing thread keeps its 19 MiB only while there is work: once the queue is empty it
+/// gives them back, so an idle server holds no hashing memory.
+#[tokio::test]
+async fn idle_hashing_threads_hold_no_memory() {
+    let h = PasswordHasher::new(settings(1, 4)).unwrap();
+    let held_while_hashing = h
+        .run(|| {
+            argon::hash_phc(
+                &Params::new(19_456, 2, 1, None).unwrap(),
+                "pw",
+                Memory::Reuse,
+            )
+            .unwrap();
+            argon::thread_memory_kib()
+        })
+        .await
+        .unwrap();
+    assert_eq!(held_while_hashing, 19_456);
+    // Each probe is a job of its own; the thread frees its buffer whenever it finds the queue
+    // empty, which it does between two probes sent one after the other.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let held = h.run(argon::thread_memory_kib).await.unwrap();
+        if held == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still holds {held} KiB"
+        );
+    }
+}
