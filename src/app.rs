@@ -22,10 +22,22 @@ use crate::{
     store,
 };
 
-/// Everything a request handler needs; cheap to clone. No global state: tests build as many
-/// as they like.
+/// Everything a request handler needs, behind one `Arc`: every request clones the state, so
+/// a clone is one reference count (read the fields through `Deref`). No global state: tests
+/// build as many as they like.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<Services>);
+
+impl std::ops::Deref for App {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What an [`App`] holds.
+pub struct Services {
     pub auth: Auth,
     pub admin: Admin,
     /// Per-client-address limit of sign-ins and sign-ups, shared by every instance.
@@ -100,7 +112,7 @@ impl App {
         let delivery = Delivery::new(&config.mail, pool.clone(), mailer.wake_handle())?;
         let sign_in_limiter =
             SharedLimiter::new(pool.clone(), "sign_in", config.accounts.rate_limit_sign_in);
-        Ok(Self {
+        Ok(Self(Arc::new(Services {
             admin: admin_service(&config, pool.clone(), hasher.clone()),
             auth: Auth {
                 pool,
@@ -124,7 +136,7 @@ impl App {
                 false => Some(Arc::new(crate::http::ui::Pages::load(&config)?)),
             },
             config: Arc::new(config),
-        })
+        })))
     }
 
     pub fn pool(&self) -> &PgPool {

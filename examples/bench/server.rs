@@ -49,7 +49,6 @@ impl Server {
             .arg("serve")
             .args(ARGS)
             .args(["--listen", &listen, "--database-url", database_url])
-            .env("AUTH_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()?;

@@ -1,6 +1,8 @@
 //! From an access token (or Hasura's session variables) to a live session: the signature and
 //! claims must check out, the session must still exist, and its user must still be active.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::{
@@ -12,10 +14,11 @@ use crate::{
     store::users::User,
 };
 
-/// An access token that checked out, with its live session's user.
+/// An access token that checked out, with its live session's user (shared with the session
+/// cache: a cache hit copies nothing).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub user: User,
+    pub user: Arc<User>,
     pub token: VerifiedToken,
 }
 
@@ -40,7 +43,7 @@ impl Auth {
 
     /// The user of session `session_id`, which must still exist, belong to `user_id`, and
     /// whose user must be active: 401 `session_not_found` or `user_banned` otherwise.
-    pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<User> {
+    pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<Arc<User>> {
         let user = match self.session_cache.get(session_id, user_id) {
             Some(user) => user,
             None => {

@@ -36,7 +36,7 @@ use crate::store::{
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 
 struct Entry {
-    user: User,
+    user: Arc<User>,
     stored: Instant,
 }
 
@@ -99,7 +99,7 @@ impl SessionCache {
     }
 
     /// The user of session `session_id` if it is cached, belongs to `user_id` and is fresh.
-    pub fn get(&self, session_id: Uuid, user_id: Uuid) -> Option<User> {
+    pub fn get(&self, session_id: Uuid, user_id: Uuid) -> Option<Arc<User>> {
         if !self.is_healthy() {
             return None;
         }
@@ -113,7 +113,7 @@ impl SessionCache {
     }
 
     /// Stores what the database said, unless something was invalidated since `epoch`.
-    pub fn store(&self, session_id: Uuid, user: &User, epoch: u64) {
+    pub fn store(&self, session_id: Uuid, user: &Arc<User>, epoch: u64) {
         if self.capacity == 0 || !self.is_healthy() {
             return;
         }
@@ -236,9 +236,11 @@ pub(crate) async fn load(
     pool: &PgPool,
     session_id: Uuid,
     user_id: Uuid,
-) -> sqlx::Result<Option<User>> {
+) -> sqlx::Result<Option<Arc<User>>> {
     let epoch = cache.epoch();
-    let user = store::sessions::find_live_user(pool, session_id, user_id).await?;
+    let user = store::sessions::find_live_user(pool, session_id, user_id)
+        .await?
+        .map(Arc::new);
     if let Some(user) = &user {
         cache.store(session_id, user, epoch);
     }
@@ -249,9 +251,9 @@ pub(crate) async fn load(
 mod tests {
     use super::*;
 
-    fn user(id: Uuid) -> User {
+    fn user(id: Uuid) -> Arc<User> {
         let now = chrono::Utc::now();
-        User {
+        Arc::new(User {
             id,
             email: "c@example.com".into(),
             enabled: true,
@@ -268,7 +270,7 @@ mod tests {
             email_change: None,
             email_identity: true,
             external_identities: sqlx::types::Json(vec![]),
-        }
+        })
     }
 
     #[test]

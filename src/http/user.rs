@@ -71,7 +71,7 @@ async fn update_user(
         // Guessing the current password with a stolen access token counts as sign-in attempts.
         app.sign_in_limiter.check(&client).await?;
     }
-    let mut user = who.user;
+    let mut user = std::sync::Arc::unwrap_or_clone(who.user);
     if req.password.is_some() || has_data {
         let update = SelfUpdate {
             password: req.password,

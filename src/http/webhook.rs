@@ -35,8 +35,9 @@ fn header_of<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a
 }
 
 /// Answers for the client headers Hasura passed on.
-async fn webhook(app: &App, headers: &HashMap<String, String>) -> Response {
-    let Some(authorization) = header_of(headers, "authorization") else {
+/// Answers for a request whose headers `header` looks up by lowercase name.
+async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Response {
+    let Some(authorization) = header("authorization") else {
         return Json(json!({"X-Hasura-Role": app.config.hasura.hasura_unauthorized_role}))
             .into_response();
     };
@@ -50,7 +51,7 @@ async fn webhook(app: &App, headers: &HashMap<String, String>) -> Response {
     };
     // Roles come from the user row just read, not from the token: a role taken away
     // stops working at once in webhook mode.
-    let role = match header_of(headers, "x-hasura-role").filter(|r| !r.is_empty()) {
+    let role = match header("x-hasura-role").filter(|r| !r.is_empty()) {
         Some(requested) if who.user.allowed_roles.iter().any(|r| r == requested) => requested,
         Some(_) => return deny("Your requested role is not in allowed roles"),
         None => who.user.default_role.as_str(),
@@ -87,18 +88,12 @@ async fn webhook(app: &App, headers: &HashMap<String, String>) -> Response {
         (status = 401, body = super::openapi::WebhookDenied),
     ))]
 async fn webhook_get(State(app): State<App>, headers: HeaderMap) -> Response {
-    // A header that is not UTF-8 is kept as an unusable value, so a garbled Authorization
-    // header is denied rather than treated as absent (anonymous).
-    let map: HashMap<String, String> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                v.to_str().unwrap_or("\u{fffd}").to_owned(),
-            )
-        })
-        .collect();
-    webhook(&app, &map).await
+    // A header that is not visible ASCII reads as an unusable value, so a garbled
+    // Authorization header is denied rather than treated as absent (anonymous).
+    webhook(&app, |name| {
+        headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -116,5 +111,5 @@ struct WebhookBody {
         (status = 401, body = super::openapi::WebhookDenied),
     ))]
 async fn webhook_post(State(app): State<App>, Payload(body): Payload<WebhookBody>) -> Response {
-    webhook(&app, &body.headers).await
+    webhook(&app, |name| header_of(&body.headers, name)).await
 }
