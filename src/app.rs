@@ -80,6 +80,9 @@ impl App {
             ttl: config.tokens.access_token_ttl,
             namespace: config.hasura.hasura_claims_namespace.clone(),
             format: config.hasura.hasura_claims_format,
+            verified: Arc::new(crate::auth::verified_tokens::VerifiedTokens::new(
+                config.sessions.session_cache_size,
+            )),
         };
         let hasher = password_hasher(&config, config.passwords.concurrency())?;
         let policy = Policy {

@@ -19,7 +19,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub user: Arc<User>,
-    pub token: VerifiedToken,
+    pub token: Arc<VerifiedToken>,
 }
 
 /// 401 `bad_jwt`, worded as Supabase Auth words it.

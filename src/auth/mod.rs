@@ -8,7 +8,9 @@
 //! (access token → live session), [`sign_out`] (logout and RFC 7009 revocation),
 //! [`self_update`] (`PUT /user`), with the building blocks beside them: [`account`] (input
 //! rules), [`password`], [`keys`], [`tokens`], [`claims`], [`refresh_token`], [`rate_limit`]
-//! (per client address) and [`lockout`] (per account).
+//! (per client address) and [`lockout`] (per account), and the in-memory state of the hot
+//! paths: [`session_cache`] (session liveness), [`salt_cache`] (one-statement refresh) and
+//! [`verified_tokens`].
 
 pub mod account;
 pub mod authenticate;
@@ -29,6 +31,7 @@ pub mod sign_in;
 pub mod sign_out;
 pub mod sign_up;
 pub mod tokens;
+pub mod verified_tokens;
 
 use std::{sync::Arc, time::Duration};
 

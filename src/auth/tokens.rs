@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::verified_tokens::VerifiedTokens;
 use crate::{
     auth::{claims::HasuraClaims, keys::KeySet},
     config::{ClaimsFormat, DEFAULT_USER_AUDIENCE},
@@ -37,6 +38,8 @@ pub struct AccessTokens {
     pub ttl: Duration,
     pub namespace: String,
     pub format: ClaimsFormat,
+    /// Tokens already verified (see [`super::verified_tokens`]).
+    pub verified: Arc<VerifiedTokens>,
 }
 
 /// A freshly signed access token.
@@ -137,8 +140,18 @@ impl AccessTokens {
     }
 
     /// Verifies signature (with the key named by `kid`, or any key of the token's algorithm)
-    /// and claims; see the module documentation for the rules.
-    pub fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+    /// and claims; see the module documentation for the rules. A token verified before is
+    /// answered from memory until it expires.
+    pub fn verify(&self, token: &str) -> Result<Arc<VerifiedToken>, VerifyError> {
+        if let Some(known) = self.verified.get(token, chrono::Utc::now().timestamp()) {
+            return Ok(known);
+        }
+        let verified = Arc::new(self.verify_afresh(token)?);
+        self.verified.insert(token, &verified);
+        Ok(verified)
+    }
+
+    fn verify_afresh(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
         let header = decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if has_critical_extensions(token)? {
             return Err(VerifyError::InvalidClaims);

@@ -42,8 +42,9 @@ pub struct SessionArgs {
 
     /// Live sessions each instance keeps in memory, so that the Hasura webhook and `GET /user`
     /// need no database round trip (changes reach every instance through PostgreSQL
-    /// `LISTEN/NOTIFY`), and token salts it remembers, so that a refresh is one statement
-    /// (`0`: both off, every check and refresh reads the database first).
+    /// `LISTEN/NOTIFY`); as many token salts, so that a refresh is one statement; and as many
+    /// verified access tokens, so that a token presented again is not verified again (`0`:
+    /// all off).
     #[arg(long, env = "AUTH_SESSION_CACHE_SIZE", default_value_t = 10_000)]
     pub session_cache_size: usize,
 

@@ -726,6 +726,7 @@ fn hasura_jwt_secret_matches_the_configuration() {
         ttl: std::time::Duration::from_secs(60),
         namespace: "https://hasura.io/jwt/claims".into(),
         format: hasura_jwt_auth::config::ClaimsFormat::Json,
+        verified: Default::default(),
     };
     let at = tokens
         .issue(&claims, "u@example.com", uuid::Uuid::new_v4())

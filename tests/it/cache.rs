@@ -219,3 +219,54 @@ async fn primed(app: &TestApp, token: &str) {
     })
     .await;
 }
+
+/// A token verified once is answered from memory, but never past its `exp`, and never for a
+/// text that differs from it.
+#[tokio::test]
+async fn verified_tokens_are_remembered_until_they_expire() {
+    use hasura_jwt_auth::{
+        auth::{
+            claims::HasuraClaims,
+            keys::KeySet,
+            tokens::{AccessTokens, VerifyError},
+            verified_tokens::VerifiedTokens,
+        },
+        config::Config,
+    };
+    let config = Config::from_args(["--jwt-secret", common::SECRET]).unwrap();
+    let tokens = AccessTokens {
+        keys: std::sync::Arc::new(KeySet::load(&config.keys).unwrap()),
+        issuer: config.issuer(),
+        audience: None,
+        ttl: Duration::from_secs(1),
+        namespace: config.hasura.hasura_claims_namespace.clone(),
+        format: config.hasura.hasura_claims_format,
+        verified: std::sync::Arc::new(VerifiedTokens::new(10)),
+    };
+    let claims = HasuraClaims {
+        user_id: uuid::Uuid::new_v4().to_string(),
+        default_role: "user".into(),
+        allowed_roles: vec!["user".into()],
+        custom: Default::default(),
+    };
+    let token = tokens
+        .issue(&claims, "v@example.com", uuid::Uuid::new_v4())
+        .unwrap()
+        .token;
+    let first = tokens.verify(&token).unwrap();
+    assert_eq!(tokens.verified.len(), 1);
+    let again = tokens.verify(&token).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "from memory");
+    // One character of the signature changed: verified afresh, and refused.
+    let mut forged = token.clone().into_bytes();
+    let i = forged.len() - 5;
+    forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert_eq!(
+        tokens.verify(&forged).unwrap_err(),
+        VerifyError::InvalidSignature
+    );
+    // Past `exp` (whole seconds), what was remembered is refused like any expired token.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(tokens.verify(&token).unwrap_err(), VerifyError::Expired);
+}

@@ -363,6 +363,7 @@ fn tokens_decode_as_ddn_decodes_them() {
                         ttl: std::time::Duration::from_secs(900),
                         namespace: config.hasura.hasura_claims_namespace.clone(),
                         format: config.hasura.hasura_claims_format,
+                        verified: Default::default(),
                     };
                     let mut custom = serde_json::Map::new();
                     custom.insert("x-hasura-org-id".into(), Value::String("42".into()));

@@ -1,0 +1,122 @@
+//! Access tokens already verified, so that a client presenting the same token again (the
+//! Hasura webhook sees every GraphQL request's) costs a lookup instead of a signature check
+//! and three JSON parses, a quarter of the webhook's CPU.
+//!
+//! Only a token that passed every check is remembered, under its exact text, and only until
+//! its `exp`: a token differing in any character is verified afresh, and nothing here can
+//! outlive what verification would accept. The signing keys are fixed for the life of the
+//! process, so a verdict cannot go stale before `exp`. Whether the session is still live is
+//! not decided here: every check still asks the session cache or the database.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use super::tokens::VerifiedToken;
+
+/// Token text → what it says, at most `capacity` of them.
+pub struct VerifiedTokens {
+    tokens: Mutex<HashMap<Box<str>, Arc<VerifiedToken>>>,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for VerifiedTokens {
+    // Never the tokens themselves: they are bearer credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedTokens")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Off: every token is verified afresh.
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl VerifiedTokens {
+    /// Remembers at most `capacity` tokens (0: off).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            tokens: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<VerifiedToken>>> {
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What `token` says, if it was verified before and has not expired at `now` (seconds).
+    pub fn get(&self, token: &str, now: i64) -> Option<Arc<VerifiedToken>> {
+        if self.capacity == 0 {
+            return None;
+        }
+        let mut tokens = self.lock();
+        let found = tokens.get(token)?;
+        if found.expires_at <= now {
+            tokens.remove(token);
+            return None;
+        }
+        Some(found.clone())
+    }
+
+    /// Remembers a token that passed verification.
+    pub fn insert(&self, token: &str, verified: &Arc<VerifiedToken>) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut tokens = self.lock();
+        if tokens.len() >= self.capacity && !tokens.contains_key(token) {
+            // Full: drop an arbitrary entry (constant time; expired ones also go when met).
+            if let Some(victim) = tokens.keys().next().cloned() {
+                tokens.remove(&victim);
+            }
+        }
+        tokens.insert(token.into(), verified.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(expires_at: i64) -> Arc<VerifiedToken> {
+        Arc::new(VerifiedToken {
+            user_id: uuid::Uuid::new_v4(),
+            session_id: uuid::Uuid::new_v4(),
+            expires_at,
+            hasura: Default::default(),
+        })
+    }
+
+    #[test]
+    fn exact_text_until_expiry_and_bounded() {
+        let cache = VerifiedTokens::new(100);
+        let now = chrono::Utc::now().timestamp();
+        cache.insert("a.b.c", &verified(now + 60));
+        assert!(cache.get("a.b.c", now).is_some());
+        assert!(cache.get("a.b.d", now).is_none(), "another text");
+        assert!(cache.get("a.b.c", now + 60).is_none(), "expired");
+        assert!(cache.is_empty(), "an expired entry is dropped when met");
+        for i in 0..10_000 {
+            cache.insert(&format!("t{i}"), &verified(now + 60));
+        }
+        assert!(cache.len() <= 100, "{}", cache.len());
+        let off = VerifiedTokens::new(0);
+        off.insert("a.b.c", &verified(now + 60));
+        assert!(off.get("a.b.c", now).is_none());
+    }
+}
