@@ -44,7 +44,13 @@ pub fn report(name: &str, stats: &mut Stats, elapsed: Duration) -> Summary {
     }
 }
 
-pub async fn post(client: &reqwest::Client, url: &str, body: Value) -> Option<Value> {
+/// POSTs `body` as JSON; the successful answer read as a `T` (`serde_json::Value` for all of
+/// it, a small struct for only what the next request needs, as a lean client would).
+pub async fn post<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+    body: Value,
+) -> Option<T> {
     let res = client.post(url).json(&body).send().await.ok()?;
     if !res.status().is_success() {
         return None;

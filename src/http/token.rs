@@ -7,8 +7,8 @@ use axum::{
     routing::post,
     Json, Router,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{
     cookie::{self, TokenSource},
@@ -18,6 +18,7 @@ use super::{
     Payload,
 };
 use crate::{
+    api::UserView,
     app::App,
     auth::{email::pkce::Challenge, Authenticated, LogoutScope, Session, SignUpRequest, SignedUp},
     client::Client,
@@ -38,19 +39,29 @@ pub fn router() -> Router<App> {
 /// the refresh token travels in the HttpOnly cookie only: putting it in the body too would
 /// hand it to the page's scripts, which the cookie exists to prevent (`refresh_token` is then
 /// absent, or `null` where `extra` says so).
-pub fn token_response(app: &App, session: &Session, extra: Value) -> Response {
-    let mut body = json!({
-        "access_token": session.access.token,
-        "token_type": "bearer",
-        "expires_in": session.access.expires_in,
-        "expires_at": session.access.expires_at,
-    });
-    if !app.config.cookie.refresh_token_cookie {
-        body["refresh_token"] = json!(session.refresh_token.expose());
+pub fn token_response(app: &App, session: &Session, extra: impl Serialize) -> Response {
+    /// Written straight from the session (the hot path of every refresh), not through a
+    /// `serde_json::Value` tree.
+    #[derive(Serialize)]
+    struct Body<'a, E> {
+        access_token: &'a str,
+        token_type: &'static str,
+        expires_in: u64,
+        expires_at: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refresh_token: Option<&'a str>,
+        #[serde(flatten)]
+        extra: E,
     }
-    if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
-        body.extend(extra);
-    }
+    let body = Body {
+        access_token: &session.access.token,
+        token_type: "bearer",
+        expires_in: session.access.expires_in,
+        expires_at: session.access.expires_at,
+        refresh_token: (!app.config.cookie.refresh_token_cookie)
+            .then(|| session.refresh_token.expose()),
+        extra,
+    };
     let mut response = Json(body).into_response();
     cookie::set(
         &app.config,
@@ -62,8 +73,12 @@ pub fn token_response(app: &App, session: &Session, extra: Value) -> Response {
 
 /// The session response: `{access_token, token_type, expires_in, expires_at, refresh_token, user}`.
 pub fn session_response(app: &App, session: Session) -> Response {
+    #[derive(Serialize)]
+    struct WithUser {
+        user: UserView,
+    }
     let user = user_view(app, &session.user);
-    let mut response = token_response(app, &session, json!({ "user": user }));
+    let mut response = token_response(app, &session, WithUser { user });
     // RFC 6749 §5.1: responses with tokens must not be cached.
     response
         .headers_mut()

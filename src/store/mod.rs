@@ -36,6 +36,9 @@ use crate::{config::DbArgs, secret::Secret};
 /// reconnects by itself when the database is back.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A pooled connection unused for longer than this is checked (a round trip) before use.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects to the database named by the settings and checks that it answers.
@@ -69,6 +72,18 @@ pub async fn connect_with(
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx checks every connection with a round trip as it goes back to the pool;
+        // checking it again as it comes out would add a second one to every statement. Only
+        // a connection idle for a while (the database may have restarted since) is checked.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > CHECK_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options.clone())
         .await
         .with_context(|| {
