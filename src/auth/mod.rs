@@ -108,6 +108,16 @@ pub struct Opened {
     refresh: RefreshToken,
 }
 
+/// The Hasura claims of `user`, with `custom` claims beside the roles.
+fn claims_of(user: &User, custom: serde_json::Map<String, Value>) -> HasuraClaims {
+    HasuraClaims {
+        user_id: user.id.to_string(),
+        default_role: user.default_role.clone(),
+        allowed_roles: user.allowed_roles.clone(),
+        custom,
+    }
+}
+
 impl Opened {
     pub fn finish(self, auth: &Auth) -> Result<Session> {
         auth.issue(
@@ -127,24 +137,27 @@ impl Auth {
         db: impl sqlx::PgExecutor<'_>,
         user: &User,
     ) -> Result<HasuraClaims> {
-        let custom = match &self.policy.custom_claims_sql {
-            None => Default::default(),
-            Some(sql) => match store::claims::custom_claims(db, sql, user.id)
-                .await
-                .map_err(|e| {
-                    Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL failed: {e}"))
-                })? {
-                None | Some(Value::Null) => Default::default(),
-                Some(v) => normalize_custom_claims(&v)
-                    .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL: {e}")))?,
-            },
+        let custom = self.custom_claims(db, user.id).await?;
+        Ok(claims_of(user, custom))
+    }
+
+    /// The custom claims of user `user_id` from `AUTH_CUSTOM_CLAIMS_SQL` (none without it).
+    pub(crate) async fn custom_claims(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        user_id: Uuid,
+    ) -> Result<serde_json::Map<String, Value>> {
+        let Some(sql) = &self.policy.custom_claims_sql else {
+            return Ok(Default::default());
         };
-        Ok(HasuraClaims {
-            user_id: user.id.to_string(),
-            default_role: user.default_role.clone(),
-            allowed_roles: user.allowed_roles.clone(),
-            custom,
-        })
+        match store::claims::custom_claims(db, sql, user_id)
+            .await
+            .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL failed: {e}")))?
+        {
+            None | Some(Value::Null) => Ok(Default::default()),
+            Some(v) => normalize_custom_claims(&v)
+                .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL: {e}"))),
+        }
     }
 
     /// Signs the access token of a session and packs it with the refresh token.
@@ -220,7 +233,7 @@ impl Auth {
         )
         .await?;
         // Should the transaction roll back, the salt only takes room until it is evicted.
-        self.salt_cache.insert(session_id, &chain.salt);
+        self.salt_cache.insert(session_id, user_id, &chain.salt);
         Ok(chain.token)
     }
 }

@@ -93,7 +93,8 @@ impl Auth {
                 return Err(not_found());
             }
             // From here on the presenter holds a genuine token of this session.
-            self.salt_cache.insert(row.session_id, &row.token_salt);
+            self.salt_cache
+                .insert(row.session_id, row.user.id, &row.token_salt);
             self.end_unusable_session(&row, client).await?;
             match standing {
                 Standing::Unknown => unreachable!("handled above"),
@@ -156,10 +157,13 @@ impl Auth {
         token: &RefreshToken,
         client: &Client,
     ) -> Result<Option<Session>> {
-        let Some(salt) = self.salt_cache.get(token.session_id) else {
+        let Some(known) = self.salt_cache.get(token.session_id) else {
             return Ok(None);
         };
-        let next = token.next(&salt);
+        // Custom claims (when configured) before the rotation: should reading them fail,
+        // the presented token is still the current one.
+        let custom = self.custom_claims(&self.pool, known.user_id).await?;
+        let next = token.next(&known.salt);
         let rotation = store::sessions::CurrentRotation {
             session_id: token.session_id,
             counter: i64::try_from(token.counter).unwrap_or(-1),
@@ -172,10 +176,8 @@ impl Auth {
         let Some(user) = store::sessions::rotate_current(&self.pool, &rotation).await? else {
             return Ok(None);
         };
-        // Custom claims (when configured) are read after the rotation: should that read fail,
-        // the client's retry with the same token converges within the reuse interval.
-        let claims = self.claims_for(&self.pool, &user).await?;
         crate::metrics::refresh("rotated");
+        let claims = super::claims_of(&user, custom);
         self.issue(&claims, user, token.session_id, &next).map(Some)
     }
 

@@ -1,4 +1,5 @@
-//! The token salts of recent sessions, so that the common refresh is one statement.
+//! The token salts (and users) of recent sessions, so that the common refresh is one
+//! statement.
 //!
 //! Rotating a refresh token needs the session's salt: the next token is derived from the
 //! presented one *and* the salt (see [`super::refresh_token`]). The salt is fixed when the
@@ -7,9 +8,12 @@
 //! the presented token, rotates it and returns the user. Without it, the refresh reads the
 //! session first.
 //!
-//! An entry can never be stale: a salt is immutable, and the salt of a session that has
-//! ended only makes the `UPDATE` find nothing (the refresh then takes the path that reads
-//! the session and explains why). So there is no invalidation, only a bound.
+//! The session's user is kept beside its salt, so that custom claims can be read before the
+//! rotation (should that read fail, nothing has changed).
+//!
+//! An entry can never be stale: a session's salt and user never change, and the entry of a
+//! session that has ended only makes the `UPDATE` find nothing (the refresh then takes the
+//! path that reads the session and explains why). So there is no invalidation, only a bound.
 
 use std::{
     collections::HashMap,
@@ -23,9 +27,16 @@ use uuid::Uuid;
 
 pub type Salt = [u8; 32];
 
-/// Session id → token salt, at most `capacity` of them.
+/// What is remembered of a session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Known {
+    pub salt: Salt,
+    pub user_id: Uuid,
+}
+
+/// Session id → its salt and user, at most `capacity` of them.
 pub struct SaltCache {
-    salts: Mutex<HashMap<Uuid, Salt>>,
+    salts: Mutex<HashMap<Uuid, Known>>,
     capacity: usize,
     hits: AtomicU64,
 }
@@ -49,7 +60,7 @@ impl SaltCache {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Salt>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Known>> {
         self.salts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -66,7 +77,7 @@ impl SaltCache {
         self.hits.load(Ordering::Relaxed)
     }
 
-    pub fn get(&self, session_id: Uuid) -> Option<Salt> {
+    pub fn get(&self, session_id: Uuid) -> Option<Known> {
         let salt = self.lock().get(&session_id).copied();
         if salt.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -74,8 +85,8 @@ impl SaltCache {
         salt
     }
 
-    /// Remembers a session's salt (anything but 32 bytes is ignored).
-    pub fn insert(&self, session_id: Uuid, salt: &[u8]) {
+    /// Remembers a session's salt and user (a salt of anything but 32 bytes is ignored).
+    pub fn insert(&self, session_id: Uuid, user_id: Uuid, salt: &[u8]) {
         let Ok(salt) = Salt::try_from(salt) else {
             return;
         };
@@ -90,12 +101,7 @@ impl SaltCache {
                 salts.remove(&victim);
             }
         }
-        salts.insert(session_id, salt);
-    }
-
-    /// Forgets a session that has ended (only to free the room early).
-    pub fn remove(&self, session_id: Uuid) {
-        self.lock().remove(&session_id);
+        salts.insert(session_id, Known { salt, user_id });
     }
 }
 
@@ -106,23 +112,29 @@ mod tests {
     #[test]
     fn bounded_counted_and_off_at_zero() {
         let cache = SaltCache::new(1000);
+        let user_id = Uuid::new_v4();
         for _ in 0..100_000 {
-            cache.insert(Uuid::new_v4(), &[7; 32]);
+            cache.insert(Uuid::new_v4(), user_id, &[7; 32]);
         }
         assert!(cache.len() <= 1000, "{}", cache.len());
         let s = Uuid::new_v4();
-        cache.insert(s, &[9; 32]);
-        assert_eq!(cache.get(s), Some([9; 32]));
+        cache.insert(s, user_id, &[9; 32]);
+        assert!(
+            cache.get(s)
+                == Some(Known {
+                    salt: [9; 32],
+                    user_id
+                })
+        );
         assert_eq!(cache.hits(), 1);
-        assert_eq!(cache.get(Uuid::new_v4()), None);
+        assert!(cache.get(Uuid::new_v4()).is_none());
         assert_eq!(cache.hits(), 1, "a miss is no hit");
-        cache.remove(s);
-        assert_eq!(cache.get(s), None);
-        cache.insert(s, &[1; 16]);
-        assert_eq!(cache.get(s), None, "not a salt");
+        let t = Uuid::new_v4();
+        cache.insert(t, user_id, &[1; 16]);
+        assert!(cache.get(t).is_none(), "not a salt");
 
         let off = SaltCache::new(0);
-        off.insert(s, &[9; 32]);
+        off.insert(s, user_id, &[9; 32]);
         assert!(off.is_empty());
     }
 }

@@ -11,15 +11,25 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use super::tokens::VerifiedToken;
 
 /// Token text → what it says, at most `capacity` of them.
 pub struct VerifiedTokens {
-    tokens: Mutex<HashMap<Box<str>, Arc<VerifiedToken>>>,
+    tokens: Mutex<Entries>,
     capacity: usize,
 }
+
+struct Entries {
+    map: HashMap<Box<str>, Arc<VerifiedToken>>,
+    /// When expired entries were last dropped all at once.
+    swept: Instant,
+}
+
+/// How often a full cache looks for expired entries before it evicts a live one.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for VerifiedTokens {
     // Never the tokens themselves: they are bearer credentials.
@@ -42,17 +52,20 @@ impl VerifiedTokens {
     /// Remembers at most `capacity` tokens (0: off).
     pub fn new(capacity: usize) -> Self {
         Self {
-            tokens: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(Entries {
+                map: HashMap::new(),
+                swept: Instant::now(),
+            }),
             capacity,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<VerifiedToken>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.tokens.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -65,9 +78,9 @@ impl VerifiedTokens {
             return None;
         }
         let mut tokens = self.lock();
-        let found = tokens.get(token)?;
+        let found = tokens.map.get(token)?;
         if found.expires_at <= now {
-            tokens.remove(token);
+            tokens.map.remove(token);
             return None;
         }
         Some(found.clone())
@@ -79,13 +92,21 @@ impl VerifiedTokens {
             return;
         }
         let mut tokens = self.lock();
-        if tokens.len() >= self.capacity && !tokens.contains_key(token) {
-            // Full: drop an arbitrary entry (constant time; expired ones also go when met).
-            if let Some(victim) = tokens.keys().next().cloned() {
-                tokens.remove(&victim);
+        if tokens.map.len() >= self.capacity && !tokens.map.contains_key(token) {
+            // Full: drop what has expired (at most once a second, it is a full pass); failing
+            // that, an arbitrary entry.
+            if tokens.swept.elapsed() >= SWEEP_EVERY {
+                let now = chrono::Utc::now().timestamp();
+                tokens.map.retain(|_, t| t.expires_at > now);
+                tokens.swept = Instant::now();
+            }
+            if tokens.map.len() >= self.capacity {
+                if let Some(victim) = tokens.map.keys().next().cloned() {
+                    tokens.map.remove(&victim);
+                }
             }
         }
-        tokens.insert(token.into(), verified.clone());
+        tokens.map.insert(token.into(), verified.clone());
     }
 }
 
@@ -115,6 +136,14 @@ mod tests {
             cache.insert(&format!("t{i}"), &verified(now + 60));
         }
         assert!(cache.len() <= 100, "{}", cache.len());
+        // A full cache of expired tokens makes room by dropping them, not live ones.
+        let stale = VerifiedTokens::new(10);
+        for i in 0..10 {
+            stale.insert(&format!("old{i}"), &verified(now - 1));
+        }
+        stale.lock().swept -= SWEEP_EVERY;
+        stale.insert("new", &verified(now + 60));
+        assert_eq!(stale.len(), 1);
         let off = VerifiedTokens::new(0);
         off.insert("a.b.c", &verified(now + 60));
         assert!(off.get("a.b.c", now).is_none());

@@ -100,6 +100,23 @@ impl Config {
             self.tokens.access_token_ttl >= Duration::from_secs(10),
             "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"
         );
+        // Beyond a century, `now() - interval` leaves PostgreSQL's timestamp range.
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        for (name, limit) in [
+            (
+                "AUTH_SESSION_IDLE_TIMEOUT",
+                self.sessions.session_idle_timeout.0,
+            ),
+            (
+                "AUTH_SESSION_MAX_LIFETIME",
+                self.sessions.session_max_lifetime.0,
+            ),
+        ] {
+            ensure!(
+                limit.is_none_or(|d| d <= CENTURY),
+                "{name} must be at most 100 years (or off)"
+            );
+        }
         ensure!(
             !self.hasura.hasura_claims_namespace.is_empty(),
             "AUTH_HASURA_CLAIMS_NAMESPACE must not be empty"

@@ -34,8 +34,8 @@ fn header_of<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a
         .map(|(_, v)| v.as_str())
 }
 
-/// Answers for the client headers Hasura passed on.
-/// Answers for a request whose headers `header` looks up by lowercase name.
+/// Answers for the client headers Hasura passed on, which `header` looks up by lowercase
+/// name.
 async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Response {
     let Some(authorization) = header("authorization") else {
         return Json(json!({"X-Hasura-Role": app.config.hasura.hasura_unauthorized_role}))
@@ -88,10 +88,16 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
         (status = 401, body = super::openapi::WebhookDenied),
     ))]
 async fn webhook_get(State(app): State<App>, headers: HeaderMap) -> Response {
-    // A header that is not visible ASCII reads as an unusable value, so a garbled
-    // Authorization header is denied rather than treated as absent (anonymous).
+    // A header that is not visible ASCII, or that is sent twice (which one would count?),
+    // reads as an unusable value: a garbled Authorization header is denied rather than
+    // treated as absent (anonymous).
     webhook(&app, |name| {
-        headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(v.to_str().unwrap_or("\u{fffd}")),
+            (Some(_), Some(_)) => Some("\u{fffd}"),
+            (None, _) => None,
+        }
     })
     .await
 }

@@ -878,6 +878,21 @@ async fn auth_webhook_get_and_post_modes(_: PgPoolOptions, opts: PgConnectOption
     )
     .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    // A header sent twice is ambiguous: denied, whichever value comes first.
+    for twice in [
+        vec![
+            ("authorization", bearer.as_str()),
+            ("x-hasura-role", "editor"),
+            ("x-hasura-role", "admin"),
+        ],
+        vec![
+            ("authorization", bearer.as_str()),
+            ("authorization", "Bearer x"),
+        ],
+    ] {
+        let res = webhook_get(&app, &twice).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{twice:?}: {res:?}");
+    }
 
     // POST mode: {headers, request}.
     let body = json!({"headers": {"Authorization": bearer, "X-Hasura-Role": "editor"}, "request": {"query": "{ todos { id } }", "variables": {}, "operationName": null}});

@@ -105,3 +105,41 @@ async fn size_zero_turns_the_salts_off(_: PgPoolOptions, opts: PgConnectOptions)
     assert_eq!(rt1, next(&rt0, &other), "read the session");
     assert!(app.state.auth.salt_cache.is_empty());
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_failing_custom_claims_query_rotates_nothing(_: PgPoolOptions, opts: PgConnectOptions) {
+    // Custom claims that fail (division by zero) for users flagged in their metadata.
+    let sql = "SELECT json_build_object('x-hasura-org-id', \
+               (1 / CASE WHEN user_metadata->>'fail' = 'yes' THEN 0 ELSE 1 END)::text) \
+               FROM users WHERE id = $1";
+    let app = common::app(opts, &["--custom-claims-sql", sql]).await;
+    let rt0 = refresh_token(&app.signup("four@example.com").await);
+    let flag = |value: &'static str| {
+        sqlx::query("UPDATE users SET user_metadata = jsonb_build_object('fail', $1::text)")
+            .bind(value)
+            .execute(&app.pool)
+    };
+    flag("yes").await.unwrap();
+    let hits = app.state.auth.salt_cache.hits();
+    let res = app.refresh(&rt0).await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{res:?}");
+    assert_eq!(
+        app.state.auth.salt_cache.hits(),
+        hits + 1,
+        "the one-statement path"
+    );
+    let counter: i64 = sqlx::query_scalar("SELECT token_counter FROM sessions")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(counter, 0, "the presented token is still the current one");
+    flag("no").await.unwrap();
+    let res = app.refresh(&rt0).await;
+    let rt1 = refresh_token(&res);
+    assert_ne!(rt1, rt0);
+    assert_eq!(
+        common::jwt_payload(str_of(&res.body, "access_token"))["https://hasura.io/jwt/claims"]
+            ["x-hasura-org-id"],
+        "1"
+    );
+}

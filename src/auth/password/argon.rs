@@ -72,7 +72,7 @@ const OWN_MAPPING_BLOCKS: usize = 32 * 1024 + 1;
 #[derive(Clone, Copy)]
 pub(super) enum Memory {
     /// The calling thread's buffer, kept for the next hash while there is work
-    /// ([`release_thread_memory`] when the queue is empty). Freeing and reallocating 19 MiB
+    /// ([`release_thread_memory`] once the thread has been idle for a second). Freeing and reallocating 19 MiB
     /// per hash made glibc keep such blocks around (its mmap threshold adapts upwards), so a
     /// sign-in burst grew the process by hundreds of MiB; a kept buffer holds it at `m` KiB
     /// per busy hashing thread, and an idle one holds none.
@@ -108,7 +108,7 @@ fn argon2_into(
     }
 }
 
-/// Frees this thread's Argon2 buffer (the hashing threads call it when the queue is empty),
+/// Frees this thread's Argon2 buffer (the hashing threads call it once idle for a second),
 /// so that an idle server does not keep `m` KiB per hashing thread resident.
 pub(super) fn release_thread_memory() {
     MEMORY.with(|m| *m.borrow_mut() = Vec::new());

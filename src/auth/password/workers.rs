@@ -1,13 +1,20 @@
 //! The hashing threads: a fixed set of dedicated threads fed by one queue.
 
-use std::sync::{mpsc, Arc, Mutex, TryLockError};
+use std::{
+    sync::{mpsc, Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::Context;
 
 pub(super) type Job = Box<dyn FnOnce() + Send>;
 
+/// How long a hashing thread waits for work before it calls `on_idle` (and waits again).
+const IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// Starts `n` hashing threads fed by one queue; they end when the last sender is dropped.
-/// A thread that finds the queue empty calls `on_idle` before it waits.
+/// A thread that has waited [`IDLE_AFTER`] for work calls `on_idle`, so that memory kept for
+/// the next job goes back once the burst is over (not between two jobs of a steady load).
 ///
 /// Dedicated threads rather than tokio's blocking pool bound memory as well as CPU: every
 /// Argon2id hash allocates `m` KiB (19 MiB by default), and the allocator keeps such blocks
@@ -29,30 +36,14 @@ pub(super) fn spawn_workers(
         std::thread::Builder::new()
             .name(format!("argon2-{i}"))
             .spawn(move || loop {
-                // The thread holding the lock waits for the next job, so a thread that
-                // cannot take the lock at once has nothing to do either.
-                let guard = match rx.try_lock() {
-                    Ok(guard) => guard,
-                    Err(TryLockError::WouldBlock) => {
-                        on_idle();
-                        match rx.lock() {
-                            Ok(guard) => guard,
-                            Err(_) => return,
-                        }
-                    }
-                    Err(TryLockError::Poisoned(_)) => return,
-                };
-                let job = match guard.try_recv() {
-                    Err(mpsc::TryRecvError::Empty) => {
-                        on_idle();
-                        guard.recv()
-                    }
-                    next => next.map_err(|_| mpsc::RecvError),
-                };
-                drop(guard);
-                match job {
-                    Ok(job) => job(),
+                let next = match rx.lock() {
+                    Ok(queue) => queue.recv_timeout(IDLE_AFTER),
                     Err(_) => return,
+                };
+                match next {
+                    Ok(job) => job(),
+                    Err(mpsc::RecvTimeoutError::Timeout) => on_idle(),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             })
             .context("cannot start the password hashing threads")?;
