@@ -10,7 +10,7 @@ use super::Auth;
 use crate::{
     client::Client,
     error::{code, Error, Result},
-    store::{self, audit},
+    store::{self, audit, session_events::SessionEvent},
 };
 
 /// One session as its user sees it.
@@ -78,6 +78,9 @@ impl Auth {
         )
         .await?;
         tx.commit().await?;
+        // Seen here at once; other instances hear it from the database (milliseconds).
+        self.session_cache
+            .apply(SessionEvent::SessionDeleted(session_id));
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use crate::{
     store::{
         self,
         audit::{self, event},
+        session_events::SessionEvent,
     },
 };
 
@@ -68,17 +69,20 @@ impl Auth {
             )
         };
         let mut tx = self.pool.begin().await?;
-        let n = match scope {
+        let (n, ended) = match scope {
             LogoutScope::Local => {
                 let sid = session_id.ok_or_else(needs_session)?;
-                store::sessions::delete_of_user(&mut *tx, sid, user_id).await?
+                let n = store::sessions::delete_of_user(&mut *tx, sid, user_id).await?;
+                (n, SessionEvent::SessionDeleted(sid))
             }
             LogoutScope::Others => {
                 let sid = session_id.ok_or_else(needs_session)?;
-                store::sessions::delete_for_user(&mut *tx, user_id, Some(sid)).await?
+                let n = store::sessions::delete_for_user(&mut *tx, user_id, Some(sid)).await?;
+                (n, SessionEvent::UserChanged(user_id))
             }
             LogoutScope::Global => {
-                store::sessions::delete_for_user(&mut *tx, user_id, None).await?
+                let n = store::sessions::delete_for_user(&mut *tx, user_id, None).await?;
+                (n, SessionEvent::UserChanged(user_id))
             }
         };
         // Only a sign-out that ended something is recorded: repeating `scope=others` with no
@@ -95,6 +99,8 @@ impl Auth {
             .await?;
         }
         tx.commit().await?;
+        // Seen here at once; other instances hear it from the database (milliseconds).
+        self.session_cache.apply(ended);
         Ok(())
     }
 
@@ -128,6 +134,8 @@ impl Auth {
                 .await?;
             }
             tx.commit().await?;
+            self.session_cache
+                .apply(SessionEvent::SessionDeleted(session_id));
         }
         Ok(())
     }

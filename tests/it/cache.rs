@@ -209,6 +209,35 @@ async fn changes_made_in_sql_are_heard_too(_: PgPoolOptions, opts: PgConnectOpti
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
+/// A sign-out takes effect on the instance that made it at once, without waiting for the
+/// database's notification.
+#[sqlx::test(migrations = false)]
+async fn a_sign_out_is_seen_at_once_where_it_was_made(_: PgPoolOptions, opts: PgConnectOptions) {
+    let a = instance(opts).await;
+    a.signup("now@example.com").await;
+    let token_of = |r: common::Response| str_of(&r.body, "access_token").to_owned();
+    let first = token_of(a.sign_in("now@example.com", common::PASSWORD).await);
+    let second = token_of(a.sign_in("now@example.com", common::PASSWORD).await);
+    primed(&a, &first).await;
+    primed(&a, &second).await;
+
+    // DELETE /sessions/{id}: the second session ends the first one.
+    let sid = common::jwt_payload(&first)["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = a
+        .call(Method::DELETE, &format!("/sessions/{sid}"), Some(&second), None)
+        .await;
+    assert!(res.status.is_success(), "{res:?}");
+    assert_eq!(seen(&a, &first).await, (StatusCode::UNAUTHORIZED, None));
+
+    // POST /logout.
+    let res = a.call(Method::POST, "/logout", Some(&second), None).await;
+    assert!(res.status.is_success(), "{res:?}");
+    assert_eq!(seen(&a, &second).await, (StatusCode::UNAUTHORIZED, None));
+}
+
 /// Checks `token` on `app` until the answers come from the cache (a notification still on its
 /// way, such as the sign-in's own, may drop the first entry).
 async fn primed(app: &TestApp, token: &str) {
