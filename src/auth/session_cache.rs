@@ -191,9 +191,10 @@ pub async fn run_listener(pool: PgPool, schema: String, cache: Arc<SessionCache>
         })
     };
     let _stop_pinger = AbortOnDrop(pinger);
+    let listener_pool = session_events::listener_pool(&pool);
     loop {
         cache.disconnect();
-        let mut listener = match session_events::listen(&pool).await {
+        let mut listener = match session_events::listen(&listener_pool).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "session cache: cannot listen; using the database");

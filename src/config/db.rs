@@ -16,7 +16,8 @@ pub struct DbArgs {
     #[arg(long, env = "AUTH_DB_SCHEMA", default_value = "auth", value_parser = parse_identifier)]
     pub db_schema: String,
 
-    /// Maximum number of pooled database connections.
+    /// Maximum number of pooled database connections for requests (the session cache's
+    /// listener holds one more, of its own).
     #[arg(long, env = "AUTH_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 }

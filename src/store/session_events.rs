@@ -3,7 +3,10 @@
 //! `<schema>/u:<user id>`, `<schema>/all` (a table truncated), or the listener's own
 //! `<schema>/ping`.
 
-use sqlx::{postgres::PgListener, PgPool};
+use sqlx::{
+    postgres::{PgListener, PgPoolOptions},
+    PgPool,
+};
 use uuid::Uuid;
 
 pub const CHANNEL: &str = "hja_sessions";
@@ -37,6 +40,14 @@ pub fn parse(payload: &str, schema: &str) -> SessionEvent {
 }
 
 /// A connection listening on the channel.
+/// A pool of one connection to the same database, for the listener alone: it keeps its
+/// connection for good, which taken from the request pool would leave requests one short.
+pub fn listener_pool(pool: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone())
+}
+
 pub async fn listen(pool: &PgPool) -> sqlx::Result<PgListener> {
     // On a lost connection the caller drops this listener and makes a new one: it must also
     // forget what it missed meanwhile.

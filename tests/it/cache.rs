@@ -227,7 +227,12 @@ async fn a_sign_out_is_seen_at_once_where_it_was_made(_: PgPoolOptions, opts: Pg
         .unwrap()
         .to_owned();
     let res = a
-        .call(Method::DELETE, &format!("/sessions/{sid}"), Some(&second), None)
+        .call(
+            Method::DELETE,
+            &format!("/sessions/{sid}"),
+            Some(&second),
+            None,
+        )
         .await;
     assert!(res.status.is_success(), "{res:?}");
     assert_eq!(seen(&a, &first).await, (StatusCode::UNAUTHORIZED, None));
@@ -236,6 +241,26 @@ async fn a_sign_out_is_seen_at_once_where_it_was_made(_: PgPoolOptions, opts: Pg
     let res = a.call(Method::POST, "/logout", Some(&second), None).await;
     assert!(res.status.is_success(), "{res:?}");
     assert_eq!(seen(&a, &second).await, (StatusCode::UNAUTHORIZED, None));
+}
+
+/// The listener holds a connection for good, from a pool of its own: every connection of
+/// the request pool stays available to requests.
+#[sqlx::test(migrations = false)]
+async fn the_listener_takes_no_request_connection(_: PgPoolOptions, opts: PgConnectOptions) {
+    let a = instance(opts).await;
+    let max = a.pool.options().get_max_connections() as usize;
+    // Open all but one beforehand, so that what follows is fast.
+    let warm = futures::future::join_all((1..max).map(|_| a.pool.acquire())).await;
+    drop(warm);
+    // Every one of them, well before a listener starved of its pings (1 s of silence) would
+    // hand a borrowed connection back.
+    let all = tokio::time::timeout(
+        Duration::from_millis(800),
+        futures::future::join_all((0..max).map(|_| a.pool.acquire())),
+    )
+    .await
+    .expect("all request connections within 800 ms");
+    assert!(all.iter().all(Result::is_ok));
 }
 
 /// Checks `token` on `app` until the answers come from the cache (a notification still on its
