@@ -14,6 +14,7 @@
 
 pub mod account;
 pub mod authenticate;
+mod bounded;
 pub mod claims;
 pub mod email;
 pub mod external;

@@ -61,7 +61,7 @@ impl SaltCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Known>> {
-        self.salts.lock().unwrap_or_else(|e| e.into_inner())
+        super::bounded::lock(&self.salts)
     }
 
     pub fn len(&self) -> usize {
@@ -94,13 +94,8 @@ impl SaltCache {
             return;
         }
         let mut salts = self.lock();
-        if salts.len() >= self.capacity && !salts.contains_key(&session_id) {
-            // Full: drop an arbitrary entry (constant time). A dropped salt costs its session
-            // one extra read at its next refresh, nothing more.
-            if let Some(victim) = salts.keys().next().copied() {
-                salts.remove(&victim);
-            }
-        }
+        // A dropped salt costs its session one extra read at its next refresh.
+        super::bounded::make_room(&mut salts, self.capacity, &session_id);
         salts.insert(session_id, Known { salt, user_id });
     }
 }

@@ -73,7 +73,7 @@ impl SessionCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        super::bounded::lock(&self.entries)
     }
 
     pub fn len(&self) -> usize {
@@ -122,12 +122,7 @@ impl SessionCache {
         if self.epoch() != epoch {
             return;
         }
-        if entries.len() >= self.capacity && !entries.contains_key(&session_id) {
-            // Full: drop an arbitrary entry (constant time; a stale one is never served).
-            if let Some(victim) = entries.keys().next().copied() {
-                entries.remove(&victim);
-            }
-        }
+        super::bounded::make_room(&mut entries, self.capacity, &session_id);
         entries.insert(
             session_id,
             Entry {

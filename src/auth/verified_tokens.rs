@@ -61,7 +61,7 @@ impl VerifiedTokens {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner())
+        super::bounded::lock(&self.tokens)
     }
 
     pub fn len(&self) -> usize {
@@ -100,11 +100,7 @@ impl VerifiedTokens {
                 tokens.map.retain(|_, t| t.expires_at > now);
                 tokens.swept = Instant::now();
             }
-            if tokens.map.len() >= self.capacity {
-                if let Some(victim) = tokens.map.keys().next().cloned() {
-                    tokens.map.remove(&victim);
-                }
-            }
+            super::bounded::make_room(&mut tokens.map, self.capacity, token);
         }
         tokens.map.insert(token.into(), verified.clone());
     }
