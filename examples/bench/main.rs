@@ -293,7 +293,30 @@ async fn main() -> anyhow::Result<()> {
         .is_some();
         ((c, base, i), ok)
     };
-    let (_, sign_in) = run("sign-in", a.seconds.min(5), sign_in_workers(), sign_in_op).await;
+    // Alternated with the raw rate over three rounds, like refresh and its floor.
+    let mut sign_in_rounds = Vec::new();
+    for _ in 0..3 {
+        let (_, sign_in) = run("sign-in", a.seconds.min(5), sign_in_workers(), sign_in_op).await;
+        let argon2 = reference::argon2_rate(
+            hash_params.0,
+            hash_params.1,
+            hash_params.2,
+            hash_threads,
+            a.seconds.min(5),
+        )
+        .await;
+        println!(
+            "                 sign-in / raw Argon2id {:.0} %",
+            100.0 * sign_in.rps / argon2.max(f64::MIN_POSITIVE)
+        );
+        sign_in_rounds.push((sign_in.rps, argon2));
+    }
+    let sign_in_range = sign_in_rounds
+        .iter()
+        .map(|(s, r)| s / r.max(f64::MIN_POSITIVE))
+        .fold((f64::MAX, 0.0f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    sign_in_rounds.sort_by(|(s1, r1), (s2, r2)| (s1 / r1).total_cmp(&(s2 / r2)));
+    let (sign_in, argon2) = sign_in_rounds[1];
 
     // Refresh while sign-ins keep every hashing thread busy.
     let flood = tokio::spawn(run(
@@ -312,14 +335,6 @@ async fn main() -> anyhow::Result<()> {
     let _ = flood.await;
 
     let peak = peak_rss_mib();
-    let argon2 = reference::argon2_rate(
-        hash_params.0,
-        hash_params.1,
-        hash_params.2,
-        hash_threads,
-        a.seconds.min(5),
-    )
-    .await;
 
     println!();
     println!("ratios (target in brackets):");
@@ -340,8 +355,10 @@ async fn main() -> anyhow::Result<()> {
         pct(user.rps, static_route.rps)
     );
     println!(
-        "  sign-in / raw Argon2id          {:>5.0} % [>= 85 %]",
-        pct(sign_in.rps, argon2)
+        "  sign-in / raw Argon2id          {:>5.0} % [>= 85 %] (median of 3 rounds; {:.0}-{:.0} %)",
+        pct(sign_in, argon2),
+        100.0 * sign_in_range.0,
+        100.0 * sign_in_range.1,
     );
     println!(
         "  refresh p99 flooded / idle      {:>5.1}x [<= 3x]",

@@ -18,6 +18,8 @@ pub struct Stats {
 pub struct Summary {
     pub rps: f64,
     pub p99_ms: f64,
+    /// Requests answered successfully.
+    pub ok: usize,
 }
 
 pub fn report(name: &str, stats: &mut Stats, elapsed: Duration) -> Summary {
@@ -41,6 +43,7 @@ pub fn report(name: &str, stats: &mut Stats, elapsed: Duration) -> Summary {
     Summary {
         rps: n as f64 / elapsed.as_secs_f64(),
         p99_ms: pct(0.99).as_secs_f64() * 1e3,
+        ok: n,
     }
 }
 
@@ -67,6 +70,7 @@ where
 {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
+    let cpu_before = Cpu::now();
     let mut handles = Vec::new();
     for state in states {
         handles.push(tokio::spawn(async move {
@@ -93,9 +97,71 @@ where
         total.errors += stats.errors;
         states.push(s);
     }
+    let cpu = Cpu::now().since(cpu_before);
     let summary = report(name, &mut total, start.elapsed());
+    cpu.report(summary.ok);
     println!("                 server RSS now {:.1} MiB", rss_mib());
     (states, summary)
+}
+
+/// CPU time (user and system, in seconds) of the server, of every PostgreSQL process on the
+/// machine and of this load generator, from `/proc`: where each request's work is done.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu {
+    pub server: f64,
+    pub postgres: f64,
+    pub load: f64,
+}
+
+impl Cpu {
+    pub fn now() -> Self {
+        let postgres = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
+            })
+            .filter_map(|e| cpu_seconds(&e.file_name().to_string_lossy()))
+            .sum();
+        Self {
+            server: SERVER_PID
+                .get()
+                .and_then(|pid| cpu_seconds(&pid.to_string()))
+                .unwrap_or(0.0),
+            postgres,
+            load: cpu_seconds("self").unwrap_or(0.0),
+        }
+    }
+
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            server: self.server - before.server,
+            postgres: self.postgres - before.postgres,
+            load: self.load - before.load,
+        }
+    }
+
+    /// Prints the CPU time per request of each process.
+    pub fn report(&self, requests: usize) {
+        let per = |s: f64| 1e6 * s / requests.max(1) as f64;
+        println!(
+            "                 CPU per request: server {:.0} µs, PostgreSQL {:.0} µs, load generator {:.0} µs",
+            per(self.server),
+            per(self.postgres),
+            per(self.load),
+        );
+    }
+}
+
+/// User plus system CPU seconds of process `pid` (or `self`), from `/proc/<pid>/stat`
+/// (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it start with field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// The server's process, whose memory the figures are.
