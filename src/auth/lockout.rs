@@ -44,20 +44,26 @@ impl Lockout {
     }
 }
 
+/// Whether failed checks of an address were on record when a check began.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Failures(bool);
+
 /// What the lockout table keys an address by: its SHA-256 (see the migration).
 fn account_key(email: &str) -> [u8; 32] {
     Sha256::digest(email.as_bytes()).into()
 }
 
 impl Auth {
-    /// 429 with `Retry-After` while `email` is locked.
-    pub(crate) async fn check_not_locked(&self, email: &str) -> Result<()> {
+    /// 429 with `Retry-After` while `email` is locked; otherwise what a successful check
+    /// must clear.
+    pub(crate) async fn check_not_locked(&self, email: &str) -> Result<Failures> {
         if self.policy.lockout.threshold == 0 {
-            return Ok(());
+            return Ok(Failures(false));
         }
-        match store::sign_in_attempts::locked_for(&self.pool, &account_key(email)).await? {
-            Some(secs) => Err(Error::account_locked(secs.ceil().max(1.0) as u64)),
-            None => Ok(()),
+        match store::sign_in_attempts::find(&self.pool, &account_key(email)).await? {
+            Some(Some(secs)) => Err(Error::account_locked(secs.ceil().max(1.0) as u64)),
+            Some(None) => Ok(Failures(true)),
+            None => Ok(Failures(false)),
         }
     }
 
@@ -93,9 +99,10 @@ impl Auth {
         Ok(())
     }
 
-    /// Clears the failures of `email` after a successful check.
-    pub(crate) async fn note_successful_check(&self, email: &str) -> Result<()> {
-        if self.policy.lockout.threshold > 0 {
+    /// Clears the failures of `email` after a successful check, when there were any on record
+    /// as the check began (most sign-ins have none: no statement then).
+    pub(crate) async fn note_successful_check(&self, email: &str, found: Failures) -> Result<()> {
+        if self.policy.lockout.threshold > 0 && found.0 {
             store::sign_in_attempts::clear(&self.pool, &account_key(email)).await?;
         }
         Ok(())

@@ -178,8 +178,9 @@ impl Auth {
         })
     }
 
-    /// Signs `user` in inside `tx`: a new session, the sign-in recorded (user row and audit
-    /// log: `sign_in` with how they proved who they are, or `sign_up` for a new account).
+    /// Signs `user` in on `tx` (the caller's transaction, or any connection: the writes are one
+    /// statement): a new session, the sign-in recorded (user row and audit log: `sign_in` with
+    /// how they proved who they are, or `sign_up` for a new account).
     pub(crate) async fn open_session_for(
         &self,
         tx: &mut sqlx::PgConnection,
@@ -195,46 +196,23 @@ impl Auth {
             ),
         };
         let claims = self.claims_for(&mut *tx, &user).await?;
-        let refresh = self.open_session(tx, user.id, client).await?;
-        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
-        store::audit::record(
-            &mut *tx,
-            event,
-            Some(user.id),
-            Some(refresh.session_id),
+        let session_id = Uuid::new_v4();
+        let chain = RefreshToken::new_chain(session_id);
+        let new = store::sessions::NewSession {
+            id: session_id,
+            user_id: user.id,
+            token_hash: &chain.token.hash(),
+            token_salt: &chain.salt,
             client,
-            detail,
-        )
-        .await?;
+        };
+        user.last_sign_in_at = Some(store::sessions::open(&mut *tx, &new, event, &detail).await?);
+        // Should the transaction roll back, the salt only takes room until it is evicted.
+        self.salt_cache.insert(session_id, user.id, &chain.salt);
+        let refresh = chain.token;
         Ok(Opened {
             claims,
             user,
             refresh,
         })
-    }
-
-    /// Creates a session for `user_id` inside `tx` and returns its first refresh token.
-    async fn open_session(
-        &self,
-        tx: &mut sqlx::PgConnection,
-        user_id: Uuid,
-        client: &Client,
-    ) -> sqlx::Result<RefreshToken> {
-        let session_id = Uuid::new_v4();
-        let chain = RefreshToken::new_chain(session_id);
-        store::sessions::insert(
-            &mut *tx,
-            &store::sessions::NewSession {
-                id: session_id,
-                user_id,
-                token_hash: &chain.token.hash(),
-                token_salt: &chain.salt,
-                client,
-            },
-        )
-        .await?;
-        // Should the transaction roll back, the salt only takes room until it is evicted.
-        self.salt_cache.insert(session_id, user_id, &chain.salt);
-        Ok(chain.token)
     }
 }

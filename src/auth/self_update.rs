@@ -124,10 +124,10 @@ impl Auth {
             .as_ref()
             .map(|f| f.user.email.clone())
             .unwrap_or_default();
-        self.check_not_locked(&email).await?;
+        let failures = self.check_not_locked(&email).await?;
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         if self.hasher.verify(current, stored).await?.ok {
-            return self.note_successful_check(&email).await;
+            return self.note_successful_check(&email, failures).await;
         }
         self.note_failed_check(&email, Some(user_id), client)
             .await?;

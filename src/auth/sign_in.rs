@@ -28,22 +28,12 @@ impl Auth {
         client: &Client,
     ) -> Result<Session> {
         let user = self.counted_sign_in(email, password, client).await?;
-        let claims = self.claims_for(&self.pool, &user).await?;
-        let mut tx = self.pool.begin().await?;
-        let refresh = self.open_session(&mut tx, user.id, client).await?;
-        let mut user = user;
-        user.last_sign_in_at = Some(store::users::set_last_sign_in(&mut *tx, user.id).await?);
-        audit::record(
-            &mut *tx,
-            event::SIGN_IN,
-            Some(user.id),
-            Some(refresh.session_id),
-            client,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.issue(&claims, user, refresh.session_id, &refresh)
+        // One statement opens the session and records the sign-in: no transaction needed.
+        let mut db = self.pool.acquire().await?;
+        let opened = self
+            .open_session_for(&mut db, user, client, "password")
+            .await?;
+        opened.finish(self)
     }
 
     /// Password sign-in for a PKCE client (the hosted sign-in page with a `code_challenge`):
@@ -104,7 +94,7 @@ impl Auth {
             return Err(Error::invalid_credentials());
         }
         // Locked after too many failures: refused before any work, known account or not.
-        self.check_not_locked(&email).await?;
+        let failures = self.check_not_locked(&email).await?;
         let found = store::passwords::find_user_by_email(&self.pool, &email).await?;
         let stored = found.as_ref().and_then(|f| f.password_hash.as_deref());
         let check = self.hasher.verify(password, stored).await?;
@@ -116,7 +106,7 @@ impl Auth {
         };
         let user = found.user;
         if check.ok {
-            self.note_successful_check(&email).await?;
+            self.note_successful_check(&email, failures).await?;
         } else {
             self.note_failed_check(&email, Some(user.id), client)
                 .await?;

@@ -15,10 +15,24 @@ pub struct NewSession<'a> {
     pub client: &'a Client,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, s: &NewSession<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, token_hash, token_salt, user_agent, ip)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+/// Opens a session and records the sign-in, in one statement (atomic on its own, or part of
+/// the caller's transaction): the session row, the user's `last_sign_in_at` and the audit
+/// entry `event` with `detail`. Returns the sign-in's time.
+pub async fn open(
+    db: impl PgExecutor<'_>,
+    s: &NewSession<'_>,
+    event: &str,
+    detail: &serde_json::Value,
+) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar(
+        "WITH session AS (
+             INSERT INTO sessions (id, user_id, token_hash, token_salt, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $5, $6)
+         ), audit AS (
+             INSERT INTO audit_log (event, user_id, session_id, ip, user_agent, detail, request_id)
+             VALUES ($7, $2, $1, $6, $5, $8, $9)
+         )
+         UPDATE users SET last_sign_in_at = now() WHERE id = $2 RETURNING last_sign_in_at",
     )
     .bind(s.id)
     .bind(s.user_id)
@@ -26,9 +40,11 @@ pub async fn insert(db: impl PgExecutor<'_>, s: &NewSession<'_>) -> sqlx::Result
     .bind(s.token_salt)
     .bind(&s.client.user_agent)
     .bind(&s.client.ip)
-    .execute(db)
-    .await?;
-    Ok(())
+    .bind(event)
+    .bind(detail)
+    .bind(&s.client.request_id)
+    .fetch_one(db)
+    .await
 }
 
 /// A session with its user, read in one query at every refresh.

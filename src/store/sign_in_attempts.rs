@@ -5,11 +5,16 @@ use std::time::Duration;
 
 use sqlx::PgExecutor;
 
-/// Seconds left of the lock on `account_key`, if it is locked now.
-pub async fn locked_for(db: impl PgExecutor<'_>, account_key: &[u8]) -> sqlx::Result<Option<f64>> {
+/// What is on record for `account_key`: `None` when nothing (no failures), else the seconds
+/// left of its lock (`None` when not locked now).
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    account_key: &[u8],
+) -> sqlx::Result<Option<Option<f64>>> {
     sqlx::query_scalar(
-        "SELECT extract(epoch FROM locked_until - now())::float8 FROM sign_in_attempts
-         WHERE account_key = $1 AND locked_until > now()",
+        "SELECT CASE WHEN locked_until > now()
+                     THEN extract(epoch FROM locked_until - now())::float8 END
+         FROM sign_in_attempts WHERE account_key = $1",
     )
     .bind(account_key)
     .fetch_optional(db)

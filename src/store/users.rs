@@ -128,16 +128,6 @@ pub async fn set_user_metadata(
         .await
 }
 
-/// Records a successful sign-in; returns its time.
-pub async fn set_last_sign_in(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<DateTime<Utc>> {
-    sqlx::query_scalar(
-        "UPDATE users SET last_sign_in_at = now() WHERE id = $1 RETURNING last_sign_in_at",
-    )
-    .bind(id)
-    .fetch_one(db)
-    .await
-}
-
 /// Bans a user until `until`.
 pub async fn set_banned_until(
     db: impl PgExecutor<'_>,

@@ -539,6 +539,9 @@ async fn audit_log_records_security_events_without_secrets(
         assert_eq!(e["user_id"], id.as_str());
     }
     assert_eq!(entries[0]["detail"]["by"], "admin_api");
+    // The sign-in says how the user proved who they are, and names its session.
+    assert_eq!(entries[3]["detail"]["method"], "password");
+    assert!(entries[3]["session_id"].is_string(), "{:?}", entries[3]);
     let dump = res.body.to_string();
     for secret in [
         PASSWORD,
