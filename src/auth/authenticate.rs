@@ -1,7 +1,10 @@
 //! From an access token (or Hasura's session variables) to a live session: the signature and
 //! claims must check out, the session must still exist, and its user must still be active.
 
-use std::sync::Arc;
+use std::{
+    ops::Deref,
+    sync::{Arc, OnceLock},
+};
 
 use uuid::Uuid;
 
@@ -18,8 +21,36 @@ use crate::{
 /// cache: a cache hit copies nothing).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub user: Arc<User>,
+    pub user: Arc<LiveUser>,
     pub token: Arc<VerifiedToken>,
+}
+
+/// A live session's user as read from the database, shared by every request that finds the
+/// session in the cache. What is derived from the row for an answer (the body of `GET /user`)
+/// is kept beside it, made by the first request that needs it: it lives exactly as long as
+/// this reading of the row, so a changed user (a new reading) never shows an old one.
+#[derive(Debug, Clone)]
+pub struct LiveUser {
+    pub user: User,
+    /// The user as the API shows it, serialized (see `http::user`).
+    pub api_json: OnceLock<Arc<[u8]>>,
+}
+
+impl LiveUser {
+    pub fn new(user: User) -> Self {
+        Self {
+            user,
+            api_json: OnceLock::new(),
+        }
+    }
+}
+
+impl Deref for LiveUser {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.user
+    }
 }
 
 /// 401 `bad_jwt`, worded as Supabase Auth words it.
@@ -43,7 +74,7 @@ impl Auth {
 
     /// The user of session `session_id`, which must still exist, belong to `user_id`, and
     /// whose user must be active: 401 `session_not_found` or `user_banned` otherwise.
-    pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<Arc<User>> {
+    pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<Arc<LiveUser>> {
         let user = match self.session_cache.get(session_id, user_id) {
             Some(user) => user,
             None => {

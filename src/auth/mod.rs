@@ -51,7 +51,7 @@ use password::PasswordHasher;
 use refresh_token::RefreshToken;
 use tokens::{AccessTokens, Issued};
 
-pub use authenticate::Authenticated;
+pub use authenticate::{Authenticated, LiveUser};
 pub use self_update::SelfUpdate;
 pub use sign_out::LogoutScope;
 pub use sign_up::{SignUpRequest, SignedUp};

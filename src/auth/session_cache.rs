@@ -26,17 +26,17 @@ use std::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::authenticate::LiveUser;
 use crate::store::{
     self,
     session_events::{self, SessionEvent},
-    users::User,
 };
 
 /// The longest an entry is used without being checked again.
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 
 struct Entry {
-    user: Arc<User>,
+    user: Arc<LiveUser>,
     stored: Instant,
 }
 
@@ -99,7 +99,7 @@ impl SessionCache {
     }
 
     /// The user of session `session_id` if it is cached, belongs to `user_id` and is fresh.
-    pub fn get(&self, session_id: Uuid, user_id: Uuid) -> Option<Arc<User>> {
+    pub fn get(&self, session_id: Uuid, user_id: Uuid) -> Option<Arc<LiveUser>> {
         if !self.is_healthy() {
             return None;
         }
@@ -113,7 +113,7 @@ impl SessionCache {
     }
 
     /// Stores what the database said, unless something was invalidated since `epoch`.
-    pub fn store(&self, session_id: Uuid, user: &Arc<User>, epoch: u64) {
+    pub fn store(&self, session_id: Uuid, user: &Arc<LiveUser>, epoch: u64) {
         if self.capacity == 0 || !self.is_healthy() {
             return;
         }
@@ -232,11 +232,11 @@ pub(crate) async fn load(
     pool: &PgPool,
     session_id: Uuid,
     user_id: Uuid,
-) -> sqlx::Result<Option<Arc<User>>> {
+) -> sqlx::Result<Option<Arc<LiveUser>>> {
     let epoch = cache.epoch();
     let user = store::sessions::find_live_user(pool, session_id, user_id)
         .await?
-        .map(Arc::new);
+        .map(|user| Arc::new(LiveUser::new(user)));
     if let Some(user) = &user {
         cache.store(session_id, user, epoch);
     }
@@ -247,9 +247,9 @@ pub(crate) async fn load(
 mod tests {
     use super::*;
 
-    fn user(id: Uuid) -> Arc<User> {
+    fn user(id: Uuid) -> Arc<LiveUser> {
         let now = chrono::Utc::now();
-        Arc::new(User {
+        Arc::new(LiveUser::new(crate::store::users::User {
             id,
             email: "c@example.com".into(),
             enabled: true,
@@ -266,7 +266,7 @@ mod tests {
             email_change: None,
             email_identity: true,
             external_identities: sqlx::types::Json(vec![]),
-        })
+        }))
     }
 
     #[test]

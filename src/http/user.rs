@@ -1,6 +1,15 @@
 //! `GET /user`, `PUT /user`: the signed-in user.
 
-use axum::{extract::State, routing::get, Json, Router};
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,11 +36,24 @@ pub fn user_view(app: &App, user: &User) -> UserView {
     UserView::new(user, app.config.user_audience())
 }
 
-/// The signed-in user.
+/// The signed-in user. Its body is made once per reading of the user row (see
+/// [`crate::auth::LiveUser`]): the session cache hands every request the same reading until
+/// the user changes.
 #[utoipa::path(get, path = "/user", tag = "user", security(("access_token" = [])),
     responses((status = 200, body = UserView), (status = 401, body = super::openapi::Error)))]
-async fn get_user(State(app): State<App>, who: Authenticated) -> Json<UserView> {
-    Json(user_view(&app, &who.user))
+async fn get_user(State(app): State<App>, who: Authenticated) -> Result<Response> {
+    let body = match who.user.api_json.get() {
+        Some(body) => body,
+        None => {
+            let body = serde_json::to_vec(&user_view(&app, &who.user)).map_err(Error::internal)?;
+            who.user.api_json.get_or_init(|| body.into())
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::copy_from_slice(body),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -71,7 +93,7 @@ async fn update_user(
         // Guessing the current password with a stolen access token counts as sign-in attempts.
         app.sign_in_limiter.check(&client).await?;
     }
-    let mut user = std::sync::Arc::unwrap_or_clone(who.user);
+    let mut user = Arc::unwrap_or_clone(who.user).user;
     if req.password.is_some() || has_data {
         let update = SelfUpdate {
             password: req.password,

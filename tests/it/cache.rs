@@ -263,6 +263,40 @@ async fn the_listener_takes_no_request_connection(_: PgPoolOptions, opts: PgConn
     assert!(all.iter().all(Result::is_ok));
 }
 
+/// `GET /user` answers from the reading of the user that the cache holds, its body made
+/// once; a change to the user (made on another instance) is a new reading with a new body.
+#[sqlx::test(migrations = false)]
+async fn the_user_answer_follows_changes(_: PgPoolOptions, opts: PgConnectOptions) {
+    let a = instance(opts.clone()).await;
+    let b = instance(opts).await;
+    let s = a.signup("view@example.com").await;
+    let token = str_of(&s.body, "access_token").to_owned();
+    primed(&a, &token).await;
+    let first = a.call(Method::GET, "/user", Some(&token), None).await;
+    let again = a.call(Method::GET, "/user", Some(&token), None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body, again.body);
+    assert_eq!(first.body["email"], "view@example.com");
+    let who = a.state.auth.authenticate(&token).await.unwrap();
+    assert!(who.user.api_json.get().is_some(), "the body is kept");
+
+    let res = b
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&token),
+            Some(json!({"data": {"plan": "pro"}})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let took = wait_until("the new metadata", || async {
+        let res = a.call(Method::GET, "/user", Some(&token), None).await;
+        res.body["user_metadata"]["plan"] == "pro"
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
 /// Checks `token` on `app` until the answers come from the cache (a notification still on its
 /// way, such as the sign-in's own, may drop the first entry).
 async fn primed(app: &TestApp, token: &str) {

@@ -100,7 +100,7 @@ pub async fn current(
         match app.auth.authenticate(&access).await {
             Ok(who) => {
                 return Ok(Some(Visitor {
-                    user: std::sync::Arc::unwrap_or_clone(who.user),
+                    user: std::sync::Arc::unwrap_or_clone(who.user).user,
                     session_id: who.token.session_id,
                     renewed: None,
                 }))
