@@ -1,5 +1,7 @@
 //! `sessions`: one row per sign-in, holding only the hash of the current refresh token.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 use uuid::Uuid;
@@ -67,14 +69,16 @@ pub async fn find_for_refresh(
     db: impl PgExecutor<'_>,
     session_id: Uuid,
 ) -> sqlx::Result<Option<RefreshRow>> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS}, s.id AS session_id, s.token_counter, s.token_hash, s.token_salt,
-                s.rotated_at, s.prev_rotated_at, s.created_at AS session_created_at, s.refreshed_at,
-                now() AS db_now
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1"
-    );
-    sqlx::query_as(&sql)
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {USER_COLUMNS}, s.id AS session_id, s.token_counter, s.token_hash,
+                    s.token_salt, s.rotated_at, s.prev_rotated_at,
+                    s.created_at AS session_created_at, s.refreshed_at, now() AS db_now
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1"
+        )
+    });
+    sqlx::query_as(&SQL)
         .bind(session_id)
         .fetch_optional(db)
         .await
@@ -129,19 +133,21 @@ pub async fn rotate_current(
     db: impl PgExecutor<'_>,
     r: &CurrentRotation<'_>,
 ) -> sqlx::Result<Option<User>> {
-    let sql = format!(
-        "UPDATE sessions s
-         SET token_counter = s.token_counter + 1, token_hash = $4,
-             prev_rotated_at = s.rotated_at, rotated_at = now(), refreshed_at = now(),
-             user_agent = coalesce($5, s.user_agent), ip = coalesce($6, s.ip)
-         FROM users u
-         WHERE s.id = $1 AND s.token_counter = $2 AND s.token_hash = $3 AND u.id = s.user_id
-           AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
-           AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
-           AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
-         RETURNING {USER_COLUMNS}"
-    );
-    sqlx::query_as(&sql)
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE sessions s
+             SET token_counter = s.token_counter + 1, token_hash = $4,
+                 prev_rotated_at = s.rotated_at, rotated_at = now(), refreshed_at = now(),
+                 user_agent = coalesce($5, s.user_agent), ip = coalesce($6, s.ip)
+             FROM users u
+             WHERE s.id = $1 AND s.token_counter = $2 AND s.token_hash = $3 AND u.id = s.user_id
+               AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
+               AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
+               AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
+             RETURNING {USER_COLUMNS}"
+        )
+    });
+    sqlx::query_as(&SQL)
         .bind(r.session_id)
         .bind(r.counter)
         .bind(r.hash)
@@ -173,11 +179,13 @@ pub async fn find_live_user(
     session_id: Uuid,
     user_id: Uuid,
 ) -> sqlx::Result<Option<User>> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.user_id = $2"
-    );
-    sqlx::query_as(&sql)
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.user_id = $2"
+        )
+    });
+    sqlx::query_as(&SQL)
         .bind(session_id)
         .bind(user_id)
         .fetch_optional(db)
