@@ -14,6 +14,7 @@ use crate::{
         lockout::Lockout,
         password::{HasherSettings, PasswordHasher},
         rate_limit::{LocalLimiter, SharedLimiter},
+        session_cache::SessionCache,
         tokens::AccessTokens,
         Auth, Policy,
     },
@@ -115,8 +116,9 @@ impl App {
         let delivery = Delivery::new(&config.mail, pool.clone(), mailer.wake_handle())?;
         let sign_in_limiter =
             SharedLimiter::new(pool.clone(), "sign_in", config.accounts.rate_limit_sign_in);
+        let session_cache = Arc::new(SessionCache::new(config.sessions.session_cache_size));
         Ok(Self(Arc::new(Services {
-            admin: admin_service(&config, pool.clone(), hasher.clone()),
+            admin: admin_service(&config, pool.clone(), hasher.clone(), session_cache.clone()),
             auth: Auth {
                 pool,
                 tokens,
@@ -124,9 +126,7 @@ impl App {
                 policy: Arc::new(policy),
                 mailer,
                 providers: crate::auth::external::Providers::from_config(&config)?,
-                session_cache: Arc::new(crate::auth::session_cache::SessionCache::new(
-                    config.sessions.session_cache_size,
-                )),
+                session_cache,
                 salt_cache: Arc::new(crate::auth::salt_cache::SaltCache::new(
                     config.sessions.session_cache_size,
                 )),
@@ -210,9 +210,15 @@ pub fn password_hasher(config: &Config, threads: usize) -> anyhow::Result<Passwo
     })
 }
 
-fn admin_service(config: &Config, pool: PgPool, hasher: PasswordHasher) -> Admin {
+fn admin_service(
+    config: &Config,
+    pool: PgPool,
+    hasher: PasswordHasher,
+    session_cache: Arc<SessionCache>,
+) -> Admin {
     Admin {
         pool,
+        session_cache,
         hasher,
         default_role: config.accounts.default_role.clone(),
         default_allowed_roles: config.accounts.default_allowed_roles.clone(),
@@ -224,5 +230,12 @@ fn admin_service(config: &Config, pool: PgPool, hasher: PasswordHasher) -> Admin
 pub async fn admin(config: &Config) -> anyhow::Result<Admin> {
     config.validate()?;
     let pool = database(&config.db).await?;
-    Ok(admin_service(config, pool, password_hasher(config, 1)?))
+    // The CLI keeps no sessions in memory: its changes reach the servers through the database.
+    let no_cache = Arc::new(SessionCache::new(0));
+    Ok(admin_service(
+        config,
+        pool,
+        password_hasher(config, 1)?,
+        no_cache,
+    ))
 }

@@ -13,12 +13,14 @@ pub use ban::Ban;
 pub use metadata::{split_app_metadata, AppMetadata};
 pub use users::{NewUserInput, UserPatch};
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    auth::password::PasswordHasher,
+    auth::{password::PasswordHasher, session_cache::SessionCache},
     client::Client,
     error::{code, Error, Result},
     store::{
@@ -50,6 +52,8 @@ impl Actor {
 #[derive(Clone, Debug)]
 pub struct Admin {
     pub pool: PgPool,
+    /// This instance's session cache, told at once of the changes made here.
+    pub session_cache: Arc<SessionCache>,
     pub hasher: PasswordHasher,
     pub default_role: String,
     pub default_allowed_roles: Vec<String>,

@@ -175,6 +175,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.session_cache.user_changed(id);
         Ok(user)
     }
 
@@ -193,6 +194,7 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        self.session_cache.user_changed(id);
         Ok(user)
     }
 }

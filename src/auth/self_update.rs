@@ -106,6 +106,7 @@ impl Auth {
         }
         .ok_or_else(user_gone)?;
         tx.commit().await?;
+        self.session_cache.user_changed(user_id);
         Ok(user)
     }
 

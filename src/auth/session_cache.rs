@@ -112,6 +112,13 @@ impl SessionCache {
         Some(entry.user.clone())
     }
 
+    /// A change to `user_id` (or the end of some of their sessions) that this instance has just
+    /// committed: seen here at once, so that a client reading right after its own write gets
+    /// what it wrote; other instances hear it from the database (milliseconds).
+    pub fn user_changed(&self, user_id: Uuid) {
+        self.apply(SessionEvent::UserChanged(user_id));
+    }
+
     /// Stores what the database said, unless something was invalidated since `epoch`.
     pub fn store(&self, session_id: Uuid, user: &Arc<LiveUser>, epoch: u64) {
         if self.capacity == 0 || !self.is_healthy() {

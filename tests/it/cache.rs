@@ -263,6 +263,46 @@ async fn the_listener_takes_no_request_connection(_: PgPoolOptions, opts: PgConn
     assert!(all.iter().all(Result::is_ok));
 }
 
+/// A change to a user made through an instance is seen there at once, without waiting for
+/// the database's notification: a client that reads right after its own write (auth-js's
+/// `updateUser` then `getUser`) gets what it wrote, and an admin's disable holds at once.
+#[sqlx::test(migrations = false)]
+async fn user_changes_are_seen_at_once_where_they_were_made(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let a = instance(opts).await;
+    let s = a.signup("own@example.com").await;
+    let token = str_of(&s.body, "access_token").to_owned();
+    let id = str_of(&s.body["user"], "id").to_owned();
+    for round in 0..3 {
+        primed(&a, &token).await;
+        let data = json!({"data": {"round": round}});
+        let res = a.call(Method::PUT, "/user", Some(&token), Some(data)).await;
+        assert_eq!(res.status, StatusCode::OK, "{res:?}");
+        let res = a.call(Method::GET, "/user", Some(&token), None).await;
+        assert_eq!(res.body["user_metadata"]["round"], round, "round {round}");
+    }
+
+    primed(&a, &token).await;
+    let roles =
+        json!({"app_metadata": {"default_role": "editor", "allowed_roles": ["user", "editor"]}});
+    let path = format!("/admin/users/{id}");
+    let admin_put = |body| a.call(Method::PUT, &path, Some(ADMIN), Some(body));
+    assert_eq!(admin_put(roles).await.status, StatusCode::OK);
+    assert_eq!(
+        seen(&a, &token).await,
+        (StatusCode::OK, Some("editor".into()))
+    );
+
+    primed(&a, &token).await;
+    assert_eq!(
+        admin_put(json!({"disabled": true})).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(seen(&a, &token).await, (StatusCode::UNAUTHORIZED, None));
+}
+
 /// `GET /user` answers from the reading of the user that the cache holds, its body made
 /// once; a change to the user (made on another instance) is a new reading with a new body.
 #[sqlx::test(migrations = false)]

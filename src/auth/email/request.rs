@@ -227,6 +227,7 @@ impl Auth {
                 )
                 .await?;
                 tx.commit().await?;
+                self.session_cache.user_changed(user.id);
             }
             let user = store::users::find_by_id(&self.pool, user_id)
                 .await?
@@ -296,6 +297,7 @@ impl Auth {
         )
         .await?;
         tx.commit().await?;
+        self.session_cache.user_changed(user.id);
         self.mailer.wake();
         Ok(())
     }

@@ -96,8 +96,10 @@ impl Auth {
                 }
             }
         };
+        let user_id = row.user_id;
         let outcome = self.apply(&mut tx, row, following_link, client).await?;
         tx.commit().await?;
+        self.session_cache.user_changed(user_id);
         Ok(match outcome {
             Applied::Session {
                 opened,

@@ -178,6 +178,7 @@ impl Auth {
             .await?
             .ok_or_else(Error::session_not_found)?;
         tx.commit().await?;
+        self.session_cache.user_changed(user_id);
         Ok(user)
     }
 
