@@ -140,6 +140,8 @@ impl Admin {
         )
         .await?;
         tx.commit().await?;
+        // The user's sessions are dropped here as a whole: one of them or all, alike.
+        self.session_cache.user_changed(user_id);
         Ok(n)
     }
 

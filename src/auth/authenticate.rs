@@ -6,6 +6,7 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
+use bytes::Bytes;
 use uuid::Uuid;
 
 use super::{
@@ -29,19 +30,38 @@ pub struct Authenticated {
 /// session in the cache. What is derived from the row for an answer (the body of `GET /user`)
 /// is kept beside it, made by the first request that needs it: it lives exactly as long as
 /// this reading of the row, so a changed user (a new reading) never shows an old one.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LiveUser {
-    pub user: User,
-    /// The user as the API shows it, serialized (see `http::user`).
-    pub api_json: OnceLock<Arc<[u8]>>,
+    user: User,
+    api_body: OnceLock<Bytes>,
 }
+
+/// Bodies larger than this (large metadata) are made afresh each time rather than kept.
+const MAX_KEPT_BODY: usize = 4096;
 
 impl LiveUser {
     pub fn new(user: User) -> Self {
         Self {
             user,
-            api_json: OnceLock::new(),
+            api_body: OnceLock::new(),
         }
+    }
+
+    /// The user as the API shows it, serialized by `make` the first time and kept (up to
+    /// 4 KiB) for the next requests that share this reading.
+    pub fn api_body<E>(&self, make: impl FnOnce(&User) -> Result<Vec<u8>, E>) -> Result<Bytes, E> {
+        if let Some(body) = self.api_body.get() {
+            return Ok(body.clone());
+        }
+        let body = Bytes::from(make(&self.user)?);
+        if body.len() <= MAX_KEPT_BODY {
+            let _ = self.api_body.set(body.clone());
+        }
+        Ok(body)
+    }
+
+    pub fn into_user(self) -> User {
+        self.user
     }
 }
 

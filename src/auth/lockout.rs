@@ -3,7 +3,8 @@
 //! locked for 1 s, then 2 s, 4 s, … up to a maximum, and every check during a lock is refused
 //! with 429 before any hashing. The state lives in PostgreSQL, so all instances share it.
 //! Unknown addresses are counted exactly like real accounts: the answer never tells whether
-//! an account exists. A successful check clears the count.
+//! an account exists. A successful check clears the failures that were on record when it
+//! began (a failure recorded while its password was being hashed still counts).
 
 use std::time::Duration;
 

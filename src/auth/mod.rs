@@ -120,7 +120,10 @@ fn claims_of(user: &User, custom: serde_json::Map<String, Value>) -> HasuraClaim
 }
 
 impl Opened {
+    /// After the commit: signs the tokens. Opening a session changed the user (its last
+    /// sign-in, maybe a linked identity), which this instance sees at once.
     pub fn finish(self, auth: &Auth) -> Result<Session> {
+        auth.session_cache.user_changed(self.user.id);
         auth.issue(
             &self.claims,
             self.user,
@@ -178,12 +181,12 @@ impl Auth {
         })
     }
 
-    /// Signs `user` in on `tx` (the caller's transaction, or any connection: the writes are one
+    /// Signs `user` in on `db` (the caller's transaction, or any connection: the writes are one
     /// statement): a new session, the sign-in recorded (user row and audit log: `sign_in` with
     /// how they proved who they are, or `sign_up` for a new account).
     pub(crate) async fn open_session_for(
         &self,
-        tx: &mut sqlx::PgConnection,
+        db: &mut sqlx::PgConnection,
         mut user: User,
         client: &Client,
         method: &str,
@@ -195,7 +198,7 @@ impl Auth {
                 serde_json::json!({ "method": method }),
             ),
         };
-        let claims = self.claims_for(&mut *tx, &user).await?;
+        let claims = self.claims_for(&mut *db, &user).await?;
         let session_id = Uuid::new_v4();
         let chain = RefreshToken::new_chain(session_id);
         let new = store::sessions::NewSession {
@@ -205,7 +208,7 @@ impl Auth {
             token_salt: &chain.salt,
             client,
         };
-        user.last_sign_in_at = Some(store::sessions::open(&mut *tx, &new, event, &detail).await?);
+        user.last_sign_in_at = Some(store::sessions::open(&mut *db, &new, event, &detail).await?);
         // Should the transaction roll back, the salt only takes room until it is evicted.
         self.salt_cache.insert(session_id, user.id, &chain.salt);
         let refresh = chain.token;

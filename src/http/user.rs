@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use axum::{
-    body::Bytes,
     extract::State,
     http::header,
     response::{IntoResponse, Response},
@@ -19,7 +18,7 @@ use crate::{
     app::App,
     auth::{
         email::{pkce::Challenge, EmailChangeOutcome},
-        Authenticated, SelfUpdate,
+        Authenticated, LiveUser, SelfUpdate,
     },
     client::Client,
     error::{Error, Result},
@@ -42,18 +41,11 @@ pub fn user_view(app: &App, user: &User) -> UserView {
 #[utoipa::path(get, path = "/user", tag = "user", security(("access_token" = [])),
     responses((status = 200, body = UserView), (status = 401, body = super::openapi::Error)))]
 async fn get_user(State(app): State<App>, who: Authenticated) -> Result<Response> {
-    let body = match who.user.api_json.get() {
-        Some(body) => body,
-        None => {
-            let body = serde_json::to_vec(&user_view(&app, &who.user)).map_err(Error::internal)?;
-            who.user.api_json.get_or_init(|| body.into())
-        }
-    };
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        Bytes::copy_from_slice(body),
-    )
-        .into_response())
+    let body = who
+        .user
+        .api_body(|user| serde_json::to_vec(&user_view(&app, user)))
+        .map_err(Error::internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -93,7 +85,9 @@ async fn update_user(
         // Guessing the current password with a stolen access token counts as sign-in attempts.
         app.sign_in_limiter.check(&client).await?;
     }
-    let mut user = Arc::unwrap_or_clone(who.user).user;
+    let mut user = Arc::try_unwrap(who.user)
+        .map(LiveUser::into_user)
+        .unwrap_or_else(|shared| User::clone(&shared));
     if req.password.is_some() || has_data {
         let update = SelfUpdate {
             password: req.password,

@@ -11,9 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::common::{self, str_of, TestApp};
 
-const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
+pub(crate) const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
 
-async fn instance(opts: PgConnectOptions) -> TestApp {
+pub(crate) async fn instance(opts: PgConnectOptions) -> TestApp {
     let app = common::app(opts, &["--admin-secret", ADMIN]).await;
     app.state.start_session_listener();
     wait_until("the listener connects", || async {
@@ -23,7 +23,7 @@ async fn instance(opts: PgConnectOptions) -> TestApp {
     app
 }
 
-async fn wait_until<F, Fut>(what: &str, check: F) -> Duration
+pub(crate) async fn wait_until<F, Fut>(what: &str, check: F) -> Duration
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -40,7 +40,7 @@ where
 }
 
 /// The user's status at `/user` and the role the webhook gives, on `app`.
-async fn seen(app: &TestApp, token: &str) -> (StatusCode, Option<String>) {
+pub(crate) async fn seen(app: &TestApp, token: &str) -> (StatusCode, Option<String>) {
     let user = app
         .call(Method::GET, "/user", Some(token), None)
         .await
@@ -209,42 +209,6 @@ async fn changes_made_in_sql_are_heard_too(_: PgPoolOptions, opts: PgConnectOpti
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
-/// A sign-out takes effect on the instance that made it at once, without waiting for the
-/// database's notification.
-#[sqlx::test(migrations = false)]
-async fn a_sign_out_is_seen_at_once_where_it_was_made(_: PgPoolOptions, opts: PgConnectOptions) {
-    let a = instance(opts).await;
-    a.signup("now@example.com").await;
-    let token_of = |r: common::Response| str_of(&r.body, "access_token").to_owned();
-    let first = token_of(a.sign_in("now@example.com", common::PASSWORD).await);
-    let second = token_of(a.sign_in("now@example.com", common::PASSWORD).await);
-    primed(&a, &first).await;
-    primed(&a, &second).await;
-
-    // DELETE /sessions/{id}: the second session ends the first one.
-    let sid = common::jwt_payload(&first)["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let res = a
-        .call(
-            Method::DELETE,
-            &format!("/sessions/{sid}"),
-            Some(&second),
-            None,
-        )
-        .await;
-    assert!(res.status.is_success(), "{res:?}");
-    assert_eq!(seen(&a, &first).await, (StatusCode::UNAUTHORIZED, None));
-
-    // POST /logout.
-    let res = a.call(Method::POST, "/logout", Some(&second), None).await;
-    assert!(res.status.is_success(), "{res:?}");
-    assert_eq!(seen(&a, &second).await, (StatusCode::UNAUTHORIZED, None));
-}
-
-/// The listener holds a connection for good, from a pool of its own: every connection of
-/// the request pool stays available to requests.
 #[sqlx::test(migrations = false)]
 async fn the_listener_takes_no_request_connection(_: PgPoolOptions, opts: PgConnectOptions) {
     let a = instance(opts).await;
@@ -263,83 +227,9 @@ async fn the_listener_takes_no_request_connection(_: PgPoolOptions, opts: PgConn
     assert!(all.iter().all(Result::is_ok));
 }
 
-/// A change to a user made through an instance is seen there at once, without waiting for
-/// the database's notification: a client that reads right after its own write (auth-js's
-/// `updateUser` then `getUser`) gets what it wrote, and an admin's disable holds at once.
-#[sqlx::test(migrations = false)]
-async fn user_changes_are_seen_at_once_where_they_were_made(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let a = instance(opts).await;
-    let s = a.signup("own@example.com").await;
-    let token = str_of(&s.body, "access_token").to_owned();
-    let id = str_of(&s.body["user"], "id").to_owned();
-    for round in 0..3 {
-        primed(&a, &token).await;
-        let data = json!({"data": {"round": round}});
-        let res = a.call(Method::PUT, "/user", Some(&token), Some(data)).await;
-        assert_eq!(res.status, StatusCode::OK, "{res:?}");
-        let res = a.call(Method::GET, "/user", Some(&token), None).await;
-        assert_eq!(res.body["user_metadata"]["round"], round, "round {round}");
-    }
-
-    primed(&a, &token).await;
-    let roles =
-        json!({"app_metadata": {"default_role": "editor", "allowed_roles": ["user", "editor"]}});
-    let path = format!("/admin/users/{id}");
-    let admin_put = |body| a.call(Method::PUT, &path, Some(ADMIN), Some(body));
-    assert_eq!(admin_put(roles).await.status, StatusCode::OK);
-    assert_eq!(
-        seen(&a, &token).await,
-        (StatusCode::OK, Some("editor".into()))
-    );
-
-    primed(&a, &token).await;
-    assert_eq!(
-        admin_put(json!({"disabled": true})).await.status,
-        StatusCode::OK
-    );
-    assert_eq!(seen(&a, &token).await, (StatusCode::UNAUTHORIZED, None));
-}
-
-/// `GET /user` answers from the reading of the user that the cache holds, its body made
-/// once; a change to the user (made on another instance) is a new reading with a new body.
-#[sqlx::test(migrations = false)]
-async fn the_user_answer_follows_changes(_: PgPoolOptions, opts: PgConnectOptions) {
-    let a = instance(opts.clone()).await;
-    let b = instance(opts).await;
-    let s = a.signup("view@example.com").await;
-    let token = str_of(&s.body, "access_token").to_owned();
-    primed(&a, &token).await;
-    let first = a.call(Method::GET, "/user", Some(&token), None).await;
-    let again = a.call(Method::GET, "/user", Some(&token), None).await;
-    assert_eq!(first.status, StatusCode::OK);
-    assert_eq!(first.body, again.body);
-    assert_eq!(first.body["email"], "view@example.com");
-    let who = a.state.auth.authenticate(&token).await.unwrap();
-    assert!(who.user.api_json.get().is_some(), "the body is kept");
-
-    let res = b
-        .call(
-            Method::PUT,
-            "/user",
-            Some(&token),
-            Some(json!({"data": {"plan": "pro"}})),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{res:?}");
-    let took = wait_until("the new metadata", || async {
-        let res = a.call(Method::GET, "/user", Some(&token), None).await;
-        res.body["user_metadata"]["plan"] == "pro"
-    })
-    .await;
-    assert!(took < Duration::from_secs(1), "{took:?}");
-}
-
 /// Checks `token` on `app` until the answers come from the cache (a notification still on its
 /// way, such as the sign-in's own, may drop the first entry).
-async fn primed(app: &TestApp, token: &str) {
+pub(crate) async fn primed(app: &TestApp, token: &str) {
     wait_until("served from the cache", || async {
         let hits = app.state.auth.session_cache.hits();
         assert_eq!(seen(app, token).await.0, StatusCode::OK);

@@ -8,12 +8,15 @@
 //! - `email`: the email flows over a real SMTP server;
 //! - `external`, `github`, `auth_js`: external sign-in against a real OpenID Connect provider,
 //!   a stand-in of GitHub's API, and the real `@supabase/auth-js` client;
+//! - `cache`, `cache_here`: session state in memory, seen changing on every instance, and at
+//!   once on the instance that made the change;
 //! - `faults`: the database going away and coming back.
 mod admin;
 mod api;
 mod auth_js;
 mod browser;
 mod cache;
+mod cache_here;
 #[allow(dead_code)] // helpers shared by the modules; not every one uses all
 mod common;
 mod ddn;

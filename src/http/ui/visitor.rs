@@ -100,7 +100,9 @@ pub async fn current(
         match app.auth.authenticate(&access).await {
             Ok(who) => {
                 return Ok(Some(Visitor {
-                    user: std::sync::Arc::unwrap_or_clone(who.user).user,
+                    user: std::sync::Arc::try_unwrap(who.user)
+                        .map(crate::auth::LiveUser::into_user)
+                        .unwrap_or_else(|shared| crate::store::users::User::clone(&shared)),
                     session_id: who.token.session_id,
                     renewed: None,
                 }))
