@@ -1,7 +1,10 @@
 //! Measuring: latency statistics, the worker loop, memory.
 
 use std::{
-    sync::OnceLock,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        OnceLock,
+    },
     time::{Duration, Instant},
 };
 
@@ -71,6 +74,10 @@ where
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let cpu_before = Cpu::now();
+    // Another phase running when this one starts, starting during it, or still running at
+    // its end: they overlapped.
+    let others_at_start = RUNNING.fetch_add(1, Ordering::SeqCst) > 0;
+    let started = STARTED.fetch_add(1, Ordering::SeqCst);
     let mut handles = Vec::new();
     for state in states {
         handles.push(tokio::spawn(async move {
@@ -98,8 +105,19 @@ where
         states.push(s);
     }
     let cpu = Cpu::now().since(cpu_before);
+    let overlapping = RUNNING.fetch_sub(1, Ordering::SeqCst) > 1
+        || others_at_start
+        || STARTED.load(Ordering::SeqCst) != started + 1;
     let summary = report(name, &mut total, start.elapsed());
-    cpu.report(summary.ok);
+    if overlapping {
+        // The machine's CPU went to both phases at once: per request of this one, it means
+        // nothing.
+        println!(
+            "                 (CPU per request not shown: another phase ran at the same time)"
+        );
+    } else {
+        cpu.report(summary.ok);
+    }
     println!("                 server RSS now {:.1} MiB", rss_mib());
     (states, summary)
 }
@@ -122,7 +140,7 @@ impl Cpu {
             .filter(|e| {
                 std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
             })
-            .filter_map(|e| cpu_seconds(&e.file_name().to_string_lossy()))
+            .filter_map(|e| cpu_seconds_with_children(&e.file_name().to_string_lossy()))
             .sum();
         Self {
             server: SERVER_PID
@@ -155,14 +173,33 @@ impl Cpu {
 }
 
 /// User plus system CPU seconds of process `pid` (or `self`), from `/proc/<pid>/stat`
-/// (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+/// (fields 14 and 15, in clock ticks: USER_HZ, 1/100 s on Linux).
 fn cpu_seconds(pid: &str) -> Option<f64> {
+    stat_ticks(pid, &[11, 12])
+}
+
+/// The same plus the children it has reaped (fields 16 and 17). PostgreSQL's backends and
+/// autovacuum workers are children of the postmaster: one that ends during a phase is then
+/// still counted, in the postmaster's figure.
+fn cpu_seconds_with_children(pid: &str) -> Option<f64> {
+    stat_ticks(pid, &[11, 12, 13, 14])
+}
+
+fn stat_ticks(pid: &str, fields: &[usize]) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; the fields after it start with field 3.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    Some((ticks(11)? + ticks(12)?) / 100.0)
+    let all: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let mut ticks = 0.0;
+    for &i in fields {
+        ticks += all.get(i)?.parse::<f64>().ok()?;
+    }
+    Some(ticks / 100.0)
 }
+
+/// Phases running now (the sign-in flood runs beside a refresh phase).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Phases started so far.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
 
 /// The server's process, whose memory the figures are.
 pub static SERVER_PID: OnceLock<u32> = OnceLock::new();
