@@ -60,8 +60,9 @@ impl LiveUser {
         Ok(body)
     }
 
-    pub fn into_user(self) -> User {
-        self.user
+    /// The user row, owned: taken out when no one else holds this reading, else copied.
+    pub fn into_user(this: Arc<Self>) -> User {
+        Arc::try_unwrap(this).map_or_else(|shared| shared.user.clone(), |own| own.user)
     }
 }
 

@@ -1,7 +1,5 @@
 //! `GET /user`, `PUT /user`: the signed-in user.
 
-use std::sync::Arc;
-
 use axum::{
     extract::State,
     http::header,
@@ -85,9 +83,7 @@ async fn update_user(
         // Guessing the current password with a stolen access token counts as sign-in attempts.
         app.sign_in_limiter.check(&client).await?;
     }
-    let mut user = Arc::try_unwrap(who.user)
-        .map(LiveUser::into_user)
-        .unwrap_or_else(|shared| User::clone(&shared));
+    let mut user = LiveUser::into_user(who.user);
     if req.password.is_some() || has_data {
         let update = SelfUpdate {
             password: req.password,

@@ -39,7 +39,6 @@ pub fn parse(payload: &str, schema: &str) -> SessionEvent {
     }
 }
 
-/// A connection listening on the channel.
 /// A pool of one connection to the same database, for the listener alone: it keeps its
 /// connection for good, which taken from the request pool would leave requests one short.
 pub fn listener_pool(pool: &PgPool) -> PgPool {
@@ -48,6 +47,7 @@ pub fn listener_pool(pool: &PgPool) -> PgPool {
         .connect_lazy_with((*pool.connect_options()).clone())
 }
 
+/// A connection listening on the channel.
 pub async fn listen(pool: &PgPool) -> sqlx::Result<PgListener> {
     // On a lost connection the caller drops this listener and makes a new one: it must also
     // forget what it missed meanwhile.

@@ -100,9 +100,7 @@ pub async fn current(
         match app.auth.authenticate(&access).await {
             Ok(who) => {
                 return Ok(Some(Visitor {
-                    user: std::sync::Arc::try_unwrap(who.user)
-                        .map(crate::auth::LiveUser::into_user)
-                        .unwrap_or_else(|shared| crate::store::users::User::clone(&shared)),
+                    user: crate::auth::LiveUser::into_user(who.user),
                     session_id: who.token.session_id,
                     renewed: None,
                 }))
