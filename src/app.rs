@@ -206,6 +206,7 @@ pub fn password_hasher(config: &Config, threads: usize) -> anyhow::Result<Passwo
         parallelism: p.argon2_parallelism,
         threads,
         queue: p.password_hash_queue,
+        nice: p.password_hash_nice,
         plpgsql_secret: p.legacy_hmac_secret.clone(),
     })
 }

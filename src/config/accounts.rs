@@ -75,6 +75,12 @@ pub struct PasswordArgs {
     #[arg(long, env = "AUTH_PASSWORD_HASH_QUEUE", default_value_t = 64)]
     pub password_hash_queue: usize,
 
+    /// Niceness added to the hashing threads (Linux, 0 to 19): under a burst of sign-ins the
+    /// scheduler then serves the request handlers and the database first, so hashing never
+    /// starves refresh, the webhook or `/user`. 0 keeps them at the server's priority.
+    #[arg(long, env = "AUTH_PASSWORD_HASH_NICE", default_value_t = 10)]
+    pub password_hash_nice: i32,
+
     /// JWT secret of the PL/pgSQL hasura-jwt-auth, needed to verify the password hashes
     /// imported from it (they are upgraded to Argon2id on the next sign-in).
     #[arg(long, env = "AUTH_LEGACY_HMAC_SECRET", hide_env_values = true)]
@@ -95,6 +101,10 @@ impl PasswordArgs {
         ensure!(
             (1..=64).contains(&self.argon2_parallelism),
             "AUTH_ARGON2_PARALLELISM must be between 1 and 64"
+        );
+        ensure!(
+            (0..=19).contains(&self.password_hash_nice),
+            "AUTH_PASSWORD_HASH_NICE must be between 0 and 19"
         );
         Ok(())
     }

@@ -65,6 +65,9 @@ pub struct HasherSettings {
     pub threads: usize,
     /// Jobs that may wait for a thread; more are refused with 503 at once.
     pub queue: usize,
+    /// Niceness added to the hashing threads (Linux), so that they yield the CPU to the
+    /// request handlers.
+    pub nice: i32,
     /// JWT secret of the PL/pgSQL hasura-jwt-auth, for the hashes imported from it.
     pub plpgsql_secret: Option<Secret>,
 }
@@ -115,6 +118,7 @@ impl PasswordHasher {
             jobs: spawn_workers(
                 settings.threads.max(1),
                 settings.queue.max(1),
+                settings.nice,
                 argon::release_thread_memory,
             )?,
             stats: Arc::default(),

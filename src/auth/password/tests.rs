@@ -12,6 +12,7 @@ fn settings(threads: usize, queue: usize) -> HasherSettings {
         parallelism: 1,
         threads,
         queue,
+        nice: 0,
         plpgsql_secret: Some(Secret::new("old-secret")),
     }
 }
@@ -352,4 +353,21 @@ async fn idle_hashing_threads_hold_no_memory() {
             "still holds {held} KiB"
         );
     }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn hashing_threads_run_at_a_lower_priority() {
+    use rustix::process::getpriority_process;
+    let mine = getpriority_process(None).unwrap();
+    let lowered = PasswordHasher::new(HasherSettings {
+        nice: 5,
+        ..settings(1, 4)
+    })
+    .unwrap();
+    let theirs = lowered.run(|| getpriority_process(None).unwrap()).await;
+    assert_eq!(theirs.unwrap(), (mine + 5).min(19));
+    // 0 leaves them at the server's priority.
+    let same = hasher().run(|| getpriority_process(None).unwrap()).await;
+    assert_eq!(same.unwrap(), mine);
 }
