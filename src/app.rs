@@ -14,6 +14,7 @@ use crate::{
         lockout::Lockout,
         password::{HasherSettings, PasswordHasher},
         rate_limit::{LocalLimiter, SharedLimiter},
+        rotation_batch::RotationBatcher,
         session_cache::SessionCache,
         tokens::AccessTokens,
         Auth, Policy,
@@ -130,6 +131,7 @@ impl App {
                 salt_cache: Arc::new(crate::auth::salt_cache::SaltCache::new(
                     config.sessions.session_cache_size,
                 )),
+                rotations: Arc::new(RotationBatcher::new(config.sessions.refresh_batch_max)),
             },
             sign_in_limiter,
             email_limiter: LocalLimiter::per_hour("email", config.mail.rate_limit_email),

@@ -286,11 +286,17 @@ impl std::fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Whether a database error means "the database is out of reach", as opposed to a fault in
-/// a statement: no connection within the pool's timeout, a broken connection, or a server
-/// that is shutting down or starting (SQLSTATE classes 08 and 57P).
-fn is_outage(e: &sqlx::Error) -> bool {
+/// a statement: no connection within the pool's timeout, a broken connection (including one
+/// closed while it was being set up, as a proxy in front of a stopped database does: sqlx
+/// calls that a protocol error), or a server that is shutting down or starting (SQLSTATE
+/// classes 08 and 57P).
+pub(crate) fn is_outage(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => db
             .code()
             .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),

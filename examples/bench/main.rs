@@ -14,6 +14,10 @@
 //! flood the hashing threads. It reports requests per second, p50 and p99, the ratios,
 //! PostgreSQL transactions per refresh and the server's memory.
 //! Client and server share the machine's cores, so the figures are a floor.
+//!
+//! `--refresh-batch-max 1` starts the server with refreshes unmerged (each its own statement
+//! and transaction, as the SQL floor runs them); the default merges those that arrive
+//! together, as the server does by default.
 
 use std::{
     sync::Arc,
@@ -35,6 +39,8 @@ struct Args {
     seconds: u64,
     concurrency: usize,
     users: usize,
+    /// The server's `--refresh-batch-max` (1: every refresh runs its own statement).
+    refresh_batch_max: u64,
 }
 
 fn args() -> Args {
@@ -42,6 +48,7 @@ fn args() -> Args {
         seconds: 10,
         concurrency: 32,
         users: 64,
+        refresh_batch_max: 64,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut it = argv.iter();
@@ -54,7 +61,10 @@ fn args() -> Args {
             "--seconds" => a.seconds = value,
             "--concurrency" => a.concurrency = value as usize,
             "--users" => a.users = value as usize,
-            other => panic!("unknown flag {other} (use --seconds, --concurrency, --users)"),
+            "--refresh-batch-max" => a.refresh_batch_max = value,
+            other => panic!(
+                "unknown flag {other} (use --seconds, --concurrency, --users, --refresh-batch-max)"
+            ),
         }
     }
     a
@@ -79,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     db_url.set_path(&db_name);
 
     // The server runs the migrations as it starts.
-    let server = Server::start(db_url.as_str()).await?;
+    let server = Server::start(db_url.as_str(), a.refresh_batch_max).await?;
     let _ = measure::SERVER_PID.set(server.pid);
     let base = server.base.clone();
     let config = Config::from_args(server::ARGS)?;
@@ -110,10 +120,11 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let client = Arc::new(client);
     println!(
-        "hasura-jwt-auth bench: {} s per phase, concurrency {}, {} users, {} CPUs",
+        "hasura-jwt-auth bench: {} s per phase, concurrency {}, {} users, {} CPUs, refresh batches of at most {}",
         a.seconds,
         a.concurrency,
         a.users,
+        a.refresh_batch_max,
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)

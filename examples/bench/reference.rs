@@ -15,8 +15,10 @@ use crate::measure::{self, Summary};
 
 /// One refresh's worth of database work per transaction, through the same pool size as the
 /// server's and with no HTTP: the very statement the server's refresh runs in the common case
-/// (check the presented token's counter and hash and the session's lifetimes, rotate, return
-/// the user row the response and the access token need). Each worker rotates its own session
+/// when it runs alone (check the presented token's counter and hash and the session's
+/// lifetimes, rotate, return the user row the response and the access token need). The
+/// server merges refreshes that arrive together into one such statement for many sessions;
+/// the floor does not, so that it stays the cost of one refresh on its own. Each worker rotates its own session
 /// and continues from its new token; returns the tokens as they end.
 pub async fn sql_floor(
     pool: &PgPool,

@@ -39,7 +39,7 @@ pub async fn run_child(args: Vec<String>) -> anyhow::Result<()> {
 impl Server {
     /// Starts the server on a free loopback port against `database_url` and waits until it is
     /// ready (migrations applied, database answering).
-    pub async fn start(database_url: &str) -> anyhow::Result<Self> {
+    pub async fn start(database_url: &str, refresh_batch_max: u64) -> anyhow::Result<Self> {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
             probe.local_addr()?.port()
@@ -49,6 +49,7 @@ impl Server {
             .arg("serve")
             .args(ARGS)
             .args(["--listen", &listen, "--database-url", database_url])
+            .args(["--refresh-batch-max", &refresh_batch_max.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()?;

@@ -24,6 +24,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod refresh;
 pub mod refresh_token;
+pub mod rotation_batch;
 pub mod salt_cache;
 pub mod self_update;
 pub mod session_cache;
@@ -99,6 +100,8 @@ pub struct Auth {
     pub session_cache: Arc<session_cache::SessionCache>,
     /// Token salts of recent sessions, for the one-statement refresh (see [`salt_cache`]).
     pub salt_cache: Arc<salt_cache::SaltCache>,
+    /// Merges concurrent refreshes into one statement (see [`rotation_batch`]).
+    pub rotations: Arc<rotation_batch::RotationBatcher>,
 }
 
 /// A session opened inside a transaction; its tokens are signed once the transaction has

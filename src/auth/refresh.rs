@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::{
     refresh_token::{RefreshToken, Standing},
+    rotation_batch::{Lifetimes, Rotation},
     Auth, Session,
 };
 use crate::{
@@ -164,16 +165,22 @@ impl Auth {
         // the presented token is still the current one.
         let custom = self.custom_claims(&self.pool, known.user_id).await?;
         let next = token.next(&known.salt);
-        let rotation = store::sessions::CurrentRotation {
+        let rotation = Rotation {
             session_id: token.session_id,
             counter: i64::try_from(token.counter).unwrap_or(-1),
-            hash: &token.hash(),
-            new_hash: &next.hash(),
+            hash: token.hash(),
+            new_hash: next.hash(),
+            client: client.clone(),
+        };
+        let lifetimes = Lifetimes {
             idle_secs: self.policy.idle_timeout.map(|d| d.as_secs_f64()),
             max_secs: self.policy.max_lifetime.map(|d| d.as_secs_f64()),
-            client,
         };
-        let Some(user) = store::sessions::rotate_current(&self.pool, &rotation).await? else {
+        let rotated = self
+            .rotations
+            .rotate(&self.pool, lifetimes, rotation)
+            .await?;
+        let Some(user) = rotated else {
             return Ok(None);
         };
         crate::metrics::refresh("rotated");

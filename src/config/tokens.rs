@@ -48,6 +48,12 @@ pub struct SessionArgs {
     #[arg(long, env = "AUTH_SESSION_CACHE_SIZE", default_value_t = 10_000)]
     pub session_cache_size: usize,
 
+    /// Refreshes merged into one database statement and transaction when they arrive
+    /// together (while earlier ones are still being written): under load, one commit then
+    /// serves many refreshes. `1` runs every refresh on its own.
+    #[arg(long, env = "AUTH_REFRESH_BATCH_MAX", default_value_t = 64)]
+    pub refresh_batch_max: usize,
+
     /// A session older than this can no longer be refreshed (`off` to disable).
     #[arg(long, env = "AUTH_SESSION_MAX_LIFETIME", default_value = "30d", value_parser = parse_optional_duration)]
     pub session_max_lifetime: OptionalDuration,

@@ -160,6 +160,68 @@ pub async fn rotate_current(
         .await
 }
 
+/// [`rotate_current`] for several sessions in one statement and one transaction (refreshes
+/// that arrived together, see `auth::rotation_batch`): each row is checked and rotated as
+/// [`rotate_current`] would, independently of the others. Returns the users of the rotations
+/// that happened, with their index in `rs`; an index missing means that rotation failed a
+/// check and changed nothing. When one session appears twice, at most one of them rotates.
+/// `idle_secs` and `max_secs` of the first rotation apply to all (they are the server's
+/// policy, the same for every refresh).
+pub async fn rotate_current_many(
+    db: impl PgExecutor<'_>,
+    rs: &[CurrentRotation<'_>],
+) -> sqlx::Result<Vec<(usize, User)>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE sessions s
+             SET token_counter = s.token_counter + 1, token_hash = r.new_hash,
+                 prev_rotated_at = s.rotated_at, rotated_at = now(), refreshed_at = now(),
+                 user_agent = coalesce(r.user_agent, s.user_agent), ip = coalesce(r.ip, s.ip)
+             FROM users u,
+                  unnest($1::uuid[], $2::int8[], $3::bytea[], $4::bytea[], $5::text[], $6::text[])
+                      WITH ORDINALITY AS r(id, counter, hash, new_hash, user_agent, ip, n)
+             WHERE s.id = r.id AND s.token_counter = r.counter AND s.token_hash = r.hash
+               AND u.id = s.user_id
+               AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
+               AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
+               AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
+             RETURNING r.n, {USER_COLUMNS}"
+        )
+    });
+    #[derive(FromRow)]
+    struct Rotated {
+        n: i64,
+        #[sqlx(flatten)]
+        user: User,
+    }
+    let Some(first) = rs.first() else {
+        return Ok(Vec::new());
+    };
+    let rotated: Vec<Rotated> = sqlx::query_as(&SQL)
+        .bind(rs.iter().map(|r| r.session_id).collect::<Vec<_>>())
+        .bind(rs.iter().map(|r| r.counter).collect::<Vec<_>>())
+        .bind(rs.iter().map(|r| r.hash).collect::<Vec<_>>())
+        .bind(rs.iter().map(|r| r.new_hash).collect::<Vec<_>>())
+        .bind(
+            rs.iter()
+                .map(|r| r.client.user_agent.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rs.iter()
+                .map(|r| r.client.ip.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(first.idle_secs)
+        .bind(first.max_secs)
+        .fetch_all(db)
+        .await?;
+    Ok(rotated
+        .into_iter()
+        .filter_map(|r| Some((usize::try_from(r.n - 1).ok()?, r.user)))
+        .collect())
+}
+
 /// Marks the session used if its counter is still `expected`; returns whether it was.
 pub async fn touch(db: impl PgExecutor<'_>, session_id: Uuid, expected: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(

@@ -2,7 +2,8 @@
 //! binary (one link instead of one per file). Grouped by area:
 //!
 //! - `api`: the HTTP API (sign-up, sign-in, user endpoints, keys, settings, bad input);
-//! - `refresh`: refresh tokens and sessions;
+//! - `refresh`, `rotation`, `batch`: refresh tokens and sessions, the one-statement refresh,
+//!   and refreshes merged into one statement;
 //! - `hasura`: claims, actions, webhook, cookie and CORS;
 //! - `admin`: the admin API, the CLI, imports and the audit log;
 //! - `email`: the email flows over a real SMTP server;
@@ -14,6 +15,7 @@
 mod admin;
 mod api;
 mod auth_js;
+mod batch;
 mod browser;
 mod cache;
 mod cache_here;
