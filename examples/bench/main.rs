@@ -124,10 +124,10 @@ async fn main() -> anyhow::Result<()> {
         a.seconds,
         a.concurrency,
         a.users,
-        a.refresh_batch_max,
         std::thread::available_parallelism()
             .map(|n| n.get())
-            .unwrap_or(1)
+            .unwrap_or(1),
+        a.refresh_batch_max,
     );
 
     // Sign-up (one request per user; Argon2id-bound).

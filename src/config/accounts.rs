@@ -66,7 +66,9 @@ pub struct PasswordArgs {
     #[arg(long, env = "AUTH_ARGON2_PARALLELISM", default_value_t = 1)]
     pub argon2_parallelism: u32,
 
-    /// Password hashes computed at once; further sign-ins wait. Defaults to the number of CPUs.
+    /// Password hashes computed at once; further sign-ins wait. Defaults to one less than the
+    /// number of CPUs (at least 1), so that a burst of sign-ins always leaves a core to the
+    /// request handlers and the database.
     #[arg(long, env = "AUTH_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
 
@@ -109,12 +111,14 @@ impl PasswordArgs {
         Ok(())
     }
 
-    /// Hashing threads: the setting, else one per CPU.
+    /// Hashing threads: the setting, else one less than the CPUs (at least 1).
     pub fn concurrency(&self) -> usize {
         self.password_hash_concurrency.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2)
+                .saturating_sub(1)
+                .max(1)
         })
     }
 }
