@@ -118,6 +118,12 @@ impl App {
         let sign_in_limiter =
             SharedLimiter::new(pool.clone(), "sign_in", config.accounts.rate_limit_sign_in);
         let session_cache = Arc::new(SessionCache::new(config.sessions.session_cache_size));
+        let rotations = Arc::new(RotationBatcher::new(
+            pool.clone(),
+            policy.lifetimes(),
+            config.sessions.refresh_batch_max,
+            store::ACQUIRE_TIMEOUT,
+        ));
         Ok(Self(Arc::new(Services {
             admin: admin_service(&config, pool.clone(), hasher.clone(), session_cache.clone()),
             auth: Auth {
@@ -131,7 +137,7 @@ impl App {
                 salt_cache: Arc::new(crate::auth::salt_cache::SaltCache::new(
                     config.sessions.session_cache_size,
                 )),
-                rotations: Arc::new(RotationBatcher::new(config.sessions.refresh_batch_max)),
+                rotations,
             },
             sign_in_limiter,
             email_limiter: LocalLimiter::per_hour("email", config.mail.rate_limit_email),

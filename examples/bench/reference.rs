@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hasura_jwt_auth::{
     auth::refresh_token::RefreshToken,
     client::Client,
-    store::sessions::{rotate_current, CurrentRotation},
+    store::sessions::{rotate_current, CurrentRotation, Lifetimes},
 };
 use sqlx::PgPool;
 
@@ -49,11 +49,13 @@ pub async fn sql_floor(
                 counter: token.counter as i64,
                 hash: &token.hash(),
                 new_hash: &next.hash(),
-                idle_secs: lifetimes.0,
-                max_secs: lifetimes.1,
                 client: &client,
             };
-            match rotate_current(&pool, &rotation).await {
+            let lifetimes = Lifetimes {
+                idle_secs: lifetimes.0,
+                max_secs: lifetimes.1,
+            };
+            match rotate_current(&pool, &rotation, lifetimes).await {
                 Ok(Some(_user)) => ((pool, next, salt), true),
                 _ => ((pool, token, salt), false),
             }

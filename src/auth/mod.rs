@@ -79,6 +79,16 @@ pub struct Policy {
     pub email: email::EmailPolicy,
 }
 
+impl Policy {
+    /// The lifetimes a refresh checks, in the store's terms.
+    pub fn lifetimes(&self) -> store::sessions::Lifetimes {
+        store::sessions::Lifetimes {
+            idle_secs: self.idle_timeout.map(|d| d.as_secs_f64()),
+            max_secs: self.max_lifetime.map(|d| d.as_secs_f64()),
+        }
+    }
+}
+
 /// A signed-in session, as the token endpoint returns it.
 pub struct Session {
     pub access: Issued,

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{
     refresh_token::{RefreshToken, Standing},
-    rotation_batch::{Lifetimes, Rotation},
+    rotation_batch::Rotation,
     Auth, Session,
 };
 use crate::{
@@ -172,14 +172,7 @@ impl Auth {
             new_hash: next.hash(),
             client: client.clone(),
         };
-        let lifetimes = Lifetimes {
-            idle_secs: self.policy.idle_timeout.map(|d| d.as_secs_f64()),
-            max_secs: self.policy.max_lifetime.map(|d| d.as_secs_f64()),
-        };
-        let rotated = self
-            .rotations
-            .rotate(&self.pool, lifetimes, rotation)
-            .await?;
+        let rotated = self.rotations.rotate(rotation).await?;
         let Some(user) = rotated else {
             return Ok(None);
         };

@@ -8,23 +8,46 @@
 //!
 //! Each rotation in a batch is checked exactly as alone (`store::sessions::rotate_current_many`):
 //! a failed check leaves that session unchanged and sends its refresh to the slow path, as a
-//! lone statement would. A batch whose statement fails in the database (a deadlock between
-//! racing batches, say) has changed nothing: its refreshes run again one by one. When the
-//! database is out of reach, every refresh of the batch gets that answer. A refresh whose
-//! caller has gone by the time its batch starts (request timed out or cancelled) is left out,
-//! so its token stays current. With `max_batch` 1, every refresh runs its own statement.
+//! lone statement would. The statement skips sessions locked by another transaction (those
+//! refreshes take the slow path too), so it never waits on a lock and cannot deadlock.
+//!
+//! Waiting is bounded like waiting for a pooled connection: a refresh whose statement has not
+//! started within `wait_limit` gets 503 and is not rotated. A refresh whose caller has gone
+//! by the time its statement has a connection (request timed out or cancelled) is left out, so
+//! its token stays current. A statement whose connection broke is tried once more on a fresh
+//! one (safe even if it had committed: the rotations would then fail their checks, and their
+//! refreshes converge on the new tokens); if the database stays out of reach, every refresh
+//! of the batch gets 503. A statement that fails in the database otherwise has changed
+//! nothing, and its refreshes run again one by one. With `max_batch` 1, every refresh runs
+//! its own statement, as before merging.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::{
     client::Client,
-    error::{Error, Result},
-    store::{self, sessions::CurrentRotation, users::User},
+    error::{is_outage, Error, Result},
+    store::{
+        self,
+        sessions::{CurrentRotation, Lifetimes},
+        users::User,
+    },
 };
+
+/// Rotation statements run at once: one can be flushing its commit while the next runs. On a
+/// two-core machine two beat five (10,100–11,800 against 7,300–7,900 refreshes/s): the
+/// fewer statements, the larger each batch and the fewer commits.
+pub const STATEMENTS_AT_ONCE: usize = 2;
 
 /// One rotation to run: the presented token (counter and hash) and its successor's hash.
 pub struct Rotation {
@@ -35,49 +58,42 @@ pub struct Rotation {
     pub client: Client,
 }
 
-/// The session lifetimes every rotation checks (the server's policy, in seconds).
-#[derive(Clone, Copy, Debug)]
-pub struct Lifetimes {
-    pub idle_secs: Option<f64>,
-    pub max_secs: Option<f64>,
-}
-
 impl Rotation {
-    fn checked(&self, lifetimes: Lifetimes) -> CurrentRotation<'_> {
+    fn checked(&self) -> CurrentRotation<'_> {
         CurrentRotation {
             session_id: self.session_id,
             counter: self.counter,
             hash: &self.hash,
             new_hash: &self.new_hash,
-            idle_secs: lifetimes.idle_secs,
-            max_secs: lifetimes.max_secs,
             client: &self.client,
         }
     }
 }
 
-/// Rotation statements run at once: one can be flushing its commit while the next runs. On a
-/// two-core machine two beat five (10,100–11,000 against 7,300–7,900 refreshes/s): the
-/// fewer statements, the larger each batch and the fewer commits.
-pub const STATEMENTS_AT_ONCE: usize = 2;
+type Reply = oneshot::Sender<Result<Option<User>>>;
 
 struct Pending {
+    id: u64,
     rotation: Rotation,
-    reply: oneshot::Sender<Result<Option<User>>>,
+    reply: Reply,
 }
 
 #[derive(Default)]
 struct Queue {
-    waiting: Vec<Pending>,
+    waiting: VecDeque<Pending>,
     in_flight: usize,
+    next_id: u64,
 }
 
 /// Merges concurrent refreshes into batches (see the module documentation).
 pub struct RotationBatcher {
-    queue: Mutex<Queue>,
+    pool: PgPool,
+    lifetimes: Lifetimes,
     max_batch: usize,
-    /// The largest batch run so far (for tests and the benchmark).
-    largest: std::sync::atomic::AtomicUsize,
+    wait_limit: Duration,
+    queue: Mutex<Queue>,
+    /// The largest batch run so far (for tests).
+    largest: AtomicUsize,
 }
 
 impl std::fmt::Debug for RotationBatcher {
@@ -89,48 +105,70 @@ impl std::fmt::Debug for RotationBatcher {
 }
 
 impl RotationBatcher {
-    pub fn new(max_batch: usize) -> Self {
+    /// `wait_limit`: how long a refresh may wait for its statement to start (the pool's
+    /// acquire timeout, so that it fares as a request waiting for a connection would).
+    pub fn new(pool: PgPool, lifetimes: Lifetimes, max_batch: usize, wait_limit: Duration) -> Self {
         Self {
-            queue: Mutex::default(),
+            pool,
+            lifetimes,
             max_batch: max_batch.max(1),
-            largest: Default::default(),
+            wait_limit,
+            queue: Mutex::default(),
+            largest: AtomicUsize::new(0),
         }
     }
 
     /// The largest number of rotations one statement has carried so far.
     pub fn largest_batch(&self) -> usize {
-        self.largest.load(std::sync::atomic::Ordering::Relaxed)
+        self.largest.load(Ordering::Relaxed)
     }
 
     /// Rotates `rotation` if its token is current and the session and user usable (see
-    /// `store::sessions::rotate_current`): the user, or `None` when a check failed and
+    /// `store::sessions::rotate_current`): the user, or `None` when it did not rotate and
     /// nothing changed.
-    pub async fn rotate(
-        self: &Arc<Self>,
-        pool: &PgPool,
-        lifetimes: Lifetimes,
-        rotation: Rotation,
-    ) -> Result<Option<User>> {
+    pub async fn rotate(self: &Arc<Self>, rotation: Rotation) -> Result<Option<User>> {
         if self.max_batch == 1 {
-            return Ok(store::sessions::rotate_current(pool, &rotation.checked(lifetimes)).await?);
+            let rotated =
+                store::sessions::rotate_current(&self.pool, &rotation.checked(), self.lifetimes)
+                    .await?;
+            return Ok(rotated);
         }
-        let (reply, answer) = oneshot::channel();
-        let batch = {
+        let (reply, mut answer) = oneshot::channel();
+        let (id, batch) = {
             let mut queue = self.lock();
-            queue.waiting.push(Pending { rotation, reply });
-            self.next_batch(&mut queue)
+            let id = queue.next_id;
+            queue.next_id += 1;
+            queue.waiting.push_back(Pending {
+                id,
+                rotation,
+                reply,
+            });
+            (id, self.next_batch(&mut queue))
         };
         if let Some(batch) = batch {
-            tokio::spawn(self.clone().run(pool.clone(), lifetimes, batch));
+            tokio::spawn(self.clone().run(batch));
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err(Error::internal(anyhow::anyhow!("refresh batch ended"))))
+        if let Ok(outcome) = tokio::time::timeout(self.wait_limit, &mut answer).await {
+            return outcome.unwrap_or_else(|_| Err(ended()));
+        }
+        // Still queued after the wait limit: given up, like a request that got no connection.
+        // Once its statement has started, its outcome is on the way.
+        let still_queued = {
+            let mut queue = self.lock();
+            let before = queue.waiting.len();
+            queue.waiting.retain(|p| p.id != id);
+            queue.waiting.len() < before
+        };
+        if still_queued {
+            tracing::error!("database unavailable: no refresh statement could start in time");
+            return Err(Error::database_unavailable());
+        }
+        answer.await.unwrap_or_else(|_| Err(ended()))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        // The queue is consistent after every statement that touches it: a panic elsewhere
-        // while it was held leaves nothing half-done.
+        // Every change to the queue is complete when the lock is released, so a panic
+        // elsewhere while it was held leaves nothing half-done.
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -145,74 +183,108 @@ impl RotationBatcher {
     }
 
     /// Runs `batch`, then whatever has queued meanwhile, until the queue is empty.
-    async fn run(self: Arc<Self>, pool: PgPool, lifetimes: Lifetimes, mut batch: Vec<Pending>) {
-        /// Gives the statement's place back even if this task ends early.
-        struct Slot<'a>(&'a RotationBatcher);
-        impl Drop for Slot<'_> {
-            fn drop(&mut self) {
-                self.0.lock().in_flight -= 1;
-            }
-        }
+    async fn run(self: Arc<Self>, mut batch: Vec<Pending>) {
         loop {
-            {
-                let _slot = Slot(&self);
-                batch.retain(|p| !p.reply.is_closed());
-                self.largest
-                    .fetch_max(batch.len(), std::sync::atomic::Ordering::Relaxed);
-                execute(&pool, lifetimes, batch).await;
-            }
-            match self.next_batch(&mut self.lock()) {
-                Some(next) => batch = next,
+            // A task of its own, so that a panic costs its batch only (its callers get an
+            // error), never the statement's place or the refreshes queued behind it.
+            let this = self.clone();
+            let _ = tokio::spawn(async move { this.execute(batch).await }).await;
+            let next = {
+                let mut queue = self.lock();
+                queue.in_flight -= 1;
+                self.next_batch(&mut queue)
+            };
+            match next {
+                Some(more) => batch = more,
                 None => return,
             }
         }
     }
-}
 
-/// One statement for the whole batch; each caller gets its own outcome.
-async fn execute(pool: &PgPool, lifetimes: Lifetimes, batch: Vec<Pending>) {
-    if let [one] = batch.as_slice() {
-        let result = store::sessions::rotate_current(pool, &one.rotation.checked(lifetimes)).await;
-        let one = batch.into_iter().next().expect("one pending rotation");
-        let _ = one.reply.send(result.map_err(Error::from));
-        return;
-    }
-    if batch.is_empty() {
-        return;
-    }
-    let checked: Vec<_> = batch
-        .iter()
-        .map(|p| p.rotation.checked(lifetimes))
-        .collect();
-    let outcome = store::sessions::rotate_current_many(pool, &checked).await;
-    drop(checked);
-    match outcome {
-        Ok(rotated) => {
-            let mut users: Vec<Option<User>> = batch.iter().map(|_| None).collect();
-            for (i, user) in rotated {
-                if let Some(slot) = users.get_mut(i) {
-                    *slot = Some(user);
+    /// One statement for the whole batch; each caller gets its own outcome.
+    async fn execute(&self, mut batch: Vec<Pending>) {
+        for attempt in 0..2 {
+            let mut db = match self.pool.acquire().await {
+                Ok(db) => db,
+                Err(e) => return fail_all(batch, &e),
+            };
+            // Only now, with a connection: a caller that gave up meanwhile changes nothing.
+            batch.retain(|p| !p.reply.is_closed());
+            if batch.is_empty() {
+                return;
+            }
+            self.largest.fetch_max(batch.len(), Ordering::Relaxed);
+            let checked: Vec<_> = batch.iter().map(|p| p.rotation.checked()).collect();
+            let outcome = match checked.as_slice() {
+                [one] => store::sessions::rotate_current(&mut *db, one, self.lifetimes)
+                    .await
+                    .map(|user| user.map(|u| (0, u)).into_iter().collect()),
+                all => store::sessions::rotate_current_many(&mut *db, all, self.lifetimes).await,
+            };
+            drop(checked);
+            match outcome {
+                Ok(rotated) => return answer(batch, rotated),
+                Err(e) if is_outage(&e) && attempt == 0 => {
+                    tracing::warn!(error = %e, "refresh statement lost its connection; trying once more");
+                }
+                Err(e) if is_outage(&e) || batch.len() == 1 => return fail_all(batch, &e),
+                Err(e) => {
+                    tracing::warn!(error = %e, rotations = batch.len(), "merged refresh statement failed; running its rotations one by one");
+                    return self.one_by_one(&mut db, batch).await;
                 }
             }
-            for (pending, user) in batch.into_iter().zip(users) {
-                let _ = pending.reply.send(Ok(user));
-            }
         }
-        Err(e) if crate::error::is_outage(&e) => {
-            tracing::error!(error = %e, "database unavailable");
-            for pending in batch {
-                let _ = pending.reply.send(Err(Error::database_unavailable()));
+    }
+
+    /// After a merged statement failed (and so changed nothing): each rotation on its own.
+    async fn one_by_one(&self, db: &mut PgConnection, batch: Vec<Pending>) {
+        for pending in batch {
+            if pending.reply.is_closed() {
+                continue;
             }
+            let result = store::sessions::rotate_current(
+                &mut *db,
+                &pending.rotation.checked(),
+                self.lifetimes,
+            )
+            .await;
+            let _ = pending.reply.send(result.map_err(Error::from));
         }
-        Err(e) => {
-            // Nothing changed: each refresh runs again on its own.
-            tracing::warn!(error = %e, rotations = batch.len(), "batched refresh failed; running its rotations one by one");
-            for pending in batch {
-                let result =
-                    store::sessions::rotate_current(pool, &pending.rotation.checked(lifetimes))
-                        .await;
-                let _ = pending.reply.send(result.map_err(Error::from));
-            }
+    }
+}
+
+fn ended() -> Error {
+    Error::internal(anyhow::anyhow!(
+        "the refresh statement's task ended without an answer"
+    ))
+}
+
+/// Hands each caller its user (`rotated` holds indexes into `batch`), or `None`.
+fn answer(batch: Vec<Pending>, rotated: Vec<(usize, User)>) {
+    let mut users: Vec<Option<User>> = batch.iter().map(|_| None).collect();
+    for (i, user) in rotated {
+        if let Some(slot) = users.get_mut(i) {
+            *slot = Some(user);
         }
+    }
+    for (pending, user) in batch.into_iter().zip(users) {
+        let _ = pending.reply.send(Ok(user));
+    }
+}
+
+/// The same failure for every caller: 503 when the database is out of reach, else 500.
+fn fail_all(batch: Vec<Pending>, e: &sqlx::Error) {
+    let outage = is_outage(e);
+    if outage {
+        tracing::error!(error = %e, "database unavailable");
+    } else {
+        tracing::error!(error = %e, "refresh statement failed");
+    }
+    for pending in batch {
+        let error = match outage {
+            true => Error::database_unavailable(),
+            false => Error::internal(anyhow::anyhow!("refresh statement failed")),
+        };
+        let _ = pending.reply.send(Err(error));
     }
 }

@@ -117,11 +117,16 @@ pub struct CurrentRotation<'a> {
     pub counter: i64,
     pub hash: &'a [u8],
     pub new_hash: &'a [u8],
-    /// The session must have been used within this many seconds, and be younger than
-    /// `max_secs` (`None`: no limit).
-    pub idle_secs: Option<f64>,
-    pub max_secs: Option<f64>,
     pub client: &'a Client,
+}
+
+/// The session lifetimes a rotation checks (the server's policy, the same for every refresh).
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetimes {
+    /// The session must have been used within this many seconds (`None`: no limit).
+    pub idle_secs: Option<f64>,
+    /// The session must be younger than this many seconds (`None`: no limit).
+    pub max_secs: Option<f64>,
 }
 
 /// Rotates the session's token in one statement, if the presented token is its current one
@@ -132,6 +137,7 @@ pub struct CurrentRotation<'a> {
 pub async fn rotate_current(
     db: impl PgExecutor<'_>,
     r: &CurrentRotation<'_>,
+    lifetimes: Lifetimes,
 ) -> sqlx::Result<Option<User>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -154,8 +160,8 @@ pub async fn rotate_current(
         .bind(r.new_hash)
         .bind(&r.client.user_agent)
         .bind(&r.client.ip)
-        .bind(r.idle_secs)
-        .bind(r.max_secs)
+        .bind(lifetimes.idle_secs)
+        .bind(lifetimes.max_secs)
         .fetch_optional(db)
         .await
 }
@@ -163,40 +169,47 @@ pub async fn rotate_current(
 /// [`rotate_current`] for several sessions in one statement and one transaction (refreshes
 /// that arrived together, see `auth::rotation_batch`): each row is checked and rotated as
 /// [`rotate_current`] would, independently of the others. Returns the users of the rotations
-/// that happened, with their index in `rs`; an index missing means that rotation failed a
-/// check and changed nothing. When one session appears twice, at most one of them rotates.
-/// `idle_secs` and `max_secs` of the first rotation apply to all (they are the server's
-/// policy, the same for every refresh).
+/// that happened, with their index in `rs`; an index missing means that rotation changed
+/// nothing. When one session appears twice, at most one of them rotates.
+///
+/// A session row that another transaction has locked is skipped (`SKIP LOCKED`), so the
+/// statement never waits on a lock: it cannot be held up by, or deadlock with, a revocation
+/// or another statement of this kind carrying the same sessions. A skipped rotation is
+/// reported as not having happened, and its caller takes the slow path alone.
 pub async fn rotate_current_many(
     db: impl PgExecutor<'_>,
     rs: &[CurrentRotation<'_>],
+    lifetimes: Lifetimes,
 ) -> sqlx::Result<Vec<(usize, User)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "UPDATE sessions s
+            "WITH free AS (SELECT id FROM sessions WHERE id = ANY($1) FOR UPDATE SKIP LOCKED)
+             UPDATE sessions s
              SET token_counter = s.token_counter + 1, token_hash = r.new_hash,
                  prev_rotated_at = s.rotated_at, rotated_at = now(), refreshed_at = now(),
                  user_agent = coalesce(r.user_agent, s.user_agent), ip = coalesce(r.ip, s.ip)
-             FROM users u,
+             FROM free f, users u,
                   unnest($1::uuid[], $2::int8[], $3::bytea[], $4::bytea[], $5::text[], $6::text[])
                       WITH ORDINALITY AS r(id, counter, hash, new_hash, user_agent, ip, n)
-             WHERE s.id = r.id AND s.token_counter = r.counter AND s.token_hash = r.hash
+             WHERE s.id = f.id AND s.id = r.id
+               AND s.token_counter = r.counter AND s.token_hash = r.hash
                AND u.id = s.user_id
                AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
                AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
                AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
-             RETURNING r.n, {USER_COLUMNS}"
+             RETURNING r.n, s.id AS rotated, {USER_COLUMNS}"
         )
     });
     #[derive(FromRow)]
     struct Rotated {
         n: i64,
+        rotated: Uuid,
         #[sqlx(flatten)]
         user: User,
     }
-    let Some(first) = rs.first() else {
+    if rs.is_empty() {
         return Ok(Vec::new());
-    };
+    }
     let rotated: Vec<Rotated> = sqlx::query_as(&SQL)
         .bind(rs.iter().map(|r| r.session_id).collect::<Vec<_>>())
         .bind(rs.iter().map(|r| r.counter).collect::<Vec<_>>())
@@ -212,13 +225,17 @@ pub async fn rotate_current_many(
                 .map(|r| r.client.ip.as_deref())
                 .collect::<Vec<_>>(),
         )
-        .bind(first.idle_secs)
-        .bind(first.max_secs)
+        .bind(lifetimes.idle_secs)
+        .bind(lifetimes.max_secs)
         .fetch_all(db)
         .await?;
+    // `n` counts from 1; each row must be the session its index names.
     Ok(rotated
         .into_iter()
-        .filter_map(|r| Some((usize::try_from(r.n - 1).ok()?, r.user)))
+        .filter_map(|r| {
+            let i = usize::try_from(r.n - 1).ok()?;
+            (rs.get(i)?.session_id == r.rotated).then_some((i, r.user))
+        })
         .collect())
 }
 
