@@ -8,14 +8,15 @@
 //!
 //! Each rotation in a batch is checked exactly as alone (`store::sessions::rotate_current_many`):
 //! a failed check leaves that session unchanged and sends its refresh to the slow path, as a
-//! lone statement would. The statement skips sessions locked by another transaction (those
-//! refreshes take the slow path too), so it never waits on a lock and cannot deadlock.
+//! lone statement would. The statement (even for a batch of one) skips sessions locked by
+//! another transaction (those refreshes take the slow path, alone and outside the batcher),
+//! so it never waits on a lock and cannot deadlock.
 //!
 //! Waiting is bounded like waiting for a pooled connection: a refresh whose statement has not
-//! started within `wait_limit` gets 503 and is not rotated. A refresh whose caller has gone
+//! started within `wait_limit` of its arrival gets 503 and is not rotated. A refresh whose caller has gone
 //! by the time its statement has a connection (request timed out or cancelled) is left out, so
-//! its token stays current. A statement whose connection broke is tried once more on a fresh
-//! one (safe even if it had committed: the rotations would then fail their checks, and their
+//! its token stays current. A statement whose connection broke is tried once more on a
+//! connection that answers a ping (safe even if it had committed: the rotations would then fail their checks, and their
 //! refreshes converge on the new tokens); if the database stays out of reach, every refresh
 //! of the batch gets 503. A statement that fails in the database otherwise has changed
 //! nothing, and its refreshes run again one by one. With `max_batch` 1, every refresh runs
@@ -27,10 +28,10 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{pool::PoolConnection, Connection, PgConnection, PgPool, Postgres};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -74,6 +75,8 @@ type Reply = oneshot::Sender<Result<Option<User>>>;
 
 struct Pending {
     id: u64,
+    /// When its wait runs out: a statement that starts later answers it 503.
+    deadline: Instant,
     rotation: Rotation,
     reply: Reply,
 }
@@ -140,6 +143,7 @@ impl RotationBatcher {
             queue.next_id += 1;
             queue.waiting.push_back(Pending {
                 id,
+                deadline: Instant::now() + self.wait_limit,
                 rotation,
                 reply,
             });
@@ -203,34 +207,69 @@ impl RotationBatcher {
 
     /// One statement for the whole batch; each caller gets its own outcome.
     async fn execute(&self, mut batch: Vec<Pending>) {
-        for attempt in 0..2 {
-            let mut db = match self.pool.acquire().await {
+        let mut retried = false;
+        loop {
+            let mut db = match self.connection(retried).await {
                 Ok(db) => db,
                 Err(e) => return fail_all(batch, &e),
             };
-            // Only now, with a connection: a caller that gave up meanwhile changes nothing.
+            // Only now, with a connection: a caller that gave up meanwhile, or whose wait has
+            // run out (it gets 503, like a request that got no connection), changes nothing.
+            let now = Instant::now();
             batch.retain(|p| !p.reply.is_closed());
+            let (late, on_time): (Vec<_>, Vec<_>) =
+                batch.into_iter().partition(|p| p.deadline <= now);
+            if !late.is_empty() {
+                tracing::error!(
+                    refreshes = late.len(),
+                    "database unavailable: refresh statement not started in time"
+                );
+            }
+            for pending in late {
+                let _ = pending.reply.send(Err(Error::database_unavailable()));
+            }
+            batch = on_time;
             if batch.is_empty() {
                 return;
             }
             self.largest.fetch_max(batch.len(), Ordering::Relaxed);
             let checked: Vec<_> = batch.iter().map(|p| p.rotation.checked()).collect();
-            let outcome = match checked.as_slice() {
-                [one] => store::sessions::rotate_current(&mut *db, one, self.lifetimes)
-                    .await
-                    .map(|user| user.map(|u| (0, u)).into_iter().collect()),
-                all => store::sessions::rotate_current_many(&mut *db, all, self.lifetimes).await,
-            };
+            let outcome =
+                store::sessions::rotate_current_many(&mut *db, &checked, self.lifetimes).await;
             drop(checked);
             match outcome {
                 Ok(rotated) => return answer(batch, rotated),
-                Err(e) if is_outage(&e) && attempt == 0 => {
+                Err(e) if is_outage(&e) && !retried => {
                     tracing::warn!(error = %e, "refresh statement lost its connection; trying once more");
+                    db.close_on_drop();
+                    retried = true;
                 }
                 Err(e) if is_outage(&e) || batch.len() == 1 => return fail_all(batch, &e),
                 Err(e) => {
                     tracing::warn!(error = %e, rotations = batch.len(), "merged refresh statement failed; running its rotations one by one");
                     return self.one_by_one(&mut db, batch).await;
+                }
+            }
+        }
+    }
+
+    /// A pooled connection. For the retry after a broken one, a connection that answers a
+    /// ping: after a database restart the pool may still hold several broken ones, each closed
+    /// in turn, for at most the pool's wait.
+    async fn connection(&self, tested: bool) -> sqlx::Result<PoolConnection<Postgres>> {
+        if !tested {
+            return self.pool.acquire().await;
+        }
+        let deadline = Instant::now() + self.wait_limit;
+        loop {
+            let mut db = self.pool.acquire().await?;
+            match db.ping().await {
+                Ok(()) => return Ok(db),
+                Err(e) => {
+                    db.close_on_drop();
+                    if Instant::now() >= deadline {
+                        return Err(e);
+                    }
                 }
             }
         }

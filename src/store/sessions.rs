@@ -183,7 +183,7 @@ pub async fn rotate_current_many(
 ) -> sqlx::Result<Vec<(usize, User)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH free AS (SELECT id FROM sessions WHERE id = ANY($1) FOR UPDATE SKIP LOCKED)
+            "WITH free AS (SELECT id FROM sessions WHERE id = ANY($1) FOR NO KEY UPDATE SKIP LOCKED)
              UPDATE sessions s
              SET token_counter = s.token_counter + 1, token_hash = r.new_hash,
                  prev_rotated_at = s.rotated_at, rotated_at = now(), refreshed_at = now(),

@@ -178,6 +178,8 @@ async fn a_locked_session_is_skipped_not_waited_for(_: PgPoolOptions, opts: PgCo
     // session did not wait for it.
     let answers = tokio::time::timeout(Duration::from_secs(20), async {
         tokio::select! {
+            // The five first, so that the locked one queues behind them.
+            biased;
             answers = others => answers,
             _ = &mut waiting => panic!("the locked session cannot rotate first"),
         }
