@@ -76,6 +76,47 @@ async fn a_database_outage_fails_fast_and_recovers_by_itself(
     assert_eq!(me.status, StatusCode::OK);
 }
 
+/// A database restart breaks every pooled connection. The refresh statements that meet one
+/// are tried once more, on a connection that answers a ping, so the refreshes in flight at
+/// that moment succeed instead of answering 503.
+#[sqlx::test(migrations = false)]
+async fn refreshes_that_meet_a_broken_connection_are_tried_again(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let proxy = Proxy::start((opts.get_host().to_owned(), opts.get_port())).await;
+    let config = Config::from_args(["--jwt-secret", SECRET]).unwrap();
+    let keys = KeySet::load(&config.keys).unwrap();
+    let pool = store::connect_with(opts.clone().host("127.0.0.1").port(proxy.port), "auth", 4)
+        .await
+        .unwrap();
+    store::migrate(&pool, "auth").await.unwrap();
+    let state = App::from_parts(config, pool.clone(), keys).unwrap();
+    let app = TestApp {
+        router: hasura_jwt_auth::http::router(state.clone()),
+        state,
+        pool,
+        _delivery: None,
+    };
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        let s = app.signup(&format!("restart{i}@example.com")).await;
+        tokens.push(str_of(&s.body, "refresh_token").to_owned());
+    }
+    // Once the pool's connection is idle again (its check on the way back done), the
+    // database "restarts": open connections break, new ones go through. The pool does not
+    // check a connection idle for under a second, so the next statement meets the broken one.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(app.pool.num_idle() > 0);
+    proxy.cut();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    proxy.restore();
+    let answers = futures::future::join_all(tokens.iter().map(|rt| app.refresh(rt))).await;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    }
+}
+
 /// Serves `app` on a loopback port; returns its address and a handle that stops it.
 async fn serve(app: &TestApp) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
