@@ -40,9 +40,63 @@ struct Entry {
     stored: Instant,
 }
 
+/// The cached sessions, and each user's among them: a change to one user then touches only
+/// that user's entries, instead of a scan of the whole cache under the lock every webhook
+/// request takes (a sign-in changes its user, on every instance).
+#[derive(Default)]
+struct Entries {
+    sessions: HashMap<Uuid, Entry>,
+    by_user: HashMap<Uuid, Vec<Uuid>>,
+}
+
+impl Entries {
+    /// Stores `entry` under `session_id`; when `capacity` is reached and the session is new,
+    /// an arbitrary entry makes room (constant time; it costs its owner one slower answer).
+    fn insert(&mut self, session_id: Uuid, entry: Entry, capacity: usize) {
+        if self.sessions.len() >= capacity && !self.sessions.contains_key(&session_id) {
+            if let Some(victim) = self.sessions.keys().next().copied() {
+                self.remove(victim);
+            }
+        }
+        let user_id = entry.user.id;
+        match self.sessions.insert(session_id, entry) {
+            Some(old) if old.user.id == user_id => return,
+            Some(old) => self.unlink(old.user.id, session_id),
+            None => {}
+        }
+        self.by_user.entry(user_id).or_default().push(session_id);
+    }
+
+    fn remove(&mut self, session_id: Uuid) {
+        if let Some(old) = self.sessions.remove(&session_id) {
+            self.unlink(old.user.id, session_id);
+        }
+    }
+
+    fn unlink(&mut self, user_id: Uuid, session_id: Uuid) {
+        if let Some(ids) = self.by_user.get_mut(&user_id) {
+            ids.retain(|id| *id != session_id);
+            if ids.is_empty() {
+                self.by_user.remove(&user_id);
+            }
+        }
+    }
+
+    fn remove_user(&mut self, user_id: Uuid) {
+        for id in self.by_user.remove(&user_id).unwrap_or_default() {
+            self.sessions.remove(&id);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.sessions.clear();
+        self.by_user.clear();
+    }
+}
+
 /// Live sessions recently checked: session id → its user.
 pub struct SessionCache {
-    entries: Mutex<HashMap<Uuid, Entry>>,
+    entries: Mutex<Entries>,
     capacity: usize,
     /// Whether the listener is connected (entries may be used and stored).
     healthy: AtomicBool,
@@ -64,7 +118,7 @@ impl SessionCache {
     /// A cache of at most `capacity` sessions (0: off). Unused until the listener connects.
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::default(),
             capacity,
             healthy: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
@@ -72,12 +126,12 @@ impl SessionCache {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         super::bounded::lock(&self.entries)
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().sessions.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,7 +158,7 @@ impl SessionCache {
             return None;
         }
         let entries = self.lock();
-        let entry = entries.get(&session_id)?;
+        let entry = entries.sessions.get(&session_id)?;
         if entry.user.id != user_id || entry.stored.elapsed() > MAX_AGE {
             return None;
         }
@@ -129,14 +183,11 @@ impl SessionCache {
         if self.epoch() != epoch {
             return;
         }
-        super::bounded::make_room(&mut entries, self.capacity, &session_id);
-        entries.insert(
-            session_id,
-            Entry {
-                user: user.clone(),
-                stored: Instant::now(),
-            },
-        );
+        let entry = Entry {
+            user: user.clone(),
+            stored: Instant::now(),
+        };
+        entries.insert(session_id, entry, self.capacity);
     }
 
     /// Applies one notification.
@@ -148,10 +199,8 @@ impl SessionCache {
         let mut entries = self.lock();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         match event {
-            SessionEvent::SessionDeleted(id) => {
-                entries.remove(&id);
-            }
-            SessionEvent::UserChanged(user_id) => entries.retain(|_, e| e.user.id != user_id),
+            SessionEvent::SessionDeleted(id) => entries.remove(id),
+            SessionEvent::UserChanged(user_id) => entries.remove_user(user_id),
             SessionEvent::All => entries.clear(),
             SessionEvent::Other => {}
         }
@@ -310,5 +359,56 @@ mod tests {
         assert!(cache.get(s, uid).is_none());
         cache.store(s, &user(uid), cache.epoch());
         assert!(cache.is_empty());
+    }
+
+    /// Every cached session is listed under its user, and only there, whatever was stored,
+    /// evicted or invalidated.
+    fn index_in_step(cache: &SessionCache) {
+        let entries = cache.lock();
+        let listed: usize = entries.by_user.values().map(Vec::len).sum();
+        assert_eq!(listed, entries.sessions.len());
+        for (user_id, ids) in &entries.by_user {
+            assert!(!ids.is_empty());
+            for id in ids {
+                assert_eq!(entries.sessions[id].user.id, *user_id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_user_change_drops_that_user_s_sessions_only() {
+        let cache = SessionCache::new(500);
+        cache.connected();
+        let users: Vec<Uuid> = (0..50).map(|_| Uuid::new_v4()).collect();
+        let mut sessions = Vec::new();
+        for i in 0..5_000 {
+            let s = Uuid::new_v4();
+            cache.store(s, &user(users[i % 50]), cache.epoch());
+            sessions.push((s, users[i % 50]));
+        }
+        assert_eq!(cache.len(), 500, "bounded");
+        index_in_step(&cache);
+        // Stored again (a refreshed reading), a session stays listed once.
+        let (s, u) = sessions[4_999];
+        cache.store(s, &user(u), cache.epoch());
+        index_in_step(&cache);
+
+        let (changed, kept) = (users[0], users[1]);
+        let cached = |who: Uuid| {
+            sessions
+                .iter()
+                .filter(|(s, u)| *u == who && cache.get(*s, who).is_some())
+                .count()
+        };
+        assert!(cached(changed) > 0 && cached(kept) > 0);
+        cache.apply(SessionEvent::UserChanged(changed));
+        assert_eq!(cached(changed), 0);
+        assert!(cached(kept) > 0, "another user's sessions stay");
+        index_in_step(&cache);
+        cache.apply(SessionEvent::SessionDeleted(s));
+        index_in_step(&cache);
+        cache.apply(SessionEvent::All);
+        assert!(cache.is_empty());
+        index_in_step(&cache);
     }
 }
