@@ -53,6 +53,22 @@ async fn exec(app: &TestApp, sql: &str, session: Uuid) {
         .unwrap();
 }
 
+/// Makes the database run `action` whenever it writes a session of client `agent`.
+async fn on_update_for(app: &TestApp, agent: &str, action: &str) {
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION on_marked() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.user_agent = '{agent}' THEN {action}; END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER on_marked BEFORE UPDATE ON sessions
+             FOR EACH ROW EXECUTE FUNCTION on_marked();"
+    ))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
 fn refresh_as<'a>(
     app: &'a TestApp,
     rt: &str,
@@ -205,18 +221,7 @@ async fn a_statement_that_fails_in_the_database_fails_only_its_own_refresh(
     let app = common::app(opts, &[]).await;
     let tokens = sessions(&app, 12).await;
     // A database that refuses to write one client's refresh, and so any statement carrying it.
-    sqlx::raw_sql(
-        "CREATE FUNCTION refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF NEW.user_agent = 'refused-client' THEN RAISE EXCEPTION 'refused'; END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER refuse_marked BEFORE UPDATE ON sessions
-             FOR EACH ROW EXECUTE FUNCTION refuse_marked();",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    on_update_for(&app, "refused-client", "RAISE EXCEPTION 'refused'").await;
     // The refused one goes last, behind the first statements: it shares the next one.
     let answers = futures::future::join_all(
         tokens
@@ -249,18 +254,7 @@ async fn a_refresh_that_cannot_start_in_time_gets_503_and_changes_nothing(
     let tokens = sessions(&app, 3).await;
     // A database that takes 2 s over one client's refreshes: two of them hold both
     // statement places for longer than a refresh may wait (1 s, the pool's wait).
-    sqlx::raw_sql(
-        "CREATE FUNCTION slow_marked() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF NEW.user_agent = 'slow-client' THEN PERFORM pg_sleep(2); END IF;
-             RETURN NEW;
-         END $$;
-         CREATE TRIGGER slow_marked BEFORE UPDATE ON sessions
-             FOR EACH ROW EXECUTE FUNCTION slow_marked();",
-    )
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    on_update_for(&app, "slow-client", "PERFORM pg_sleep(2)").await;
     let answers = futures::future::join3(
         refresh_as(&app, &tokens[0], "slow-client"),
         refresh_as(&app, &tokens[1], "slow-client"),

@@ -6,27 +6,32 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::common::{proxy::Proxy, str_of, TestApp, SECRET};
 
-#[sqlx::test(migrations = false)]
-async fn a_database_outage_fails_fast_and_recovers_by_itself(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let proxy = Proxy::start((opts.get_host().to_owned(), opts.get_port())).await;
+/// The server with a pool of 4 connections to the database behind `proxy`.
+async fn app_behind(proxy: &Proxy, opts: PgConnectOptions) -> TestApp {
     let config = Config::from_args(["--jwt-secret", SECRET]).unwrap();
     let keys = KeySet::load(&config.keys).unwrap();
     let pool = store::connect_with(opts.clone().host("127.0.0.1").port(proxy.port), "auth", 4)
         .await
         .unwrap();
     store::migrate(&pool, "auth").await.unwrap();
-    // Requests wait at most this long for a connection before their 503.
-    assert!(pool.options().get_acquire_timeout() <= std::time::Duration::from_secs(1));
     let state = App::from_parts(config, pool.clone(), keys).unwrap();
-    let app = TestApp {
+    TestApp {
         router: hasura_jwt_auth::http::router(state.clone()),
         state,
         pool,
         _delivery: None,
-    };
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_database_outage_fails_fast_and_recovers_by_itself(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let proxy = Proxy::start((opts.get_host().to_owned(), opts.get_port())).await;
+    let app = app_behind(&proxy, opts).await;
+    // Requests wait at most this long for a connection before their 503.
+    assert!(app.pool.options().get_acquire_timeout() <= std::time::Duration::from_secs(1));
     let s = app.signup("outage@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     let rt = str_of(&s.body, "refresh_token").to_owned();
@@ -85,19 +90,7 @@ async fn refreshes_that_meet_a_broken_connection_are_tried_again(
     opts: PgConnectOptions,
 ) {
     let proxy = Proxy::start((opts.get_host().to_owned(), opts.get_port())).await;
-    let config = Config::from_args(["--jwt-secret", SECRET]).unwrap();
-    let keys = KeySet::load(&config.keys).unwrap();
-    let pool = store::connect_with(opts.clone().host("127.0.0.1").port(proxy.port), "auth", 4)
-        .await
-        .unwrap();
-    store::migrate(&pool, "auth").await.unwrap();
-    let state = App::from_parts(config, pool.clone(), keys).unwrap();
-    let app = TestApp {
-        router: hasura_jwt_auth::http::router(state.clone()),
-        state,
-        pool,
-        _delivery: None,
-    };
+    let app = app_behind(&proxy, opts).await;
     let mut tokens = Vec::new();
     for i in 0..6 {
         let s = app.signup(&format!("restart{i}@example.com")).await;
