@@ -139,7 +139,7 @@ impl IdentityView {
             identity_data: json!({
                 "sub": user.id.to_string(),
                 "email": user.email,
-                "email_verified": user.email_confirmed_at.is_some(),
+                "email_verified": user.email_verified_at.is_some(),
                 "phone_verified": false,
             }),
             provider: "email".into(),

@@ -13,7 +13,7 @@ use crate::{
         keys::KeySet,
         lockout::Lockout,
         password::{HasherSettings, PasswordHasher},
-        rate_limit::{LocalLimiter, SharedLimiter},
+        rate_limit::{Limits, SharedLimiter},
         rotation_batch::RotationBatcher,
         session_cache::SessionCache,
         tokens::AccessTokens,
@@ -42,10 +42,6 @@ impl std::ops::Deref for App {
 pub struct Services {
     pub auth: Auth,
     pub admin: Admin,
-    /// Per-client-address limit of sign-ins and sign-ups, shared by every instance.
-    pub sign_in_limiter: SharedLimiter,
-    /// Per-client-address limit of the requests that send email.
-    pub email_limiter: LocalLimiter,
     /// Sends the outbox; run it with [`App::start_background`].
     pub delivery: Delivery,
     /// The hosted pages' templates; `None` with `AUTH_DISABLE_UI`.
@@ -115,8 +111,7 @@ impl App {
         };
         let mailer = Mailer::new(Templates::load(config.mail.email_templates_dir.as_deref())?);
         let delivery = Delivery::new(&config.mail, pool.clone(), mailer.wake_handle())?;
-        let sign_in_limiter =
-            SharedLimiter::new(pool.clone(), "sign_in", config.accounts.rate_limit_sign_in);
+        let limits = limits(&config, &pool);
         let session_cache = Arc::new(SessionCache::new(config.sessions.session_cache_size));
         let rotations = Arc::new(RotationBatcher::new(
             pool.clone(),
@@ -138,9 +133,8 @@ impl App {
                     config.sessions.session_cache_size,
                 )),
                 rotations,
+                limits,
             },
-            sign_in_limiter,
-            email_limiter: LocalLimiter::per_hour("email", config.mail.rate_limit_email),
             delivery,
             pages: match config.ui.disable_ui {
                 true => None,
@@ -171,6 +165,23 @@ impl App {
         tokio::spawn(crate::housekeeping::run(self.clone()));
         self.start_session_listener();
         tokio::spawn(self.delivery.clone().run());
+    }
+}
+
+/// The rate limits of the core, in the database's `client_rate_limits`.
+fn limits(config: &Config, pool: &PgPool) -> Limits {
+    Limits {
+        sign_in: SharedLimiter::per_minute(
+            pool.clone(),
+            "sign_in",
+            config.accounts.rate_limit_sign_in,
+        ),
+        email: SharedLimiter::per_hour(pool.clone(), "email", config.mail.rate_limit_email),
+        code_guesses: SharedLimiter::per_hour(
+            pool.clone(),
+            "code_guesses",
+            config.mail.email_code_guesses_per_hour,
+        ),
     }
 }
 
@@ -216,6 +227,7 @@ pub fn password_hasher(config: &Config, threads: usize) -> anyhow::Result<Passwo
         queue: p.password_hash_queue,
         nice: p.password_hash_nice,
         plpgsql_secret: p.legacy_hmac_secret.clone(),
+        policy: p.policy(),
     })
 }
 

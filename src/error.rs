@@ -100,6 +100,8 @@ pub struct Error {
     pub message: Cow<'static, str>,
     /// `Retry-After` seconds, for [`Kind::RateLimited`].
     pub retry_after: Option<u64>,
+    /// The rules a refused password breaks (`weak_password`): `length`, `characters`.
+    pub reasons: Vec<&'static str>,
     /// Cause of an internal error; logged, never sent to an API client.
     source: Option<anyhow::Error>,
 }
@@ -111,8 +113,15 @@ impl Error {
             code,
             message: message.into(),
             retry_after: None,
+            reasons: Vec::new(),
             source: None,
         }
+    }
+
+    /// The same error naming the rules a refused password breaks.
+    pub fn with_reasons(mut self, reasons: Vec<&'static str>) -> Self {
+        self.reasons = reasons;
+        self
     }
 
     pub fn invalid_grant(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
@@ -212,6 +221,18 @@ impl Error {
                 Kind::RateLimited,
                 code::OVER_REQUEST_RATE_LIMIT,
                 format!("Too many failed attempts for this account; retry in {retry_after_secs} s"),
+            )
+        }
+    }
+
+    /// Too many guesses of codes sent to one address; retry after `retry_after_secs`.
+    pub fn too_many_guesses(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(
+                Kind::RateLimited,
+                code::OVER_REQUEST_RATE_LIMIT,
+                format!("Too many codes tried for this address; retry in {retry_after_secs} s"),
             )
         }
     }

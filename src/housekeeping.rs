@@ -20,7 +20,6 @@ pub async fn run(app: App) {
 
 /// One round of housekeeping; failures are logged and retried at the next round.
 pub async fn run_once(app: &App) {
-    app.email_limiter.forget_idle();
     for (what, result) in [
         (
             "expired email tokens",
@@ -34,10 +33,7 @@ pub async fn run_once(app: &App) {
             "expired external sign-in states",
             store::oauth_states::prune_expired(app.pool()).await,
         ),
-        (
-            "idle sign-in rate-limit state",
-            app.sign_in_limiter.forget_idle().await,
-        ),
+        ("idle rate-limit state", app.auth.limits.forget_idle().await),
         (
             "idle email send counts",
             store::email_send_limits::prune(app.pool()).await,

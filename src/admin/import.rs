@@ -157,6 +157,7 @@ async fn import_one(
         enabled: row.enabled.unwrap_or(true),
         // Accounts of the system they come from: their addresses were in use there.
         email_confirmed: true,
+        email_verified: true,
         invited: false,
     };
     let id_taken = || Error::conflict(code::CONFLICT, "a user with this id exists");

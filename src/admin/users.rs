@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{ban::Ban, metadata::split_app_metadata, Actor, Admin};
 use crate::{
-    auth::account::{hash_new_password, merge_metadata, normalize_email, validate_metadata},
+    auth::account::{merge_metadata, normalize_email, validate_metadata},
     error::{code, ConstraintExt, Error, Result},
     secret::Secret,
     store::{
@@ -64,7 +64,7 @@ impl Admin {
         let user_metadata =
             validate_metadata(input.user_metadata, "user_metadata")?.unwrap_or_else(|| json!({}));
         let hash = match &input.password {
-            Some(pw) => Some(hash_new_password(&self.hasher, pw).await?),
+            Some(pw) => Some(self.hasher.hash_new(pw).await?),
             None => None,
         };
         let mut tx = self.pool.begin().await?;
@@ -77,6 +77,8 @@ impl Admin {
             app_metadata: &app.rest.unwrap_or_else(|| json!({})),
             enabled: input.enabled,
             email_confirmed: input.email_confirmed,
+            // The administrator vouches for the address.
+            email_verified: input.email_confirmed,
             invited: false,
         };
         let user = store::users::insert(&mut *tx, &new)
@@ -108,7 +110,7 @@ impl Admin {
         let user_metadata = validate_metadata(patch.user_metadata, "user_metadata")?;
         let app_metadata = validate_metadata(patch.app_metadata, "app_metadata")?;
         let hash = match &patch.password {
-            Some(pw) => Some(hash_new_password(&self.hasher, pw).await?),
+            Some(pw) => Some(self.hasher.hash_new(pw).await?),
             None => None,
         };
         let mut tx = self.pool.begin().await?;

@@ -1,14 +1,10 @@
-//! Rules for what users and administrators may store in an account: email addresses,
-//! metadata objects and new passwords. Pure functions (plus hashing), shared by self-service,
-//! the admin API, the CLI and imports.
+//! Rules for what users and administrators may store in an account: email addresses and
+//! metadata objects (new passwords: `password::policy`). Pure functions, shared by
+//! self-service, the admin API, the CLI and imports.
 
 use serde_json::{Map, Value};
 
-use crate::{
-    auth::password::{check_new_password, PasswordHasher},
-    error::{code, Error, Result},
-    secret::Secret,
-};
+use crate::error::{code, Error, Result};
 
 /// Largest metadata object accepted, as JSON text.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -133,13 +129,6 @@ pub fn merge_metadata(current: &Value, patch: Value, name: &str) -> Result<Value
         )));
     }
     Ok(merged)
-}
-
-/// Checks a new password against the length rules and hashes it with Argon2id.
-pub async fn hash_new_password(hasher: &PasswordHasher, password: &Secret) -> Result<String> {
-    check_new_password(password.expose())
-        .map_err(|reason| Error::validation(code::WEAK_PASSWORD, reason))?;
-    hasher.hash(password).await
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod external;
 pub mod keys;
 pub mod lockout;
 pub mod password;
+pub mod proven;
 pub mod rate_limit;
 pub mod refresh;
 pub mod refresh_token;
@@ -112,6 +113,8 @@ pub struct Auth {
     pub salt_cache: Arc<salt_cache::SaltCache>,
     /// Merges concurrent refreshes into one statement (see [`rotation_batch`]).
     pub rotations: Arc<rotation_batch::RotationBatcher>,
+    /// Rate limits shared by every instance (see [`rate_limit`]).
+    pub limits: rate_limit::Limits,
 }
 
 /// A session opened inside a transaction; its tokens are signed once the transaction has

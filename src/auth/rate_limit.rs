@@ -1,113 +1,108 @@
-//! Per-client-address rate limits. [`SharedLimiter`] guards the credential endpoints
-//! (password sign-in and sign-up, against password guessing and sign-up floods) and keeps its
-//! state in PostgreSQL, so several instances behind one load balancer enforce one limit.
-//! [`LocalLimiter`] is the in-memory, per-instance kind (the email-sending requests). IPv6
-//! clients count by /64 (see `Client::rate_limit_key`); requests whose address is unknown
-//! (in-process calls) are not limited. The per-account limit is in `lockout.rs`.
-
-use std::{num::NonZeroU32, sync::Arc};
+//! Rate limits, kept in PostgreSQL so that every instance on the database enforces one limit.
+//! Each is checked inside the core operation it protects, so that every door (the HTTP API,
+//! the Hasura actions, the hosted pages) gets the same limit.
+//!
+//! - per client address (IPv6 by /64, see `Client::rate_limit_key`; in-process calls with no
+//!   address are not limited): credential attempts (password sign-in, sign-up, codes, the
+//!   current password, starting an external sign-in) and requests that send email;
+//! - per email address: code guesses, whatever client they come from.
+//!
+//! The per-account lockout after failed checks is in `lockout.rs`; the per-recipient limits
+//! of messages in `email`.
 
 use std::time::Duration;
 
-use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 use crate::{client::Client, error::Error, store};
 
-/// A per-client-address limit shared by every instance on the database: `per_minute`
-/// requests per address and minute (a burst of that many, then one every 60/N seconds), by
-/// the generic cell rate algorithm, one statement per request.
-#[derive(Clone)]
+/// One limit shared by every instance: `limit` requests per key and `period` (a burst of that
+/// many, then one every period/limit), by the generic cell rate algorithm, one statement per
+/// request.
+#[derive(Clone, Debug)]
 pub struct SharedLimiter {
     pool: PgPool,
+    /// What it limits, in the table, logs and metrics.
     name: &'static str,
-    per_minute: u32,
+    limit: u32,
+    period: Duration,
 }
 
 impl SharedLimiter {
     /// `per_minute` 0: no limit.
-    pub fn new(pool: PgPool, name: &'static str, per_minute: u32) -> Self {
+    pub fn per_minute(pool: PgPool, name: &'static str, per_minute: u32) -> Self {
+        Self::new(pool, name, per_minute, Duration::from_secs(60))
+    }
+
+    /// `per_hour` 0: no limit.
+    pub fn per_hour(pool: PgPool, name: &'static str, per_hour: u32) -> Self {
+        Self::new(pool, name, per_hour, Duration::from_secs(3600))
+    }
+
+    fn new(pool: PgPool, name: &'static str, limit: u32, period: Duration) -> Self {
         Self {
             pool,
             name,
-            per_minute,
+            limit,
+            period,
         }
     }
 
     /// Counts one attempt from `client`; past the limit, 429 with `Retry-After`.
     pub async fn check(&self, client: &Client) -> Result<(), Error> {
-        let (Some(n), Some(key)) = (
-            std::num::NonZeroU32::new(self.per_minute),
-            client.rate_limit_key(),
-        ) else {
+        let Some(key) = client.rate_limit_key() else {
             return Ok(());
         };
-        let interval = Duration::from_secs(60) / n.get();
-        let burst = interval * (n.get() - 1);
-        match store::rate_limits::take(&self.pool, self.name, &key, interval, burst).await? {
+        match self.take(&key).await? {
             None => Ok(()),
             Some(wait) => {
                 tracing::warn!(ip = %key, limit = self.name, "rate limit reached");
-                crate::metrics::rate_limited(self.name);
-                Err(Error::rate_limited(
-                    wait.as_secs_f64().ceil().max(1.0) as u64
-                ))
+                Err(Error::rate_limited(wait))
             }
         }
     }
 
-    /// Forgets addresses that are back to a full allowance (run periodically).
-    pub async fn forget_idle(&self) -> sqlx::Result<u64> {
-        store::rate_limits::prune(&self.pool).await
-    }
-}
-
-#[derive(Clone)]
-pub struct LocalLimiter {
-    limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
-    /// What it limits, in logs and metrics (`sign_in`, `email`).
-    name: &'static str,
-}
-
-impl LocalLimiter {
-    /// `per_minute` attempts per address and minute (a burst of that many, then one every
-    /// 60/N seconds); 0: no limit.
-    pub fn new(name: &'static str, per_minute: u32) -> Self {
-        Self {
-            limiter: NonZeroU32::new(per_minute)
-                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
-            name,
+    /// Counts one attempt on `email` (kept as its SHA-256); past the limit, the seconds to
+    /// wait.
+    pub async fn check_address(&self, email: &str) -> Result<Option<u64>, Error> {
+        let key = B64.encode(Sha256::digest(email.to_lowercase().as_bytes()));
+        let wait = self.take(&key).await?;
+        if wait.is_some() {
+            tracing::warn!(limit = self.name, "rate limit of an address reached");
         }
+        Ok(wait)
     }
 
-    /// `per_hour` requests per address and hour (a burst of that many, then one every
-    /// 3600/N seconds); 0: no limit.
-    pub fn per_hour(name: &'static str, per_hour: u32) -> Self {
-        Self {
-            limiter: NonZeroU32::new(per_hour)
-                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_hour(n)))),
-            name,
+    async fn take(&self, key: &str) -> Result<Option<u64>, Error> {
+        if self.limit == 0 {
+            return Ok(None);
         }
-    }
-
-    /// Counts one attempt from `client`; past the limit, 429 with `Retry-After`.
-    pub fn check(&self, client: &Client) -> Result<(), Error> {
-        let (Some(limiter), Some(ip)) = (&self.limiter, client.rate_limit_key()) else {
-            return Ok(());
-        };
-        limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            tracing::warn!(ip = %ip, limit = self.name, "rate limit reached");
+        let interval = self.period / self.limit;
+        let burst = interval * (self.limit - 1);
+        let wait = store::rate_limits::take(&self.pool, self.name, key, interval, burst).await?;
+        Ok(wait.map(|w| {
             crate::metrics::rate_limited(self.name);
-            Error::rate_limited(wait.as_secs().max(1))
-        })
+            w.as_secs_f64().ceil().max(1.0) as u64
+        }))
     }
+}
 
-    /// Forgets addresses that are back to a full allowance (run periodically).
-    pub fn forget_idle(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
+/// The limits of the core, by what they protect.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Credential attempts per client address and minute.
+    pub sign_in: SharedLimiter,
+    /// Requests that send email, per client address and hour.
+    pub email: SharedLimiter,
+    /// Code guesses per email address and hour, from any client.
+    pub code_guesses: SharedLimiter,
+}
+
+impl Limits {
+    /// Forgets keys that are back to a full allowance (run periodically).
+    pub async fn forget_idle(&self) -> sqlx::Result<u64> {
+        store::rate_limits::prune(&self.sign_in.pool).await
     }
 }

@@ -1,12 +1,16 @@
 //! `PUT /user` (and the `changePassword` action): what a signed-in user may change about
 //! themselves.
+//!
+//! A new password and a new address are account takeovers in the hands of whoever stole an
+//! access token, so both need the user to show they are the user again: `current_password`,
+//! or a session signed in within the reauthentication window. Metadata needs neither.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{
-    account::{merge_metadata, validate_metadata},
-    password::check_new_password,
+    account::{merge_metadata, normalize_email, validate_metadata},
+    email::{pkce::Challenge, EmailChangeOutcome},
     Auth,
 };
 use crate::{
@@ -27,20 +31,33 @@ pub struct SelfUpdate {
     pub current_password: Option<Secret>,
     /// Merged into `user_metadata` (see [`merge_metadata`]).
     pub data: Option<Value>,
+    /// A new address: it changes once confirmed (see the email flows).
+    pub email: Option<String>,
+    /// Where the email-change links lead.
+    pub redirect_to: Option<String>,
+    /// A PKCE client's challenge, for the email-change links.
+    pub challenge: Option<Challenge>,
+}
+
+impl SelfUpdate {
+    /// Whether the change takes proof that the caller is the user (see the module).
+    fn needs_reauthentication(&self) -> bool {
+        self.password.is_some() || self.email.is_some()
+    }
 }
 
 fn reauthentication_needed() -> Error {
     Error::bad_request(
         code::REAUTHENTICATION_NEEDED,
-        "Changing the password needs current_password (or a fresh sign-in)",
+        "Changing the password or the email address needs current_password (or a fresh sign-in)",
     )
 }
 
 impl Auth {
-    /// Sets a new password and/or merges `data` into `user_metadata`, in one transaction. A
-    /// new password signs out every session but the caller's, and needs `current_password`
-    /// unless the caller's session was opened within the reauthentication window: a stolen
-    /// access token of an older session cannot take the account over.
+    /// Sets a new password and/or merges `data` into `user_metadata`, in one transaction, then
+    /// asks for the confirmations of a new address. A new password signs out every session but
+    /// the caller's. A password or address change needs `current_password` unless the caller's
+    /// session was opened within the reauthentication window.
     pub async fn update_self(
         &self,
         user_id: Uuid,
@@ -48,39 +65,71 @@ impl Auth {
         update: SelfUpdate,
         client: &Client,
     ) -> Result<User> {
-        let data = validate_metadata(update.data, "data")?;
-        let hash = match &update.password {
-            None => None,
-            Some(new) => {
-                check_new_password(new.expose())
-                    .map_err(|reason| Error::validation(code::WEAK_PASSWORD, reason))?;
-                match &update.current_password {
-                    // Refuse before any hashing work when reauthentication is missing.
-                    None => {
-                        if !self
-                            .session_is_recent(&self.pool, user_id, session_id, false)
-                            .await?
-                        {
-                            return Err(reauthentication_needed());
-                        }
-                    }
-                    Some(current) => {
-                        self.check_current_password(user_id, session_id, current, client)
-                            .await?
-                    }
+        let data = validate_metadata(update.data.clone(), "data")?;
+        if let Some(new) = &update.password {
+            self.hasher.policy().check(new.expose())?;
+        }
+        let new_email = update.email.as_deref().map(normalize_email).transpose()?;
+        if update.needs_reauthentication() {
+            // Refused before any hashing work when reauthentication is missing.
+            match &update.current_password {
+                None if !self
+                    .session_is_recent(&self.pool, user_id, session_id, false)
+                    .await? =>
+                {
+                    return Err(reauthentication_needed())
                 }
-                Some(self.hasher.hash(new).await?)
+                None => {}
+                Some(current) => {
+                    self.check_current_password(user_id, session_id, current, client)
+                        .await?
+                }
             }
+        }
+        let hash = match &update.password {
+            Some(new) => Some(self.hasher.hash(new).await?),
+            None => None,
         };
+        let user = self
+            .apply_self_update(user_id, session_id, &update, hash, data, client)
+            .await?;
+        let Some(new_email) = new_email else {
+            return Ok(user);
+        };
+        let outcome = self
+            .request_email_change(
+                &user,
+                &new_email,
+                update.redirect_to.as_deref(),
+                update.challenge.as_ref(),
+                client,
+            )
+            .await?;
+        Ok(match outcome {
+            EmailChangeOutcome::Requested(user) | EmailChangeOutcome::Unchanged(user) => user,
+        })
+    }
+
+    /// The transaction of [`Self::update_self`]: the new password (`hash`) and metadata.
+    async fn apply_self_update(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        update: &SelfUpdate,
+        hash: Option<String>,
+        data: Option<Value>,
+        client: &Client,
+    ) -> Result<User> {
         let mut tx = self.pool.begin().await?;
-        // Lock the caller's session: it must still be live, and its age decides on reauthentication.
+        // Lock the caller's session: it must still be live, and its age decides on
+        // reauthentication (it may have aged while the password was hashed).
         let recent = self
             .session_is_recent(&mut *tx, user_id, session_id, true)
             .await?;
+        if update.needs_reauthentication() && update.current_password.is_none() && !recent {
+            return Err(reauthentication_needed());
+        }
         if let Some(hash) = &hash {
-            if update.current_password.is_none() && !recent {
-                return Err(reauthentication_needed());
-            }
             store::passwords::set(&mut *tx, user_id, hash).await?;
             let n = store::sessions::delete_for_user(&mut *tx, user_id, Some(session_id)).await?;
             audit::record(
@@ -118,9 +167,10 @@ impl Auth {
         current: &Secret,
         client: &Client,
     ) -> Result<()> {
+        // Guessing the current password with a stolen access token counts like sign-in
+        // attempts: per client address, and towards the account's lockout.
+        self.limits.sign_in.check(client).await?;
         let found = store::passwords::find_user_by_id(&self.pool, user_id).await?;
-        // The same per-account lockout as sign-in: a stolen access token must not become an
-        // unlimited password oracle.
         let email = found
             .as_ref()
             .map(|f| f.user.email.clone())

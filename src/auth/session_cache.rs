@@ -261,6 +261,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             email_confirmed_at: None,
+            email_verified_at: None,
             invited_at: None,
             email_change: None,
             email_identity: true,

@@ -77,6 +77,7 @@ impl Auth {
 
     /// The checks of a password sign-in: the user whose password this is, if they may sign in.
     async fn check_sign_in(&self, email: &str, password: &Secret, client: &Client) -> Result<User> {
+        self.limits.sign_in.check(client).await?;
         if email.trim().is_empty() || password.expose().is_empty() {
             return Err(Error::invalid_request(
                 "email (or username) and password are required",

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{
-    account::{hash_new_password, normalize_email, validate_metadata},
+    account::{normalize_email, validate_metadata},
     email::{pkce::Challenge, TokenKind, TokenRequest},
     Auth, Session,
 };
@@ -61,13 +61,14 @@ impl Auth {
     /// `POST /signup`: creates a user with `data` as `user_metadata`.
     pub async fn sign_up(&self, req: SignUpRequest, client: &Client) -> Result<SignedUp> {
         self.check_sign_up_allowed()?;
+        self.limits.sign_in.check(client).await?;
         let email = normalize_email(&req.email)?;
         let metadata = validate_metadata(req.data, "data")?.unwrap_or_else(|| json!({}));
         let confirm = self.policy.email_confirmation_required;
         if confirm {
             self.reserve_send(&email).await?;
         }
-        let hash = hash_new_password(&self.hasher, &req.password).await?;
+        let hash = self.hasher.hash_new(&req.password).await?;
         let mut tx = self.pool.begin().await?;
         let new = NewUser {
             id: Uuid::new_v4(),
@@ -77,14 +78,16 @@ impl Auth {
             user_metadata: &metadata,
             app_metadata: &json!({}),
             enabled: true,
+            // Signing in may not wait for the address; the address is still unproven.
             email_confirmed: !confirm,
+            email_verified: false,
             invited: false,
         };
         let Some(user) = store::users::insert(&mut *tx, &new).await? else {
             drop(tx);
             if confirm {
                 return self
-                    .sign_up_taken_address(&email, &hash, metadata, req.redirect_to.as_deref())
+                    .sign_up_taken_address(&email, metadata, req.redirect_to.as_deref(), client)
                     .await;
             }
             return Err(Error::validation(
@@ -139,48 +142,74 @@ impl Auth {
     }
 
     /// With confirmation required, a sign-up for an address that has an account answers as
-    /// if it had not (an unconfirmed account gets this password and its confirmation again),
-    /// so sign-up cannot be used to find out who has an account here.
+    /// if it had not, so sign-up cannot be used to find out who has an account here. An
+    /// account still waiting for its confirmation gets the confirmation again, but no
+    /// password: two sign-ups for one unproven address cannot both be its owner, and the
+    /// confirmation must not activate a password the owner may not have chosen. The password
+    /// of the earlier sign-up goes too; the confirmation then signs the owner in, and they
+    /// choose one.
     async fn sign_up_taken_address(
         &self,
         email: &str,
-        password_hash: &str,
         metadata: Value,
         redirect_to: Option<&str>,
+        client: &Client,
     ) -> Result<SignedUp> {
         if let Some(user) = store::users::find_by_email(&self.pool, email).await? {
             if user.email_confirmed_at.is_none() && user.is_active(Utc::now()) {
-                // The latest sign-up's password is the one the confirmation confirms: whoever
-                // registered the address earlier (perhaps not its owner) loses theirs.
-                store::passwords::set(&self.pool, user.id, password_hash).await?;
-                self.send_token(TokenRequest {
+                let mut tx = self.pool.begin().await?;
+                store::passwords::delete(&mut *tx, user.id).await?;
+                let token = TokenRequest {
                     user: &user,
                     kind: TokenKind::Confirmation,
                     recipient: &user.email,
                     redirect_to,
                     challenge: None,
-                })
+                };
+                self.issue_token(&mut tx, token, true).await?;
+                audit::record(
+                    &mut *tx,
+                    event::SIGN_UP_REPEATED,
+                    Some(user.id),
+                    None,
+                    client,
+                    json!({"password_removed": true}),
+                )
                 .await?;
+                tx.commit().await?;
+                self.mailer.wake();
             }
         }
-        let now = Utc::now();
-        Ok(SignedUp::ConfirmationSent(User {
-            id: Uuid::new_v4(),
-            email: email.to_owned(),
-            enabled: true,
-            banned_until: None,
-            default_role: self.policy.default_role.clone(),
-            allowed_roles: self.policy.default_allowed_roles.clone(),
-            user_metadata: metadata,
-            app_metadata: json!({}),
-            last_sign_in_at: None,
-            created_at: now,
-            updated_at: now,
-            email_confirmed_at: None,
-            invited_at: None,
-            email_change: None,
-            email_identity: true,
-            external_identities: Default::default(),
-        }))
+        Ok(SignedUp::ConfirmationSent(made_up_user(
+            &self.policy,
+            email,
+            metadata,
+        )))
+    }
+}
+
+/// The answer to a sign-up for a taken address: a new-looking user, as the database would
+/// have made it (its times in microseconds, like PostgreSQL's).
+fn made_up_user(policy: &super::Policy, email: &str, metadata: Value) -> User {
+    use chrono::SubsecRound;
+    let now = Utc::now().trunc_subsecs(6);
+    User {
+        id: Uuid::new_v4(),
+        email: email.to_owned(),
+        enabled: true,
+        banned_until: None,
+        default_role: policy.default_role.clone(),
+        allowed_roles: policy.default_allowed_roles.clone(),
+        user_metadata: metadata,
+        app_metadata: json!({}),
+        last_sign_in_at: None,
+        created_at: now,
+        updated_at: now,
+        email_confirmed_at: None,
+        email_verified_at: None,
+        invited_at: None,
+        email_change: None,
+        email_identity: true,
+        external_identities: Default::default(),
     }
 }

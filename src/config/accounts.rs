@@ -22,13 +22,14 @@ pub struct AccountArgs {
     #[arg(long, env = "AUTH_DISABLE_SIGNUP")]
     pub disable_signup: bool,
 
-    /// Password sign-ins plus sign-ups allowed per client address and minute (a burst of
-    /// that many, then one every 60/N seconds); `0` turns the limit off. Kept in PostgreSQL:
-    /// every instance on the database enforces the same limit.
+    /// Credential attempts allowed per client address and minute, counted together: password
+    /// sign-ins, sign-ups, email codes, current-password checks, external sign-ins started (a
+    /// burst of that many, then one every 60/N seconds); `0` turns the limit off. Kept in
+    /// PostgreSQL: every instance on the database enforces the same limit.
     #[arg(long, env = "AUTH_RATE_LIMIT_SIGN_IN", default_value_t = 30)]
     pub rate_limit_sign_in: u32,
 
-    /// Consecutive failed password checks for one email address (from any client address)
+    /// Consecutive failed password or email-code checks for one email address (from any client address)
     /// before it is locked: 1 s, then 2 s, 4 s, … up to AUTH_ACCOUNT_LOCKOUT_MAX. Shared by
     /// every instance. `0` turns the lockout off.
     #[arg(long, env = "AUTH_ACCOUNT_LOCKOUT_THRESHOLD", default_value_t = 5)]
@@ -52,8 +53,19 @@ impl AccountArgs {
 }
 
 #[derive(Args, Clone, Debug)]
-#[command(next_help_heading = "Password hashing")]
+#[command(next_help_heading = "Passwords")]
 pub struct PasswordArgs {
+    /// Fewest characters of a new password (at least 6).
+    #[arg(long, env = "AUTH_PASSWORD_MIN_LENGTH", default_value_t = 8)]
+    pub password_min_length: usize,
+
+    /// Character sets of which a new password must hold at least one character each,
+    /// separated by `:` (`\:` for a colon in a set), e.g.
+    /// `abcdefghijklmnopqrstuvwxyz:ABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789`. Empty: none.
+    #[arg(long, env = "AUTH_PASSWORD_REQUIRED_CHARACTERS", default_value = "",
+          value_parser = crate::auth::password::policy::parse_required_characters)]
+    pub password_required_characters: crate::auth::password::policy::CharacterSets,
+
     /// Argon2id memory cost in KiB (at least 19456, OWASP's minimum).
     #[arg(long, env = "AUTH_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
     pub argon2_memory_kib: u32,
@@ -90,6 +102,14 @@ pub struct PasswordArgs {
 }
 
 impl PasswordArgs {
+    /// What new passwords must be.
+    pub fn policy(&self) -> crate::auth::password::PasswordPolicy {
+        crate::auth::password::PasswordPolicy {
+            min_length: self.password_min_length,
+            required_characters: self.password_required_characters.0.clone(),
+        }
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         use anyhow::ensure;
         ensure!(
@@ -107,6 +127,11 @@ impl PasswordArgs {
         ensure!(
             (0..=19).contains(&self.password_hash_nice),
             "AUTH_PASSWORD_HASH_NICE must be between 0 and 19"
+        );
+        use crate::auth::password::policy::{LOWEST_MIN_LENGTH, MAX_PASSWORD_CHARS};
+        ensure!(
+            (LOWEST_MIN_LENGTH..=MAX_PASSWORD_CHARS).contains(&self.password_min_length),
+            "AUTH_PASSWORD_MIN_LENGTH must be between {LOWEST_MIN_LENGTH} and {MAX_PASSWORD_CHARS}"
         );
         Ok(())
     }

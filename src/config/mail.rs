@@ -37,8 +37,11 @@ pub struct MailArgs {
     #[arg(long, env = "AUTH_EMAIL_CONFIRMATION_REQUIRED")]
     pub email_confirmation_required: bool,
 
-    /// An email change needs a confirmation from the current address too, not only the new.
-    #[arg(long, env = "AUTH_SECURE_EMAIL_CHANGE")]
+    /// An email change needs a confirmation from the current address too, not only the new
+    /// (on by default, as in Supabase Auth; `false` to need only the new address's).
+    #[arg(long, env = "AUTH_SECURE_EMAIL_CHANGE", default_value_t = true,
+          num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub secure_email_change: bool,
 
     /// How long an email link stays valid.
@@ -49,7 +52,8 @@ pub struct MailArgs {
     #[arg(long, env = "AUTH_EMAIL_CODE_TTL", default_value = "10m", value_parser = parse_duration)]
     pub email_code_ttl: Duration,
 
-    /// Wrong tries of a 6-digit code before it is void.
+    /// Wrong tries of a 6-digit code before it is void; a new code of the same kind does not
+    /// start the count again while the previous token's link lives.
     #[arg(long, env = "AUTH_EMAIL_CODE_ATTEMPTS", default_value_t = 5)]
     pub email_code_attempts: u32,
 
@@ -62,9 +66,15 @@ pub struct MailArgs {
     pub email_hourly_limit: u32,
 
     /// Email-sending requests (recovery, sign-in links, resends, email changes) per client
-    /// address and hour; `0`: no limit. Per instance.
+    /// address and hour; `0`: no limit. Shared by every instance (kept in PostgreSQL).
     #[arg(long, env = "AUTH_RATE_LIMIT_EMAIL", default_value_t = 30)]
     pub rate_limit_email: u32,
+
+    /// Guesses of 6-digit codes per email address and hour, from any client and through any
+    /// way in (a burst of that many, then one every 3600/N seconds); `0`: no limit. Shared by
+    /// every instance.
+    #[arg(long, env = "AUTH_EMAIL_CODE_GUESSES_PER_HOUR", default_value_t = 10)]
+    pub email_code_guesses_per_hour: u32,
 
     /// SMTP server host. Without it, messages are written to the log instead (development).
     #[arg(long, env = "AUTH_SMTP_HOST")]
@@ -106,7 +116,7 @@ pub struct MailArgs {
 
     /// Directory of templates overriding the built-in ones: `<kind>.subject.txt`,
     /// `<kind>.txt`, `<kind>.html` (kinds: confirmation, recovery, magiclink, invite,
-    /// email_change).
+    /// email_change, email_changed).
     #[arg(long, env = "AUTH_EMAIL_TEMPLATES_DIR")]
     pub email_templates_dir: Option<PathBuf>,
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{cookie, error::status, extract::Arrival, token::token_response, Payload};
+use super::{cookie, error::status, extract::Arrival, origin, token::token_response, Payload};
 use crate::{
     app::App,
     auth::{
@@ -65,9 +65,13 @@ fn action_error(e: Error) -> Response {
         )
             .into_response();
     }
+    let mut extensions = json!({"code": e.code});
+    if !e.reasons.is_empty() {
+        extensions["reasons"] = json!(e.reasons);
+    }
     (
         status,
-        Json(json!({"message": e.message, "extensions": {"code": e.code}})),
+        Json(json!({"message": e.message, "extensions": extensions})),
     )
         .into_response()
 }
@@ -212,10 +216,30 @@ fn client_of(peer: Client, headers: &HeaderMap) -> Client {
     Client::new(peer.ip, user_agent).with_request_id(peer.request_id)
 }
 
+/// Proof that a browser behind Hasura, if any, is on a page allowed to call (see
+/// [`origin::Rule::Relayed`]); refused in the actions' error shape.
+struct SameSiteCaller;
+
+impl FromRequestParts<App> for SameSiteCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        origin::check(
+            &app.config,
+            origin::Rule::Relayed,
+            &parts.method,
+            &parts.headers,
+        )
+        .map(|()| Self)
+        .map_err(action_error)
+    }
+}
+
 async fn actions(
     State(app): State<App>,
     Arrival(arrived): Arrival,
     _caller: ActionsCaller,
+    _same_site: SameSiteCaller,
     peer: Client,
     headers: HeaderMap,
     Payload(req): Payload<ActionRequest>,
@@ -236,9 +260,7 @@ async fn run_action(
     match req.action.name.as_str() {
         "signup" => {
             app.auth.check_sign_up_allowed()?;
-            cookie::check_forwarded_origin(&app.config, headers)?;
             let c: Credentials = required_input(req.input)?;
-            app.sign_in_limiter.check(client).await?;
             let request = SignUpRequest {
                 email: c.email,
                 password: c.password,
@@ -264,15 +286,11 @@ async fn run_action(
             })
         }
         "login" => {
-            cookie::check_forwarded_origin(&app.config, headers)?;
             let c: Credentials = required_input(req.input)?;
-            app.sign_in_limiter.check(client).await?;
             let session = app.auth.sign_in(&c.email, &c.password, client).await?;
             Ok(session_output(app, session))
         }
         "refreshToken" => {
-            // Never let a page of another site use (or plant) the cookie through Hasura.
-            cookie::check_forwarded_origin(&app.config, headers)?;
             let r: RefreshInput = input(req.input)?;
             let (token, _) = cookie::refresh_token(&app.config, headers, r.refresh_token)?;
             let session = app.auth.refresh(token.expose(), client, arrived).await?;
@@ -307,13 +325,10 @@ async fn run_action(
         "changePassword" => {
             let (user_id, session_id) = acting_user(app, &req.session_variables).await?;
             let c: ChangePasswordInput = required_input(req.input)?;
-            if c.current_password.is_some() {
-                app.sign_in_limiter.check(client).await?;
-            }
             let update = SelfUpdate {
                 password: Some(c.password),
                 current_password: c.current_password,
-                data: None,
+                ..Default::default()
             };
             app.auth
                 .update_self(user_id, session_id, update, client)
@@ -322,7 +337,6 @@ async fn run_action(
         }
         "requestPasswordRecovery" => {
             let r: EmailRequestInput = required_input(req.input)?;
-            app.email_limiter.check(client)?;
             app.auth
                 .request_recovery(&r.email, r.redirect_to.as_deref(), None, client)
                 .await?;
@@ -330,7 +344,6 @@ async fn run_action(
         }
         "requestSignInLink" => {
             let r: EmailRequestInput = required_input(req.input)?;
-            app.email_limiter.check(client)?;
             let request = SignInLinkRequest {
                 email: r.email,
                 create_user: r.create_user.unwrap_or(true),

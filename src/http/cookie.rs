@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 
 use crate::{
     config::{Config, SameSite},
-    error::{code, Error},
+    error::Error,
     secret::Secret,
 };
 
@@ -108,95 +108,5 @@ pub fn refresh_token(
         None => read(config, headers)
             .map(|t| (Secret::new(t), TokenSource::Cookie))
             .ok_or_else(|| Error::invalid_request("refresh_token is required")),
-    }
-}
-
-/// The origin (`scheme://host[:port]`) of a URL.
-fn origin_of(url: &str) -> &str {
-    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
-    match url[after_scheme..].find('/') {
-        Some(i) => &url[..after_scheme + i],
-        None => url,
-    }
-}
-
-/// With the cookie on, a browser on another site must neither plant a session cookie (login
-/// CSRF) nor use one: requests whose `Origin` is neither this server's public origin nor in
-/// `AUTH_CORS_ORIGINS`, or that the browser marks `Sec-Fetch-Site: cross-site` from an origin
-/// not listed, are refused. Non-browser clients send neither header and are unaffected.
-pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
-    check_browser_origin(config, headers.get(header::ORIGIN), headers)
-}
-
-/// For forms of this server's own pages (the email-link page): whatever the cookie setting,
-/// a browser request must come from this server's origin, so that another site cannot submit
-/// its own token and sign the visitor into its account (login CSRF).
-pub fn check_same_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
-    let public = config.public_url();
-    let origin_ok = headers
-        .get(header::ORIGIN)
-        .map(|v| v.to_str().unwrap_or("null"))
-        .is_none_or(|o| o == origin_of(&public));
-    let site_ok = headers
-        .get("sec-fetch-site")
-        .is_none_or(|v| v.as_bytes() == b"same-origin" || v.as_bytes() == b"none");
-    if origin_ok && site_ok {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            code::CROSS_SITE_REQUEST,
-            "Cross-site request refused",
-        ))
-    }
-}
-
-/// [`check_origin`] for a request relayed by Hasura (the actions handler): Hasura passes the
-/// browser's `Origin` on as `X-Forwarded-Origin`, and `Sec-Fetch-Site` as it is.
-pub fn check_forwarded_origin(config: &Config, headers: &HeaderMap) -> Result<(), Error> {
-    let origin = headers
-        .get("x-forwarded-origin")
-        .or_else(|| headers.get(header::ORIGIN));
-    check_browser_origin(config, origin, headers)
-}
-
-fn check_browser_origin(
-    config: &Config,
-    origin: Option<&HeaderValue>,
-    headers: &HeaderMap,
-) -> Result<(), Error> {
-    if !config.cookie.refresh_token_cookie {
-        return Ok(());
-    }
-    let public = config.public_url();
-    let allowed =
-        |o: &str| o == origin_of(&public) || config.server.cors_origins.iter().any(|c| c == o);
-    let origin = origin.map(|v| v.to_str().unwrap_or("null"));
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
-    let refused = match origin {
-        Some(o) => !allowed(o),
-        None => cross_site,
-    };
-    if refused {
-        return Err(Error::forbidden(
-            code::CROSS_SITE_REQUEST,
-            "Cross-site request refused: add the site's origin to AUTH_CORS_ORIGINS",
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::origin_of;
-
-    #[test]
-    fn origins() {
-        assert_eq!(
-            origin_of("https://auth.example.com/base/"),
-            "https://auth.example.com"
-        );
-        assert_eq!(origin_of("http://127.0.0.1:9999"), "http://127.0.0.1:9999");
     }
 }

@@ -20,8 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    cookie,
-    extract::{Payload, RedirectTo},
+    extract::{media_type, Payload, RedirectTo, FORM},
     redirect,
     token::session_response,
 };
@@ -38,7 +37,11 @@ pub fn router() -> Router<App> {
         .route("/otp", post(otp))
         .route("/magiclink", post(magiclink))
         .route("/resend", post(resend))
-        .route("/verify", post(verify).get(verify_page))
+}
+
+/// `/verify`: the page behind an email link and its form, which also takes auth-js's JSON.
+pub fn link_page_router() -> Router<App> {
+    Router::new().route("/verify", post(verify).get(verify_page))
 }
 
 /// The empty success answer of requests that send a message.
@@ -68,7 +71,6 @@ async fn recover(
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<RecoverRequest>,
 ) -> Result<Json<Value>> {
-    app.email_limiter.check(&client)?;
     let email = req
         .email
         .ok_or_else(|| Error::invalid("email is required"))?;
@@ -100,12 +102,9 @@ struct OtpRequest {
 async fn otp(
     State(app): State<App>,
     client: Client,
-    headers: HeaderMap,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<OtpRequest>,
 ) -> Result<Json<Value>> {
-    cookie::check_origin(&app.config, &headers)?;
-    app.email_limiter.check(&client)?;
     let request = SignInLinkRequest {
         email: req
             .email
@@ -138,12 +137,9 @@ struct MagicLinkRequest {
 async fn magiclink(
     State(app): State<App>,
     client: Client,
-    headers: HeaderMap,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<MagicLinkRequest>,
 ) -> Result<Json<Value>> {
-    cookie::check_origin(&app.config, &headers)?;
-    app.email_limiter.check(&client)?;
     let request = SignInLinkRequest {
         email: req
             .email
@@ -179,7 +175,6 @@ async fn resend(
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<ResendRequest>,
 ) -> Result<Json<Value>> {
-    app.email_limiter.check(&client)?;
     let email = req
         .email
         .ok_or_else(|| Error::invalid("email is required"))?;
@@ -305,13 +300,10 @@ async fn verify(
     headers: HeaderMap,
     Payload(req): Payload<VerifyRequest>,
 ) -> Result<Response> {
-    let from_form = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.as_bytes()
-            .starts_with(b"application/x-www-form-urlencoded")
-    });
+    // The page's form (same origin only, see `origin::Rule::Pages`) is answered with a
+    // redirect; anything else (auth-js's JSON) with the session.
     let kind = req.kind.clone().unwrap_or_default();
-    if from_form {
-        cookie::check_same_origin(&app.config, &headers)?;
+    if media_type(&headers) == FORM {
         return Ok(verify_and_redirect(&app, &client, req, &kind).await);
     }
     let presented = match (&req.token_hash, &req.email, &req.token) {
@@ -319,15 +311,11 @@ async fn verify(
             token,
             verification_type: &kind,
         },
-        (None, Some(email), Some(code)) => {
-            // Guessing codes counts like guessing passwords, per client address.
-            app.sign_in_limiter.check(&client).await?;
-            Verification::Code {
-                email,
-                code,
-                verification_type: &kind,
-            }
-        }
+        (None, Some(email), Some(code)) => Verification::Code {
+            email,
+            code,
+            verification_type: &kind,
+        },
         _ => {
             return Err(Error::invalid(
                 "give type with token_hash, or type with email and token",

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! `error`/`error_description` are RFC 6749 §5.2; `code`/`error_code`/`msg` are what Supabase
-//! Auth (GoTrue) clients read. Internal failures answer a generic 500 and log the cause; no
+//! Auth (GoTrue) clients read. A refused password adds `weak_password: {reasons, message}`. Internal failures answer a generic 500 and log the cause; no
 //! error body ever carries a database message or a secret.
 
 use axum::{
@@ -61,13 +61,17 @@ impl IntoResponse for Error {
         self.log_cause();
         let status = status(self.kind);
         let oauth = oauth_error(self.kind);
-        let body = json!({
+        let mut body = json!({
             "error": oauth.unwrap_or(self.code),
             "error_description": self.message,
             "code": status.as_u16(),
             "error_code": self.code,
             "msg": self.message,
         });
+        if self.code == code::WEAK_PASSWORD {
+            // Supabase Auth's shape, which auth-js turns into an AuthWeakPasswordError.
+            body["weak_password"] = json!({"reasons": self.reasons, "message": self.message});
+        }
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         if status == StatusCode::UNAUTHORIZED {

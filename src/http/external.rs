@@ -24,7 +24,9 @@ use crate::{
     app::App,
     auth::{
         email::pkce::Challenge,
-        external::{link_needs_pkce, new_browser_secret, ExternalOutcome, STATE_TTL},
+        external::{
+            link_needs_pkce, new_browser_secret, ExternalOutcome, StartExternal, STATE_TTL,
+        },
         Authenticated,
     },
     client::Client,
@@ -88,12 +90,10 @@ async fn authorize(
     client: Client,
     q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
-    // Each call stores a sign-in under way: limited like sign-ins.
-    app.sign_in_limiter.check(&client).await?;
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?;
-    start(&app, &q, challenge, None).await
+    start(&app, &client, &q, challenge, None).await
 }
 
 #[derive(Deserialize)]
@@ -232,12 +232,11 @@ async fn link(
     client: Client,
     q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
-    app.sign_in_limiter.check(&client).await?;
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?
             .ok_or_else(link_needs_pkce)?;
-    start(&app, &q, Some(challenge), Some(me.user.id)).await
+    start(&app, &client, &q, Some(challenge), Some(me.user.id)).await
 }
 
 /// Stores the sign-in (or link) under way and sends the browser to the provider with its
@@ -245,22 +244,21 @@ async fn link(
 /// `linkIdentity` fetches it, then navigates).
 async fn start(
     app: &App,
+    client: &Client,
     q: &AuthorizeQuery,
     challenge: Option<Challenge>,
     link_user_id: Option<Uuid>,
 ) -> Result<Response> {
     let browser = new_browser_secret();
-    let url = app
-        .auth
-        .start_external(
-            q.provider()?,
-            q.redirect_to.as_deref(),
-            &q.scopes(),
-            challenge,
-            &browser,
-            link_user_id,
-        )
-        .await?;
+    let request = StartExternal {
+        provider: q.provider()?,
+        redirect_to: q.redirect_to.as_deref(),
+        scopes: &q.scopes(),
+        challenge,
+        browser_secret: &browser,
+        link_user_id,
+    };
+    let url = app.auth.start_external(request, client).await?;
     if link_user_id.is_some() && q.skip_http_redirect == Some(true) {
         return Ok(Json(json!({ "url": url })).into_response());
     }

@@ -16,6 +16,26 @@ use crate::{
     error::{code, Error, Kind},
 };
 
+/// The media type of an HTML form body.
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The media type of the request's body, as parsed (RFC 9110 §8.3.1: without parameters,
+/// case-insensitive, so lowercased); empty without a `Content-Type`. Every decision on the
+/// kind of body is made on this value.
+pub fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
 /// A request body as JSON or as an HTML form (`application/x-www-form-urlencoded`, which
 /// RFC 6749 and RFC 7009 clients send).
 pub struct Payload<T>(pub T);
@@ -24,18 +44,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        let content_type = media_type(req.headers());
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Error::new(
@@ -62,7 +71,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
                     format!("Could not parse request body as JSON: {e}"),
                 )
             })?
-        } else if content_type == "application/x-www-form-urlencoded" {
+        } else if content_type == FORM {
             serde_urlencoded::from_bytes(&bytes).map_err(|e| {
                 Error::bad_request(
                     code::BAD_JSON,

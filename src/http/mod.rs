@@ -13,6 +13,7 @@ mod extract;
 mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod origin;
 mod redirect;
 pub mod request_id;
 pub mod server;
@@ -51,22 +52,34 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP API.
 pub fn router(app: App) -> Router {
-    let mut routes = Router::new();
-    if app.pages.is_some() {
-        routes = routes.nest("/ui", ui::router(&app.config));
-    }
-    routes
+    let guarded = |routes: Router<App>, rule: origin::Rule| {
+        routes.route_layer(axum::middleware::from_fn_with_state(
+            (app.clone(), rule),
+            origin::guard,
+        ))
+    };
+    // What browsers call (see `origin`): the API and the email link's page. The actions that
+    // Hasura relays and the hosted pages apply the same rule themselves, to refuse in their
+    // own shapes (an action error, a page).
+    let browser_api = Router::new()
         .merge(token::router())
         .merge(user::router())
+        .merge(email::router())
+        .merge(external::router())
+        .merge(sessions::router());
+    let mut routes = Router::new()
+        .merge(guarded(browser_api, origin::Rule::Api))
+        .merge(guarded(email::link_page_router(), origin::Rule::Pages))
+        .merge(actions::router());
+    if app.pages.is_some() {
+        routes = routes.nest("/ui", ui::router(&app));
+    }
+    routes
         .merge(well_known::router())
         .merge(health::router())
         .merge(admin::router())
-        .merge(actions::router())
         .merge(webhook::router())
-        .merge(email::router())
         .merge(admin_links::router())
-        .merge(external::router())
-        .merge(sessions::router())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         // Every route is counted and timed by its pattern; unmatched paths are not.
         .route_layer(axum::middleware::from_fn(metrics::track))

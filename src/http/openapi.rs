@@ -119,6 +119,17 @@ pub struct Error {
     pub error_code: String,
     /// The same as `error_description`.
     pub msg: String,
+    /// With `weak_password`: which rules the password breaks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weak_password: Option<WeakPassword>,
+}
+
+/// Why a new password was refused (Supabase Auth's shape).
+#[derive(Serialize, ToSchema)]
+pub struct WeakPassword {
+    /// `length`, `characters`.
+    pub reasons: Vec<String>,
+    pub message: String,
 }
 
 /// A session: the access token, the refresh token (not in cookie mode, where it is only in

@@ -110,12 +110,9 @@ struct SignupRequest {
 async fn signup(
     State(app): State<App>,
     client: Client,
-    headers: HeaderMap,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
-    cookie::check_origin(&app.config, &headers)?;
-    app.sign_in_limiter.check(&client).await?;
     app.auth.check_sign_up_allowed()?;
     let email = req
         .email
@@ -180,11 +177,9 @@ async fn token(
     query: Result<Query<GrantQuery>, QueryRejection>,
     Payload(req): Payload<TokenRequest>,
 ) -> Result<Response> {
-    cookie::check_origin(&app.config, &headers)?;
     let grant = query.map_err(bad_query)?.0.grant_type.or(req.grant_type);
     let session = match grant.as_deref() {
         Some("password") => {
-            app.sign_in_limiter.check(&client).await?;
             let email = req.email.or(req.username).unwrap_or_default();
             let password = req.password.unwrap_or_default();
             app.auth.sign_in(&email, &password, &client).await?
@@ -213,7 +208,6 @@ async fn token(
                 .await?
         }
         Some("id_token") => {
-            app.sign_in_limiter.check(&client).await?;
             let (Some(provider), Some(id_token)) = (req.provider, req.id_token) else {
                 return Err(Error::invalid_request("provider and id_token are required"));
             };

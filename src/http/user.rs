@@ -14,10 +14,7 @@ use super::{extract::RedirectTo, Payload};
 use crate::{
     api::UserView,
     app::App,
-    auth::{
-        email::{pkce::Challenge, EmailChangeOutcome},
-        Authenticated, LiveUser, SelfUpdate,
-    },
+    auth::{email::pkce::Challenge, Authenticated, SelfUpdate},
     client::Client,
     error::{Error, Result},
     secret::Secret,
@@ -79,32 +76,17 @@ async fn update_user(
             "nothing to update: give password, data or email",
         ));
     }
-    if req.current_password.is_some() {
-        // Guessing the current password with a stolen access token counts as sign-in attempts.
-        app.sign_in_limiter.check(&client).await?;
-    }
-    let mut user = LiveUser::into_user(who.user);
-    if req.password.is_some() || has_data {
-        let update = SelfUpdate {
-            password: req.password,
-            current_password: req.current_password,
-            data: req.data,
-        };
-        user = app
-            .auth
-            .update_self(user.id, who.token.session_id, update, &client)
-            .await?;
-    }
-    if let Some(email) = email {
-        app.email_limiter.check(&client)?;
-        let challenge = Challenge::from_request(req.code_challenge, req.code_challenge_method)?;
-        user = match app
-            .auth
-            .request_email_change(user.id, &email, redirect_to.as_deref(), challenge, &client)
-            .await?
-        {
-            EmailChangeOutcome::Requested(user) | EmailChangeOutcome::Unchanged(user) => user,
-        };
-    }
+    let update = SelfUpdate {
+        password: req.password,
+        current_password: req.current_password,
+        data: req.data.filter(|_| has_data),
+        email,
+        redirect_to,
+        challenge: Challenge::from_request(req.code_challenge, req.code_challenge_method)?,
+    };
+    let user = app
+        .auth
+        .update_self(who.user.id, who.token.session_id, update, &client)
+        .await?;
     Ok(Json(user_view(&app, &user)))
 }

@@ -25,15 +25,18 @@ pub enum MessageKind {
     Invite,
     /// Confirm an address change (sent to the new address, and in secure mode the current).
     EmailChange,
+    /// Tell the old address that the account's address changed (no link, no code).
+    EmailChanged,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 5] = [
+    pub const ALL: [MessageKind; 6] = [
         Self::Confirmation,
         Self::Recovery,
         Self::MagicLink,
         Self::Invite,
         Self::EmailChange,
+        Self::EmailChanged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,7 +46,13 @@ impl MessageKind {
             Self::MagicLink => "magiclink",
             Self::Invite => "invite",
             Self::EmailChange => "email_change",
+            Self::EmailChanged => "email_changed",
         }
+    }
+
+    /// Whether messages of this kind carry a link and a code (notices do not).
+    pub fn carries_token(self) -> bool {
+        self != Self::EmailChanged
     }
 
     fn defaults(self) -> [&'static str; 3] {
@@ -72,6 +81,11 @@ impl MessageKind {
                 "Confirm your new email address",
                 "Follow this link to confirm the change of your email address from {{ email }} to {{ new_email }}:\n\n{{ confirmation_url }}\n\nOr enter this code: {{ token }}\n\nIf you did not ask for this, ignore this message.\n",
                 "<h2>Confirm the change of your email address</h2>\n<p>From {{ email }} to {{ new_email }}.</p>\n<p><a href=\"{{ confirmation_url }}\">Confirm the change</a></p>\n<p>Or enter this code: <strong>{{ token }}</strong></p>\n<p>If you did not ask for this, ignore this message.</p>\n",
+            ],
+            Self::EmailChanged => [
+                "Your email address was changed",
+                "The email address of your account at {{ site_url }} was changed from {{ email }} to {{ new_email }}.\n\nIf you did not do this, contact us at once: someone else may be using your account.\n",
+                "<h2>Your email address was changed</h2>\n<p>The email address of your account at {{ site_url }} was changed from {{ email }} to {{ new_email }}.</p>\n<p>If you did not do this, contact us at once: someone else may be using your account.</p>\n",
             ],
         }
     }
@@ -164,7 +178,7 @@ mod tests {
     #[test]
     fn built_in_templates_carry_link_and_code() {
         let t = Templates::load(None).unwrap();
-        for kind in MessageKind::ALL {
+        for kind in MessageKind::ALL.into_iter().filter(|k| k.carries_token()) {
             let r = t.render(kind, &vars()).unwrap();
             assert!(!r.subject.is_empty());
             assert!(r
@@ -174,6 +188,9 @@ mod tests {
             // HTML is escaped: the & of the link is an entity there.
             assert!(r.html.contains("token=abc&amp;type=recovery"), "{}", r.html);
         }
+        let notice = t.render(MessageKind::EmailChanged, &vars()).unwrap();
+        assert!(notice.text.contains("from a@example.com to b@example.com"));
+        assert!(!notice.text.contains("123456") && !notice.text.contains("verify?"));
     }
 
     #[test]

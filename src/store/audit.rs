@@ -13,6 +13,8 @@ use crate::client::Client;
 /// Event names written to `audit_log.event`.
 pub mod event {
     pub const SIGN_UP: &str = "sign_up";
+    /// A sign-up for an address whose account waits for its confirmation.
+    pub const SIGN_UP_REPEATED: &str = "sign_up_repeated";
     pub const SIGN_IN: &str = "sign_in";
     pub const SIGN_IN_FAILED: &str = "sign_in_failed";
     pub const SIGN_IN_LOCKED: &str = "sign_in_locked";

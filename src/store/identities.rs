@@ -78,14 +78,21 @@ pub async fn signed_in(
     Ok(())
 }
 
-/// Unlinks the user's provider accounts whose provider did not verify the address (when the
-/// address is proven some other way, they may be someone else's).
-pub async fn delete_unverified(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+/// Unlinks the user's provider accounts except those whose provider verified `address`
+/// itself: once the address is proven, an identity that vouches for another address (or for
+/// none) may be someone else's, linked before the owner came.
+pub async fn delete_unless_verified_for(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    address: &str,
+) -> sqlx::Result<u64> {
     let r = sqlx::query(
         "DELETE FROM identities WHERE user_id = $1
-           AND NOT coalesce((identity_data->>'email_verified')::boolean, false)",
+           AND NOT (identity_data->'email_verified' = 'true'::jsonb
+                    AND lower(coalesce(email, '')) = lower($2))",
     )
     .bind(user_id)
+    .bind(address)
     .execute(db)
     .await?;
     Ok(r.rows_affected())

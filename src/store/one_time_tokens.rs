@@ -19,7 +19,9 @@ pub struct NewToken<'a> {
     pub code_ttl_secs: f64,
 }
 
-/// Stores a token, replacing (and so voiding) the user's previous one of the same kind.
+/// Stores a token, replacing (and so voiding) the user's previous one of the same kind. The
+/// wrong codes counted against the previous one stay counted: a new code brings no new
+/// attempts.
 pub async fn replace(db: impl PgExecutor<'_>, t: &NewToken<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO one_time_tokens AS t
@@ -31,7 +33,7 @@ pub async fn replace(db: impl PgExecutor<'_>, t: &NewToken<'_>) -> sqlx::Result<
              id = EXCLUDED.id, token_hash = EXCLUDED.token_hash, code_hash = EXCLUDED.code_hash,
              recipient = EXCLUDED.recipient, redirect_to = EXCLUDED.redirect_to,
              code_challenge = EXCLUDED.code_challenge,
-             code_challenge_method = EXCLUDED.code_challenge_method, code_attempts = 0,
+             code_challenge_method = EXCLUDED.code_challenge_method,
              created_at = now(), expires_at = EXCLUDED.expires_at,
              code_expires_at = EXCLUDED.code_expires_at",
     )

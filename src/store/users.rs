@@ -19,9 +19,13 @@ pub struct User {
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// When the user proved they own `email` (a confirmation link or code, an invitation);
-    /// `None` while unconfirmed.
+    /// When the account could first sign in without confirming its address: Supabase Auth's
+    /// meaning, so the sign-up time when confirmation is not required. Not a proof (see
+    /// `email_verified_at`).
     pub email_confirmed_at: Option<DateTime<Utc>>,
+    /// When someone proved they receive mail at `email` (a link or code sent there, an
+    /// identity provider that verified it, an administrator); `None` while unproven.
+    pub email_verified_at: Option<DateTime<Utc>>,
     pub invited_at: Option<DateTime<Utc>>,
     /// A new address waiting for its confirmation.
     pub email_change: Option<String>,
@@ -42,7 +46,7 @@ impl User {
 pub const USER_COLUMNS: &str = concat!(
     "u.id, u.email, u.enabled, u.banned_until, u.default_role, u.allowed_roles, \
      u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at, \
-     u.email_confirmed_at, u.invited_at, u.email_change, u.email_identity, ",
+     u.email_confirmed_at, u.email_verified_at, u.invited_at, u.email_change, u.email_identity, ",
     "coalesce((SELECT json_agg(json_build_object(\
      'id', i.id, 'provider', i.provider, 'provider_id', i.provider_id, \
      'identity_data', i.identity_data, 'email', i.email, \
@@ -59,8 +63,10 @@ pub struct NewUser<'a> {
     pub user_metadata: &'a Value,
     pub app_metadata: &'a Value,
     pub enabled: bool,
-    /// Whether the address counts as confirmed from the start.
+    /// Whether the account may sign in without confirming its address.
     pub email_confirmed: bool,
+    /// Whether the address is proven from the start (a provider or an administrator vouches).
+    pub email_verified: bool,
     /// Whether the user is invited (by an administrator) rather than signing up.
     pub invited: bool,
 }
@@ -69,8 +75,9 @@ pub struct NewUser<'a> {
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<Option<User>> {
     let sql = format!(
         "INSERT INTO users AS u (id, email, default_role, allowed_roles, user_metadata, app_metadata, enabled,
-                                 email_confirmed_at, invited_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 THEN now() END, CASE WHEN $9 THEN now() END)
+                                 email_confirmed_at, invited_at, email_verified_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 OR $10 THEN now() END,
+                 CASE WHEN $9 THEN now() END, CASE WHEN $10 THEN now() END)
          ON CONFLICT ((lower(email))) DO NOTHING
          RETURNING {USER_COLUMNS}"
     );
@@ -84,6 +91,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<
         .bind(new.enabled)
         .bind(new.email_confirmed)
         .bind(new.invited)
+        .bind(new.email_verified)
         .fetch_optional(db)
         .await
 }
@@ -153,7 +161,7 @@ pub struct UserChanges<'a> {
     pub enabled: Option<bool>,
     /// `Some(until)` sets the ban (`Some(None)` lifts it).
     pub banned_until: Option<Option<DateTime<Utc>>>,
-    /// Mark the address confirmed.
+    /// Mark the address confirmed and proven (the administrator vouches for it).
     pub confirm_email: bool,
 }
 
@@ -170,6 +178,9 @@ pub async fn update(
                 banned_until = CASE WHEN $8 THEN $9 ELSE u.banned_until END,
                 email_confirmed_at = CASE WHEN $10 THEN coalesce(u.email_confirmed_at, now())
                                           ELSE u.email_confirmed_at END,
+                email_verified_at = CASE WHEN $10 THEN coalesce(u.email_verified_at, now())
+                                         WHEN $2 IS NOT NULL AND lower($2) <> lower(u.email) THEN NULL
+                                         ELSE u.email_verified_at END,
                 updated_at = now()
          WHERE u.id = $1 RETURNING {USER_COLUMNS}"
     );
@@ -212,10 +223,14 @@ pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
         .await
 }
 
-/// Marks the user's address confirmed (keeping an earlier confirmation time).
-pub async fn confirm_email(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
+/// Records that the user's address is proven (and so confirmed), keeping earlier times; a
+/// change of address that was waiting is dropped.
+pub async fn mark_email_verified(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
     let sql = format!(
-        "UPDATE users AS u SET email_confirmed_at = coalesce(u.email_confirmed_at, now()), updated_at = now()
+        "UPDATE users AS u SET email_confirmed_at = coalesce(u.email_confirmed_at, now()),
+                email_verified_at = coalesce(u.email_verified_at, now()),
+                email_change = NULL, email_change_confirmed_new = false,
+                email_change_confirmed_current = false, updated_at = now()
          WHERE u.id = $1 RETURNING {USER_COLUMNS}"
     );
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
@@ -270,13 +285,13 @@ pub async fn confirm_email_change(
     .await
 }
 
-/// Makes the waiting address the user's address (confirmed); fails on the `users_email_key`
+/// Makes the waiting address the user's address (confirmed and proven by its link); fails on the `users_email_key`
 /// constraint when another user took it meanwhile. `None` when nothing was waiting.
 pub async fn apply_email_change(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
     let sql = format!(
         "UPDATE users AS u SET email = u.email_change, email_change = NULL,
                 email_change_confirmed_new = false, email_change_confirmed_current = false,
-                email_confirmed_at = now(), updated_at = now()
+                email_confirmed_at = now(), email_verified_at = now(), updated_at = now()
          WHERE u.id = $1 AND u.email_change IS NOT NULL RETURNING {USER_COLUMNS}"
     );
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await

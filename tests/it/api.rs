@@ -95,7 +95,7 @@ async fn signup_rejects_bad_input_with_stable_codes(_: PgPoolOptions, opts: PgCo
         ),
         (
             json!({"email": "carol@example.com", "password": "x".repeat(257)}),
-            "weak_password",
+            "validation_failed",
         ),
         (json!({"email": "carol@example.com"}), "validation_failed"),
         (json!({"password": PASSWORD}), "validation_failed"),

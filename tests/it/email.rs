@@ -12,9 +12,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::common::{self, smtp::Smtp, str_of, TestApp, PASSWORD};
 
-const SITE: &str = "https://app.example.com";
+pub(crate) const SITE: &str = "https://app.example.com";
 
-async fn mail_app(opts: PgConnectOptions, smtp: &Smtp, extra: &[&str]) -> TestApp {
+pub(crate) async fn mail_app(opts: PgConnectOptions, smtp: &Smtp, extra: &[&str]) -> TestApp {
     let port = smtp.port.to_string();
     let mut args = vec![
         "--smtp-host",
@@ -45,7 +45,7 @@ fn hidden(html: &str, name: &str) -> String {
 
 /// Follows an email link like a browser: the page (which uses nothing), then its button.
 /// Returns the `Location` the button's POST redirects to.
-async fn follow(app: &TestApp, link: &str) -> String {
+pub(crate) async fn follow(app: &TestApp, link: &str) -> String {
     let path = link
         .strip_prefix("http://auth.test")
         .expect("a link to this server");
@@ -70,7 +70,7 @@ async fn follow(app: &TestApp, link: &str) -> String {
 }
 
 /// The parameters after `#` (or `?` when `query`) of a redirect.
-fn params(location: &str, sep: char) -> HashMap<String, String> {
+pub(crate) fn params(location: &str, sep: char) -> HashMap<String, String> {
     let tail = location.split_once(sep).map(|(_, t)| t).unwrap_or("");
     serde_urlencoded::from_str::<Vec<(String, String)>>(tail)
         .unwrap()
@@ -435,7 +435,7 @@ async fn pkce_clients_get_a_code_to_exchange(_: PgPoolOptions, opts: PgConnectOp
     assert_eq!(res.body["user"]["email"], "pkce@example.com");
 }
 
-async fn clear_send_limits(app: &TestApp) {
+pub(crate) async fn clear_send_limits(app: &TestApp) {
     sqlx::query("DELETE FROM email_send_limits")
         .execute(&app.pool)
         .await
@@ -445,7 +445,7 @@ async fn clear_send_limits(app: &TestApp) {
 #[sqlx::test(migrations = false)]
 async fn email_change_needs_the_new_address_confirmed(_: PgPoolOptions, opts: PgConnectOptions) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(opts, &smtp, &["--secure-email-change=false"]).await;
     let s = app.signup("old@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     let res = app
@@ -468,6 +468,13 @@ async fn email_change_needs_the_new_address_confirmed(_: PgPoolOptions, opts: Pg
     assert!(smtp.to("old@example.com").is_empty(), "not secure mode");
     let p = params(&follow(&app, &mail.link()).await, '#');
     assert_eq!(p["type"], "email_change");
+    // The old address is told, with no link or code in the message.
+    let notice = smtp.wait("old@example.com", 1).await;
+    assert_eq!(notice.subject, "Your email address was changed");
+    assert!(notice
+        .text
+        .contains("from old@example.com to new@example.com"));
+    assert!(!notice.text.contains("/verify?"));
     let me = app
         .call(Method::GET, "/user", Some(&p["access_token"]), None)
         .await;
@@ -838,7 +845,15 @@ async fn hasura_actions_request_and_verify(_: PgPoolOptions, opts: PgConnectOpti
 #[sqlx::test(migrations = false)]
 async fn resend_sends_what_is_pending_and_nothing_else(_: PgPoolOptions, opts: PgConnectOptions) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(
+        opts,
+        &smtp,
+        &[
+            "--email-confirmation-required",
+            "--secure-email-change=false",
+        ],
+    )
+    .await;
     app.post(
         "/signup",
         json!({"email": "pending@example.com", "password": PASSWORD}),
@@ -975,7 +990,7 @@ async fn changing_the_address_voids_what_was_sent_to_the_old_one(
     opts: PgConnectOptions,
 ) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(opts, &smtp, &["--secure-email-change=false"]).await;
     let s = app.signup("before@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     app.post("/recover", json!({"email": "before@example.com"}))

@@ -20,7 +20,7 @@ use crate::common::{
 const SITE: &str = "https://app.example.com";
 const CALLBACK: &str = "http://auth.test/callback";
 
-async fn oidc_app(opts: PgConnectOptions, providers: &str, extra: &[&str]) -> TestApp {
+pub(crate) async fn oidc_app(opts: PgConnectOptions, providers: &str, extra: &[&str]) -> TestApp {
     let mut args = vec![
         "--public-url",
         "http://auth.test",
@@ -71,7 +71,7 @@ async fn callback(app: &TestApp, callback_url: &str, cookie: Option<&str>) -> St
 }
 
 /// The whole browser flow as `login`: where the app is sent in the end.
-async fn sign_in(app: &TestApp, query: &str, login: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, query: &str, login: &str) -> String {
     let started = authorize(app, query).await;
     let back = Browser::new()
         .sign_in(&started.provider_url, login, CALLBACK)
@@ -116,7 +116,8 @@ fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
-const WELCOME: &str = "provider=acme&redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome";
+pub(crate) const WELCOME: &str =
+    "provider=acme&redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome";
 
 #[sqlx::test(migrations = false)]
 async fn browser_sign_in_creates_the_user_then_finds_it(_: PgPoolOptions, opts: PgConnectOptions) {
@@ -230,13 +231,35 @@ async fn a_verified_address_joins_its_account_an_unverified_one_never(
     let victim = app.signup("victim@example.com").await;
     assert_eq!(victim.status, StatusCode::OK, "{victim:?}");
 
-    // alice's address is verified at the provider: her identity joins her account, and her
-    // password still works.
+    // alice's address is verified at the provider: her identity joins her account. It is
+    // the first proof of the address (the sign-up proved nothing), so the password chosen at
+    // sign-up goes: whoever signed up might not have been alice.
     let location = sign_in(&app, WELCOME, "alice").await;
     let user = me(&app, &params(&location, '#')["access_token"]).await;
     assert_eq!(user["id"], alice.body["user"]["id"]);
     assert_eq!(user["app_metadata"]["providers"], json!(["email", "acme"]));
     assert_eq!(user["identities"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        user["identities"][0]["identity_data"]["email_verified"],
+        true
+    );
+    assert_eq!(
+        app.sign_in("alice@example.com", PASSWORD).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // A proven address keeps what is set up after the proof.
+    let at = params(&location, '#')["access_token"].clone();
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&at),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let location = sign_in(&app, WELCOME, "alice").await;
+    assert!(location.contains("access_token="), "{location}");
     assert_eq!(
         app.sign_in("alice@example.com", PASSWORD).await.status,
         StatusCode::OK

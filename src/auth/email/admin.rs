@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{IssuedToken, TokenKind, TokenRequest};
 use crate::{
     auth::{
-        account::{hash_new_password, normalize_email, validate_metadata},
+        account::{normalize_email, validate_metadata},
         Auth,
     },
     client::Client,
@@ -62,6 +62,7 @@ impl Auth {
             app_metadata: &json!({}),
             enabled: true,
             email_confirmed: false,
+            email_verified: false,
             invited,
         };
         Ok(store::users::insert(&mut *tx, &new).await?)
@@ -78,7 +79,7 @@ impl Auth {
                 let password = req
                     .password
                     .ok_or_else(|| Error::invalid("password is required for a signup link"))?;
-                let hash = hash_new_password(&self.hasher, &password).await?;
+                let hash = self.hasher.hash_new(&password).await?;
                 let user = match existing {
                     Some(_) => return Err(email_exists()),
                     None => self

@@ -8,10 +8,11 @@
 //! in the transaction that stores its token.
 //!
 //! `request.rs` sends messages (each request answers the same whether or not the address has
-//! an account), `verify.rs` checks tokens, [`pkce`] turns a verified link into a one-time code
+//! an account), `verify.rs` checks tokens, `codes.rs` limits guessing codes, [`pkce`] turns a verified link into a one-time code
 //! for PKCE clients, [`redirect`] decides where links may lead.
 
 pub mod admin;
+mod codes;
 pub mod pkce;
 pub mod redirect;
 mod request;
@@ -251,6 +252,27 @@ impl Auth {
             redirect_to,
             kind: req.kind,
         })
+    }
+
+    /// Queues, inside `tx`, the notice to `old` that the account's address is now `new`.
+    pub(crate) async fn notify_email_changed(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        old: &str,
+        new: &str,
+    ) -> Result<()> {
+        let vars = Variables {
+            site_url: &self.policy.email.site_url,
+            confirmation_url: "",
+            token: "",
+            token_hash: "",
+            email: old,
+            new_email: Some(new),
+            redirect_to: &self.policy.email.site_url,
+        };
+        self.mailer
+            .enqueue(tx, MessageKind::EmailChanged, old, &vars)
+            .await
     }
 
     /// Issues a token and queues its message in a transaction of its own, then wakes the

@@ -52,6 +52,7 @@ impl Auth {
         challenge: Option<Challenge>,
         client: &Client,
     ) -> Result<()> {
+        self.limits.email.check(client).await?;
         let email = normalize_email(email)?;
         self.reserve_send(&email).await?;
         let Some(user) = self.active_user(&email).await? else {
@@ -88,6 +89,7 @@ impl Auth {
         req: SignInLinkRequest,
         client: &Client,
     ) -> Result<()> {
+        self.limits.email.check(client).await?;
         let email = normalize_email(&req.email)?;
         let data = validate_metadata(req.data, "data")?;
         self.reserve_send(&email).await?;
@@ -130,6 +132,7 @@ impl Auth {
             app_metadata: &json!({}),
             enabled: true,
             email_confirmed: false,
+            email_verified: false,
             invited: false,
         };
         // Lost a race with another request for the same address: it sends the message.
@@ -170,6 +173,7 @@ impl Auth {
         if !matches!(verification_type, "signup" | "email_change") {
             return Err(Error::invalid("type must be signup or email_change"));
         }
+        self.limits.email.check(client).await?;
         let email = normalize_email(email)?;
         self.reserve_send(&email).await?;
         let Some(user) = self.active_user(&email).await? else {
@@ -198,20 +202,17 @@ impl Auth {
         }
     }
 
-    /// `PUT /user {email}`: asks the new address (and in secure mode the current one) to
-    /// confirm; the address changes only once confirmed.
-    pub async fn request_email_change(
+    /// `PUT /user {email}` (after the caller's reauthentication, see `self_update.rs`): asks
+    /// the new address (and in secure mode the current one) to confirm; the address changes
+    /// only once confirmed. `new_email` is normalised.
+    pub(crate) async fn request_email_change(
         &self,
-        user_id: Uuid,
+        user: &User,
         new_email: &str,
         redirect_to: Option<&str>,
-        challenge: Option<Challenge>,
+        challenge: Option<&Challenge>,
         client: &Client,
     ) -> Result<EmailChangeOutcome> {
-        let new_email = normalize_email(new_email)?;
-        let user = store::users::find_by_id(&self.pool, user_id)
-            .await?
-            .ok_or_else(Error::session_not_found)?;
         if user.email == new_email {
             // Back to the current address: whatever change was waiting is cancelled.
             if user.email_change.is_some() {
@@ -229,12 +230,10 @@ impl Auth {
                 tx.commit().await?;
                 self.session_cache.user_changed(user.id);
             }
-            let user = store::users::find_by_id(&self.pool, user_id)
-                .await?
-                .ok_or_else(Error::session_not_found)?;
-            return Ok(EmailChangeOutcome::Unchanged(user));
+            return Ok(EmailChangeOutcome::Unchanged(self.reread(user.id).await?));
         }
-        if store::users::find_by_email(&self.pool, &new_email)
+        self.limits.email.check(client).await?;
+        if store::users::find_by_email(&self.pool, new_email)
             .await?
             .is_some()
         {
@@ -243,13 +242,20 @@ impl Auth {
                 "A user with this email address has already been registered",
             ));
         }
-        self.reserve_send(&new_email).await?;
-        self.send_email_change(&user, &new_email, redirect_to, challenge.as_ref(), client)
+        self.reserve_send(new_email).await?;
+        if self.policy.email.secure_email_change {
+            self.reserve_send(&user.email).await?;
+        }
+        self.send_email_change(user, new_email, redirect_to, challenge, client)
             .await?;
-        let user = store::users::find_by_id(&self.pool, user_id)
+        Ok(EmailChangeOutcome::Requested(self.reread(user.id).await?))
+    }
+
+    /// The user as stored now (after a change of theirs).
+    async fn reread(&self, user_id: Uuid) -> Result<User> {
+        store::users::find_by_id(&self.pool, user_id)
             .await?
-            .ok_or_else(Error::session_not_found)?;
-        Ok(EmailChangeOutcome::Requested(user))
+            .ok_or_else(Error::session_not_found)
     }
 
     async fn send_email_change(

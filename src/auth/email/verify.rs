@@ -3,11 +3,10 @@
 //! code for the session instead.
 
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
-use super::{code_hash, kinds_for_type, pkce::Challenge, sha256, TokenKind};
+use super::{kinds_for_type, pkce::Challenge, sha256, TokenKind};
 use crate::{
-    auth::{account::normalize_email, Auth, Session},
+    auth::{account::normalize_email, proven::Proof, Auth, Session},
     client::Client,
     error::{code, ConstraintExt, Error, Result},
     secret::Secret,
@@ -83,23 +82,26 @@ impl Auth {
             } => {
                 let kinds = kind_names(verification_type)?;
                 let email = normalize_email(email).map_err(|_| Error::otp_expired())?;
-                match self
+                let guess = self.start_code_guess(&email, client).await?;
+                let found = self
                     .take_by_code(&mut tx, &email, code.trim(), &kinds)
-                    .await?
-                {
-                    Some(row) => row,
-                    None => {
-                        // Keep the counted attempts.
-                        tx.commit().await?;
-                        return Err(Error::otp_expired());
-                    }
-                }
+                    .await?;
+                let Some(row) = found else {
+                    // Keep the counted attempts.
+                    tx.commit().await?;
+                    self.wrong_code(&email, client).await?;
+                    return Err(Error::otp_expired());
+                };
+                self.right_code(&email, guess).await?;
+                row
             }
         };
         let user_id = row.user_id;
         let outcome = self.apply(&mut tx, row, following_link, client).await?;
         tx.commit().await?;
         self.session_cache.user_changed(user_id);
+        // A verification may have queued a message (the notice of an email change).
+        self.mailer.wake();
         Ok(match outcome {
             Applied::Session {
                 opened,
@@ -113,35 +115,6 @@ impl Auth {
             Applied::Code { code, redirect_to } => VerifyOutcome::Code { code, redirect_to },
             Applied::Pending { redirect_to } => VerifyOutcome::Pending { redirect_to },
         })
-    }
-
-    /// The token whose code matches, removed; a wrong code counts against every candidate,
-    /// and a candidate out of attempts loses its code (its link keeps working, so nobody can
-    /// void someone else's link by guessing). Wrong codes also count towards the address's
-    /// lockout, so new codes do not bring new guesses.
-    async fn take_by_code(
-        &self,
-        tx: &mut sqlx::PgConnection,
-        email: &str,
-        code: &str,
-        kinds: &[&str],
-    ) -> Result<Option<TokenRow>> {
-        let candidates = store::one_time_tokens::find_for_code(&mut *tx, email, kinds).await?;
-        let mut found = None;
-        for row in candidates {
-            let matches =
-                code.len() == 6 && bool::from(code_hash(row.id, code).ct_eq(&row.code_hash[..]));
-            if matches && found.is_none() {
-                store::one_time_tokens::delete(&mut *tx, row.id).await?;
-                found = Some(row);
-            } else if !matches {
-                let attempts = store::one_time_tokens::count_wrong_code(&mut *tx, row.id).await?;
-                if attempts >= self.policy.email.code_attempts as i32 {
-                    store::one_time_tokens::expire_code(&mut *tx, row.id).await?;
-                }
-            }
-        }
-        Ok(found)
     }
 
     /// What a verified token does.
@@ -191,8 +164,10 @@ impl Auth {
                         )
                     })?
                     .ok_or_else(Error::otp_expired)?;
-                // Messages sent to the old address must not work any more.
+                // Messages sent to the old address must not work any more; the old address
+                // is told, whoever made the change.
                 store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
+                self.notify_email_changed(tx, &from, &changed.email).await?;
                 audit::record(
                     &mut *tx,
                     event::EMAIL_CHANGED,
@@ -204,31 +179,10 @@ impl Auth {
                 .await?;
                 changed
             }
-            _ if user.email_confirmed_at.is_none() => {
-                let confirmed = store::users::confirm_email(&mut *tx, user.id)
+            _ => {
+                self.address_proven(tx, user, Proof::Email(kind), client)
                     .await?
-                    .ok_or_else(Error::otp_expired)?;
-                if kind != TokenKind::Confirmation {
-                    // The address is proven now, but not the password the account was
-                    // created with: someone else may have registered it. Drop the password,
-                    // provider accounts that never proved the address, and whatever sessions
-                    // they opened; the owner sets their own.
-                    store::passwords::delete(&mut *tx, user.id).await?;
-                    store::identities::delete_unverified(&mut *tx, user.id).await?;
-                    store::sessions::delete_for_user(&mut *tx, user.id, None).await?;
-                }
-                audit::record(
-                    &mut *tx,
-                    event::EMAIL_CONFIRMED,
-                    Some(user.id),
-                    None,
-                    client,
-                    json!({"by": kind.name()}),
-                )
-                .await?;
-                confirmed
             }
-            _ => user,
         };
         let verification_type = kind.verification_type();
         if following_link {

@@ -21,18 +21,32 @@ pub(super) enum Signed {
     Code(Secret),
 }
 
+/// What `GET /authorize` (or linking a provider) starts.
+pub struct StartExternal<'a> {
+    pub provider: &'a str,
+    pub redirect_to: Option<&'a str>,
+    pub scopes: &'a [String],
+    pub challenge: Option<Challenge>,
+    /// The value of the browser's state cookie.
+    pub browser_secret: &'a str,
+    /// Link the identity to this signed-in user instead of signing in.
+    pub link_user_id: Option<Uuid>,
+}
+
 impl Auth {
     /// `GET /authorize`: stores the sign-in under way (bound to the browser by
-    /// `browser_secret`) and returns the provider URL to send the browser to.
-    pub async fn start_external(
-        &self,
-        provider: &str,
-        redirect_to: Option<&str>,
-        scopes: &[String],
-        challenge: Option<Challenge>,
-        browser_secret: &str,
-        link_user_id: Option<Uuid>,
-    ) -> Result<String> {
+    /// `browser_secret`) and returns the provider URL to send the browser to. Each call stores
+    /// state: limited like the other credential attempts, per client address.
+    pub async fn start_external(&self, req: StartExternal<'_>, client: &Client) -> Result<String> {
+        self.limits.sign_in.check(client).await?;
+        let StartExternal {
+            provider,
+            redirect_to,
+            scopes,
+            challenge,
+            browser_secret,
+            link_user_id,
+        } = req;
         let providers = &self.providers;
         let started = match providers.get(provider)? {
             Provider::Oidc(p) => p
@@ -178,6 +192,7 @@ impl Auth {
         nonce: Option<&str>,
         client: &Client,
     ) -> Result<Session> {
+        self.limits.sign_in.check(client).await?;
         let providers = &self.providers;
         let Provider::Oidc(p) = providers.get(provider)? else {
             return Err(Error::invalid_request(

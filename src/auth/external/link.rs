@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::ExternalUser;
 use crate::{
-    auth::{account, Auth},
+    auth::{account, proven::Proof, Auth},
     client::Client,
     error::{code, Error, Result},
     store::{
@@ -62,14 +62,14 @@ impl Auth {
                     "An account with this email address exists; sign in to it and link this provider",
                 ));
             }
-            if existing.email_confirmed_at.is_none() {
-                // The provider proves the address; a password set before it was proven may
-                // not be the owner's.
-                store::users::confirm_email(&mut *tx, existing.id).await?;
-                store::passwords::delete(&mut *tx, existing.id).await?;
-                store::identities::delete_unverified(&mut *tx, existing.id).await?;
-                store::sessions::delete_for_user(&mut *tx, existing.id, None).await?;
-            }
+            // The provider proves the address: whatever was set up in the account before
+            // (perhaps by someone else) goes, unless the address was proven already.
+            let existing = store::users::find_by_id_for_update(&mut *tx, existing.id)
+                .await?
+                .ok_or_else(Error::user_not_found)?;
+            let existing = self
+                .address_proven(&mut *tx, existing, Proof::Provider, client)
+                .await?;
             (existing, event::IDENTITY_LINKED)
         } else {
             let address = email.as_deref().ok_or_else(|| {
@@ -94,6 +94,7 @@ impl Auth {
                 app_metadata: &json!({}),
                 enabled: true,
                 email_confirmed: external.email_verified,
+                email_verified: external.email_verified,
                 invited: false,
             };
             if self.policy.disable_signup {

@@ -9,7 +9,7 @@
 //! providers and unlink them (never the last way to sign in).
 
 mod flow;
-pub use flow::link_needs_pkce;
+pub use flow::{link_needs_pkce, StartExternal};
 pub mod github;
 mod link;
 pub mod oidc;

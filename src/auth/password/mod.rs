@@ -7,7 +7,10 @@
 
 mod argon;
 pub mod imported;
+pub mod policy;
 mod workers;
+
+pub use policy::{PasswordPolicy, MAX_PASSWORD_CHARS};
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
@@ -23,23 +26,6 @@ use crate::{
 use argon::Memory;
 use imported::{is_bcrypt, PLPGSQL_HASH_PREFIX};
 use workers::{spawn_workers, Job};
-
-/// Shortest password accepted for new passwords.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest password accepted (in characters); bounds the hashing work per request.
-pub const MAX_PASSWORD_CHARS: usize = 256;
-
-/// Checks a new password against the length rules; the error says which rule.
-pub fn check_new_password(password: &str) -> Result<(), &'static str> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        Err("Password should be at least 8 characters")
-    } else if chars > MAX_PASSWORD_CHARS {
-        Err("Password should be at most 256 characters")
-    } else {
-        Ok(())
-    }
-}
 
 /// Whether `hash` is a hash this server can verify: an Argon2 PHC string or a bcrypt hash,
 /// with costs within the limits (see `argon.rs` and [`imported::MAX_BCRYPT_COST`]).
@@ -70,6 +56,8 @@ pub struct HasherSettings {
     pub nice: i32,
     /// JWT secret of the PL/pgSQL hasura-jwt-auth, for the hashes imported from it.
     pub plpgsql_secret: Option<Secret>,
+    /// What new passwords must be.
+    pub policy: PasswordPolicy,
 }
 
 /// Counters of the hashing work (for tests and metrics).
@@ -93,6 +81,7 @@ pub struct PasswordHasher {
     /// costs the same work as a wrong password.
     dummy_hash: Arc<str>,
     plpgsql_secret: Option<Secret>,
+    policy: Arc<PasswordPolicy>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -124,7 +113,19 @@ impl PasswordHasher {
             stats: Arc::default(),
             dummy_hash: dummy.into(),
             plpgsql_secret: settings.plpgsql_secret,
+            policy: Arc::new(settings.policy),
         })
+    }
+
+    /// What new passwords must be.
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
+    /// Checks a new password against the policy, then hashes it.
+    pub async fn hash_new(&self, password: &Secret) -> Result<String> {
+        self.policy.check(password.expose())?;
+        self.hash(password).await
     }
 
     pub fn stats(&self) -> &HasherStats {

@@ -260,7 +260,7 @@ async fn change_password(
     let update = SelfUpdate {
         password: form.password,
         current_password: Some(current),
-        data: None,
+        ..Default::default()
     };
     let response = match app
         .auth

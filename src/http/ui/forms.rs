@@ -180,7 +180,6 @@ async fn signed_in(
     email: &str,
     password: &Secret,
 ) -> Result<Response> {
-    app.sign_in_limiter.check(client).await?;
     let challenge = carry.challenge()?;
     Ok(match (carry.target(app), challenge) {
         (Some(target), Some(challenge)) => {
@@ -261,7 +260,6 @@ async fn signed_up(
     form: &Credentials,
 ) -> Result<Response> {
     app.auth.check_sign_up_allowed()?;
-    app.sign_in_limiter.check(client).await?;
     let target = carry.target(app);
     let challenge = target
         .as_ref()

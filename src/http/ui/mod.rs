@@ -34,8 +34,8 @@ use crate::{
     error::{Error, Kind, Result},
 };
 
-pub fn router(config: &Config) -> Router<App> {
-    let csp = HeaderValue::from_str(&content_security_policy(config))
+pub fn router(app: &App) -> Router<App> {
+    let csp = HeaderValue::from_str(&content_security_policy(&app.config))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     Router::new()
         .route(
@@ -46,6 +46,11 @@ pub fn router(config: &Config) -> Router<App> {
         .merge(forms::router())
         .merge(recovery::router())
         .merge(account::router())
+        // Forms posted from another site are refused with a page (see `http::origin`).
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            same_site_forms,
+        ))
         .layer(axum::middleware::map_response(
             move |mut response: Response| {
                 let csp = csp.clone();
@@ -189,6 +194,23 @@ pub(super) fn message(
 }
 
 /// An error as a page (never internals: those are logged).
+/// Middleware: [`super::origin::Rule::Pages`], refusing with the error page.
+async fn same_site_forms(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match super::origin::check(
+        &app.config,
+        super::origin::Rule::Pages,
+        req.method(),
+        req.headers(),
+    ) {
+        Ok(()) => next.run(req).await,
+        Err(e) => error_page(&app, req.headers(), &e),
+    }
+}
+
 pub(super) fn error_page(app: &App, headers: &HeaderMap, e: &Error) -> Response {
     e.log_cause();
     let text = match e.kind {

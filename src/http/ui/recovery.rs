@@ -86,13 +86,10 @@ async fn forgot(
         )
     };
     let landing = format!("{}/ui/reset-password", app.config.public_url());
-    let result = async {
-        app.email_limiter.check(&client)?;
-        app.auth
-            .request_recovery(&form.email, Some(&landing), None, &client)
-            .await
-    }
-    .await;
+    let result = app
+        .auth
+        .request_recovery(&form.email, Some(&landing), None, &client)
+        .await;
     match result {
         Ok(()) => {
             let sent = format!(

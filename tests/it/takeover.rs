@@ -1,0 +1,351 @@
+//! Pre-account takeover: someone signs up first with another person's address and sets the
+//! account up (a password, sessions, an identity of their own, an email change under way).
+//! When the owner proves the address, by any way there is (a provider that verified it, a
+//! sign-in link, a code, recovery, a confirmation link), none of it may survive.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::{
+    common::{self, oidc::Oidc, smtp::Smtp, str_of, TestApp},
+    email::{clear_send_limits, follow, mail_app, params},
+    external::{oidc_app, sign_in, WELCOME},
+};
+
+const VICTIM: &str = "victim@example.com";
+const SQUATTER_PASSWORD: &str = "squatter password";
+
+/// What the squatter set up in the account made with the victim's address.
+struct Squatted {
+    user_id: String,
+    refresh_token: String,
+    /// The link confirming the squatter's email change (to the squatter's own address).
+    change_link: Option<String>,
+}
+
+/// Links an identity to `user_id` as a provider would have: `email` verified or not.
+async fn add_identity(app: &TestApp, user_id: &str, subject: &str, email: &str, verified: bool) {
+    sqlx::query(
+        "INSERT INTO identities (id, user_id, provider, provider_id, identity_data, email)
+         VALUES (gen_random_uuid(), $1::uuid, 'acme', $2, $3, $4)",
+    )
+    .bind(user_id)
+    .bind(subject)
+    .bind(json!({"sub": subject, "email": email, "email_verified": verified}))
+    .bind(email)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+/// With confirmation off (the default), the squatter signs up with the victim's address, is
+/// signed in at once, links two provider accounts of their own (one that verified the
+/// squatter's own address, one that verified nothing) and starts moving the account to an
+/// address of theirs.
+async fn squat(app: &TestApp, smtp: Option<&Smtp>) -> Squatted {
+    let s = app
+        .post(
+            "/signup",
+            json!({"email": VICTIM, "password": SQUATTER_PASSWORD}),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::OK, "{s:?}");
+    let user_id = str_of(&s.body["user"], "id").to_owned();
+    add_identity(app, &user_id, "squatter-1", "squatter@example.com", true).await;
+    add_identity(app, &user_id, "squatter-2", VICTIM, false).await;
+    let at = str_of(&s.body, "access_token");
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(at),
+            Some(json!({"email": "squatter@example.com"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let change_link = match smtp {
+        Some(smtp) => Some(smtp.wait("squatter@example.com", 1).await.link()),
+        None => None,
+    };
+    clear_send_limits(app).await;
+    Squatted {
+        user_id,
+        refresh_token: str_of(&s.body, "refresh_token").to_owned(),
+        change_link,
+    }
+}
+
+/// Nothing the squatter set up works any more; `owner` (the proof's session) is the same
+/// account, with only identities that verified the victim's address.
+async fn assert_nothing_survives(app: &TestApp, squatted: &Squatted, owner: &Value) {
+    assert_eq!(owner["id"], squatted.user_id.as_str(), "the same account");
+    let res = app.sign_in(VICTIM, SQUATTER_PASSWORD).await;
+    assert_eq!(res.body["error_code"], "invalid_credentials", "{res:?}");
+    let res = app.refresh(&squatted.refresh_token).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    let subjects: Vec<String> = sqlx::query_scalar(
+        "SELECT provider_id FROM identities WHERE user_id = $1::uuid ORDER BY provider_id",
+    )
+    .bind(&squatted.user_id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        subjects.iter().all(|s| !s.starts_with("squatter")),
+        "{subjects:?}"
+    );
+    assert!(owner.get("new_email").is_none(), "{owner}");
+    let (verified, change): (bool, Option<String>) = sqlx::query_as(
+        "SELECT email_verified_at IS NOT NULL, email_change FROM users WHERE id = $1::uuid",
+    )
+    .bind(&squatted.user_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(verified);
+    assert_eq!(change, None);
+    if let Some(link) = &squatted.change_link {
+        let p = params(&follow(app, link).await, '#');
+        assert_eq!(
+            p["error_code"], "otp_expired",
+            "the change went with the proof"
+        );
+    }
+    let sessions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1::uuid")
+            .bind(&squatted.user_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(sessions, 1, "only the owner's session");
+}
+
+async fn me(app: &TestApp, access_token: &str) -> Value {
+    let res = app
+        .call(Method::GET, "/user", Some(access_token), None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    res.body
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_sign_in_link_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    let squatted = squat(&app, Some(&smtp)).await;
+    app.post("/otp", json!({"email": VICTIM})).await;
+    let mail = smtp.wait(VICTIM, 2).await;
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    let owner = me(&app, &p["access_token"]).await;
+    assert_nothing_survives(&app, &squatted, &owner).await;
+    let proof: Value = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE event = 'email_confirmed' AND user_id = $1::uuid",
+    )
+    .bind(&squatted.user_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(proof["by"], "magiclink");
+    assert_eq!(proof["password_removed"], true);
+    assert_eq!(proof["identities_removed"], 2);
+    assert_eq!(proof["email_change_dropped"], true);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_code_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    let squatted = squat(&app, Some(&smtp)).await;
+    app.post("/otp", json!({"email": VICTIM})).await;
+    let mail = smtp.wait(VICTIM, 2).await;
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "email", "email": VICTIM, "token": mail.code()}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_nothing_survives(&app, &squatted, &res.body["user"]).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn recovery_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &[]).await;
+    let squatted = squat(&app, Some(&smtp)).await;
+    app.post("/recover", json!({"email": VICTIM})).await;
+    let mail = smtp.wait(VICTIM, 2).await;
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    assert_eq!(p["type"], "recovery");
+    let owner = me(&app, &p["access_token"]).await;
+    assert_nothing_survives(&app, &squatted, &owner).await;
+    // The owner sets their own password.
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&p["access_token"]),
+            Some(json!({"password": "the owner's password"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(
+        app.sign_in(VICTIM, "the owner's password").await.status,
+        StatusCode::OK
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_provider_that_verified_the_address_removes_what_the_squatter_set_up(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let squatted = squat(&app, None).await;
+    // "victim" at the provider has victim@example.com, verified.
+    let location = sign_in(&app, WELCOME, "victim").await;
+    let owner = me(&app, &params(&location, '#')["access_token"]).await;
+    assert_nothing_survives(&app, &squatted, &owner).await;
+    let subjects: Vec<&str> = owner["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        [squatted.user_id.as_str(), "victim"],
+        "email, acme"
+    );
+}
+
+/// With confirmation required the squatter cannot sign in, but whatever the account holds
+/// before its confirmation goes all the same, except the one password a confirmation
+/// activates: that of the only sign-up made for the address.
+#[sqlx::test(migrations = false)]
+async fn a_confirmation_link_removes_what_was_set_up_before_it(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let res = app
+        .post(
+            "/signup",
+            json!({"email": VICTIM, "password": common::PASSWORD}),
+        )
+        .await;
+    let user_id = str_of(&res.body, "id").to_owned();
+    smtp.wait(VICTIM, 1).await;
+    // Identities that never verified this address (left by an earlier setting, an import).
+    add_identity(&app, &user_id, "squatter-1", "squatter@example.com", true).await;
+    add_identity(&app, &user_id, "squatter-2", VICTIM, false).await;
+    add_identity(&app, &user_id, "owner-1", VICTIM, true).await;
+    clear_send_limits(&app).await;
+    app.post("/resend", json!({"type": "signup", "email": VICTIM}))
+        .await;
+    let mail = smtp.wait(VICTIM, 2).await;
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    assert_eq!(p["type"], "signup");
+    let owner = me(&app, &p["access_token"]).await;
+    let subjects: Vec<&str> = owner["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["provider"] == "acme")
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["owner-1"],
+        "only the identity that verified this address"
+    );
+    assert_eq!(
+        app.sign_in(VICTIM, common::PASSWORD).await.status,
+        StatusCode::OK,
+        "the sign-up's password is the one the confirmation activates"
+    );
+}
+
+/// With confirmation required, a second sign-up for an unconfirmed address answers as the
+/// first did, sends the confirmation again, and sets no password: whichever message is
+/// followed, neither caller's password is activated, and the one who proves the address
+/// chooses one.
+#[sqlx::test(migrations = false)]
+async fn a_second_sign_up_never_sets_the_password_a_confirmation_activates(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let owner = app
+        .post(
+            "/signup",
+            json!({"email": VICTIM, "password": "the owner's password"}),
+        )
+        .await;
+    smtp.wait(VICTIM, 1).await;
+    clear_send_limits(&app).await;
+    let attacker = app
+        .post(
+            "/signup",
+            json!({"email": VICTIM, "password": SQUATTER_PASSWORD}),
+        )
+        .await;
+    assert_eq!(owner.status, attacker.status);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&owner.body), keys(&attacker.body));
+    let newest = smtp.wait(VICTIM, 2).await;
+    let p = params(&follow(&app, &newest.link()).await, '#');
+    assert!(p.contains_key("access_token"), "{p:?}");
+    for password in [SQUATTER_PASSWORD, "the owner's password"] {
+        let res = app.sign_in(VICTIM, password).await;
+        assert_eq!(res.body["error_code"], "invalid_credentials", "{password}");
+    }
+    let res = app
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&p["access_token"]),
+            Some(json!({"password": "chosen after the proof"})),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(
+        app.sign_in(VICTIM, "chosen after the proof").await.status,
+        StatusCode::OK
+    );
+}
+
+/// A sign-up for a taken address answers with a made-up user that looks like a real one,
+/// down to the precision of its times.
+#[sqlx::test(migrations = false)]
+async fn a_taken_address_answers_like_a_free_one(_: PgPoolOptions, opts: PgConnectOptions) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let real = app
+        .post(
+            "/signup",
+            json!({"email": VICTIM, "password": common::PASSWORD}),
+        )
+        .await;
+    clear_send_limits(&app).await;
+    let made_up = app
+        .post(
+            "/signup",
+            json!({"email": VICTIM, "password": common::PASSWORD}),
+        )
+        .await;
+    let fraction = |v: &Value, key: &str| {
+        let t = str_of(v, key).trim_end_matches('Z');
+        t.split_once('.').map_or(0, |(_, f)| f.len())
+    };
+    for body in [&real.body, &made_up.body] {
+        for key in ["created_at", "updated_at"] {
+            assert!(fraction(body, key) <= 6, "{key} of {body}");
+        }
+    }
+    assert_ne!(real.body["id"], made_up.body["id"]);
+}
