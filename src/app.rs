@@ -159,12 +159,20 @@ impl App {
         }
     }
 
-    /// Starts the background work of a running server: housekeeping, email delivery and the
-    /// session cache's listener.
+    /// Starts the background work of a running server: housekeeping, email requests and
+    /// delivery, and the session cache's listener.
     pub fn start_background(&self) {
         tokio::spawn(crate::housekeeping::run(self.clone()));
         self.start_session_listener();
-        tokio::spawn(self.delivery.clone().run());
+        self.start_mail();
+    }
+
+    /// Starts the email workers: requests for messages, and delivery.
+    pub fn start_mail(&self) -> [tokio::task::JoinHandle<()>; 2] {
+        [
+            tokio::spawn(crate::auth::email::queue::run(self.auth.clone())),
+            tokio::spawn(self.delivery.clone().run()),
+        ]
     }
 }
 

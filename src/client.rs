@@ -4,7 +4,7 @@
 /// Longest user agent kept (longer ones are cut).
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Client {
     pub ip: Option<String>,
     pub user_agent: Option<String>,

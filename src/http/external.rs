@@ -281,7 +281,9 @@ async fn unlink(
 ) -> Result<Json<Value>> {
     let id =
         Uuid::parse_str(&id).map_err(|_| Error::invalid_request("identity id must be a UUID"))?;
-    app.auth.unlink_identity(me.user.id, id, &client).await?;
+    app.auth
+        .unlink_identity(me.user.id, me.token.session_id, id, &client)
+        .await?;
     Ok(Json(json!({})))
 }
 

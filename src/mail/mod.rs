@@ -19,6 +19,8 @@ pub use templates::{MessageKind, Rendered, Templates, Variables};
 pub struct Mailer {
     templates: Arc<Templates>,
     wake: Arc<Notify>,
+    /// Wakes the worker that carries out requests for messages (`auth::email::queue`).
+    requests: Arc<Notify>,
 }
 
 impl Mailer {
@@ -26,6 +28,7 @@ impl Mailer {
         Self {
             templates: Arc::new(templates),
             wake: Arc::new(Notify::new()),
+            requests: Arc::new(Notify::new()),
         }
     }
 
@@ -56,6 +59,16 @@ impl Mailer {
     /// Tells this process's delivery worker that messages are waiting.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Tells this process's request worker that a request is waiting.
+    pub fn wake_requests(&self) {
+        self.requests.notify_one();
+    }
+
+    /// Completes when [`Mailer::wake_requests`] is called.
+    pub async fn requests_notified(&self) {
+        self.requests.notified().await
     }
 
     pub(crate) fn wake_handle(&self) -> Arc<Notify> {

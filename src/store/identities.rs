@@ -146,12 +146,15 @@ pub async fn provider_tokens(
     .await
 }
 
-/// Unlinks an identity of the user; returns whether one went.
-pub async fn delete(db: impl PgExecutor<'_>, user_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
-    let r = sqlx::query("DELETE FROM identities WHERE id = $1 AND user_id = $2")
+/// Unlinks an identity of the user; its provider, if one went.
+pub async fn delete(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("DELETE FROM identities WHERE id = $1 AND user_id = $2 RETURNING provider")
         .bind(id)
         .bind(user_id)
-        .execute(db)
-        .await?;
-    Ok(r.rows_affected() == 1)
+        .fetch_optional(db)
+        .await
 }

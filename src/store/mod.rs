@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth_codes;
 pub mod claims;
+pub mod email_requests;
 pub mod email_send_limits;
 pub mod identities;
 pub mod legacy_user_ids;

@@ -709,6 +709,20 @@ async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: Pg
         events,
         ["identity_linked", "identity_unlinked", "identity_unlinked"]
     );
+    // An unlinking names the provider and the session that did it.
+    let (session, detail): (Option<uuid::Uuid>, Value) = sqlx::query_as(
+        "SELECT session_id, detail FROM audit_log WHERE event = 'identity_unlinked'
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let sid = common::jwt_payload(&erin_token)["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(session.map(|s| s.to_string()), Some(sid));
+    assert_eq!(detail["provider"], "acme");
 }
 
 #[sqlx::test(migrations = false)]

@@ -19,7 +19,7 @@ async fn app_behind(proxy: &Proxy, opts: PgConnectOptions) -> TestApp {
         router: hasura_jwt_auth::http::router(state.clone()),
         state,
         pool,
-        _delivery: None,
+        _mail: Vec::new(),
     }
 }
 

@@ -358,3 +358,60 @@ async fn verification_refuses_other_sites_in_cookie_mode(_: PgPoolOptions, opts:
     assert!(res.headers.contains_key(header::SET_COOKIE));
     let _ = common::jwt_payload(str_of(&res.body, "access_token"));
 }
+
+/// The answer to a request for a message does the same work whether or not the address has
+/// an account: it stores the request, which a worker carries out afterwards.
+#[sqlx::test(migrations = false)]
+async fn requests_for_messages_are_answered_before_the_work(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let mut app = mail_app(opts, &smtp, &[]).await;
+    app.signup("known@example.com").await;
+    app._mail.clear(); // no worker: see what the requests alone did
+    let count = |table: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    for (i, email) in ["known@example.com", "unknown@example.com"]
+        .into_iter()
+        .enumerate()
+    {
+        for path in ["/recover", "/otp"] {
+            let body = match path {
+                "/otp" => json!({"email": email, "create_user": false}),
+                _ => json!({"email": email}),
+            };
+            let res = app.post(path, body).await;
+            assert_eq!((res.status, res.body.clone()), (StatusCode::OK, json!({})));
+            clear_send_limits(&app).await;
+        }
+        assert_eq!(count("email_requests").await, 2 * (i as i64 + 1));
+        assert_eq!(
+            count("one_time_tokens").await,
+            0,
+            "no work on the request path"
+        );
+        assert_eq!(count("outbox").await, 0);
+    }
+    // The worker writes to the account that exists, and to nobody else.
+    let done = app.state.auth.carry_out_email_requests().await.unwrap();
+    assert_eq!(done, 4);
+    assert_eq!(count("email_requests").await, 0);
+    assert_eq!(
+        count("one_time_tokens").await,
+        2,
+        "a recovery and a sign-in link"
+    );
+    let recipients: Vec<String> = sqlx::query_scalar("SELECT recipient FROM outbox")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(recipients, ["known@example.com", "known@example.com"]);
+}

@@ -7,13 +7,14 @@
 //! voids the previous one. A few wrong codes void the token. The message goes into the outbox
 //! in the transaction that stores its token.
 //!
-//! `request.rs` sends messages (each request answers the same whether or not the address has
-//! an account), `verify.rs` checks tokens, `codes.rs` limits guessing codes, [`pkce`] turns a verified link into a one-time code
+//! `request.rs` takes requests for messages (each answers the same whether or not the address
+//! has an account; [`queue`] carries them out off the request path), `verify.rs` checks tokens, `codes.rs` limits guessing codes, [`pkce`] turns a verified link into a one-time code
 //! for PKCE clients, [`redirect`] decides where links may lead.
 
 pub mod admin;
 mod codes;
 pub mod pkce;
+pub mod queue;
 pub mod redirect;
 mod request;
 mod verify;
@@ -273,16 +274,6 @@ impl Auth {
         self.mailer
             .enqueue(tx, MessageKind::EmailChanged, old, &vars)
             .await
-    }
-
-    /// Issues a token and queues its message in a transaction of its own, then wakes the
-    /// delivery worker.
-    pub(crate) async fn send_token(&self, req: TokenRequest<'_>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        self.issue_token(&mut tx, req, true).await?;
-        tx.commit().await?;
-        self.mailer.wake();
-        Ok(())
     }
 }
 

@@ -22,7 +22,7 @@ use crate::{
 pub const CODE_TTL: Duration = Duration::from_secs(300);
 
 /// A client's `code_challenge` and its method (`S256` or `plain`, any case).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Challenge {
     pub challenge: String,
     pub method: String,

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{pkce::Challenge, TokenKind, TokenRequest};
+use super::{pkce::Challenge, queue::Requested, TokenKind, TokenRequest};
 use crate::{
     auth::{account::normalize_email, account::validate_metadata, Auth},
     client::Client,
@@ -13,7 +13,7 @@ use crate::{
     store::{
         self,
         audit::{self, event},
-        users::{NewUser, User},
+        users::User,
     },
 };
 
@@ -38,13 +38,7 @@ pub enum EmailChangeOutcome {
 }
 
 impl Auth {
-    /// The active user with this (normalised) address, if any.
-    async fn active_user(&self, email: &str) -> Result<Option<User>> {
-        let user = store::users::find_by_email(&self.pool, email).await?;
-        Ok(user.filter(|u| u.is_active(chrono::Utc::now())))
-    }
-
-    /// `POST /recover`: sends a recovery message when the address has an active account.
+    /// `POST /recover`: a recovery message, when the address has an active account.
     pub async fn request_recovery(
         &self,
         email: &str,
@@ -55,35 +49,16 @@ impl Auth {
         self.limits.email.check(client).await?;
         let email = normalize_email(email)?;
         self.reserve_send(&email).await?;
-        let Some(user) = self.active_user(&email).await? else {
-            return Ok(());
+        let request = Requested::Recovery {
+            redirect_to: redirect_to.map(str::to_owned),
+            challenge,
         };
-        let mut tx = self.pool.begin().await?;
-        let req = TokenRequest {
-            user: &user,
-            kind: TokenKind::Recovery,
-            recipient: &user.email,
-            redirect_to,
-            challenge: challenge.as_ref(),
-        };
-        self.issue_token(&mut tx, req, true).await?;
-        audit::record(
-            &mut *tx,
-            event::RECOVERY_REQUESTED,
-            Some(user.id),
-            None,
-            client,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.mailer.wake();
-        Ok(())
+        self.queue_request(&email, request, client).await
     }
 
-    /// `POST /otp`: sends a message with a sign-in link and code; for an unknown address,
-    /// creates the account first when asked to and sign-up is allowed (verifying the message
-    /// then confirms the address).
+    /// `POST /otp`: a message with a sign-in link and code; for an unknown address, the
+    /// account is created first when asked to and sign-up is allowed (verifying the message
+    /// then proves the address).
     pub async fn request_sign_in_link(
         &self,
         req: SignInLinkRequest,
@@ -93,72 +68,13 @@ impl Auth {
         let email = normalize_email(&req.email)?;
         let data = validate_metadata(req.data, "data")?;
         self.reserve_send(&email).await?;
-        let user = match store::users::find_by_email(&self.pool, &email).await? {
-            Some(user) if user.is_active(chrono::Utc::now()) => user,
-            Some(_) => return Ok(()),
-            None if req.create_user && !self.policy.disable_signup => {
-                return self
-                    .create_user_by_link(&email, data, &req.redirect_to, req.challenge, client)
-                    .await
-            }
-            None => return Ok(()),
+        let request = Requested::SignInLink {
+            create_user: req.create_user,
+            data,
+            redirect_to: req.redirect_to,
+            challenge: req.challenge,
         };
-        self.send_token(TokenRequest {
-            user: &user,
-            kind: TokenKind::MagicLink,
-            recipient: &user.email,
-            redirect_to: req.redirect_to.as_deref(),
-            challenge: req.challenge.as_ref(),
-        })
-        .await
-    }
-
-    /// An account without a password, created by a sign-in link request; its link confirms it.
-    async fn create_user_by_link(
-        &self,
-        email: &str,
-        data: Option<Value>,
-        redirect_to: &Option<String>,
-        challenge: Option<Challenge>,
-        client: &Client,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let new = NewUser {
-            id: Uuid::new_v4(),
-            email,
-            default_role: &self.policy.default_role,
-            allowed_roles: &self.policy.default_allowed_roles,
-            user_metadata: &data.unwrap_or_else(|| json!({})),
-            app_metadata: &json!({}),
-            enabled: true,
-            email_confirmed: false,
-            email_verified: false,
-            invited: false,
-        };
-        // Lost a race with another request for the same address: it sends the message.
-        let Some(user) = store::users::insert(&mut *tx, &new).await? else {
-            return Ok(());
-        };
-        let req = TokenRequest {
-            user: &user,
-            kind: TokenKind::MagicLink,
-            recipient: &user.email,
-            redirect_to: redirect_to.as_deref(),
-            challenge: challenge.as_ref(),
-        };
-        self.issue_token(&mut tx, req, true).await?;
-        audit::record(
-            &mut *tx,
-            event::SIGN_UP,
-            Some(user.id),
-            None,
-            client,
-            json!({"method": "otp"}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.mailer.wake();
-        Ok(())
+        self.queue_request(&email, request, client).await
     }
 
     /// `POST /resend`: the sign-up confirmation again (`signup`), or the email-change
@@ -170,36 +86,16 @@ impl Auth {
         redirect_to: Option<&str>,
         client: &Client,
     ) -> Result<()> {
-        if !matches!(verification_type, "signup" | "email_change") {
-            return Err(Error::invalid("type must be signup or email_change"));
-        }
+        let redirect_to = redirect_to.map(str::to_owned);
+        let request = match verification_type {
+            "signup" => Requested::ResendConfirmation { redirect_to },
+            "email_change" => Requested::ResendEmailChange { redirect_to },
+            _ => return Err(Error::invalid("type must be signup or email_change")),
+        };
         self.limits.email.check(client).await?;
         let email = normalize_email(email)?;
         self.reserve_send(&email).await?;
-        let Some(user) = self.active_user(&email).await? else {
-            return Ok(());
-        };
-        match verification_type {
-            "signup" if user.email_confirmed_at.is_none() => {
-                self.send_token(TokenRequest {
-                    user: &user,
-                    kind: TokenKind::Confirmation,
-                    recipient: &user.email,
-                    redirect_to,
-                    challenge: None,
-                })
-                .await
-            }
-            "email_change" => match user.email_change.clone() {
-                Some(new_email) => {
-                    self.reserve_send(&new_email).await?;
-                    self.send_email_change(&user, &new_email, redirect_to, None, client)
-                        .await
-                }
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        }
+        self.queue_request(&email, request, client).await
     }
 
     /// `PUT /user {email}` (after the caller's reauthentication, see `self_update.rs`): asks
@@ -246,8 +142,12 @@ impl Auth {
         if self.policy.email.secure_email_change {
             self.reserve_send(&user.email).await?;
         }
-        self.send_email_change(user, new_email, redirect_to, challenge, client)
+        let mut tx = self.pool.begin().await?;
+        self.queue_email_change(&mut tx, user, new_email, redirect_to, challenge, client)
             .await?;
+        tx.commit().await?;
+        self.session_cache.user_changed(user.id);
+        self.mailer.wake();
         Ok(EmailChangeOutcome::Requested(self.reread(user.id).await?))
     }
 
@@ -258,15 +158,17 @@ impl Auth {
             .ok_or_else(Error::session_not_found)
     }
 
-    async fn send_email_change(
+    /// Records `new_email` as the user's waiting address and queues its confirmations (to the
+    /// new address, and in secure mode to the current one), inside `tx`.
+    pub(super) async fn queue_email_change(
         &self,
+        tx: &mut sqlx::PgConnection,
         user: &User,
         new_email: &str,
         redirect_to: Option<&str>,
         challenge: Option<&Challenge>,
         client: &Client,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
         store::users::set_email_change(&mut *tx, user.id, Some(new_email)).await?;
         let user = User {
             email_change: Some(new_email.to_owned()),
@@ -291,7 +193,7 @@ impl Auth {
                 redirect_to,
                 challenge,
             };
-            self.issue_token(&mut tx, req, true).await?;
+            self.issue_token(tx, req, true).await?;
         }
         audit::record(
             &mut *tx,
@@ -302,9 +204,6 @@ impl Auth {
             json!({"secure": self.policy.email.secure_email_change}),
         )
         .await?;
-        tx.commit().await?;
-        self.session_cache.user_changed(user.id);
-        self.mailer.wake();
         Ok(())
     }
 }

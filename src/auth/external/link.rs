@@ -140,10 +140,11 @@ impl Auth {
     }
 
     /// `DELETE /user/identities/{id}`: unlinks one of the user's external identities, unless
-    /// it is their last way to sign in.
+    /// it is their last way to sign in; audited with the provider and the session that did it.
     pub async fn unlink_identity(
         &self,
         user_id: Uuid,
+        session_id: Uuid,
         identity_id: Uuid,
         client: &Client,
     ) -> Result<User> {
@@ -160,19 +161,20 @@ impl Auth {
                 "User must have at least 1 identity after unlinking",
             ));
         }
-        if !store::identities::delete(&mut *tx, user_id, identity_id).await? {
+        let Some(provider) = store::identities::delete(&mut *tx, user_id, identity_id).await?
+        else {
             return Err(Error::not_found(
                 code::IDENTITY_NOT_FOUND,
                 "Identity doesn't exist",
             ));
-        }
+        };
         audit::record(
             &mut *tx,
             event::IDENTITY_UNLINKED,
             Some(user_id),
-            None,
+            Some(session_id),
             client,
-            json!({"identity_id": identity_id}),
+            json!({"identity_id": identity_id, "provider": provider}),
         )
         .await?;
         let user = store::users::find_by_id(&mut *tx, user_id)

@@ -25,7 +25,8 @@ pub struct TestApp {
     pub router: Router,
     pub state: App,
     pub pool: PgPool,
-    pub _delivery: Option<Background>,
+    /// The email workers (requests, delivery), stopped with the app.
+    pub _mail: Vec<Background>,
 }
 
 /// A background task that ends with its owner.
@@ -76,14 +77,14 @@ pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> T
         .await
         .expect("migrate");
     let state = App::from_parts(config, pool.clone(), keys).expect("state");
-    // Email delivery, as `serve` runs it (it logs messages when no SMTP is configured);
-    // stopped with the app, so the test database can be dropped at once.
-    let delivery = Background(tokio::spawn(state.delivery.clone().run()));
+    // The email workers, as `serve` runs them (delivery logs messages when no SMTP is
+    // configured); stopped with the app, so the test database can be dropped at once.
+    let mail = state.start_mail().map(Background).into();
     TestApp {
         router: hasura_jwt_auth::http::router(state.clone()),
         state,
         pool,
-        _delivery: Some(delivery),
+        _mail: mail,
     }
 }
 
