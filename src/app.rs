@@ -92,6 +92,7 @@ impl App {
             disable_signup: config.accounts.disable_signup,
             email_confirmation_required: config.mail.email_confirmation_required,
             custom_claims_sql: config.hasura.custom_claims_sql.clone(),
+            session_values: config.hasura.session_values(),
             reauthentication_window: config.sessions.reauthentication_window,
             lockout: Lockout {
                 threshold: config.accounts.account_lockout_threshold,

@@ -1,12 +1,13 @@
 //! The Hasura claims object, built exactly as Hasura's JWT mode reads it
 //! (<https://hasura.io/docs/latest/auth/authentication/jwt/>): `x-hasura-allowed-roles` an
-//! array of strings, `x-hasura-default-role` a string among them, every other value a string,
-//! and no `x-hasura-role` (Hasura takes the role from the request header, and a claim of that
-//! name broke some Hasura versions).
+//! array of strings, `x-hasura-default-role` a string among them, every other value a string
+//! (or, for Hasura DDN with JSON session variables, of its JSON type: see
+//! [`SessionValues`]), and no `x-hasura-role` (Hasura takes the role from the request header,
+//! and a claim of that name broke some Hasura versions).
 
 use serde_json::{Map, Value};
 
-use crate::config::ClaimsFormat;
+use crate::config::{ClaimsFormat, SessionValues};
 
 pub const USER_ID: &str = "x-hasura-user-id";
 pub const DEFAULT_ROLE: &str = "x-hasura-default-role";
@@ -69,9 +70,13 @@ impl HasuraClaims {
 }
 
 /// Turns a JSON object of custom claims into Hasura session variables: names get the
-/// `x-hasura-` prefix (lowercased), values become strings (arrays as PostgreSQL array
-/// literals such as `{a,b}`), nulls are dropped, built-in names are refused.
-pub fn normalize_custom_claims(raw: &Value) -> Result<Map<String, Value>, String> {
+/// `x-hasura-` prefix (lowercased), nulls are dropped, built-in names are refused. With
+/// [`SessionValues::Strings`] values become strings (arrays as PostgreSQL array literals such
+/// as `{a,b}`; objects are refused); with [`SessionValues::Json`] they keep their JSON type.
+pub fn normalize_custom_claims(
+    raw: &Value,
+    values: SessionValues,
+) -> Result<Map<String, Value>, String> {
     let Value::Object(raw) = raw else {
         return Err(format!(
             "custom claims must be a JSON object, got {}",
@@ -87,6 +92,12 @@ pub fn normalize_custom_claims(raw: &Value) -> Result<Map<String, Value>, String
             format!("x-hasura-{lower}")
         };
         if BUILT_IN.contains(&name.as_str()) {
+            continue;
+        }
+        if values == SessionValues::Json {
+            if !value.is_null() {
+                out.insert(name, value.clone());
+            }
             continue;
         }
         let value = match value {
@@ -153,16 +164,19 @@ mod tests {
 
     #[test]
     fn custom_claims_become_hasura_strings() {
-        let out = normalize_custom_claims(&json!({
-            "organization-id": 42,
-            "X-Hasura-Team": "red",
-            "ids": [1, 2],
-            "tags": ["a b", "c,d", "e"],
-            "x-hasura-user-id": "evil",
-            "x-hasura-role": "admin",
-            "gone": null,
-            "flag": true
-        }))
+        let out = normalize_custom_claims(
+            &json!({
+                "organization-id": 42,
+                "X-Hasura-Team": "red",
+                "ids": [1, 2],
+                "tags": ["a b", "c,d", "e"],
+                "x-hasura-user-id": "evil",
+                "x-hasura-role": "admin",
+                "gone": null,
+                "flag": true
+            }),
+            SessionValues::Strings,
+        )
         .unwrap();
         assert_eq!(out["x-hasura-organization-id"], "42");
         assert_eq!(out["x-hasura-team"], "red");
@@ -172,8 +186,26 @@ mod tests {
         assert!(!out.contains_key("x-hasura-user-id"));
         assert!(!out.contains_key("x-hasura-role"));
         assert!(!out.contains_key("x-hasura-gone"));
-        assert!(normalize_custom_claims(&json!([1])).is_err());
-        assert!(normalize_custom_claims(&json!({"a": {"b": 1}})).is_err());
+        assert!(normalize_custom_claims(&json!([1]), SessionValues::Strings).is_err());
+        assert!(normalize_custom_claims(&json!({"a": {"b": 1}}), SessionValues::Strings).is_err());
+    }
+
+    #[test]
+    fn json_session_values_keep_their_types() {
+        let out = normalize_custom_claims(
+            &json!({"org-id": 42, "ids": [1, 2], "team": "red", "ok": false,
+                    "address": {"city": "Oslo"}, "gone": null, "x-hasura-user-id": "evil"}),
+            SessionValues::Json,
+        )
+        .unwrap();
+        assert_eq!(out["x-hasura-org-id"], 42);
+        assert_eq!(out["x-hasura-ids"], json!([1, 2]));
+        assert_eq!(out["x-hasura-team"], "red");
+        assert_eq!(out["x-hasura-ok"], false);
+        assert_eq!(out["x-hasura-address"], json!({"city": "Oslo"}));
+        assert!(!out.contains_key("x-hasura-gone"));
+        assert!(!out.contains_key("x-hasura-user-id"));
+        assert!(normalize_custom_claims(&json!([1]), SessionValues::Json).is_err());
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct Policy {
     pub email_confirmation_required: bool,
     /// SQL taking the user id as `$1` and returning one JSON object of custom claims.
     pub custom_claims_sql: Option<String>,
+    /// How custom claims carry their values (strings, or typed JSON for Hasura DDN).
+    pub session_values: crate::config::SessionValues,
     /// How long after sign-in a session may set a new password without the current one.
     pub reauthentication_window: Duration,
     /// Per-account lockout after failed password checks.
@@ -175,7 +177,7 @@ impl Auth {
             .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL failed: {e}")))?
         {
             None | Some(Value::Null) => Ok(Default::default()),
-            Some(v) => normalize_custom_claims(&v)
+            Some(v) => normalize_custom_claims(&v, self.policy.session_values)
                 .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL: {e}"))),
         }
     }

@@ -66,6 +66,12 @@ pub fn run(cmd: HasuraCommand) -> anyhow::Result<()> {
         HasuraCommand::JwtSecret { config, mode } => {
             config.validate()?;
             let keys = app::load_keys(&config)?;
+            if config.hasura.session_values() == crate::config::SessionValues::Json {
+                eprintln!(
+                    "warning: AUTH_DDN_COMPATIBILITY_DATE makes custom claims typed JSON, which \
+                     Hasura v2 refuses (it needs strings): leave it unset for Hasura v2"
+                );
+            }
             println!("{}", hasura_config::hasura_jwt_secret(&config, &keys, mode));
         }
         HasuraCommand::DdnAuthConfig {

@@ -18,7 +18,7 @@ mod ui;
 pub use accounts::{AccountArgs, PasswordArgs};
 pub use cookie::{CookieArgs, SameSite};
 pub use db::DbArgs;
-pub use hasura::{ClaimsFormat, HasuraArgs, DEFAULT_CLAIMS_NAMESPACE};
+pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLAIMS_NAMESPACE};
 pub use keys::{JwtAlgorithm, KeyArgs};
 pub use mail::{MailArgs, SmtpTls};
 pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDuration};

@@ -3,6 +3,12 @@
 //! options: JWT mode with the key fixed (the HMAC secret read from DDN's environment, the
 //! public PEM of an asymmetric key) or read from this server's JWKS; or webhook mode pointing at
 //! `/hasura/webhook`. Version `v4` (current) or `v3` (the one before; the same mode object).
+//!
+//! DDN changes how it reads tokens by the project's compatibility date (see
+//! [`crate::config::ddn_dates`]). The AuthConfig always names the audience the tokens carry, so
+//! that projects of any date accept them (from 2025-03-11 a token whose `aud` the AuthConfig
+//! does not name is refused); how claim values are typed follows
+//! `AUTH_DDN_COMPATIBILITY_DATE`, which the printed file states in a comment.
 
 use clap::ValueEnum;
 use serde_json::{json, Map, Value};
@@ -96,7 +102,7 @@ fn jwt(config: &Config, keys: &KeySet, opts: &DdnOptions) -> Value {
         ClaimsFormat::Json => "Json",
         ClaimsFormat::StringifiedJson => "StringifiedJson",
     };
-    let mut jwt = json!({
+    let jwt = json!({
         "key": key,
         "claimsConfig": {
             "namespace": {
@@ -107,11 +113,10 @@ fn jwt(config: &Config, keys: &KeySet, opts: &DdnOptions) -> Value {
         // Access tokens are only ever handed to clients in bodies, sent back as bearer tokens.
         "tokenLocation": { "type": "BearerAuthorization" },
         "issuer": config.issuer(),
+        // Every token carries `aud`; DDN refuses it from 2025-03-11 unless named here.
+        "audience": [config.user_audience()],
         "allowedSkew": CLOCK_SKEW,
     });
-    if let Some(aud) = &config.tokens.jwt_audience {
-        jwt["audience"] = json!([aud]);
-    }
     jwt
 }
 
@@ -133,15 +138,37 @@ fn webhook(config: &Config, method: WebhookMethod) -> Value {
 /// strings (PEM) are kept readable as literal blocks.
 pub fn auth_config_yaml(config: &Config, keys: &KeySet, opts: &DdnOptions) -> String {
     let doc = auth_config(config, keys, opts);
-    let mut out = format!(
+    let mut out = date_comment(config);
+    out.push_str(&format!(
         "kind: {}
 version: {}
 definition:
 ",
         doc["kind"], doc["version"]
-    );
+    ));
     write_yaml(&doc["definition"], 2, &mut out);
     out
+}
+
+/// The comment heading the file: which compatibility dates the tokens are made for.
+fn date_comment(config: &Config) -> String {
+    let json_from = crate::config::ddn_dates::json_session_variables();
+    match config.hasura.ddn_compatibility_date {
+        Some(date) if date >= json_from => format!(
+            "# Tokens carry session variables as typed JSON, for DDN projects whose compatibility\n\
+             # date is {json_from} or later (AUTH_DDN_COMPATIBILITY_DATE={date}).\n"
+        ),
+        Some(date) => format!(
+            "# Tokens carry session variables as strings, for DDN projects whose compatibility\n\
+             # date is before {json_from} (AUTH_DDN_COMPATIBILITY_DATE={date}).\n"
+        ),
+        None => format!(
+            "# Tokens carry session variables as strings (AUTH_DDN_COMPATIBILITY_DATE is not set).\n\
+             # DDN projects dated {json_from} or later compare them as typed JSON: set\n\
+             # AUTH_DDN_COMPATIBILITY_DATE to the project's date on the server, or a custom claim\n\
+             # such as \"42\" will not match an Int column there.\n"
+        ),
+    }
 }
 
 /// `value` as YAML (see [`auth_config_yaml`]).

@@ -56,15 +56,15 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
         Some(_) => return deny("Your requested role is not in allowed roles"),
         None => who.user.default_role.as_str(),
     };
+    // The token's session variables as they are: strings, or typed JSON where the settings
+    // say the engine reads them so (`AUTH_DDN_COMPATIBILITY_DATE`).
     let hasura = &who.token.hasura;
     let mut vars = Map::new();
     for (name, value) in hasura {
-        if name == claims::ALLOWED_ROLES || name == claims::DEFAULT_ROLE {
+        if name == claims::ALLOWED_ROLES || name == claims::DEFAULT_ROLE || value.is_null() {
             continue;
         }
-        if let Value::String(s) = value {
-            vars.insert(name.clone(), Value::String(s.clone()));
-        }
+        vars.insert(name.clone(), value.clone());
     }
     vars.remove(claims::USER_ID);
     vars.insert("X-Hasura-User-Id".into(), json!(who.user.id.to_string()));

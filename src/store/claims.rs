@@ -25,6 +25,15 @@ pub async fn check_custom_claims_sql(pool: &PgPool, sql: &str) -> anyhow::Result
         .describe(sql)
         .await
         .map_err(|e| anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL is not valid SQL here: {e}"))?;
+    let parameters = match described.parameters() {
+        Some(sqlx::Either::Left(types)) => types.len(),
+        Some(sqlx::Either::Right(n)) => n,
+        None => 0,
+    };
+    anyhow::ensure!(
+        parameters == 1,
+        "AUTH_CUSTOM_CLAIMS_SQL must take the user id as $1 (and no other parameter), it takes {parameters}"
+    );
     let columns = described.columns();
     anyhow::ensure!(
         columns.len() == 1,

@@ -277,6 +277,14 @@ async fn claims_sql_is_checked_at_startup(_: PgPoolOptions, opts: PgConnectOptio
         .await
         .unwrap_err();
     assert!(err.to_string().contains("AUTH_CUSTOM_CLAIMS_SQL"), "{err}");
+    // A query that ignores the user id would fail at every sign-in once prepared: refused.
+    let err = hasura_jwt_auth::store::claims::check_custom_claims_sql(
+        &app.pool,
+        "SELECT json_build_object('org-id', 42)",
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("$1"), "{err}");
     let err = hasura_jwt_auth::store::claims::check_custom_claims_sql(
         &app.pool,
         "SELECT 1, 2 WHERE $1::uuid IS NOT NULL",

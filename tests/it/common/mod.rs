@@ -1,6 +1,7 @@
 //! Test helpers: an app on a fresh database per test, requests through `oneshot`, and a
 //! checker that applies Hasura's JWT rules to issued tokens independently of the server code.
 
+pub mod ddn;
 pub mod github;
 pub mod hasura;
 pub mod oidc;
