@@ -415,3 +415,50 @@ async fn requests_for_messages_are_answered_before_the_work(
         .unwrap();
     assert_eq!(recipients, ["known@example.com", "known@example.com"]);
 }
+
+/// The password policy answers in Supabase Auth's shape, through the API and the actions.
+#[sqlx::test(migrations = false)]
+async fn weak_passwords_are_refused_with_their_reasons(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(
+        opts,
+        &[
+            "--password-min-length",
+            "12",
+            "--password-required-characters",
+            "abcdefghijklmnopqrstuvwxyz:0123456789",
+            "--hasura-actions-secret",
+            ACTIONS,
+        ],
+    )
+    .await;
+    for (password, reasons) in [
+        ("short", json!(["length", "characters"])),
+        ("long enough without digits", json!(["characters"])),
+        ("2short", json!(["length"])),
+    ] {
+        let res = app
+            .post("/signup", json!({"email": "weak@example.com", "password": password}))
+            .await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
+        assert_eq!(res.body["error_code"], "weak_password");
+        assert_eq!(res.body["weak_password"]["reasons"], reasons, "{password}");
+        assert!(res.body["weak_password"]["message"].is_string());
+    }
+    let input = json!({"email": "weak@example.com", "password": "short"});
+    let res = app.request(action("signup", input, [10, 0, 0, 1])).await;
+    assert_eq!(res.body["extensions"]["code"], "weak_password", "{res:?}");
+    assert_eq!(res.body["extensions"]["reasons"], json!(["length", "characters"]));
+    let res = app
+        .post(
+            "/signup",
+            json!({"email": "strong@example.com", "password": "twelve chars 1"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    // The same rule for a new password.
+    let at = str_of(&res.body, "access_token");
+    let res = app
+        .call(Method::PUT, "/user", Some(at), Some(json!({"password": "no digits at all"})))
+        .await;
+    assert_eq!(res.body["weak_password"]["reasons"], json!(["characters"]), "{res:?}");
+}
