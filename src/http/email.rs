@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use super::{
     extract::{media_type, Payload, RedirectTo, FORM},
+    origin::{ApiOrigin, PageOrigin},
     redirect,
     token::session_response,
 };
@@ -37,11 +38,7 @@ pub fn router() -> Router<App> {
         .route("/otp", post(otp))
         .route("/magiclink", post(magiclink))
         .route("/resend", post(resend))
-}
-
-/// `/verify`: the page behind an email link and its form, which also takes auth-js's JSON.
-pub fn link_page_router() -> Router<App> {
-    Router::new().route("/verify", post(verify).get(verify_page))
+        .route("/verify", post(verify).get(verify_page))
 }
 
 /// The empty success answer of requests that send a message.
@@ -67,6 +64,7 @@ struct RecoverRequest {
     ))]
 async fn recover(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<RecoverRequest>,
@@ -101,6 +99,7 @@ struct OtpRequest {
     ))]
 async fn otp(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<OtpRequest>,
@@ -136,6 +135,7 @@ struct MagicLinkRequest {
     ))]
 async fn magiclink(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<MagicLinkRequest>,
@@ -171,6 +171,7 @@ struct ResendRequest {
     ))]
 async fn resend(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<ResendRequest>,
@@ -296,6 +297,7 @@ struct VerifyRequest {
     ))]
 async fn verify(
     State(app): State<App>,
+    _: PageOrigin,
     client: Client,
     headers: HeaderMap,
     Payload(req): Payload<VerifyRequest>,

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::{admin::AdminAuth, cookie, extract::bad_query, redirect};
+use super::{admin::AdminAuth, cookie, extract::bad_query, origin::ApiOrigin, redirect};
 use crate::{
     app::App,
     auth::{
@@ -275,6 +275,7 @@ async fn start(
 /// `DELETE /user/identities/{id}`.
 async fn unlink(
     State(app): State<App>,
+    _: ApiOrigin,
     me: Authenticated,
     client: Client,
     Path(id): Path<String>,

@@ -52,29 +52,17 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP API.
 pub fn router(app: App) -> Router {
-    let guarded = |routes: Router<App>, rule: origin::Rule| {
-        routes.route_layer(axum::middleware::from_fn_with_state(
-            (app.clone(), rule),
-            origin::guard,
-        ))
-    };
-    // What browsers call (see `origin`): the API and the email link's page. The actions that
-    // Hasura relays and the hosted pages apply the same rule themselves, to refuse in their
-    // own shapes (an action error, a page).
-    let browser_api = Router::new()
-        .merge(token::router())
-        .merge(user::router())
-        .merge(email::router())
-        .merge(external::router())
-        .merge(sessions::router());
-    let mut routes = Router::new()
-        .merge(guarded(browser_api, origin::Rule::Api))
-        .merge(guarded(email::link_page_router(), origin::Rule::Pages))
-        .merge(actions::router());
+    let mut routes = Router::new();
     if app.pages.is_some() {
         routes = routes.nest("/ui", ui::router(&app));
     }
     routes
+        .merge(token::router())
+        .merge(user::router())
+        .merge(email::router())
+        .merge(external::router())
+        .merge(sessions::router())
+        .merge(actions::router())
         .merge(well_known::router())
         .merge(health::router())
         .merge(admin::router())

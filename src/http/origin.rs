@@ -1,7 +1,8 @@
 //! Which web pages may make a browser send a state-changing request here: the one rule against
 //! cross-site request forgery (a page of another site signing the visitor in as someone else,
-//! or using the refresh cookie), applied as a layer to whole groups of routes in
-//! `http/mod.rs`, so that no handler can forget it.
+//! or using the refresh cookie), checked by [`check`] and applied by extractors
+//! ([`ApiOrigin`], [`PageOrigin`], the actions handler's own) and by the hosted pages'
+//! middleware.
 //!
 //! Browsers say where a request comes from (`Origin`, `Sec-Fetch-Site`); other clients send
 //! neither and pass. By [`Rule`]:
@@ -19,10 +20,8 @@
 //! decides it ([`super::extract::media_type`]).
 
 use axum::{
-    extract::{Request, State},
-    http::{header, HeaderMap, HeaderValue, Method},
-    middleware::Next,
-    response::{IntoResponse, Response},
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderMap, HeaderValue, Method},
 };
 
 use super::extract::{media_type, FORM};
@@ -99,11 +98,28 @@ pub fn check(
     }
 }
 
-/// Middleware applying `rule` to a route group; a refused request gets the JSON error.
-pub async fn guard(State((app, rule)): State<(App, Rule)>, req: Request, next: Next) -> Response {
-    match check(&app.config, rule, req.method(), req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
+/// Extractor: the request passes [`Rule::Api`]. Every state-changing handler of the browser
+/// API takes it (a test sends every documented route a cross-site request to make sure).
+/// An extractor rather than a layer: it costs nothing where it is not used, and nothing more
+/// than the check where it is.
+pub struct ApiOrigin;
+
+impl FromRequestParts<App> for ApiOrigin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        check(&app.config, Rule::Api, &parts.method, &parts.headers).map(|()| Self)
+    }
+}
+
+/// Extractor: the request passes [`Rule::Pages`] (the email link's page).
+pub struct PageOrigin;
+
+impl FromRequestParts<App> for PageOrigin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        check(&app.config, Rule::Pages, &parts.method, &parts.headers).map(|()| Self)
     }
 }
 

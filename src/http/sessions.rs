@@ -8,6 +8,8 @@ use axum::{
     Json, Router,
 };
 use serde_json::{json, Value};
+
+use super::origin::ApiOrigin;
 use uuid::Uuid;
 
 use crate::{
@@ -43,6 +45,7 @@ async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Value>>
     ))]
 async fn end(
     State(app): State<App>,
+    _: ApiOrigin,
     who: Authenticated,
     client: Client,
     Path(id): Path<String>,

@@ -14,6 +14,7 @@ use super::{
     cookie::{self, TokenSource},
     extract::{bad_query, Arrival, RedirectTo},
     no_content,
+    origin::ApiOrigin,
     user::user_view,
     Payload,
 };
@@ -109,6 +110,7 @@ struct SignupRequest {
     ))]
 async fn signup(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<SignupRequest>,
@@ -171,6 +173,7 @@ struct TokenRequest {
     ))]
 async fn token(
     State(app): State<App>,
+    _: ApiOrigin,
     Arrival(arrived): Arrival,
     client: Client,
     headers: HeaderMap,
@@ -232,6 +235,7 @@ struct LogoutQuery {
     responses((status = 204, description = "Signed out"), (status = 401, body = super::openapi::Error)))]
 async fn logout(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     query: Result<Query<LogoutQuery>, QueryRejection>,
     who: Authenticated,
@@ -266,6 +270,7 @@ struct RevokeRequest {
     responses((status = 200, description = "Revoked, or the token was not known"), (status = 400, body = super::openapi::Error)))]
 async fn revoke(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     Payload(req): Payload<RevokeRequest>,
 ) -> Result<Response> {

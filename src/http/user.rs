@@ -10,7 +10,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{extract::RedirectTo, Payload};
+use super::{extract::RedirectTo, origin::ApiOrigin, Payload};
 use crate::{
     api::UserView,
     app::App,
@@ -64,6 +64,7 @@ struct UpdateUserRequest {
     ))]
 async fn update_user(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     who: Authenticated,
     RedirectTo(redirect_to): RedirectTo,

@@ -437,7 +437,10 @@ async fn weak_passwords_are_refused_with_their_reasons(_: PgPoolOptions, opts: P
         ("2short", json!(["length"])),
     ] {
         let res = app
-            .post("/signup", json!({"email": "weak@example.com", "password": password}))
+            .post(
+                "/signup",
+                json!({"email": "weak@example.com", "password": password}),
+            )
             .await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{res:?}");
         assert_eq!(res.body["error_code"], "weak_password");
@@ -447,7 +450,10 @@ async fn weak_passwords_are_refused_with_their_reasons(_: PgPoolOptions, opts: P
     let input = json!({"email": "weak@example.com", "password": "short"});
     let res = app.request(action("signup", input, [10, 0, 0, 1])).await;
     assert_eq!(res.body["extensions"]["code"], "weak_password", "{res:?}");
-    assert_eq!(res.body["extensions"]["reasons"], json!(["length", "characters"]));
+    assert_eq!(
+        res.body["extensions"]["reasons"],
+        json!(["length", "characters"])
+    );
     let res = app
         .post(
             "/signup",
@@ -458,7 +464,74 @@ async fn weak_passwords_are_refused_with_their_reasons(_: PgPoolOptions, opts: P
     // The same rule for a new password.
     let at = str_of(&res.body, "access_token");
     let res = app
-        .call(Method::PUT, "/user", Some(at), Some(json!({"password": "no digits at all"})))
+        .call(
+            Method::PUT,
+            "/user",
+            Some(at),
+            Some(json!({"password": "no digits at all"})),
+        )
         .await;
-    assert_eq!(res.body["weak_password"]["reasons"], json!(["characters"]), "{res:?}");
+    assert_eq!(
+        res.body["weak_password"]["reasons"],
+        json!(["characters"]),
+        "{res:?}"
+    );
+}
+
+/// In cookie mode every state-changing route a browser may call refuses a page of another
+/// site before doing anything, whatever it is (so that no handler can forget the rule). The
+/// routes come from the OpenAPI document; admin routes (the admin secret) and Hasura's
+/// (server to server; the actions check the relayed origin themselves) are not the browser's.
+#[sqlx::test(migrations = false)]
+async fn every_browser_route_refuses_other_sites_in_cookie_mode(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let app = common::app(
+        opts,
+        &[
+            "--refresh-token-cookie",
+            "--cors-origins",
+            "https://app.example.com",
+        ],
+    )
+    .await;
+    let doc = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    let mut refused = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if path.starts_with("/admin") || path.starts_with("/hasura") || path == "/invite" {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+                continue;
+            }
+            let uri = path.replace("{id}", "00000000-0000-4000-8000-000000000000");
+            for (content_type, body) in [
+                ("application/json", "{}"),
+                ("application/x-www-form-urlencoded", "a=b"),
+            ] {
+                let req = Request::builder()
+                    .method(method.clone())
+                    .uri(&uri)
+                    .header(header::CONTENT_TYPE, content_type)
+                    .header(header::ORIGIN, "https://evil.example")
+                    .body(Body::from(body))
+                    .unwrap();
+                let res = app.request(req).await;
+                assert_eq!(
+                    res.status,
+                    StatusCode::FORBIDDEN,
+                    "{method} {uri} {content_type}: {res:?}"
+                );
+                assert_eq!(res.body["error_code"], "cross_site_request");
+            }
+            refused.push(format!("{method} {path}"));
+        }
+    }
+    assert!(refused.len() >= 11, "{refused:?}");
 }
