@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use tokio::task::JoinHandle;
 
 use crate::{
     admin::Admin,
@@ -163,16 +164,23 @@ impl App {
     /// Starts the background work of a running server: housekeeping, email requests and
     /// delivery, and the session cache's listener.
     pub fn start_background(&self) {
-        tokio::spawn(crate::housekeeping::run(self.clone()));
+        let app = self.clone();
+        supervised("housekeeping", move || {
+            crate::housekeeping::run(app.clone())
+        });
         self.start_session_listener();
         self.start_mail();
     }
 
     /// Starts the email workers: requests for messages, and delivery.
-    pub fn start_mail(&self) -> [tokio::task::JoinHandle<()>; 2] {
+    pub fn start_mail(&self) -> [JoinHandle<()>; 2] {
+        let auth = self.auth.clone();
+        let delivery = self.delivery.clone();
         [
-            tokio::spawn(crate::auth::email::queue::run(self.auth.clone())),
-            tokio::spawn(self.delivery.clone().run()),
+            supervised("email requests", move || {
+                crate::auth::email::queue::run(auth.clone())
+            }),
+            supervised("email delivery", move || delivery.clone().run()),
         ]
     }
 }
@@ -192,6 +200,34 @@ fn limits(config: &Config, pool: &PgPool) -> Limits {
             config.mail.email_code_guesses_per_hour,
         ),
     }
+}
+
+/// Runs the loop that `start` makes, starting it again (with an error in the log) should it
+/// panic: a background worker must not stop silently. Aborting the handle stops it.
+fn supervised<F, Fut>(name: &'static str, start: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    /// Aborts the loop when the supervisor is aborted (dropped at its await).
+    struct AbortOnDrop(JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    tokio::spawn(async move {
+        loop {
+            let mut running = AbortOnDrop(tokio::spawn(start()));
+            match (&mut running.0).await {
+                Err(e) if e.is_panic() => {
+                    tracing::error!(task = name, "background task panicked; starting it again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                _ => return,
+            }
+        }
+    })
 }
 
 /// Where email links and external sign-ins may lead: `AUTH_REDIRECT_URLS`, and the hosted

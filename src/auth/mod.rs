@@ -205,9 +205,23 @@ impl Auth {
     pub(crate) async fn open_session_for(
         &self,
         db: &mut sqlx::PgConnection,
+        user: User,
+        client: &Client,
+        method: &str,
+    ) -> Result<Opened> {
+        self.open_session_checked(db, user, client, method, None)
+            .await
+    }
+
+    /// [`Self::open_session_for`] after a password check against `password_hash`: refused
+    /// (`invalid_credentials`) if the password changed or went while it was checked.
+    pub(crate) async fn open_session_checked(
+        &self,
+        db: &mut sqlx::PgConnection,
         mut user: User,
         client: &Client,
         method: &str,
+        password_hash: Option<&str>,
     ) -> Result<Opened> {
         let (event, detail) = match method {
             "sign_up" => (store::audit::event::SIGN_UP, serde_json::json!({})),
@@ -225,8 +239,10 @@ impl Auth {
             token_hash: &chain.token.hash(),
             token_salt: &chain.salt,
             client,
+            password_hash,
         };
-        user.last_sign_in_at = Some(store::sessions::open(&mut *db, &new, event, &detail).await?);
+        let opened = store::sessions::open(&mut *db, &new, event, &detail).await?;
+        user.last_sign_in_at = Some(opened.ok_or_else(Error::invalid_credentials)?);
         // Should the transaction roll back, the salt only takes room until it is evicted.
         self.salt_cache.insert(session_id, user.id, &chain.salt);
         let refresh = chain.token;

@@ -7,14 +7,19 @@
 //! they must not land in an account that someone else can still use. So the first proof of an
 //! address removes what was set up before it:
 //!
-//! - every session;
+//! - every session, and every way to open one later: authorization codes not yet exchanged,
+//!   provider links under way, links and codes sent before (perhaps asked for by someone else,
+//!   with their own PKCE challenge);
 //! - every provider identity, except those whose provider verified this very address;
-//! - a pending email change and its links;
-//! - the password, except when the proof is the confirmation of the sign-up that set it (a
-//!   confirmation activates the password of the one sign-up made for the address; a second
-//!   sign-up for an unconfirmed address clears it, see `sign_up.rs`).
+//! - a pending email change;
+//! - the password, except when the proof is a sign-up confirmation followed as such (`type`
+//!   `signup`): a confirmation activates the password of the one sign-up made for the address
+//!   (a second sign-up for an unconfirmed address clears it, see `sign_up.rs`). The same
+//!   message's code typed where a sign-in code is asked for (`type` `email`) keeps nothing.
 //!
-//! Later proofs of an already proven address change nothing.
+//! A password sign-in racing with the proof cannot slip a session in: it opens its session
+//! only while its password is still there, under a lock the removal waits for (see
+//! `store::sessions::open`). Later proofs of an already proven address change nothing.
 
 use serde_json::json;
 
@@ -34,6 +39,8 @@ use crate::{
 pub(crate) enum Proof {
     /// A link or code of this kind, sent to the address.
     Email(TokenKind),
+    /// The confirmation of a sign-up, verified as one (`type` `signup`).
+    SignUpConfirmation,
     /// An identity provider asserted the address as verified.
     Provider,
 }
@@ -42,6 +49,7 @@ impl Proof {
     fn name(self) -> &'static str {
         match self {
             Self::Email(kind) => kind.name(),
+            Self::SignUpConfirmation => TokenKind::Confirmation.name(),
             Self::Provider => "provider",
         }
     }
@@ -49,7 +57,7 @@ impl Proof {
     /// Whether the password set before the proof stays: only the confirmation of a sign-up
     /// activates the password that sign-up chose.
     fn keeps_password(self) -> bool {
-        matches!(self, Self::Email(TokenKind::Confirmation))
+        matches!(self, Self::SignUpConfirmation)
     }
 }
 
@@ -74,15 +82,10 @@ impl Auth {
         let identities =
             store::identities::delete_unless_verified_for(&mut *tx, user.id, &user.email).await?;
         let sessions = store::sessions::delete_for_user(&mut *tx, user.id, None).await?;
-        store::one_time_tokens::delete_for_user(
-            &mut *tx,
-            user.id,
-            &[
-                TokenKind::EmailChangeNew.name(),
-                TokenKind::EmailChangeCurrent.name(),
-            ],
-        )
-        .await?;
+        let codes = store::auth_codes::delete_for_user(&mut *tx, user.id).await?;
+        let links = store::oauth_states::delete_links_to(&mut *tx, user.id).await?;
+        // The token that proves the address is gone already (taken to be verified).
+        store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
         let proven = store::users::mark_email_verified(&mut *tx, user.id)
             .await?
             .ok_or_else(Error::otp_expired)?;
@@ -97,6 +100,8 @@ impl Auth {
                 "password_removed": password_removed,
                 "identities_removed": identities,
                 "sessions_removed": sessions,
+                "codes_removed": codes,
+                "links_removed": links,
                 "email_change_dropped": user.email_change.is_some(),
             }),
         )

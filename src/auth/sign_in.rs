@@ -17,6 +17,13 @@ use crate::{
     },
 };
 
+/// A password that checked out: its user, and the hash it was checked against (the session
+/// opens only if the password is still that one).
+struct Checked {
+    user: User,
+    password_hash: String,
+}
+
 impl Auth {
     /// `POST /token?grant_type=password`: checks the password (upgrading an old hash on
     /// success), records the sign-in and opens a session. Unknown email, wrong password and
@@ -27,11 +34,18 @@ impl Auth {
         password: &Secret,
         client: &Client,
     ) -> Result<Session> {
-        let user = self.counted_sign_in(email, password, client).await?;
-        // One statement opens the session and records the sign-in: no transaction needed.
+        let checked = self.counted_sign_in(email, password, client).await?;
+        // One statement opens the session and records the sign-in, if the password is still
+        // the one checked: no transaction needed.
         let mut db = self.pool.acquire().await?;
         let opened = self
-            .open_session_for(&mut db, user, client, "password")
+            .open_session_checked(
+                &mut db,
+                checked.user,
+                client,
+                "password",
+                Some(&checked.password_hash),
+            )
             .await?;
         opened.finish(self)
     }
@@ -46,8 +60,15 @@ impl Auth {
         challenge: &Challenge,
         client: &Client,
     ) -> Result<Secret> {
-        let user = self.counted_sign_in(email, password, client).await?;
+        let Checked {
+            user,
+            password_hash,
+        } = self.counted_sign_in(email, password, client).await?;
         let mut tx = self.pool.begin().await?;
+        // The password must still be the one checked (see `store::sessions::open`).
+        if !store::passwords::hold(&mut *tx, user.id, &password_hash).await? {
+            return Err(Error::invalid_credentials());
+        }
         let code = self
             .issue_auth_code(&mut tx, user.id, challenge, "password", None)
             .await?;
@@ -61,7 +82,7 @@ impl Auth {
         email: &str,
         password: &Secret,
         client: &Client,
-    ) -> Result<User> {
+    ) -> Result<Checked> {
         let result = self.check_sign_in(email, password, client).await;
         crate::metrics::sign_in(match &result {
             Ok(_) => "success",
@@ -76,7 +97,12 @@ impl Auth {
     }
 
     /// The checks of a password sign-in: the user whose password this is, if they may sign in.
-    async fn check_sign_in(&self, email: &str, password: &Secret, client: &Client) -> Result<User> {
+    async fn check_sign_in(
+        &self,
+        email: &str,
+        password: &Secret,
+        client: &Client,
+    ) -> Result<Checked> {
         self.limits.sign_in.check(client).await?;
         if email.trim().is_empty() || password.expose().is_empty() {
             return Err(Error::invalid_request(
@@ -129,12 +155,16 @@ impl Auth {
                 "Email not confirmed",
             ));
         }
+        let mut password_hash = found.password_hash.unwrap_or_default();
         if check.needs_rehash {
             let new_hash = self.hasher.hash(password).await?;
-            let old = found.password_hash.as_deref().unwrap_or_default();
-            store::passwords::upgrade(&self.pool, user.id, old, &new_hash).await?;
+            store::passwords::upgrade(&self.pool, user.id, &password_hash, &new_hash).await?;
+            password_hash = new_hash;
         }
-        Ok(user)
+        Ok(Checked {
+            user,
+            password_hash,
+        })
     }
 
     async fn record_failed_sign_in(

@@ -65,6 +65,8 @@ impl Auth {
         let email = normalize_email(&req.email)?;
         let metadata = validate_metadata(req.data, "data")?.unwrap_or_else(|| json!({}));
         let confirm = self.policy.email_confirmation_required;
+        // A refused password must not use up the address's allowance of messages.
+        self.hasher.policy().check(req.password.expose())?;
         if confirm {
             self.reserve_send(&email).await?;
         }
@@ -155,9 +157,13 @@ impl Auth {
         redirect_to: Option<&str>,
         client: &Client,
     ) -> Result<SignedUp> {
-        if let Some(user) = store::users::find_by_email(&self.pool, email).await? {
-            if user.email_confirmed_at.is_none() && user.is_active(Utc::now()) {
-                let mut tx = self.pool.begin().await?;
+        if let Some(found) = store::users::find_by_email(&self.pool, email).await? {
+            let mut tx = self.pool.begin().await?;
+            // Read again under the row lock: a confirmation may have landed meanwhile.
+            let user = store::users::find_by_id_for_update(&mut *tx, found.id).await?;
+            if let Some(user) =
+                user.filter(|u| u.email_confirmed_at.is_none() && u.is_active(Utc::now()))
+            {
                 store::passwords::delete(&mut *tx, user.id).await?;
                 let token = TokenRequest {
                     user: &user,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{extract::parse_bearer, Payload};
-use crate::{app::App, auth::claims, error::Kind};
+use crate::{app::App, auth::claims, config::SessionValues, error::Kind};
 
 pub fn router() -> Router<App> {
     Router::new().route("/hasura/webhook", get(webhook_get).post(webhook_post))
@@ -56,15 +56,18 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
         Some(_) => return deny("Your requested role is not in allowed roles"),
         None => who.user.default_role.as_str(),
     };
-    // The token's session variables as they are: strings, or typed JSON where the settings
-    // say the engine reads them so (`AUTH_DDN_COMPATIBILITY_DATE`).
+    // The token's session variables: strings (Hasura v2 and older DDN projects take nothing
+    // else), or as their JSON type where the engine reads them so (AUTH_DDN_COMPATIBILITY_DATE).
+    let typed = app.config.hasura.session_values() == SessionValues::Json;
     let hasura = &who.token.hasura;
     let mut vars = Map::new();
     for (name, value) in hasura {
-        if name == claims::ALLOWED_ROLES || name == claims::DEFAULT_ROLE || value.is_null() {
+        if name == claims::ALLOWED_ROLES || name == claims::DEFAULT_ROLE {
             continue;
         }
-        vars.insert(name.clone(), value.clone());
+        if value.is_string() || (typed && !value.is_null()) {
+            vars.insert(name.clone(), value.clone());
+        }
     }
     vars.remove(claims::USER_ID);
     vars.insert("X-Hasura-User-Id".into(), json!(who.user.id.to_string()));

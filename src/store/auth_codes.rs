@@ -73,3 +73,13 @@ pub async fn prune_expired(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
         .await?;
     Ok(r.rows_affected())
 }
+
+/// Deletes the user's codes not yet exchanged (what was set up before their address was
+/// proven); returns how many.
+pub async fn delete_for_user(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+    let r = sqlx::query("DELETE FROM auth_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}

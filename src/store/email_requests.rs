@@ -22,7 +22,7 @@ pub async fn insert(
     Ok(())
 }
 
-#[derive(Debug, FromRow)]
+#[derive(FromRow)]
 pub struct Request {
     pub id: i64,
     pub kind: String,
@@ -31,16 +31,24 @@ pub struct Request {
     pub attempts: i32,
 }
 
-/// Claims one due request for `lease`: other workers (other instances) skip it meanwhile, and
-/// take it over if this one dies before it is done.
-pub async fn claim_due(db: impl PgExecutor<'_>, lease: Duration) -> sqlx::Result<Option<Request>> {
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The parameters may hold a PKCE challenge (with `plain`, the verifier itself).
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Claims one due request, locked until the end of the caller's transaction: other workers
+/// (other instances) skip it meanwhile, and it is free again if this one dies first.
+pub async fn claim_due(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Request>> {
     sqlx::query_as(
-        "UPDATE email_requests SET next_attempt_at = now() + make_interval(secs => $1)
-         WHERE id = (SELECT id FROM email_requests WHERE next_attempt_at <= now()
-                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, email, params, attempts",
+        "SELECT id, kind, email, params, attempts FROM email_requests
+         WHERE next_attempt_at <= now() ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
-    .bind(lease.as_secs_f64())
     .fetch_optional(db)
     .await
 }

@@ -80,3 +80,13 @@ pub async fn prune_expired(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
         .await?;
     Ok(r.rows_affected())
 }
+
+/// Deletes the provider links under way to the user (started before their address was
+/// proven); returns how many.
+pub async fn delete_links_to(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+    let r = sqlx::query("DELETE FROM oauth_states WHERE link_user_id = $1")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}

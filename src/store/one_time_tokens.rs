@@ -20,8 +20,8 @@ pub struct NewToken<'a> {
 }
 
 /// Stores a token, replacing (and so voiding) the user's previous one of the same kind. The
-/// wrong codes counted against the previous one stay counted: a new code brings no new
-/// attempts.
+/// wrong codes counted against the previous one stay counted while its link would still have
+/// worked: a new code brings no new attempts (after that, the count starts again).
 pub async fn replace(db: impl PgExecutor<'_>, t: &NewToken<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO one_time_tokens AS t
@@ -34,6 +34,7 @@ pub async fn replace(db: impl PgExecutor<'_>, t: &NewToken<'_>) -> sqlx::Result<
              recipient = EXCLUDED.recipient, redirect_to = EXCLUDED.redirect_to,
              code_challenge = EXCLUDED.code_challenge,
              code_challenge_method = EXCLUDED.code_challenge_method,
+             code_attempts = CASE WHEN t.expires_at > now() THEN t.code_attempts ELSE 0 END,
              created_at = now(), expires_at = EXCLUDED.expires_at,
              code_expires_at = EXCLUDED.code_expires_at",
     )

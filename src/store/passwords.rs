@@ -84,6 +84,19 @@ pub async fn find_user_by_id(
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
+/// Whether the user's password is still `hash`, share-locking it until the end of the
+/// transaction: a concurrent removal waits for the caller (see `sessions::open`).
+pub async fn hold(db: impl PgExecutor<'_>, user_id: Uuid, hash: &str) -> sqlx::Result<bool> {
+    let held: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM user_passwords WHERE user_id = $1 AND hash = $2 FOR SHARE",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .fetch_optional(db)
+    .await?;
+    Ok(held.is_some())
+}
+
 /// Removes the user's password (an account confirmed by another proof than the password
 /// it was created with must not keep a password set by someone else).
 pub async fn delete(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<()> {

@@ -15,26 +15,44 @@ pub struct NewSession<'a> {
     pub token_hash: &'a [u8],
     pub token_salt: &'a [u8],
     pub client: &'a Client,
+    /// For a password sign-in: the hash the password was checked against.
+    pub password_hash: Option<&'a str>,
 }
 
 /// Opens a session and records the sign-in, in one statement (atomic on its own, or part of
 /// the caller's transaction): the session row, the user's `last_sign_in_at` and the audit
 /// entry `event` with `detail`. Returns the sign-in's time.
+///
+/// `None` when the sign-in was checked against `password_hash` and the user's password is no
+/// longer that one (changed or removed while it was being checked). The password row is
+/// share-locked, so a concurrent removal (the first proof of the address, say) either waits
+/// for this session and then ends it, or wins and then no session opens. The statement waits
+/// on no other lock: `last_sign_in_at` is skipped while another transaction holds the user
+/// row, so that it cannot deadlock with one holding the user row and waiting for the
+/// password's.
 pub async fn open(
     db: impl PgExecutor<'_>,
     s: &NewSession<'_>,
     event: &str,
     detail: &serde_json::Value,
-) -> sqlx::Result<DateTime<Utc>> {
+) -> sqlx::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
-        "WITH session AS (
+        "WITH checked AS (
+             SELECT 1 FROM user_passwords WHERE user_id = $2 AND hash = $10 FOR SHARE
+         ), session AS (
              INSERT INTO sessions (id, user_id, token_hash, token_salt, user_agent, ip)
-             VALUES ($1, $2, $3, $4, $5, $6)
+             SELECT $1, $2, $3, $4, $5, $6
+             WHERE $10::text IS NULL OR EXISTS (SELECT 1 FROM checked)
+             RETURNING id
          ), audit AS (
              INSERT INTO audit_log (event, user_id, session_id, ip, user_agent, detail, request_id)
-             VALUES ($7, $2, $1, $6, $5, $8, $9)
+             SELECT $7, $2, id, $6, $5, $8, $9 FROM session
+         ), signed_in AS (
+             UPDATE users SET last_sign_in_at = now()
+              WHERE id = (SELECT id FROM users WHERE id = $2 AND EXISTS (SELECT 1 FROM session)
+                          FOR NO KEY UPDATE SKIP LOCKED)
          )
-         UPDATE users SET last_sign_in_at = now() WHERE id = $2 RETURNING last_sign_in_at",
+         SELECT now() FROM session",
     )
     .bind(s.id)
     .bind(s.user_id)
@@ -45,7 +63,8 @@ pub async fn open(
     .bind(event)
     .bind(detail)
     .bind(&s.client.request_id)
-    .fetch_one(db)
+    .bind(s.password_hash)
+    .fetch_optional(db)
     .await
 }
 

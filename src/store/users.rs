@@ -110,12 +110,13 @@ pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Optio
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
-/// Reads a user and locks the row until the end of the transaction.
+/// Reads a user and locks the row until the end of the transaction (`FOR NO KEY UPDATE`: rows
+/// that reference the user, a new session say, can still be inserted meanwhile).
 pub async fn find_by_id_for_update(
     db: impl PgExecutor<'_>,
     id: Uuid,
 ) -> sqlx::Result<Option<User>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 FOR UPDATE");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1 FOR NO KEY UPDATE");
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 

@@ -535,3 +535,109 @@ async fn every_browser_route_refuses_other_sites_in_cookie_mode(
     }
     assert!(refused.len() >= 11, "{refused:?}");
 }
+
+/// Code guesses never wait for a second connection while holding one: on a pool of two, many
+/// at once all get their answer (none a 503 for want of a connection).
+#[sqlx::test(migrations = false)]
+async fn code_guesses_cannot_starve_the_pool(_: PgPoolOptions, opts: PgConnectOptions) {
+    use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, store};
+    let config = Config::from_args([
+        "--jwt-secret",
+        common::SECRET,
+        "--account-lockout-threshold",
+        "1000",
+        "--rate-limit-sign-in",
+        "1000",
+        "--email-code-guesses-per-hour",
+        "1000",
+    ])
+    .unwrap();
+    let keys = KeySet::load(&config.keys).unwrap();
+    let pool = store::connect_with(opts, "auth", 2).await.unwrap();
+    store::migrate(&pool, "auth").await.unwrap();
+    let state = App::from_parts(config, pool, keys).unwrap();
+    let router = hasura_jwt_auth::http::router(state);
+    let guesses = (0..12).map(|i| {
+        let router = router.clone();
+        async move {
+            use tower::ServiceExt;
+            let email = format!("guess{i}@example.com");
+            let res = router
+                .oneshot(verify_code(&email, "123456", [10, 0, 0, 1]))
+                .await
+                .unwrap();
+            res.status()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::FORBIDDEN),
+        "{statuses:?}"
+    );
+}
+
+/// Wrong codes counted against an expired token do not follow the next one.
+#[sqlx::test(migrations = false)]
+async fn attempts_start_again_once_the_earlier_token_expired(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(
+        opts,
+        &smtp,
+        &[
+            "--email-code-attempts",
+            "3",
+            "--account-lockout-threshold",
+            "0",
+        ],
+    )
+    .await;
+    let first = code_for(&app, &smtp, "again@example.com", 1).await;
+    for _ in 0..3 {
+        app.request(verify_code(
+            "again@example.com",
+            wrong(&first),
+            [10, 0, 0, 1],
+        ))
+        .await;
+    }
+    sqlx::query(
+        "UPDATE one_time_tokens SET expires_at = now() - interval '1 second',
+                code_expires_at = now() - interval '1 second'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let second = code_for(&app, &smtp, "again@example.com", 2).await;
+    let res = app
+        .request(verify_code("again@example.com", &second, [10, 0, 0, 1]))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+}
+
+/// A sign-up refused for its password does not use up the address's allowance of messages.
+#[sqlx::test(migrations = false)]
+async fn a_refused_password_sends_nothing_and_counts_nothing(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let res = app
+        .post(
+            "/signup",
+            json!({"email": "retry@example.com", "password": "short"}),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "weak_password", "{res:?}");
+    let res = app
+        .post(
+            "/signup",
+            json!({"email": "retry@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    smtp.wait("retry@example.com", 1).await;
+}

@@ -349,3 +349,163 @@ async fn a_taken_address_answers_like_a_free_one(_: PgPoolOptions, opts: PgConne
     }
     assert_ne!(real.body["id"], made_up.body["id"]);
 }
+
+/// What the squatter left ready to use later goes with the proof too: an authorization code
+/// not yet exchanged (from a PKCE sign-in), a provider link under way, and links sent before
+/// (here a recovery the squatter asked for).
+#[sqlx::test(migrations = false)]
+async fn codes_links_and_messages_from_before_the_proof_go_with_it(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    use hasura_jwt_auth::{
+        auth::{email::pkce::Challenge, external::StartExternal},
+        client::Client,
+        secret::Secret,
+    };
+    let smtp = Smtp::start();
+    let oidc = Oidc::start().await;
+    let app = mail_app(
+        opts,
+        &smtp,
+        &["--oidc-providers", &oidc.providers_setting("acme")],
+    )
+    .await;
+    let squatted = squat(&app, Some(&smtp)).await;
+    let auth = &app.state.auth;
+    let verifier = "a-code-verifier-of-the-squatter-0123456789-abcdefghij";
+    let challenge = Challenge::from_request(Some(verifier.into()), Some("plain".into()))
+        .unwrap()
+        .unwrap();
+    let code: Secret = auth
+        .sign_in_for_code(
+            VICTIM,
+            &Secret::new(SQUATTER_PASSWORD.to_owned()),
+            &challenge,
+            &Client::default(),
+        )
+        .await
+        .unwrap();
+    let user_id = uuid::Uuid::parse_str(&squatted.user_id).unwrap();
+    let start = StartExternal {
+        provider: "acme",
+        redirect_to: None,
+        scopes: &[],
+        challenge: Some(challenge.clone()),
+        browser_secret: "the-squatter-s-browser",
+        link_user_id: Some(user_id),
+    };
+    auth.start_external(start, &Client::default())
+        .await
+        .unwrap();
+    app.post("/recover", json!({"email": VICTIM})).await;
+    let recovery = smtp.wait(VICTIM, 1).await;
+    clear_send_limits(&app).await;
+
+    // The owner proves the address with a sign-in link.
+    app.post("/otp", json!({"email": VICTIM})).await;
+    let mail = smtp.wait(VICTIM, 2).await;
+    let p = params(&follow(&app, &mail.link()).await, '#');
+    assert!(p.contains_key("access_token"), "{p:?}");
+
+    let res = app
+        .post(
+            "/token?grant_type=pkce",
+            json!({"auth_code": code.expose(), "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "flow_state_not_found", "{res:?}");
+    let links: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM oauth_states WHERE link_user_id = $1")
+            .bind(user_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(links, 0, "the link under way is gone");
+    let p = params(&follow(&app, &recovery.link()).await, '#');
+    assert_eq!(
+        p["error_code"], "otp_expired",
+        "the earlier recovery link is void"
+    );
+}
+
+/// A password sign-in whose check began before the proof removed the password opens no
+/// session after it: the proof's transaction holds the password row while the sign-in waits.
+#[sqlx::test(migrations = false)]
+async fn a_sign_in_racing_the_proof_opens_no_session(_: PgPoolOptions, opts: PgConnectOptions) {
+    let app = common::app(opts, &[]).await;
+    let s = app
+        .post(
+            "/signup",
+            json!({"email": VICTIM, "password": SQUATTER_PASSWORD}),
+        )
+        .await;
+    let user_id = str_of(&s.body["user"], "id").to_owned();
+    // The proof, under way: the password removed, not yet committed.
+    let mut proof = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM users WHERE id = $1::uuid FOR NO KEY UPDATE")
+        .bind(&user_id)
+        .execute(&mut *proof)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM user_passwords WHERE user_id = $1::uuid")
+        .bind(&user_id)
+        .execute(&mut *proof)
+        .await
+        .unwrap();
+    let auth = app.state.auth.clone();
+    let racing = tokio::spawn(async move {
+        auth.sign_in(
+            VICTIM,
+            &hasura_jwt_auth::secret::Secret::new(SQUATTER_PASSWORD.to_owned()),
+            &hasura_jwt_auth::client::Client::default(),
+        )
+        .await
+        .map(|_| ())
+    });
+    // The sign-in has checked the (still committed) password and waits for the row.
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    proof.commit().await.unwrap();
+    let refused = racing.await.unwrap().unwrap_err();
+    assert_eq!(refused.code, "invalid_credentials");
+    assert_eq!(
+        app.session_count(&user_id).await,
+        1,
+        "only the sign-up's session"
+    );
+}
+
+/// A confirmation's code typed where a sign-in code is asked for (`type` `email`) proves the
+/// address but activates no password: only a confirmation followed as one does.
+#[sqlx::test(migrations = false)]
+async fn a_confirmation_code_used_as_a_sign_in_code_keeps_no_password(
+    _: PgPoolOptions,
+    opts: PgConnectOptions,
+) {
+    let smtp = Smtp::start();
+    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    app.post(
+        "/signup",
+        json!({"email": VICTIM, "password": SQUATTER_PASSWORD}),
+    )
+    .await;
+    let mail = smtp.wait(VICTIM, 1).await;
+    let res = app
+        .post(
+            "/verify",
+            json!({"type": "email", "email": VICTIM, "token": mail.code()}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let res = app.sign_in(VICTIM, SQUATTER_PASSWORD).await;
+    assert_eq!(res.body["error_code"], "invalid_credentials", "{res:?}");
+}

@@ -4,7 +4,7 @@
 //! answer nor its timing tells); a worker in every running server then looks the address up
 //! and, when there is someone to write to, issues the token and queues the message in one
 //! transaction with the request's removal. A stored request survives a crash; several
-//! instances share the queue (a request is leased to one worker at a time).
+//! instances share the queue (a request is locked by the worker that carries it out).
 
 use std::time::Duration;
 
@@ -24,8 +24,6 @@ use crate::{
     },
 };
 
-/// How long a claimed request is held by one worker.
-const LEASE: Duration = Duration::from_secs(60);
 /// How often the queue is looked at without being woken (other instances' requests, retries).
 const POLL: Duration = Duration::from_secs(2);
 /// Attempts before a request that keeps failing is dropped (with an error in the log).
@@ -91,34 +89,59 @@ impl Auth {
         Ok(())
     }
 
-    /// Carries out the requests that are due; returns how many were handled.
+    /// Carries out the requests that are due; returns how many were handled. Each is carried
+    /// out in the transaction that holds it and removes it, so it is done exactly once.
     pub async fn carry_out_email_requests(&self) -> Result<usize> {
         let mut n = 0;
-        while let Some(row) = store::email_requests::claim_due(&self.pool, LEASE).await? {
-            n += 1;
-            let Ok(stored) = serde_json::from_value::<Stored>(row.params.clone()) else {
-                tracing::error!(id = row.id, kind = %row.kind, "unreadable email request dropped");
-                store::email_requests::delete(&self.pool, row.id).await?;
-                continue;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let Some(row) = store::email_requests::claim_due(&mut *tx).await? else {
+                return Ok(n);
             };
-            if let Err(e) = self.carry_out(row.id, &row.email, stored).await {
-                e.log_cause();
-                if row.attempts + 1 >= MAX_ATTEMPTS {
-                    tracing::error!(id = row.id, kind = %row.kind, "email request dropped after repeated failures");
-                    store::email_requests::delete(&self.pool, row.id).await?;
-                } else {
-                    let wait = Duration::from_secs(2u64 << row.attempts.clamp(0, 8));
-                    store::email_requests::failed(&self.pool, row.id, wait).await?;
+            n += 1;
+            let done = match serde_json::from_value::<Stored>(row.params.clone()) {
+                Ok(stored) => self.carry_out(&mut tx, &row.email, stored).await,
+                Err(e) => {
+                    tracing::error!(id = row.id, kind = %row.kind, error = %e, "unreadable email request dropped");
+                    Ok(())
+                }
+            };
+            match done {
+                Ok(()) => {
+                    store::email_requests::delete(&mut *tx, row.id).await?;
+                    tx.commit().await?;
+                    self.mailer.wake();
+                }
+                Err(e) => {
+                    drop(tx);
+                    e.log_cause();
+                    self.retry_later(&row).await?;
                 }
             }
         }
-        Ok(n)
     }
 
-    /// Carries out one request and removes it, in one transaction.
-    async fn carry_out(&self, id: i64, email: &str, stored: Stored) -> Result<()> {
+    /// A request whose carrying out failed: tried again later, or dropped (with an error in
+    /// the log) after [`MAX_ATTEMPTS`].
+    async fn retry_later(&self, row: &store::email_requests::Request) -> Result<()> {
+        if row.attempts + 1 >= MAX_ATTEMPTS {
+            tracing::error!(id = row.id, kind = %row.kind, "email request dropped after repeated failures");
+            store::email_requests::delete(&self.pool, row.id).await?;
+        } else {
+            let wait = Duration::from_secs(2u64 << row.attempts.clamp(0, 8));
+            store::email_requests::failed(&self.pool, row.id, wait).await?;
+        }
+        Ok(())
+    }
+
+    /// Carries out one request inside `tx`.
+    async fn carry_out(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        email: &str,
+        stored: Stored,
+    ) -> Result<()> {
         let client = &stored.client;
-        let mut tx = self.pool.begin().await?;
         let existing = store::users::find_by_email(&mut *tx, email).await?;
         let found = existing.is_some();
         let user = existing.filter(|u| u.is_active(chrono::Utc::now()));
@@ -130,7 +153,7 @@ impl Auth {
                 },
                 Some(user),
             ) => {
-                self.recovery_for(&mut tx, &user, redirect_to, challenge, client)
+                self.recovery_for(tx, &user, redirect_to, challenge, client)
                     .await?
             }
             (
@@ -148,7 +171,7 @@ impl Auth {
                     redirect_to: redirect_to.as_deref(),
                     challenge: challenge.as_ref(),
                 };
-                self.issue_token(&mut tx, token, true).await?;
+                self.issue_token(tx, token, true).await?;
             }
             (
                 Requested::SignInLink {
@@ -159,7 +182,7 @@ impl Auth {
                 },
                 None,
             ) if !found && !self.policy.disable_signup => {
-                self.create_user_by_link(&mut tx, email, data, redirect_to, challenge, client)
+                self.create_user_by_link(tx, email, data, redirect_to, challenge, client)
                     .await?
             }
             (Requested::ResendConfirmation { redirect_to }, Some(user))
@@ -172,13 +195,13 @@ impl Auth {
                     redirect_to: redirect_to.as_deref(),
                     challenge: None,
                 };
-                self.issue_token(&mut tx, token, true).await?;
+                self.issue_token(tx, token, true).await?;
             }
             (Requested::ResendEmailChange { redirect_to }, Some(user)) => {
                 if let Some(new_email) = user.email_change.clone() {
                     if self.reserve_send(&new_email).await.is_ok() {
                         self.queue_email_change(
-                            &mut tx,
+                            tx,
                             &user,
                             &new_email,
                             redirect_to.as_deref(),
@@ -192,9 +215,6 @@ impl Auth {
             // Nobody to write to, or nothing to resend.
             _ => {}
         }
-        store::email_requests::delete(&mut *tx, id).await?;
-        tx.commit().await?;
-        self.mailer.wake();
         Ok(())
     }
 

@@ -1,12 +1,12 @@
-//! Checking a link or a code from a message, and what it then does: confirm the address,
-//! sign in, change the address, or (for a PKCE client following a link) hand out a one-time
-//! code for the session instead.
+//! Checking a link or a code from a message, and what it then does: prove the address, sign
+//! in, change the address, or (for a PKCE client following a link) hand out a one-time code
+//! for the session instead.
 
 use serde_json::json;
 
 use super::{kinds_for_type, pkce::Challenge, sha256, TokenKind};
 use crate::{
-    auth::{account::normalize_email, proven::Proof, Auth, Session},
+    auth::{account::normalize_email, lockout::Failures, proven::Proof, Auth, Session},
     client::Client,
     error::{code, ConstraintExt, Error, Result},
     secret::Secret,
@@ -14,6 +14,7 @@ use crate::{
         self,
         audit::{self, event},
         one_time_tokens::TokenRow,
+        users::User,
     },
 };
 
@@ -32,6 +33,19 @@ pub enum Verification<'a> {
     },
 }
 
+impl Verification<'_> {
+    fn verification_type(&self) -> &str {
+        match self {
+            Self::Link {
+                verification_type, ..
+            }
+            | Self::Code {
+                verification_type, ..
+            } => verification_type,
+        }
+    }
+}
+
 /// What a successful verification gives.
 pub enum VerifyOutcome {
     /// Signed in.
@@ -46,6 +60,12 @@ pub enum VerifyOutcome {
     Pending { redirect_to: String },
 }
 
+/// A code guess under way: its address, and what the lockout found on record.
+struct Guess {
+    email: String,
+    failures: Failures,
+}
+
 impl Auth {
     /// Verifies a link or code. `following_link` is true when the user follows a link in a
     /// browser: a token requested with a PKCE challenge then yields a code, not a session.
@@ -55,50 +75,43 @@ impl Auth {
         following_link: bool,
         client: &Client,
     ) -> Result<VerifyOutcome> {
-        let mut tx = self.pool.begin().await?;
-        let row = match presented {
-            Verification::Link {
-                token,
-                verification_type,
-            } => {
-                let kinds = kind_names(verification_type)?;
-                let row = store::one_time_tokens::take_by_token_hash(
-                    &mut *tx,
-                    &sha256(token.trim().as_bytes()),
-                    &kinds,
-                )
-                .await?
-                .ok_or_else(Error::otp_expired)?;
-                if row.expires_at <= row.db_now {
-                    tx.commit().await?;
-                    return Err(Error::otp_expired());
-                }
-                row
-            }
-            Verification::Code {
-                email,
-                code,
-                verification_type,
-            } => {
-                let kinds = kind_names(verification_type)?;
+        let presented_type = presented.verification_type().to_owned();
+        let kinds = kind_names(&presented_type)?;
+        // The limits of a code guess run first, each on a connection of its own: never while
+        // this request holds a transaction's connection, or guesses could starve the pool.
+        let guess = match &presented {
+            Verification::Code { email, .. } => {
                 let email = normalize_email(email).map_err(|_| Error::otp_expired())?;
-                let guess = self.start_code_guess(&email, client).await?;
-                let found = self
-                    .take_by_code(&mut tx, &email, code.trim(), &kinds)
-                    .await?;
-                let Some(row) = found else {
-                    // Keep the counted attempts.
-                    tx.commit().await?;
-                    self.wrong_code(&email, client).await?;
-                    return Err(Error::otp_expired());
-                };
-                self.right_code(&email, guess).await?;
-                row
+                let failures = self.start_code_guess(&email, client).await?;
+                Some(Guess { email, failures })
             }
+            Verification::Link { .. } => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        let row = match (&presented, &guess) {
+            (Verification::Code { code, .. }, Some(guess)) => {
+                self.take_by_code(&mut tx, &guess.email, code.trim(), &kinds)
+                    .await?
+            }
+            (Verification::Link { token, .. }, _) => take_link(&mut tx, token, &kinds).await?,
+            (Verification::Code { .. }, None) => None,
+        };
+        let Some(row) = row else {
+            // Keep what the attempt used up (the link, the counted wrong code).
+            tx.commit().await?;
+            if let Some(guess) = &guess {
+                self.wrong_code(&guess.email, client).await?;
+            }
+            return Err(Error::otp_expired());
         };
         let user_id = row.user_id;
-        let outcome = self.apply(&mut tx, row, following_link, client).await?;
+        let outcome = self
+            .apply(&mut tx, row, &presented_type, following_link, client)
+            .await?;
         tx.commit().await?;
+        if let Some(guess) = guess {
+            self.right_code(&guess.email, guess.failures).await?;
+        }
         self.session_cache.user_changed(user_id);
         // A verification may have queued a message (the notice of an email change).
         self.mailer.wake();
@@ -117,11 +130,13 @@ impl Auth {
         })
     }
 
-    /// What a verified token does.
+    /// What a verified token does: an email change goes on (or completes); anything else
+    /// proves the address; then a session (or a code for a PKCE client following a link).
     async fn apply(
         &self,
         tx: &mut sqlx::PgConnection,
         row: TokenRow,
+        presented_type: &str,
         following_link: bool,
         client: &Client,
     ) -> Result<Applied> {
@@ -135,65 +150,33 @@ impl Auth {
         }
         let user = match kind {
             TokenKind::EmailChangeNew | TokenKind::EmailChangeCurrent => {
-                // The token must be for the change waiting now, sent to the address it names.
-                let new = kind == TokenKind::EmailChangeNew;
-                let expected = if new {
-                    user.email_change.as_deref()
-                } else {
-                    Some(user.email.as_str())
-                };
-                if expected.map(str::to_lowercase) != Some(row.recipient.to_lowercase())
-                    || user.email_change.is_none()
+                match self
+                    .email_change_confirmed(tx, user, &row, kind, client)
+                    .await?
                 {
-                    return Err(Error::otp_expired());
+                    Some(changed) => changed,
+                    None => return Ok(Applied::Pending { redirect_to }),
                 }
-                let (confirmed_new, confirmed_current) =
-                    store::users::confirm_email_change(&mut *tx, user.id, new).await?;
-                let complete =
-                    confirmed_new && (confirmed_current || !self.policy.email.secure_email_change);
-                if !complete {
-                    return Ok(Applied::Pending { redirect_to });
-                }
-                let from = user.email.clone();
-                let changed = store::users::apply_email_change(&mut *tx, user.id)
-                    .await
-                    .on_constraint("users_email_key", || {
-                        Error::validation(
-                            code::EMAIL_EXISTS,
-                            "A user with this email address has already been registered",
-                        )
-                    })?
-                    .ok_or_else(Error::otp_expired)?;
-                // Messages sent to the old address must not work any more; the old address
-                // is told, whoever made the change.
-                store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
-                self.notify_email_changed(tx, &from, &changed.email).await?;
-                audit::record(
-                    &mut *tx,
-                    event::EMAIL_CHANGED,
-                    Some(user.id),
-                    None,
-                    client,
-                    json!({"from": from, "to": changed.email}),
-                )
-                .await?;
-                changed
             }
             _ => {
-                self.address_proven(tx, user, Proof::Email(kind), client)
-                    .await?
+                let proof = match (kind, presented_type) {
+                    (TokenKind::Confirmation, "signup") => Proof::SignUpConfirmation,
+                    _ => Proof::Email(kind),
+                };
+                self.address_proven(tx, user, proof, client).await?
             }
         };
         let verification_type = kind.verification_type();
-        if following_link {
-            if let (Some(challenge), Some(method)) = (row.code_challenge, row.code_challenge_method)
-            {
-                let challenge = Challenge { challenge, method };
-                let code = self
-                    .issue_auth_code(tx, user.id, &challenge, verification_type, None)
-                    .await?;
-                return Ok(Applied::Code { code, redirect_to });
-            }
+        if let (true, Some(challenge), Some(method)) = (
+            following_link,
+            row.code_challenge,
+            row.code_challenge_method,
+        ) {
+            let challenge = Challenge { challenge, method };
+            let code = self
+                .issue_auth_code(tx, user.id, &challenge, verification_type, None)
+                .await?;
+            return Ok(Applied::Code { code, redirect_to });
         }
         let opened = self
             .open_session_for(tx, user, client, verification_type)
@@ -204,6 +187,75 @@ impl Auth {
             verification_type,
         })
     }
+
+    /// One confirmation of the email change waiting now (the token must be for it, sent to
+    /// the address it names). The changed user once the change is complete; `None` while the
+    /// other confirmation is still to come (secure email change).
+    async fn email_change_confirmed(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: User,
+        row: &TokenRow,
+        kind: TokenKind,
+        client: &Client,
+    ) -> Result<Option<User>> {
+        let new = kind == TokenKind::EmailChangeNew;
+        let expected = if new {
+            user.email_change.as_deref()
+        } else {
+            Some(user.email.as_str())
+        };
+        if expected.map(str::to_lowercase) != Some(row.recipient.to_lowercase())
+            || user.email_change.is_none()
+        {
+            return Err(Error::otp_expired());
+        }
+        let (confirmed_new, confirmed_current) =
+            store::users::confirm_email_change(&mut *tx, user.id, new).await?;
+        if !(confirmed_new && (confirmed_current || !self.policy.email.secure_email_change)) {
+            return Ok(None);
+        }
+        let changed = store::users::apply_email_change(&mut *tx, user.id)
+            .await
+            .on_constraint("users_email_key", || {
+                Error::validation(
+                    code::EMAIL_EXISTS,
+                    "A user with this email address has already been registered",
+                )
+            })?
+            .ok_or_else(Error::otp_expired)?;
+        // Messages sent to the old address must not work any more; the old address is told,
+        // whoever made the change.
+        store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
+        self.notify_email_changed(tx, &user.email, &changed.email)
+            .await?;
+        audit::record(
+            &mut *tx,
+            event::EMAIL_CHANGED,
+            Some(user.id),
+            None,
+            client,
+            json!({"from": user.email, "to": changed.email}),
+        )
+        .await?;
+        Ok(Some(changed))
+    }
+}
+
+/// The token of a link, removed (expired or not: whoever takes it is the only one to use it);
+/// `None` when unknown or expired.
+async fn take_link(
+    tx: &mut sqlx::PgConnection,
+    token: &str,
+    kinds: &[&str],
+) -> Result<Option<TokenRow>> {
+    let row = store::one_time_tokens::take_by_token_hash(
+        &mut *tx,
+        &sha256(token.trim().as_bytes()),
+        kinds,
+    )
+    .await?;
+    Ok(row.filter(|row| row.expires_at > row.db_now))
 }
 
 enum Applied {

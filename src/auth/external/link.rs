@@ -66,7 +66,11 @@ impl Auth {
             // (perhaps by someone else) goes, unless the address was proven already.
             let existing = store::users::find_by_id_for_update(&mut *tx, existing.id)
                 .await?
-                .ok_or_else(Error::user_not_found)?;
+                .filter(|u| Some(&u.email) == email.as_ref())
+                // Changed address (or gone) since it was looked up: nothing vouched for.
+                .ok_or_else(|| {
+                    Error::conflict(code::CONFLICT, "The account changed meanwhile; try again")
+                })?;
             let existing = self
                 .address_proven(&mut *tx, existing, Proof::Provider, client)
                 .await?;
