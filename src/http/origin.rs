@@ -17,7 +17,7 @@
 //!   forms are the only ones meant to post here. Other bodies follow [`Rule::Api`].
 //!
 //! Whether a body is a form is decided from its parsed media type, as the body extractor
-//! decides it ([`super::extract::media_type`]).
+//! decides it (`extract::media_type`).
 
 use axum::{
     extract::FromRequestParts,
