@@ -10,15 +10,13 @@ use tokio::task::JoinHandle;
 use crate::{
     admin::Admin,
     auth::{
-        email::EmailPolicy,
         keys::KeySet,
-        lockout::Lockout,
-        password::{HasherSettings, PasswordHasher},
+        password::PasswordHasher,
         rate_limit::{Limits, SharedLimiter},
-        rotation_batch::RotationBatcher,
+        refresh::{batch::RotationBatcher, salts::SaltCache},
         session_cache::SessionCache,
         tokens::AccessTokens,
-        Auth, Policy,
+        Auth,
     },
     config::{Config, DbArgs},
     mail::{delivery::Delivery, Mailer, Templates},
@@ -45,8 +43,6 @@ pub struct Services {
     pub admin: Admin,
     /// Sends the outbox; run it with [`App::start_background`].
     pub delivery: Delivery,
-    /// The hosted pages' templates; `None` with `AUTH_DISABLE_UI`.
-    pub pages: Option<Arc<crate::http::ui::Pages>>,
     pub config: Arc<Config>,
 }
 
@@ -70,79 +66,42 @@ impl App {
         Self::assemble(config, pool, keys)
     }
 
-    /// Wires the services from validated settings.
+    /// Wires the services from validated settings. Each reads the settings it needs from the
+    /// one `Config` they share.
     fn assemble(config: Config, pool: PgPool, keys: KeySet) -> anyhow::Result<Self> {
-        let tokens = AccessTokens {
-            keys: Arc::new(keys),
-            issuer: config.issuer(),
-            audience: config.tokens.jwt_audience.clone(),
-            ttl: config.tokens.access_token_ttl,
-            namespace: config.hasura.hasura_claims_namespace.clone(),
-            format: config.hasura.hasura_claims_format,
-            verified: Arc::new(crate::auth::verified_tokens::VerifiedTokens::new(
-                config.sessions.session_cache_size,
-            )),
-        };
-        let hasher = password_hasher(&config, config.passwords.concurrency())?;
-        let policy = Policy {
-            reuse_interval: config.sessions.refresh_token_reuse_interval,
-            idle_timeout: config.sessions.session_idle_timeout.0,
-            max_lifetime: config.sessions.session_max_lifetime.0,
-            default_role: config.accounts.default_role.clone(),
-            default_allowed_roles: config.accounts.default_allowed_roles.clone(),
-            disable_signup: config.accounts.disable_signup,
-            email_confirmation_required: config.mail.email_confirmation_required,
-            custom_claims_sql: config.hasura.custom_claims_sql.clone(),
-            session_values: config.hasura.session_values(),
-            reauthentication_window: config.sessions.reauthentication_window,
-            lockout: Lockout {
-                threshold: config.accounts.account_lockout_threshold,
-                max: config.accounts.account_lockout_max,
-            },
-            email: EmailPolicy {
-                site_url: config.site_url(),
-                public_url: config.public_url(),
-                redirect_urls: redirect_urls(&config),
-                secure_email_change: config.mail.secure_email_change,
-                link_ttl: config.mail.email_link_ttl,
-                code_ttl: config.mail.email_code_ttl,
-                code_attempts: config.mail.email_code_attempts,
-                min_interval: config.mail.email_min_interval,
-                hourly_limit: config.mail.email_hourly_limit,
-            },
-        };
+        let config = Arc::new(config);
+        let cache_size = config.sessions.session_cache_size;
+        let hasher = PasswordHasher::new(&config.passwords, config.passwords.concurrency())?;
         let mailer = Mailer::new(Templates::load(config.mail.email_templates_dir.as_deref())?);
         let delivery = Delivery::new(&config.mail, pool.clone(), mailer.wake_handle())?;
-        let limits = limits(&config, &pool);
-        let session_cache = Arc::new(SessionCache::new(config.sessions.session_cache_size));
+        let session_cache = Arc::new(SessionCache::new(cache_size));
         let rotations = Arc::new(RotationBatcher::new(
             pool.clone(),
-            policy.lifetimes(),
+            (&config.sessions).into(),
             config.sessions.refresh_batch_max,
             store::ACQUIRE_TIMEOUT,
         ));
         Ok(Self(Arc::new(Services {
-            admin: admin_service(&config, pool.clone(), hasher.clone(), session_cache.clone()),
+            admin: Admin {
+                pool: pool.clone(),
+                session_cache: session_cache.clone(),
+                hasher: hasher.clone(),
+                config: config.clone(),
+            },
             auth: Auth {
-                pool,
-                tokens,
+                tokens: AccessTokens::new(&config, Arc::new(keys)),
+                limits: limits(&config, &pool),
                 hasher,
-                policy: Arc::new(policy),
                 mailer,
                 providers: crate::auth::external::Providers::from_config(&config)?,
                 session_cache,
-                salt_cache: Arc::new(crate::auth::salt_cache::SaltCache::new(
-                    config.sessions.session_cache_size,
-                )),
+                salt_cache: Arc::new(SaltCache::new(cache_size)),
                 rotations,
-                limits,
+                config: config.clone(),
+                pool,
             },
             delivery,
-            pages: match config.ui.disable_ui {
-                true => None,
-                false => Some(Arc::new(crate::http::ui::Pages::load(&config)?)),
-            },
-            config: Arc::new(config),
+            config,
         })))
     }
 
@@ -164,9 +123,9 @@ impl App {
     /// Starts the background work of a running server: housekeeping, email requests and
     /// delivery, and the session cache's listener.
     pub fn start_background(&self) {
-        let app = self.clone();
+        let auth = self.auth.clone();
         supervised("housekeeping", move || {
-            crate::housekeeping::run(app.clone())
+            crate::housekeeping::run(auth.clone())
         });
         self.start_session_listener();
         self.start_mail();
@@ -230,16 +189,6 @@ where
     })
 }
 
-/// Where email links and external sign-ins may lead: `AUTH_REDIRECT_URLS`, and the hosted
-/// pages (a recovery link lands on their "set a new password" page).
-fn redirect_urls(config: &Config) -> Vec<String> {
-    let mut urls = config.mail.redirect_urls.clone();
-    if !config.ui.disable_ui {
-        urls.push(format!("{}/ui/**", config.public_url()));
-    }
-    urls
-}
-
 /// The signing keys, with a warning in the log when the development key is in use.
 pub fn load_keys(config: &Config) -> anyhow::Result<KeySet> {
     let keys = KeySet::load(&config.keys)?;
@@ -261,47 +210,16 @@ pub async fn database(db: &DbArgs) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
-/// The password hasher with the configured Argon2id parameters and `threads` hashing threads.
-pub fn password_hasher(config: &Config, threads: usize) -> anyhow::Result<PasswordHasher> {
-    let p = &config.passwords;
-    PasswordHasher::new(HasherSettings {
-        memory_kib: p.argon2_memory_kib,
-        iterations: p.argon2_iterations,
-        parallelism: p.argon2_parallelism,
-        threads,
-        queue: p.password_hash_queue,
-        nice: p.password_hash_nice,
-        plpgsql_secret: p.legacy_hmac_secret.clone(),
-        policy: p.policy(),
-    })
-}
-
-fn admin_service(
-    config: &Config,
-    pool: PgPool,
-    hasher: PasswordHasher,
-    session_cache: Arc<SessionCache>,
-) -> Admin {
-    Admin {
-        pool,
-        session_cache,
-        hasher,
-        default_role: config.accounts.default_role.clone(),
-        default_allowed_roles: config.accounts.default_allowed_roles.clone(),
-    }
-}
-
 /// The administration service alone, as the CLI's user, session, audit and import commands
 /// use it: no signing keys needed, one hashing thread.
 pub async fn admin(config: &Config) -> anyhow::Result<Admin> {
     config.validate()?;
     let pool = database(&config.db).await?;
     // The CLI keeps no sessions in memory: its changes reach the servers through the database.
-    let no_cache = Arc::new(SessionCache::new(0));
-    Ok(admin_service(
-        config,
+    Ok(Admin {
         pool,
-        password_hasher(config, 1)?,
-        no_cache,
-    ))
+        session_cache: Arc::new(SessionCache::new(0)),
+        hasher: PasswordHasher::new(&config.passwords, 1)?,
+        config: Arc::new(config.clone()),
+    })
 }

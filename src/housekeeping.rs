@@ -4,39 +4,39 @@
 
 use std::time::Duration;
 
-use crate::{app::App, store};
+use crate::{auth::Auth, store};
 
 /// How often housekeeping runs.
 pub const INTERVAL: Duration = Duration::from_secs(600);
 
 /// Runs [`run_once`] every [`INTERVAL`], forever (spawn it).
-pub async fn run(app: App) {
+pub async fn run(auth: Auth) {
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
-        run_once(&app).await;
+        run_once(&auth).await;
     }
 }
 
 /// One round of housekeeping; failures are logged and retried at the next round.
-pub async fn run_once(app: &App) {
+pub async fn run_once(auth: &Auth) {
     for (what, result) in [
         (
             "expired email tokens",
-            store::one_time_tokens::prune_expired(app.pool()).await,
+            store::one_time_tokens::prune_expired(&auth.pool).await,
         ),
         (
             "expired PKCE codes",
-            store::auth_codes::prune_expired(app.pool()).await,
+            store::auth_codes::prune_expired(&auth.pool).await,
         ),
         (
             "expired external sign-in states",
-            store::oauth_states::prune_expired(app.pool()).await,
+            store::oauth_states::prune_expired(&auth.pool).await,
         ),
-        ("idle rate-limit state", app.auth.limits.forget_idle().await),
+        ("idle rate-limit state", auth.limits.forget_idle().await),
         (
             "idle email send counts",
-            store::email_send_limits::prune(app.pool()).await,
+            store::email_send_limits::prune(&auth.pool).await,
         ),
     ] {
         match result {
@@ -45,25 +45,25 @@ pub async fn run_once(app: &App) {
             Err(e) => tracing::warn!(error = %e, "pruning {what} failed"),
         }
     }
-    match store::sign_in_attempts::prune(app.pool(), crate::auth::lockout::FORGET_AFTER).await {
+    match store::sign_in_attempts::prune(&auth.pool, crate::auth::lockout::FORGET_AFTER).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(entries = n, "pruned old failed sign-in counts"),
         Err(e) => tracing::warn!(error = %e, "pruning failed sign-in counts failed"),
     }
-    if let Some(retention) = app.config.server.audit_retention.0 {
-        match store::audit::prune(app.pool(), retention).await {
+    if let Some(retention) = auth.config.server.audit_retention.0 {
+        match store::audit::prune(&auth.pool, retention).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(entries = n, "pruned old audit entries"),
             Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
         }
     }
-    let policy = &app.auth.policy;
-    let idle = policy.idle_timeout.map(|d| d.as_secs_f64());
-    let max = policy.max_lifetime.map(|d| d.as_secs_f64());
+    let sessions = &auth.config.sessions;
+    let idle = sessions.session_idle_timeout.0.map(|d| d.as_secs_f64());
+    let max = sessions.session_max_lifetime.0.map(|d| d.as_secs_f64());
     if idle.is_none() && max.is_none() {
         return;
     }
-    match store::sessions::prune_expired(app.pool(), idle, max).await {
+    match store::sessions::prune_expired(&auth.pool, idle, max).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(sessions = n, "pruned expired sessions"),
         Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),

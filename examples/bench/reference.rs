@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use hasura_jwt_auth::{
-    auth::refresh_token::RefreshToken,
+    auth::refresh::token::RefreshToken,
     client::Client,
     store::sessions::{rotate_current, CurrentRotation, Lifetimes},
 };

@@ -58,8 +58,8 @@ impl Admin {
         let app_metadata = validate_metadata(input.app_metadata, "app_metadata")?;
         let app = split_app_metadata(
             app_metadata.as_ref(),
-            &self.default_role,
-            &self.default_allowed_roles,
+            &self.config.accounts.default_role,
+            &self.config.accounts.default_allowed_roles,
         )?;
         let user_metadata =
             validate_metadata(input.user_metadata, "user_metadata")?.unwrap_or_else(|| json!({}));

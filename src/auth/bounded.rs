@@ -1,5 +1,5 @@
 //! What the in-memory state of the hot paths ([`super::session_cache`],
-//! [`super::salt_cache`], [`super::verified_tokens`]) shares: maps behind a mutex, held to a
+//! [`super::refresh::salts`], [`super::tokens::verified`]) shares: maps behind a mutex, held to a
 //! bound.
 
 use std::{

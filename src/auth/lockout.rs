@@ -25,26 +25,6 @@ use crate::{
 /// Failures older than this are forgotten.
 pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
-/// The lockout rule.
-#[derive(Debug, Clone, Copy)]
-pub struct Lockout {
-    /// Consecutive failures before the first lock (0: no lockout).
-    pub threshold: u32,
-    /// Longest lock.
-    pub max: Duration,
-}
-
-impl Lockout {
-    /// The lock earned by the `failures`-th consecutive failure, if any.
-    pub fn lock_after(&self, failures: u32) -> Option<Duration> {
-        if self.threshold == 0 || failures < self.threshold {
-            return None;
-        }
-        let doublings = (failures - self.threshold).min(30);
-        Some(Duration::from_secs(1u64 << doublings).min(self.max))
-    }
-}
-
 /// Whether failed checks of an address were on record when a check began.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Failures(bool);
@@ -58,7 +38,7 @@ impl Auth {
     /// 429 with `Retry-After` while `email` is locked; otherwise what a successful check
     /// must clear.
     pub(crate) async fn check_not_locked(&self, email: &str) -> Result<Failures> {
-        if self.policy.lockout.threshold == 0 {
+        if self.config.accounts.account_lockout_threshold == 0 {
             return Ok(Failures(false));
         }
         match store::sign_in_attempts::find(&self.pool, &account_key(email)).await? {
@@ -76,14 +56,14 @@ impl Auth {
         user_id: Option<Uuid>,
         client: &Client,
     ) -> Result<()> {
-        let lockout = self.policy.lockout;
-        if lockout.threshold == 0 {
+        let accounts = &self.config.accounts;
+        if accounts.account_lockout_threshold == 0 {
             return Ok(());
         }
         let key = account_key(email);
         let failures =
             store::sign_in_attempts::record_failure(&self.pool, &key, FORGET_AFTER).await?;
-        if let Some(lock) = lockout.lock_after(failures.max(0) as u32) {
+        if let Some(lock) = accounts.lock_after(failures.max(0) as u32) {
             let mut tx = self.pool.begin().await?;
             store::sign_in_attempts::lock(&mut *tx, &key, lock).await?;
             audit::record(
@@ -103,33 +83,9 @@ impl Auth {
     /// Clears the failures of `email` after a successful check, when there were any on record
     /// as the check began (most sign-ins have none: no statement then).
     pub(crate) async fn note_successful_check(&self, email: &str, found: Failures) -> Result<()> {
-        if self.policy.lockout.threshold > 0 && found.0 {
+        if self.config.accounts.account_lockout_threshold > 0 && found.0 {
             store::sign_in_attempts::clear(&self.pool, &account_key(email)).await?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locks_double_up_to_the_maximum() {
-        let rule = Lockout {
-            threshold: 5,
-            max: Duration::from_secs(900),
-        };
-        assert_eq!(rule.lock_after(4), None);
-        assert_eq!(rule.lock_after(5), Some(Duration::from_secs(1)));
-        assert_eq!(rule.lock_after(6), Some(Duration::from_secs(2)));
-        assert_eq!(rule.lock_after(10), Some(Duration::from_secs(32)));
-        assert_eq!(rule.lock_after(20), Some(Duration::from_secs(900)));
-        assert_eq!(rule.lock_after(10_000), Some(Duration::from_secs(900)));
-        let off = Lockout {
-            threshold: 0,
-            ..rule
-        };
-        assert_eq!(off.lock_after(100), None);
     }
 }

@@ -1,22 +1,23 @@
 //! Refresh: the hot path. In the common case (the presented token is current and this instance
-//! knows the session's salt, see [`super::salt_cache`]) one compare-and-set `UPDATE` checks,
+//! knows the session's salt, see [`salts`]) one compare-and-set `UPDATE` checks,
 //! rotates and returns the user: one statement, plus one query for custom claims when
 //! configured. Otherwise one query reads session and user together, the token is classified,
 //! and a current one rotates with a second statement. Racing refreshes are settled by the
 //! compare-and-set in PostgreSQL, so any number of instances can share one database; the
-//! losers re-read and converge on the winner's token (see `refresh_token.rs` for why a
-//! superseded token can be recognised and answered without storing any token).
+//! losers re-read and converge on the winner's token (see [`token`] for why a superseded token
+//! can be recognised and answered without storing any token). Refreshes arriving together are
+//! merged into one statement ([`batch`]).
+
+pub mod batch;
+pub mod salts;
+pub mod token;
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{
-    refresh_token::{RefreshToken, Standing},
-    rotation_batch::Rotation,
-    Auth, Session,
-};
+use super::{Auth, Session};
 use crate::{
     client::Client,
     error::{code, Error, Result},
@@ -26,6 +27,8 @@ use crate::{
         sessions::RefreshRow,
     },
 };
+use batch::Rotation;
+use token::{RefreshToken, Standing};
 
 /// Where `token` stands in its session's chain: at most `MAX_CHAIN` HMACs, cheap enough to
 /// run right here.
@@ -125,8 +128,9 @@ impl Auth {
                     // The database's clock, turned back by how long this request has waited.
                     let waited = chrono::Duration::from_std(arrived.elapsed()).unwrap_or_default();
                     let arrived_at = row.db_now - waited;
-                    let within = superseded_at
-                        .is_some_and(|at| elapsed(arrived_at, at) <= self.policy.reuse_interval);
+                    let within = superseded_at.is_some_and(|at| {
+                        elapsed(arrived_at, at) <= self.config.sessions.refresh_token_reuse_interval
+                    });
                     if !within {
                         return Err(self
                             .revoke_for_reuse(&row, lag, superseded_at, client)
@@ -185,13 +189,14 @@ impl Auth {
     /// session of its user (no longer active, recorded in the audit log), and fails.
     async fn end_unusable_session(&self, row: &RefreshRow, client: &Client) -> Result<()> {
         let now = row.db_now;
-        let idle = self
-            .policy
-            .idle_timeout
+        let sessions = &self.config.sessions;
+        let idle = sessions
+            .session_idle_timeout
+            .0
             .is_some_and(|d| elapsed(now, row.refreshed_at) > d);
-        let old = self
-            .policy
-            .max_lifetime
+        let old = sessions
+            .session_max_lifetime
+            .0
             .is_some_and(|d| elapsed(now, row.session_created_at) > d);
         if idle || old {
             store::sessions::delete(&self.pool, row.session_id).await?;

@@ -67,7 +67,7 @@ impl Auth {
     ) -> Result<User> {
         let data = validate_metadata(update.data.clone(), "data")?;
         if let Some(new) = &update.password {
-            self.hasher.policy().check(new.expose())?;
+            self.hasher.check_new(new.expose())?;
         }
         let new_email = update.email.as_deref().map(normalize_email).transpose()?;
         if update.needs_reauthentication() {
@@ -209,6 +209,6 @@ impl Auth {
         let age = store::sessions::age_secs(db, session_id, user_id, lock)
             .await?
             .ok_or_else(Error::session_not_found)?;
-        Ok(age <= self.policy.reauthentication_window.as_secs_f64())
+        Ok(age <= self.config.sessions.reauthentication_window.as_secs_f64())
     }
 }

@@ -25,7 +25,6 @@ use std::{
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::authenticate::LiveUser;
 use crate::store::{
     self,
     session_events::{self, SessionEvent},
@@ -35,7 +34,10 @@ use crate::store::{
 pub const MAX_AGE: Duration = Duration::from_secs(60);
 
 mod entries;
+mod live_user;
+
 use entries::{Entries, Entry};
+pub use live_user::LiveUser;
 
 /// Live sessions recently checked: session id → its user.
 pub struct SessionCache {

@@ -31,11 +31,13 @@ impl Auth {
     /// session is over even before housekeeping removes it), oldest first.
     pub async fn own_sessions(&self, user_id: Uuid, current: Uuid) -> Result<Vec<SessionView>> {
         let now = Utc::now();
+        let sessions = &self.config.sessions;
         let live = |created: DateTime<Utc>, refreshed: DateTime<Utc>| {
             let within = |since: DateTime<Utc>, limit: Option<std::time::Duration>| {
                 limit.is_none_or(|l| chrono::Duration::from_std(l).is_ok_and(|l| since + l > now))
             };
-            within(refreshed, self.policy.idle_timeout) && within(created, self.policy.max_lifetime)
+            within(refreshed, sessions.session_idle_timeout.0)
+                && within(created, sessions.session_max_lifetime.0)
         };
         Ok(store::sessions::list_for_user(&self.pool, user_id)
             .await?

@@ -148,7 +148,7 @@ impl Auth {
                 .await?;
             return Err(Error::invalid_credentials());
         }
-        if self.policy.email_confirmation_required && user.email_confirmed_at.is_none() {
+        if self.config.mail.email_confirmation_required && user.email_confirmed_at.is_none() {
             // Only after the right password: nothing is revealed to a guesser.
             return Err(Error::invalid_grant(
                 code::EMAIL_NOT_CONFIRMED,

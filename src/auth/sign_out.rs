@@ -3,7 +3,13 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{refresh::standing_of, refresh_token::RefreshToken, refresh_token::Standing, Auth};
+use super::{
+    refresh::{
+        standing_of,
+        token::{RefreshToken, Standing},
+    },
+    Auth,
+};
 use crate::{
     client::Client,
     error::{code, Error, Result},

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     client::Client,
+    config::AccountArgs,
     error::{code, Error, Result},
     secret::Secret,
     store::{
@@ -52,7 +53,7 @@ impl Auth {
     /// 403 `signup_disabled` when self-service sign-up is off. Front ends call it before
     /// looking at the request, so a disabled sign-up answers the same whatever was sent.
     pub fn check_sign_up_allowed(&self) -> Result<()> {
-        if self.policy.disable_signup {
+        if self.config.accounts.disable_signup {
             return Err(Error::signup_disabled());
         }
         Ok(())
@@ -64,9 +65,9 @@ impl Auth {
         self.limits.sign_in.check(client).await?;
         let email = normalize_email(&req.email)?;
         let metadata = validate_metadata(req.data, "data")?.unwrap_or_else(|| json!({}));
-        let confirm = self.policy.email_confirmation_required;
+        let confirm = self.config.mail.email_confirmation_required;
         // A refused password must not use up the address's allowance of messages.
-        self.hasher.policy().check(req.password.expose())?;
+        self.hasher.check_new(req.password.expose())?;
         if confirm {
             self.reserve_send(&email).await?;
         }
@@ -75,8 +76,8 @@ impl Auth {
         let new = NewUser {
             id: Uuid::new_v4(),
             email: &email,
-            default_role: &self.policy.default_role,
-            allowed_roles: &self.policy.default_allowed_roles,
+            default_role: &self.config.accounts.default_role,
+            allowed_roles: &self.config.accounts.default_allowed_roles,
             user_metadata: &metadata,
             app_metadata: &json!({}),
             enabled: true,
@@ -187,7 +188,7 @@ impl Auth {
             }
         }
         Ok(SignedUp::ConfirmationSent(made_up_user(
-            &self.policy,
+            &self.config.accounts,
             email,
             metadata,
         )))
@@ -196,7 +197,7 @@ impl Auth {
 
 /// The answer to a sign-up for a taken address: a new-looking user, as the database would
 /// have made it (its times in microseconds, like PostgreSQL's).
-fn made_up_user(policy: &super::Policy, email: &str, metadata: Value) -> User {
+fn made_up_user(accounts: &AccountArgs, email: &str, metadata: Value) -> User {
     use chrono::SubsecRound;
     let now = Utc::now().trunc_subsecs(6);
     User {
@@ -204,8 +205,8 @@ fn made_up_user(policy: &super::Policy, email: &str, metadata: Value) -> User {
         email: email.to_owned(),
         enabled: true,
         banned_until: None,
-        default_role: policy.default_role.clone(),
-        allowed_roles: policy.default_allowed_roles.clone(),
+        default_role: accounts.default_role.clone(),
+        allowed_roles: accounts.default_allowed_roles.clone(),
         user_metadata: metadata,
         app_metadata: json!({}),
         last_sign_in_at: None,

@@ -15,10 +15,13 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::verified_tokens::VerifiedTokens;
+pub mod verified;
+
+pub use verified::{VerifiedToken, VerifiedTokens};
+
 use crate::{
     auth::{claims::HasuraClaims, keys::KeySet},
-    config::{ClaimsFormat, DEFAULT_USER_AUDIENCE},
+    config::{ClaimsFormat, Config, DEFAULT_USER_AUDIENCE},
 };
 
 /// How far in the future `nbf` and `iat` may be (clocks of instances differ slightly).
@@ -38,7 +41,7 @@ pub struct AccessTokens {
     pub ttl: Duration,
     pub namespace: String,
     pub format: ClaimsFormat,
-    /// Tokens already verified (see [`super::verified_tokens`]).
+    /// Tokens already verified (see [`verified`]).
     pub verified: Arc<VerifiedTokens>,
 }
 
@@ -47,16 +50,6 @@ pub struct Issued {
     pub token: String,
     pub expires_in: u64,
     pub expires_at: i64,
-}
-
-/// What a verified access token says.
-#[derive(Debug, Clone)]
-pub struct VerifiedToken {
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    pub expires_at: i64,
-    /// The Hasura claims object as it stands in the token.
-    pub hasura: Map<String, Value>,
 }
 
 /// Why a token was refused.
@@ -106,6 +99,20 @@ fn has_critical_extensions(token: &str) -> Result<bool, VerifyError> {
 }
 
 impl AccessTokens {
+    /// The tokens of `config` signed and checked with `keys`. The settings are read once here:
+    /// `issue` and `verify` are the hot paths.
+    pub fn new(config: &Config, keys: Arc<KeySet>) -> Self {
+        Self {
+            keys,
+            issuer: config.issuer(),
+            audience: config.tokens.jwt_audience.clone(),
+            ttl: config.tokens.access_token_ttl,
+            namespace: config.hasura.hasura_claims_namespace.clone(),
+            format: config.hasura.hasura_claims_format,
+            verified: Arc::new(VerifiedTokens::new(config.sessions.session_cache_size)),
+        }
+    }
+
     /// Signs an access token for `claims` in session `session_id`.
     pub fn issue(
         &self,

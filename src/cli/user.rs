@@ -10,7 +10,7 @@ use crate::{
     admin::{Actor, Ban, NewUserInput, UserPatch},
     api::UserView,
     app::{self, App},
-    auth::email::admin::LinkRequest,
+    auth::email::generate_link::LinkRequest,
     config::{parse_role, Config},
     error::Error,
     secret::Secret,

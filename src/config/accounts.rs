@@ -41,6 +41,17 @@ pub struct AccountArgs {
 }
 
 impl AccountArgs {
+    /// The lock earned by the `failures`-th consecutive failed check of an address, if any:
+    /// 1 s at the threshold, then doubling up to `AUTH_ACCOUNT_LOCKOUT_MAX`.
+    pub fn lock_after(&self, failures: u32) -> Option<Duration> {
+        let threshold = self.account_lockout_threshold;
+        if threshold == 0 || failures < threshold {
+            return None;
+        }
+        let doublings = (failures - threshold).min(30);
+        Some(Duration::from_secs(1u64 << doublings).min(self.account_lockout_max))
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.default_allowed_roles.contains(&self.default_role),
@@ -50,6 +61,37 @@ impl AccountArgs {
         );
         Ok(())
     }
+}
+
+/// Fewest characters `AUTH_PASSWORD_MIN_LENGTH` may say.
+pub const LOWEST_MIN_LENGTH: usize = 6;
+/// Longest password accepted (in characters); bounds the hashing work per request.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// The character sets of `AUTH_PASSWORD_REQUIRED_CHARACTERS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CharacterSets(pub Vec<String>);
+
+/// The character sets of `AUTH_PASSWORD_REQUIRED_CHARACTERS`: separated by `:`, where `\:`
+/// stands for a colon inside a set (as Supabase Auth reads the setting).
+pub fn parse_required_characters(value: &str) -> Result<CharacterSets, String> {
+    let mut sets = Vec::new();
+    let mut current = String::new();
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.clone().next() == Some(':') => {
+                current.push(':');
+                chars.next();
+            }
+            ':' => sets.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    sets.push(current);
+    Ok(CharacterSets(
+        sets.into_iter().filter(|s| !s.is_empty()).collect(),
+    ))
 }
 
 #[derive(Args, Clone, Debug)]
@@ -63,8 +105,8 @@ pub struct PasswordArgs {
     /// separated by `:` (`\:` for a colon in a set), e.g.
     /// `abcdefghijklmnopqrstuvwxyz:ABCDEFGHIJKLMNOPQRSTUVWXYZ:0123456789`. Empty: none.
     #[arg(long, env = "AUTH_PASSWORD_REQUIRED_CHARACTERS", default_value = "",
-          value_parser = crate::auth::password::policy::parse_required_characters)]
-    pub password_required_characters: crate::auth::password::policy::CharacterSets,
+          value_parser = parse_required_characters)]
+    pub password_required_characters: CharacterSets,
 
     /// Argon2id memory cost in KiB (at least 19456, OWASP's minimum).
     #[arg(long, env = "AUTH_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
@@ -102,14 +144,6 @@ pub struct PasswordArgs {
 }
 
 impl PasswordArgs {
-    /// What new passwords must be.
-    pub fn policy(&self) -> crate::auth::password::PasswordPolicy {
-        crate::auth::password::PasswordPolicy {
-            min_length: self.password_min_length,
-            required_characters: self.password_required_characters.0.clone(),
-        }
-    }
-
     pub fn validate(&self) -> anyhow::Result<()> {
         use anyhow::ensure;
         ensure!(
@@ -128,7 +162,6 @@ impl PasswordArgs {
             (0..=19).contains(&self.password_hash_nice),
             "AUTH_PASSWORD_HASH_NICE must be between 0 and 19"
         );
-        use crate::auth::password::policy::{LOWEST_MIN_LENGTH, MAX_PASSWORD_CHARS};
         ensure!(
             (LOWEST_MIN_LENGTH..=MAX_PASSWORD_CHARS).contains(&self.password_min_length),
             "AUTH_PASSWORD_MIN_LENGTH must be between {LOWEST_MIN_LENGTH} and {MAX_PASSWORD_CHARS}"
@@ -145,5 +178,41 @@ impl PasswordArgs {
                 .saturating_sub(1)
                 .max(1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_double_up_to_the_maximum() {
+        let accounts = |threshold: &str| {
+            crate::config::Config::from_args([
+                "--account-lockout-threshold",
+                threshold,
+                "--account-lockout-max",
+                "15m",
+            ])
+            .unwrap()
+            .accounts
+        };
+        let rule = accounts("5");
+        assert_eq!(rule.lock_after(4), None);
+        assert_eq!(rule.lock_after(5), Some(Duration::from_secs(1)));
+        assert_eq!(rule.lock_after(6), Some(Duration::from_secs(2)));
+        assert_eq!(rule.lock_after(10), Some(Duration::from_secs(32)));
+        assert_eq!(rule.lock_after(20), Some(Duration::from_secs(900)));
+        assert_eq!(rule.lock_after(10_000), Some(Duration::from_secs(900)));
+        assert_eq!(accounts("0").lock_after(100), None);
+    }
+
+    #[test]
+    fn character_sets_split_on_unescaped_colons() {
+        assert_eq!(
+            parse_required_characters(r"abc:ABC:!\:?").unwrap().0,
+            ["abc", "ABC", "!:?"]
+        );
+        assert!(parse_required_characters("").unwrap().0.is_empty());
     }
 }

@@ -11,7 +11,7 @@ use super::{admin::AdminAuth, extract::RedirectTo, user::user_view, Payload};
 use crate::{
     api::UserView,
     app::App,
-    auth::email::admin::LinkRequest,
+    auth::email::generate_link::LinkRequest,
     error::{Error, Result},
     secret::Secret,
 };

@@ -76,7 +76,7 @@ fn is_own_page(app: &App, url: &str) -> bool {
         return false;
     };
     let pages = format!("{}/ui/", public.path().trim_end_matches('/'));
-    app.pages.is_some() && url.origin() == public.origin() && url.path().starts_with(&pages)
+    !app.config.ui.disable_ui && url.origin() == public.origin() && url.path().starts_with(&pages)
 }
 
 /// To `redirect_to?code=…` (PKCE: the client exchanges the code with its verifier).

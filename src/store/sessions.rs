@@ -139,13 +139,23 @@ pub struct CurrentRotation<'a> {
     pub client: &'a Client,
 }
 
-/// The session lifetimes a rotation checks (the server's policy, the same for every refresh).
+/// The session lifetimes a rotation checks (the server's settings, the same for every
+/// refresh).
 #[derive(Clone, Copy, Debug)]
 pub struct Lifetimes {
     /// The session must have been used within this many seconds (`None`: no limit).
     pub idle_secs: Option<f64>,
     /// The session must be younger than this many seconds (`None`: no limit).
     pub max_secs: Option<f64>,
+}
+
+impl From<&crate::config::SessionArgs> for Lifetimes {
+    fn from(sessions: &crate::config::SessionArgs) -> Self {
+        Self {
+            idle_secs: sessions.session_idle_timeout.0.map(|d| d.as_secs_f64()),
+            max_secs: sessions.session_max_lifetime.0.map(|d| d.as_secs_f64()),
+        }
+    }
 }
 
 /// Rotates the session's token in one statement, if the presented token is its current one
@@ -186,7 +196,7 @@ pub async fn rotate_current(
 }
 
 /// [`rotate_current`] for several sessions in one statement and one transaction (refreshes
-/// that arrived together, see `auth::rotation_batch`): each row is checked and rotated as
+/// that arrived together, see `auth::refresh::batch`): each row is checked and rotated as
 /// [`rotate_current`] would, independently of the others. Returns the users of the rotations
 /// that happened, with their index in `rs`; an index missing means that rotation changed
 /// nothing. When one session appears twice, at most one of them rotates.

@@ -8,7 +8,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use axum::{body::Body, http::Request, http::StatusCode};
-use hasura_jwt_auth::auth::refresh_token::RefreshToken;
+use hasura_jwt_auth::auth::refresh::token::RefreshToken;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 

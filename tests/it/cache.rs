@@ -247,20 +247,22 @@ async fn verified_tokens_are_remembered_until_they_expire() {
             claims::HasuraClaims,
             keys::KeySet,
             tokens::{AccessTokens, VerifyError},
-            verified_tokens::VerifiedTokens,
         },
         config::Config,
     };
-    let config = Config::from_args(["--jwt-secret", common::SECRET]).unwrap();
-    let tokens = AccessTokens {
-        keys: std::sync::Arc::new(KeySet::load(&config.keys).unwrap()),
-        issuer: config.issuer(),
-        audience: None,
-        ttl: Duration::from_secs(1),
-        namespace: config.hasura.hasura_claims_namespace.clone(),
-        format: config.hasura.hasura_claims_format,
-        verified: std::sync::Arc::new(VerifiedTokens::new(10)),
-    };
+    let config = Config::from_args([
+        "--jwt-secret",
+        common::SECRET,
+        "--access-token-ttl",
+        "1",
+        "--session-cache-size",
+        "10",
+    ])
+    .unwrap();
+    let tokens = AccessTokens::new(
+        &config,
+        std::sync::Arc::new(KeySet::load(&config.keys).unwrap()),
+    );
     let claims = HasuraClaims {
         user_id: uuid::Uuid::new_v4().to_string(),
         default_role: "user".into(),

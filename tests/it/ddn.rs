@@ -257,15 +257,7 @@ fn token_for(config: &Config, keys: &std::sync::Arc<KeySet>) -> String {
         claims::{normalize_custom_claims, HasuraClaims},
         tokens::AccessTokens,
     };
-    let tokens = AccessTokens {
-        keys: keys.clone(),
-        issuer: config.issuer(),
-        audience: config.tokens.jwt_audience.clone(),
-        ttl: std::time::Duration::from_secs(900),
-        namespace: config.hasura.hasura_claims_namespace.clone(),
-        format: config.hasura.hasura_claims_format,
-        verified: Default::default(),
-    };
+    let tokens = AccessTokens::new(config, keys.clone());
     let custom = normalize_custom_claims(
         &serde_json::json!({"org-id": 42, "team": "red"}),
         config.hasura.session_values(),

@@ -16,7 +16,7 @@ async fn app_behind(proxy: &Proxy, opts: PgConnectOptions) -> TestApp {
     store::migrate(&pool, "auth").await.unwrap();
     let state = App::from_parts(config, pool.clone(), keys).unwrap();
     TestApp {
-        router: hasura_jwt_auth::http::router(state.clone()),
+        router: hasura_jwt_auth::http::router(state.clone()).unwrap(),
         state,
         pool,
         _mail: Vec::new(),

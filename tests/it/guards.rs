@@ -556,7 +556,7 @@ async fn code_guesses_cannot_starve_the_pool(_: PgPoolOptions, opts: PgConnectOp
     let pool = store::connect_with(opts, "auth", 2).await.unwrap();
     store::migrate(&pool, "auth").await.unwrap();
     let state = App::from_parts(config, pool, keys).unwrap();
-    let router = hasura_jwt_auth::http::router(state);
+    let router = hasura_jwt_auth::http::router(state).unwrap();
     let guesses = (0..12).map(|i| {
         let router = router.clone();
         async move {

@@ -329,7 +329,7 @@ async fn the_sign_in_limit_holds_across_instances(_: PgPoolOptions, opts: PgConn
         StatusCode::BAD_REQUEST
     );
     // Housekeeping forgets nothing that is still limited.
-    hasura_jwt_auth::housekeeping::run_once(&a.state).await;
+    hasura_jwt_auth::housekeeping::run_once(&a.state.auth).await;
     assert_eq!(
         a.request(attempt(client)).await.status,
         StatusCode::TOO_MANY_REQUESTS

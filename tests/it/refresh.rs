@@ -662,7 +662,7 @@ async fn old_tokens_are_theft_up_to_the_chain_limit_and_refused_beyond(
     _: PgPoolOptions,
     opts: PgConnectOptions,
 ) {
-    use hasura_jwt_auth::auth::refresh_token::MAX_CHAIN;
+    use hasura_jwt_auth::auth::refresh::token::MAX_CHAIN;
     let app = common::app(opts, &[]).await;
     let (at, rt0) = tokens(&app.signup("long@example.com").await);
     let mut rts = vec![rt0];

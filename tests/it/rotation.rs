@@ -9,7 +9,7 @@
 //! read the session yields the token derived with the overwritten one.
 
 use axum::http::StatusCode;
-use hasura_jwt_auth::auth::refresh_token::RefreshToken;
+use hasura_jwt_auth::auth::refresh::token::RefreshToken;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::common::{self, str_of, TestApp};

@@ -50,7 +50,7 @@ impl Auth {
         code: &str,
         kinds: &[&str],
     ) -> Result<Option<TokenRow>> {
-        let max = self.policy.email.code_attempts as i32;
+        let max = self.config.mail.email_code_attempts as i32;
         let candidates = store::one_time_tokens::find_for_code(&mut *tx, email, kinds).await?;
         let mut found = None;
         for row in candidates {

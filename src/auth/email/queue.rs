@@ -181,7 +181,7 @@ impl Auth {
                     challenge,
                 },
                 None,
-            ) if !found && !self.policy.disable_signup => {
+            ) if !found && !self.config.accounts.disable_signup => {
                 self.create_user_by_link(tx, email, data, redirect_to, challenge, client)
                     .await?
             }
@@ -260,8 +260,8 @@ impl Auth {
         let new = NewUser {
             id: Uuid::new_v4(),
             email,
-            default_role: &self.policy.default_role,
-            allowed_roles: &self.policy.default_allowed_roles,
+            default_role: &self.config.accounts.default_role,
+            allowed_roles: &self.config.accounts.default_allowed_roles,
             user_metadata: &data.unwrap_or_else(|| json!({})),
             app_metadata: &json!({}),
             enabled: true,

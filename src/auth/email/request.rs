@@ -139,7 +139,7 @@ impl Auth {
             ));
         }
         self.reserve_send(new_email).await?;
-        if self.policy.email.secure_email_change {
+        if self.config.mail.secure_email_change {
             self.reserve_send(&user.email).await?;
         }
         let mut tx = self.pool.begin().await?;
@@ -175,7 +175,7 @@ impl Auth {
             ..user.clone()
         };
         let mut recipients = vec![(TokenKind::EmailChangeNew, new_email)];
-        if self.policy.email.secure_email_change {
+        if self.config.mail.secure_email_change {
             recipients.push((TokenKind::EmailChangeCurrent, user.email.as_str()));
         } else {
             store::one_time_tokens::delete_for_user(
@@ -201,7 +201,7 @@ impl Auth {
             Some(user.id),
             None,
             client,
-            json!({"secure": self.policy.email.secure_email_change}),
+            json!({"secure": self.config.mail.secure_email_change}),
         )
         .await?;
         Ok(())

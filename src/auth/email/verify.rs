@@ -212,7 +212,7 @@ impl Auth {
         }
         let (confirmed_new, confirmed_current) =
             store::users::confirm_email_change(&mut *tx, user.id, new).await?;
-        if !(confirmed_new && (confirmed_current || !self.policy.email.secure_email_change)) {
+        if !(confirmed_new && (confirmed_current || !self.config.mail.secure_email_change)) {
             return Ok(None);
         }
         let changed = store::users::apply_email_change(&mut *tx, user.id)

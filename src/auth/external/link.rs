@@ -82,7 +82,7 @@ impl Auth {
                     "The identity provider gave no usable email address",
                 )
             })?;
-            if !external.email_verified && self.policy.email_confirmation_required {
+            if !external.email_verified && self.config.mail.email_confirmation_required {
                 // Addresses must be proven before an account opens; this provider did not.
                 return Err(Error::validation(
                     code::PROVIDER_EMAIL_NEEDS_VERIFICATION,
@@ -92,8 +92,8 @@ impl Auth {
             let new = NewUser {
                 id: Uuid::new_v4(),
                 email: address,
-                default_role: &self.policy.default_role,
-                allowed_roles: &self.policy.default_allowed_roles,
+                default_role: &self.config.accounts.default_role,
+                allowed_roles: &self.config.accounts.default_allowed_roles,
                 user_metadata: &json!({}),
                 app_metadata: &json!({}),
                 enabled: true,
@@ -101,7 +101,7 @@ impl Auth {
                 email_verified: external.email_verified,
                 invited: false,
             };
-            if self.policy.disable_signup {
+            if self.config.accounts.disable_signup {
                 return Err(Error::signup_disabled());
             }
             let user = store::users::insert(&mut *tx, &new)

@@ -5,21 +5,25 @@ use argon2::{
     Algorithm, Argon2, Version,
 };
 
-fn settings(threads: usize, queue: usize) -> HasherSettings {
-    HasherSettings {
-        memory_kib: 19_456,
-        iterations: 2,
-        parallelism: 1,
-        threads,
-        queue,
-        nice: 0,
-        plpgsql_secret: Some(Secret::new("old-secret")),
-        policy: Default::default(),
+/// A hasher with `threads` threads, a queue of `queue`, and `extra` settings.
+fn hasher_with(threads: usize, queue: usize, extra: &[&str]) -> PasswordHasher {
+    let queue = queue.to_string();
+    let mut args = vec![
+        "--password-hash-queue",
+        &queue,
+        "--legacy-hmac-secret",
+        "old-secret",
+    ];
+    if !extra.contains(&"--password-hash-nice") {
+        args.extend(["--password-hash-nice", "0"]);
     }
+    args.extend_from_slice(extra);
+    let config = crate::config::Config::from_args(args).unwrap();
+    PasswordHasher::new(&config.passwords, threads).unwrap()
 }
 
 fn hasher() -> PasswordHasher {
-    PasswordHasher::new(settings(2, 16)).unwrap()
+    hasher_with(2, 16, &[])
 }
 
 #[tokio::test]
@@ -193,11 +197,7 @@ async fn bcrypt_and_weaker_argon2_verify_and_ask_for_an_upgrade() {
             needs_rehash: true
         }
     );
-    let weak = PasswordHasher::new(HasherSettings {
-        iterations: 3,
-        ..settings(1, 4)
-    })
-    .unwrap();
+    let weak = hasher_with(1, 4, &["--argon2-iterations", "3"]);
     let other = weak.hash(&Secret::new("abcdefgh")).await.unwrap();
     assert_eq!(
         h.verify(&Secret::new("abcdefgh"), Some(&other))
@@ -218,7 +218,7 @@ async fn bcrypt_and_weaker_argon2_verify_and_ask_for_an_upgrade() {
 
 #[tokio::test]
 async fn a_full_queue_refuses_at_once_with_retry_after() {
-    let h = PasswordHasher::new(settings(1, 1)).unwrap();
+    let h = hasher_with(1, 1, &[]);
     let pw = Secret::new("queue pw");
     // One thread, one queue slot: of three at once, at least one cannot even queue.
     let results = futures_join3(
@@ -247,7 +247,7 @@ async fn futures_join3<T>(
 #[tokio::test]
 async fn jobs_nobody_waits_for_are_skipped() {
     use std::time::Duration;
-    let h = PasswordHasher::new(settings(1, 8)).unwrap();
+    let h = hasher_with(1, 8, &[]);
     let pw = Secret::new("abandoned pw");
     // Queue a job that keeps the one thread busy.
     let mut busy = Box::pin(h.verify(&pw, None));
@@ -319,7 +319,7 @@ fn imported_hash_costs_are_capped() {
 /// for more, it gives them back, so an idle server holds no hashing memory.
 #[tokio::test]
 async fn idle_hashing_threads_hold_no_memory() {
-    let h = PasswordHasher::new(settings(1, 4)).unwrap();
+    let h = hasher_with(1, 4, &[]);
     let held_while_hashing = h
         .run(|| {
             argon::hash_phc(
@@ -354,11 +354,7 @@ async fn idle_hashing_threads_hold_no_memory() {
 async fn hashing_threads_run_at_a_lower_priority() {
     use rustix::process::getpriority_process;
     let mine = getpriority_process(None).unwrap();
-    let lowered = PasswordHasher::new(HasherSettings {
-        nice: 5,
-        ..settings(1, 4)
-    })
-    .unwrap();
+    let lowered = hasher_with(1, 4, &["--password-hash-nice", "5"]);
     let theirs = lowered.run(|| getpriority_process(None).unwrap()).await;
     assert_eq!(theirs.unwrap(), (mine + 5).min(19));
     // 0 leaves them at the server's priority.

@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use uuid::Uuid;
 
-use crate::auth::authenticate::LiveUser;
+use super::LiveUser;
 
 pub(super) struct Entry {
     pub(super) user: Arc<LiveUser>,

@@ -19,15 +19,15 @@ use super::{
     visitor::{self, Visitor},
 };
 use crate::{
-    app::App,
     auth::{sessions::SessionView, LogoutScope, SelfUpdate},
     client::Client,
     error::{Error, Kind, Result},
+    http::ui::Ui,
     http::{extract::Arrival, redirect},
     secret::Secret,
 };
 
-pub fn router() -> Router<App> {
+pub fn router() -> Router<Ui> {
     Router::new()
         .route("/account", get(account))
         .route("/account/password", post(change_password))
@@ -50,13 +50,13 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
     })
 }
 
-fn sign_in_url(app: &App) -> String {
+fn sign_in_url(app: &Ui) -> String {
     format!("{}/ui/sign-in", app.config.public_url())
 }
 
 /// The visitor, or the answer to give instead (to sign in, or an error page).
 async fn visitor_or(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     client: &Client,
     arrived: std::time::Instant,
@@ -114,7 +114,7 @@ fn when(t: &chrono::DateTime<chrono::Utc>) -> String {
 }
 
 async fn render_account(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     v: &Visitor,
     status: StatusCode,
@@ -154,7 +154,7 @@ async fn render_account(
 }
 
 async fn account(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     Arrival(arrived): Arrival,
@@ -204,7 +204,7 @@ impl HasCsrf for CsrfOnly {
 
 /// A signed-in visitor's form: checked, with the visitor.
 async fn signed_in_form<T: HasCsrf>(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     client: &Client,
     arrived: std::time::Instant,
@@ -220,18 +220,18 @@ async fn signed_in_form<T: HasCsrf>(
 
 /// `response` with the visitor's renewed tokens, whatever it is: a rotated refresh token that
 /// never reached the browser would later be taken for a stolen one.
-fn kept(app: &App, v: &Visitor, mut response: Response) -> Response {
+fn kept(app: &Ui, v: &Visitor, mut response: Response) -> Response {
     v.keep(&app.config, &mut response);
     response
 }
 
 /// After a change: back to the account page with a notice.
-fn back(app: &App, notice: &str) -> Response {
+fn back(app: &Ui, notice: &str) -> Response {
     redirect::see_other(&format!("{}?notice={notice}", account_url(app)))
 }
 
 async fn change_password(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     Arrival(arrived): Arrival,
@@ -302,7 +302,7 @@ async fn change_password(
 }
 
 async fn end_session(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     Arrival(arrived): Arrival,
@@ -332,7 +332,7 @@ async fn end_session(
 }
 
 async fn sign_out_others(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     Arrival(arrived): Arrival,
@@ -354,7 +354,7 @@ async fn sign_out_others(
 }
 
 async fn sign_out(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     Arrival(arrived): Arrival,

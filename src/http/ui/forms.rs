@@ -13,15 +13,15 @@ use serde::Deserialize;
 
 use super::{account_url, carry_of, error_page, message, page, visitor, Carry};
 use crate::{
-    app::App,
     auth::{SignUpRequest, SignedUp},
     client::Client,
     error::{code, Error, Kind, Result},
     http::redirect,
+    http::ui::Ui,
     secret::Secret,
 };
 
-pub fn router() -> Router<App> {
+pub fn router() -> Router<Ui> {
     Router::new()
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-up", get(sign_up_page).post(sign_up))
@@ -40,11 +40,7 @@ struct Credentials {
 pub(super) type FormResult<T> = std::result::Result<Form<T>, FormRejection>;
 
 /// The form, or the page that says why it cannot be used (bad body, CSRF).
-pub(super) fn checked<T: HasCsrf>(
-    app: &App,
-    headers: &HeaderMap,
-    form: FormResult<T>,
-) -> Result<T> {
+pub(super) fn checked<T: HasCsrf>(app: &Ui, headers: &HeaderMap, form: FormResult<T>) -> Result<T> {
     let Form(form) = form.map_err(|e| Error::invalid(e.body_text()))?;
     visitor::check_form(&app.config, headers, form.csrf())?;
     Ok(form)
@@ -69,7 +65,7 @@ pub(super) struct Shown<'a> {
 }
 
 pub(super) fn form_page(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     status: StatusCode,
     template: &str,
@@ -90,7 +86,7 @@ pub(super) fn form_page(
 
 /// A form page as first shown: nothing filled in, no errors.
 pub(super) fn blank_form(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     template: &str,
     title: &str,
@@ -109,7 +105,7 @@ const SIGN_IN: &str = "Sign in";
 const SIGN_UP: &str = "Create an account";
 
 async fn sign_in_page(
-    State(app): State<App>,
+    State(app): State<Ui>,
     headers: HeaderMap,
     q: std::result::Result<Query<Carry>, QueryRejection>,
 ) -> Response {
@@ -117,7 +113,7 @@ async fn sign_in_page(
 }
 
 async fn sign_in(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     form: FormResult<Credentials>,
@@ -174,7 +170,7 @@ async fn sign_in(
 /// Signs in and goes where the visitor came from: back to the app (`?code=` for PKCE, else
 /// the session in the fragment), or to the account page with the pages' own session.
 async fn signed_in(
-    app: &App,
+    app: &Ui,
     client: &Client,
     carry: &Carry,
     email: &str,
@@ -201,7 +197,7 @@ async fn signed_in(
 }
 
 async fn sign_up_page(
-    State(app): State<App>,
+    State(app): State<Ui>,
     headers: HeaderMap,
     q: std::result::Result<Query<Carry>, QueryRejection>,
 ) -> Response {
@@ -212,7 +208,7 @@ async fn sign_up_page(
 }
 
 async fn sign_up(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     form: FormResult<Credentials>,
@@ -253,7 +249,7 @@ async fn sign_up(
 }
 
 async fn signed_up(
-    app: &App,
+    app: &Ui,
     client: &Client,
     headers: &HeaderMap,
     carry: &Carry,

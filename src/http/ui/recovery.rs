@@ -18,15 +18,15 @@ use super::{
     message, page, visitor, Carry,
 };
 use crate::{
-    app::App,
     auth::SelfUpdate,
     client::Client,
     error::{code, Kind},
+    http::ui::Ui,
     http::{extract::Arrival, redirect},
     secret::Secret,
 };
 
-pub fn router() -> Router<App> {
+pub fn router() -> Router<Ui> {
     Router::new()
         .route("/forgot-password", get(forgot_page).post(forgot))
         .route("/reset-password", get(reset_page).post(reset))
@@ -51,7 +51,7 @@ impl HasCsrf for EmailForm {
 const FORGOT: &str = "Reset your password";
 
 async fn forgot_page(
-    State(app): State<App>,
+    State(app): State<Ui>,
     headers: HeaderMap,
     q: std::result::Result<Query<Carry>, QueryRejection>,
 ) -> Response {
@@ -59,7 +59,7 @@ async fn forgot_page(
 }
 
 async fn forgot(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     form: FormResult<EmailForm>,
@@ -121,7 +121,7 @@ const RESET: &str = "Set a new password";
 
 /// Where the recovery link lands, signed in by the link.
 async fn reset_page(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     Arrival(arrived): Arrival,
@@ -138,7 +138,7 @@ async fn reset_page(
     }
 }
 
-fn link_expired(app: &App, headers: &HeaderMap) -> Response {
+fn link_expired(app: &Ui, headers: &HeaderMap) -> Response {
     message(
         app,
         headers,
@@ -165,7 +165,7 @@ impl HasCsrf for PasswordForm {
 }
 
 async fn reset(
-    State(app): State<App>,
+    State(app): State<Ui>,
     client: Client,
     headers: HeaderMap,
     Arrival(arrived): Arrival,
@@ -211,7 +211,7 @@ async fn reset(
 }
 
 /// Where the sign-up confirmation link lands (signed in by the link).
-async fn confirmed(State(app): State<App>, headers: HeaderMap) -> Response {
+async fn confirmed(State(app): State<Ui>, headers: HeaderMap) -> Response {
     message(
         &app,
         &headers,

@@ -23,12 +23,12 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::{
-    app::App,
     auth::Session,
     client::Client,
     config::Config,
     error::{code, Error, Kind, Result},
     http::cookie,
+    http::ui::Ui,
     store::users::User,
 };
 
@@ -88,7 +88,7 @@ impl Visitor {
 /// else a refresh with the refresh token. A failing database is an error; a session that
 /// ended is `None`.
 pub async fn current(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     client: &Client,
     arrived: Instant,

@@ -82,7 +82,7 @@ pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> T
     // configured); stopped with the app, so the test database can be dropped at once.
     let mail = state.start_mail().map(Background).into();
     TestApp {
-        router: hasura_jwt_auth::http::router(state.clone()),
+        router: hasura_jwt_auth::http::router(state.clone()).unwrap(),
         state,
         pool,
         _mail: mail,

@@ -1,6 +1,6 @@
-//! Where email links may send users: the site URL's origin (any path), or a URL matching an
-//! entry of `AUTH_REDIRECT_URLS`. Anything else falls back to the site URL: never an open
-//! redirect.
+//! Where email links and external sign-ins may send users: the site URL's origin (any path),
+//! or a URL matching an entry of `AUTH_REDIRECT_URLS`. Anything else falls back to the site
+//! URL: never an open redirect.
 //!
 //! URLs are parsed (WHATWG rules, as browsers do) and compared part by part: the scheme
 //! exactly, the host label by label, the port, then the path and query. In a pattern's host
@@ -9,6 +9,16 @@
 //! is never allowed.
 
 use url::Url;
+
+use super::Auth;
+
+impl Auth {
+    /// `requested` if links may lead there, else the site URL.
+    pub fn redirect_target(&self, requested: Option<&str>) -> String {
+        let config = &self.config;
+        allowed_redirect(requested, &config.site_url(), &config.redirect_urls())
+    }
+}
 
 /// `requested` if it may be used, else `site_url`.
 pub fn allowed_redirect(requested: Option<&str>, site_url: &str, allow_list: &[String]) -> String {

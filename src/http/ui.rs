@@ -17,7 +17,7 @@ pub mod visitor;
 pub use pages::Pages;
 
 use axum::{
-    extract::State,
+    extract::{FromRef, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
@@ -25,6 +25,7 @@ use axum::{
 };
 use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use super::redirect;
 use crate::{
@@ -34,13 +35,41 @@ use crate::{
     error::{Error, Kind, Result},
 };
 
-pub fn router(app: &App) -> Router<App> {
+/// The state of the hosted pages' handlers: the app, and the templates the router loaded.
+/// Handlers use it as the app (`Deref`).
+#[derive(Clone)]
+pub struct Ui {
+    app: App,
+    pages: Arc<Pages>,
+}
+
+impl std::ops::Deref for Ui {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl FromRef<Ui> for App {
+    fn from_ref(ui: &Ui) -> App {
+        ui.app.clone()
+    }
+}
+
+/// The pages' routes, with their templates loaded (a template that does not parse stops the
+/// server at start).
+pub fn router(app: &App) -> anyhow::Result<Router<App>> {
+    let ui = Ui {
+        app: app.clone(),
+        pages: Arc::new(Pages::load(&app.config)?),
+    };
     let csp = HeaderValue::from_str(&content_security_policy(&app.config))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
-    Router::new()
+    let routes = Router::new()
         .route(
             "/",
-            get(|State(app): State<App>| async move { redirect::see_other(&account_url(&app)) }),
+            get(|State(app): State<Ui>| async move { redirect::see_other(&account_url(&app)) }),
         )
         .route("/style.css", get(style))
         .merge(forms::router())
@@ -48,7 +77,7 @@ pub fn router(app: &App) -> Router<App> {
         .merge(account::router())
         // Forms posted from another site are refused with a page (see `http::origin`).
         .route_layer(axum::middleware::from_fn_with_state(
-            app.clone(),
+            ui.clone(),
             same_site_forms,
         ))
         .layer(axum::middleware::map_response(
@@ -71,7 +100,8 @@ pub fn router(app: &App) -> Router<App> {
                     response
                 }
             },
-        ))
+        ));
+    Ok(routes.with_state(ui))
 }
 
 /// No script, styles and images from here (images also over https), forms to here and to
@@ -113,11 +143,8 @@ fn csp_source(target: &str) -> String {
     }
 }
 
-async fn style(State(app): State<App>) -> Response {
-    let Some(pages) = app.pages.as_deref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    match pages.render("style.css", context! {}) {
+async fn style(State(app): State<Ui>) -> Response {
+    match app.pages.render("style.css", context! {}) {
         Ok(css) => (
             [
                 (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -133,23 +160,23 @@ async fn style(State(app): State<App>) -> Response {
     }
 }
 
-fn account_url(app: &App) -> String {
+fn account_url(app: &Ui) -> String {
     format!("{}/ui/account", app.config.public_url())
 }
 
 /// Renders page `template` with `vars` and the form token.
 pub(super) fn page(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     status: StatusCode,
     template: &str,
     vars: Value,
 ) -> Response {
-    let Some(pages) = app.pages.as_deref() else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     let (csrf, new) = visitor::csrf_token(&app.config, headers);
-    match pages.render(template, context! { csrf => csrf.clone(), ..vars }) {
+    match app
+        .pages
+        .render(template, context! { csrf => csrf.clone(), ..vars })
+    {
         Ok(html) => {
             let mut response = (
                 status,
@@ -176,7 +203,7 @@ pub(super) fn page(
 
 /// A page with a heading, a few lines of text and an optional link.
 pub(super) fn message(
-    app: &App,
+    app: &Ui,
     headers: &HeaderMap,
     status: StatusCode,
     title: &str,
@@ -196,7 +223,7 @@ pub(super) fn message(
 /// An error as a page (never internals: those are logged).
 /// Middleware: [`super::origin::Rule::Pages`], refusing with the error page.
 async fn same_site_forms(
-    State(app): State<App>,
+    State(app): State<Ui>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -211,7 +238,7 @@ async fn same_site_forms(
     }
 }
 
-pub(super) fn error_page(app: &App, headers: &HeaderMap, e: &Error) -> Response {
+pub(super) fn error_page(app: &Ui, headers: &HeaderMap, e: &Error) -> Response {
     e.log_cause();
     let text = match e.kind {
         Kind::Internal => "Something went wrong on our side. Please try again later.",
@@ -266,7 +293,7 @@ impl Carry {
     }
 
     /// The app's `redirect_to`, when it is an allowed one.
-    pub fn target(&self, app: &App) -> Option<String> {
+    pub fn target(&self, app: &Ui) -> Option<String> {
         let wanted = self.redirect_to.as_deref()?;
         let allowed = app.auth.redirect_target(Some(wanted));
         (allowed == wanted.trim()).then_some(allowed)
@@ -281,7 +308,7 @@ impl Carry {
     }
 
     /// The external providers' buttons: to `/authorize`, back to the app or the account page.
-    pub fn providers(&self, app: &App) -> Vec<Value> {
+    pub fn providers(&self, app: &Ui) -> Vec<Value> {
         let public = app.config.public_url();
         let back = self.target(app).unwrap_or_else(|| account_url(app));
         app.auth

@@ -9,20 +9,18 @@
 //!
 //! `request.rs` takes requests for messages (each answers the same whether or not the address
 //! has an account; [`queue`] carries them out off the request path), `verify.rs` checks tokens, `codes.rs` limits guessing codes, [`pkce`] turns a verified link into a one-time code
-//! for PKCE clients, [`redirect`] decides where links may lead.
+//! for PKCE clients (where links may lead: `auth::redirect`).
 
-pub mod admin;
 mod codes;
+pub mod generate_link;
+mod invite;
 pub mod pkce;
 pub mod queue;
-pub mod redirect;
 mod request;
 mod verify;
 
 pub use request::{EmailChangeOutcome, SignInLinkRequest};
 pub use verify::{Verification, VerifyOutcome};
-
-use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
 use rand::{rngs::OsRng, Rng, RngCore};
@@ -37,22 +35,6 @@ use crate::{
     store::{self, users::User},
 };
 use pkce::Challenge;
-
-/// The rules of the email flows.
-#[derive(Debug, Clone)]
-pub struct EmailPolicy {
-    /// Where links lead by default.
-    pub site_url: String,
-    /// This server's public URL (links point at its `/verify`).
-    pub public_url: String,
-    pub redirect_urls: Vec<String>,
-    pub secure_email_change: bool,
-    pub link_ttl: Duration,
-    pub code_ttl: Duration,
-    pub code_attempts: u32,
-    pub min_interval: Duration,
-    pub hourly_limit: u32,
-}
 
 /// What a one-time token is for (the `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,21 +146,15 @@ pub(crate) struct TokenRequest<'a> {
 }
 
 impl Auth {
-    /// `requested` if links may lead there, else the site URL.
-    pub fn redirect_target(&self, requested: Option<&str>) -> String {
-        let p = &self.policy.email;
-        redirect::allowed_redirect(requested, &p.site_url, &p.redirect_urls)
-    }
-
     /// Counts a message to `recipient` against the per-address limits (whether or not the
     /// address has an account, so the answer tells nothing); 429 beyond them.
     pub(crate) async fn reserve_send(&self, recipient: &str) -> Result<()> {
-        let p = &self.policy.email;
+        let mail = &self.config.mail;
         match store::email_send_limits::reserve(
             &self.pool,
             &recipient_key(recipient),
-            p.min_interval,
-            p.hourly_limit,
+            mail.email_min_interval,
+            mail.email_hourly_limit,
         )
         .await?
         {
@@ -195,7 +171,8 @@ impl Auth {
         req: TokenRequest<'_>,
         send: bool,
     ) -> Result<IssuedToken> {
-        let p = &self.policy.email;
+        let mail = &self.config.mail;
+        let site_url = self.config.site_url();
         let id = Uuid::new_v4();
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
@@ -214,14 +191,14 @@ impl Auth {
                 redirect_to: Some(&redirect_to),
                 code_challenge: req.challenge.map(|c| c.challenge.as_str()),
                 code_challenge_method: req.challenge.map(|c| c.method.as_str()),
-                link_ttl_secs: p.link_ttl.as_secs_f64(),
-                code_ttl_secs: p.code_ttl.as_secs_f64(),
+                link_ttl_secs: mail.email_link_ttl.as_secs_f64(),
+                code_ttl_secs: mail.email_code_ttl.as_secs_f64(),
             },
         )
         .await?;
         let action_link = format!(
             "{}/verify?token={}&type={}&redirect_to={}",
-            p.public_url,
+            self.config.public_url(),
             link_token,
             req.kind.verification_type(),
             url_encode(&redirect_to)
@@ -234,7 +211,7 @@ impl Auth {
             .then_some(req.user.email_change.as_deref())
             .flatten();
             let vars = Variables {
-                site_url: &p.site_url,
+                site_url: &site_url,
                 confirmation_url: &action_link,
                 token: &code,
                 token_hash: &link_token,
@@ -263,13 +240,13 @@ impl Auth {
         new: &str,
     ) -> Result<()> {
         let vars = Variables {
-            site_url: &self.policy.email.site_url,
+            site_url: &self.config.site_url(),
             confirmation_url: "",
             token: "",
             token_hash: "",
             email: old,
             new_email: Some(new),
-            redirect_to: &self.policy.email.site_url,
+            redirect_to: &self.config.site_url(),
         };
         self.mailer
             .enqueue(tx, MessageKind::EmailChanged, old, &vars)

@@ -50,13 +50,14 @@ use crate::{
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The whole HTTP API.
-pub fn router(app: App) -> Router {
+/// The whole HTTP API (with the hosted pages, whose templates it loads: an error if one does
+/// not parse).
+pub fn router(app: App) -> anyhow::Result<Router> {
     let mut routes = Router::new();
-    if app.pages.is_some() {
-        routes = routes.nest("/ui", ui::router(&app));
+    if !app.config.ui.disable_ui {
+        routes = routes.nest("/ui", ui::router(&app)?);
     }
-    routes
+    let router = routes
         .merge(token::router())
         .merge(user::router())
         .merge(email::router())
@@ -113,7 +114,8 @@ pub fn router(app: App) -> Router {
             app.clone(),
             request_id::assign,
         ))
-        .with_state(app)
+        .with_state(app);
+    Ok(router)
 }
 
 /// CORS for `AUTH_CORS_ORIGINS`, with credentials (the refresh-token cookie). None when unset.
@@ -179,7 +181,7 @@ pub async fn serve_on(
         header_timeout: app.config.server.http_header_timeout,
         max_connections: app.config.server.max_connections,
     };
-    server::run(listener, router(app), limits, shutdown).await
+    server::run(listener, router(app)?, limits, shutdown).await
 }
 
 async fn shutdown_signal() {

@@ -1,16 +1,22 @@
 //! The framework-free core of sessions: sign-up and sign-in, refresh (rotation, reuse and
 //! theft), access-token checks, sign-out and revocation, and self-service account changes.
 //! No HTTP in here: every operation takes plain values and returns a [`Session`], a user, or
-//! a domain [`Error`].
+//! a domain [`Error`]. Every service reads the settings it needs from the shared [`Config`].
 //!
-//! One file per flow: [`sign_up`], [`sign_in`] (password), [`email`] (confirmation, recovery,
-//! links and codes, email change), [`refresh`], [`authenticate`]
-//! (access token → live session), [`sign_out`] (logout and RFC 7009 revocation),
-//! [`self_update`] (`PUT /user`), with the building blocks beside them: [`account`] (input
-//! rules), [`password`], [`keys`], [`tokens`], [`claims`], [`refresh_token`], [`rate_limit`]
-//! (per client address) and [`lockout`] (per account), and the in-memory state of the hot
-//! paths: [`session_cache`] (session liveness), [`salt_cache`] (one-statement refresh) and
-//! [`verified_tokens`].
+//! One file or folder per concept:
+//! - the ways in: [`sign_up`], [`sign_in`] (password), [`email`] (confirmation, recovery,
+//!   links and codes, email change, invitations), [`external`] (identity providers), and
+//!   [`proven`] (what the first proof of an address removes);
+//! - sessions: [`refresh`] (rotation, reuse and theft; its refresh tokens, salts and merged
+//!   statements), [`authenticate`] (access token → live session), [`session_cache`] (live
+//!   sessions in memory), [`sign_out`] (logout and RFC 7009 revocation), [`sessions`] (the
+//!   user's own list);
+//! - the account: [`self_update`] (`PUT /user`), [`account`] (input rules), [`password`]
+//!   (hashing and rules for new passwords);
+//! - tokens and keys: [`tokens`] (access tokens, and those verified already), [`claims`],
+//!   [`keys`];
+//! - protection: [`rate_limit`] (shared limits), [`lockout`] (per account), [`redirect`]
+//!   (where links may lead).
 
 pub mod account;
 pub mod authenticate;
@@ -23,10 +29,8 @@ pub mod lockout;
 pub mod password;
 pub mod proven;
 pub mod rate_limit;
+pub mod redirect;
 pub mod refresh;
-pub mod refresh_token;
-pub mod rotation_batch;
-pub mod salt_cache;
 pub mod self_update;
 pub mod session_cache;
 pub mod sessions;
@@ -34,9 +38,8 @@ pub mod sign_in;
 pub mod sign_out;
 pub mod sign_up;
 pub mod tokens;
-pub mod verified_tokens;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use serde_json::Value;
 use sqlx::PgPool;
@@ -44,53 +47,21 @@ use uuid::Uuid;
 
 use crate::{
     client::Client,
+    config::Config,
     error::{Error, Result},
     secret::Secret,
     store::{self, users::User},
 };
 use claims::{normalize_custom_claims, HasuraClaims};
 use password::PasswordHasher;
-use refresh_token::RefreshToken;
+use refresh::token::RefreshToken;
 use tokens::{AccessTokens, Issued};
 
-pub use authenticate::{Authenticated, LiveUser};
+pub use authenticate::Authenticated;
 pub use self_update::SelfUpdate;
+pub use session_cache::LiveUser;
 pub use sign_out::LogoutScope;
 pub use sign_up::{SignUpRequest, SignedUp};
-
-/// Session and account rules.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub reuse_interval: Duration,
-    pub idle_timeout: Option<Duration>,
-    pub max_lifetime: Option<Duration>,
-    pub default_role: String,
-    pub default_allowed_roles: Vec<String>,
-    /// Whether self-service sign-up is refused.
-    pub disable_signup: bool,
-    /// Whether a new address must be confirmed before password sign-in.
-    pub email_confirmation_required: bool,
-    /// SQL taking the user id as `$1` and returning one JSON object of custom claims.
-    pub custom_claims_sql: Option<String>,
-    /// How custom claims carry their values (strings, or typed JSON for Hasura DDN).
-    pub session_values: crate::config::SessionValues,
-    /// How long after sign-in a session may set a new password without the current one.
-    pub reauthentication_window: Duration,
-    /// Per-account lockout after failed password checks.
-    pub lockout: lockout::Lockout,
-    /// Email flows: links, codes, limits.
-    pub email: email::EmailPolicy,
-}
-
-impl Policy {
-    /// The lifetimes a refresh checks, in the store's terms.
-    pub fn lifetimes(&self) -> store::sessions::Lifetimes {
-        store::sessions::Lifetimes {
-            idle_secs: self.idle_timeout.map(|d| d.as_secs_f64()),
-            max_secs: self.max_lifetime.map(|d| d.as_secs_f64()),
-        }
-    }
-}
 
 /// A signed-in session, as the token endpoint returns it.
 pub struct Session {
@@ -106,15 +77,16 @@ pub struct Auth {
     pub pool: PgPool,
     pub tokens: AccessTokens,
     pub hasher: PasswordHasher,
-    pub policy: Arc<Policy>,
+    /// The settings: the core reads what it needs where it needs it.
+    pub config: Arc<Config>,
     pub mailer: crate::mail::Mailer,
     pub providers: external::Providers,
     /// Live sessions recently checked (see [`session_cache`]).
     pub session_cache: Arc<session_cache::SessionCache>,
-    /// Token salts of recent sessions, for the one-statement refresh (see [`salt_cache`]).
-    pub salt_cache: Arc<salt_cache::SaltCache>,
-    /// Merges concurrent refreshes into one statement (see [`rotation_batch`]).
-    pub rotations: Arc<rotation_batch::RotationBatcher>,
+    /// Token salts of recent sessions, for the one-statement refresh (see [`refresh::salts`]).
+    pub salt_cache: Arc<refresh::salts::SaltCache>,
+    /// Merges concurrent refreshes into one statement (see [`refresh::batch`]).
+    pub rotations: Arc<refresh::batch::RotationBatcher>,
     /// Rate limits shared by every instance (see [`rate_limit`]).
     pub limits: rate_limit::Limits,
 }
@@ -169,7 +141,7 @@ impl Auth {
         db: impl sqlx::PgExecutor<'_>,
         user_id: Uuid,
     ) -> Result<serde_json::Map<String, Value>> {
-        let Some(sql) = &self.policy.custom_claims_sql else {
+        let Some(sql) = &self.config.hasura.custom_claims_sql else {
             return Ok(Default::default());
         };
         match store::claims::custom_claims(db, sql, user_id)
@@ -177,7 +149,7 @@ impl Auth {
             .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL failed: {e}")))?
         {
             None | Some(Value::Null) => Ok(Default::default()),
-            Some(v) => normalize_custom_claims(&v, self.policy.session_values)
+            Some(v) => normalize_custom_claims(&v, self.config.hasura.session_values())
                 .map_err(|e| Error::internal(anyhow::anyhow!("AUTH_CUSTOM_CLAIMS_SQL: {e}"))),
         }
     }

@@ -1,23 +1,14 @@
-//! Administrators' side of the email flows: `generate_link` (a link and code for a user,
-//! without sending anything: the administrator delivers it) and invitations.
+//! `POST /admin/generate_link`: a link and code for a user, made for an administrator, who
+//! delivers it; nothing is sent.
 
-use serde_json::{json, Value};
-use uuid::Uuid;
+use serde_json::Value;
 
-use super::{IssuedToken, TokenKind, TokenRequest};
+use super::{invite::email_exists, IssuedToken, TokenKind, TokenRequest};
 use crate::{
-    auth::{
-        account::{normalize_email, validate_metadata},
-        Auth,
-    },
-    client::Client,
-    error::{code, Error, Result},
+    auth::{account::normalize_email, Auth},
+    error::{Error, Result},
     secret::Secret,
-    store::{
-        self,
-        audit::{self, event},
-        users::{NewUser, User},
-    },
+    store::{self, users::User},
 };
 
 /// `POST /admin/generate_link`.
@@ -35,39 +26,7 @@ pub struct LinkRequest {
     pub redirect_to: Option<String>,
 }
 
-fn email_exists() -> Error {
-    Error::validation(
-        code::EMAIL_EXISTS,
-        "A user with this email address has already been registered",
-    )
-}
-
 impl Auth {
-    /// A new account that has not confirmed its address, inside `tx`; `None` if the address
-    /// is taken.
-    async fn insert_unconfirmed(
-        &self,
-        tx: &mut sqlx::PgConnection,
-        email: &str,
-        data: Option<Value>,
-        invited: bool,
-    ) -> Result<Option<User>> {
-        let metadata = validate_metadata(data, "data")?.unwrap_or_else(|| json!({}));
-        let new = NewUser {
-            id: Uuid::new_v4(),
-            email,
-            default_role: &self.policy.default_role,
-            allowed_roles: &self.policy.default_allowed_roles,
-            user_metadata: &metadata,
-            app_metadata: &json!({}),
-            enabled: true,
-            email_confirmed: false,
-            email_verified: false,
-            invited,
-        };
-        Ok(store::users::insert(&mut *tx, &new).await?)
-    }
-
     /// Creates the token an administrator asked for and returns it with its user; nothing is
     /// sent.
     pub async fn generate_link(&self, req: LinkRequest) -> Result<(User, IssuedToken)> {
@@ -150,47 +109,5 @@ impl Auth {
         let issued = self.issue_token(&mut tx, token, false).await?;
         tx.commit().await?;
         Ok((user, issued))
-    }
-
-    /// `POST /invite`: an account for `email` without a password, and the invitation message.
-    /// Accepting it confirms the address and signs in; the user then sets a password.
-    pub async fn invite(
-        &self,
-        email: &str,
-        data: Option<Value>,
-        redirect_to: Option<&str>,
-        client: &Client,
-    ) -> Result<User> {
-        let email = normalize_email(email)?;
-        self.reserve_send(&email).await?;
-        let mut tx = self.pool.begin().await?;
-        let user = match store::users::find_by_email(&mut *tx, &email).await? {
-            Some(u) if u.email_confirmed_at.is_some() => return Err(email_exists()),
-            Some(u) => u,
-            None => self
-                .insert_unconfirmed(&mut tx, &email, data, true)
-                .await?
-                .ok_or_else(email_exists)?,
-        };
-        let token = TokenRequest {
-            user: &user,
-            kind: TokenKind::Invite,
-            recipient: &user.email,
-            redirect_to,
-            challenge: None,
-        };
-        self.issue_token(&mut tx, token, true).await?;
-        audit::record(
-            &mut *tx,
-            event::USER_INVITED,
-            Some(user.id),
-            None,
-            client,
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.mailer.wake();
-        Ok(user)
     }
 }

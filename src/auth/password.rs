@@ -10,7 +10,7 @@ pub mod imported;
 pub mod policy;
 mod workers;
 
-pub use policy::{PasswordPolicy, MAX_PASSWORD_CHARS};
+pub use crate::config::MAX_PASSWORD_CHARS;
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
@@ -20,6 +20,7 @@ use std::sync::{
 use argon2::Params;
 
 use crate::{
+    config::PasswordArgs,
     error::{Error, Result},
     secret::Secret,
 };
@@ -39,25 +40,6 @@ pub struct PasswordCheck {
     pub ok: bool,
     /// The hash is not Argon2id with the current parameters and should be replaced.
     pub needs_rehash: bool,
-}
-
-/// How the hasher is set up.
-#[derive(Debug, Clone)]
-pub struct HasherSettings {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-    /// Hashing threads.
-    pub threads: usize,
-    /// Jobs that may wait for a thread; more are refused with 503 at once.
-    pub queue: usize,
-    /// Niceness added to the hashing threads (Linux), so that they yield the CPU to the
-    /// request handlers.
-    pub nice: i32,
-    /// JWT secret of the PL/pgSQL hasura-jwt-auth, for the hashes imported from it.
-    pub plpgsql_secret: Option<Secret>,
-    /// What new passwords must be.
-    pub policy: PasswordPolicy,
 }
 
 /// Counters of the hashing work (for tests and metrics).
@@ -80,8 +62,9 @@ pub struct PasswordHasher {
     /// Hash verified against when the account does not exist, so that an unknown email
     /// costs the same work as a wrong password.
     dummy_hash: Arc<str>,
-    plpgsql_secret: Option<Secret>,
-    policy: Arc<PasswordPolicy>,
+    /// The settings: the hashing parameters, the rules for new passwords, the secret of
+    /// imported PL/pgSQL hashes.
+    args: Arc<PasswordArgs>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -93,11 +76,13 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    pub fn new(settings: HasherSettings) -> anyhow::Result<Self> {
+    /// The hasher of `args` (parameters, rules, imported hashes' secret) with `threads`
+    /// hashing threads.
+    pub fn new(args: &PasswordArgs, threads: usize) -> anyhow::Result<Self> {
         let params = Params::new(
-            settings.memory_kib,
-            settings.iterations,
-            settings.parallelism,
+            args.argon2_memory_kib,
+            args.argon2_iterations,
+            args.argon2_parallelism,
             None,
         )
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
@@ -105,31 +90,30 @@ impl PasswordHasher {
         Ok(Self {
             params,
             jobs: spawn_workers(
-                settings.threads.max(1),
-                settings.queue.max(1),
-                settings.nice,
+                threads.max(1),
+                args.password_hash_queue.max(1),
+                args.password_hash_nice,
                 argon::release_thread_memory,
             )?,
             stats: Arc::default(),
             dummy_hash: dummy.into(),
-            plpgsql_secret: settings.plpgsql_secret,
-            policy: Arc::new(settings.policy),
+            args: Arc::new(args.clone()),
         })
-    }
-
-    /// What new passwords must be.
-    pub fn policy(&self) -> &PasswordPolicy {
-        &self.policy
-    }
-
-    /// Checks a new password against the policy, then hashes it.
-    pub async fn hash_new(&self, password: &Secret) -> Result<String> {
-        self.policy.check(password.expose())?;
-        self.hash(password).await
     }
 
     pub fn stats(&self) -> &HasherStats {
         &self.stats
+    }
+
+    /// Checks a new password against the rules (see [`policy`]).
+    pub fn check_new(&self, password: &str) -> Result<()> {
+        policy::check(&self.args, password)
+    }
+
+    /// Checks a new password against the rules, then hashes it.
+    pub async fn hash_new(&self, password: &Secret) -> Result<String> {
+        self.check_new(password.expose())?;
+        self.hash(password).await
     }
 
     /// Runs `f` on one of the hashing threads. When every thread is busy and the queue is
@@ -217,7 +201,8 @@ impl PasswordHasher {
             argon::verify_argon2(&self.params, password, stored, &self.stats.argon2_runs)
         };
         let (check, current) = if let Some(rest) = stored.strip_prefix(PLPGSQL_HASH_PREFIX) {
-            let check = imported::verify_plpgsql(self.plpgsql_secret.as_ref(), password, rest);
+            let check =
+                imported::verify_plpgsql(self.args.legacy_hmac_secret.as_ref(), password, rest);
             (check, false)
         } else if is_bcrypt(stored) {
             (imported::verify_bcrypt(password, stored), false)

@@ -15,7 +15,7 @@ mod server;
 mod tokens;
 mod ui;
 
-pub use accounts::{AccountArgs, PasswordArgs};
+pub use accounts::{AccountArgs, PasswordArgs, MAX_PASSWORD_CHARS};
 pub use cookie::{CookieArgs, SameSite};
 pub use db::DbArgs;
 pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLAIMS_NAMESPACE};
@@ -165,6 +165,17 @@ impl Config {
             .jwt_audience
             .as_deref()
             .unwrap_or(DEFAULT_USER_AUDIENCE)
+    }
+
+    /// Where email links and external sign-ins may lead besides the site URL:
+    /// `AUTH_REDIRECT_URLS`, and the hosted pages (a recovery link lands on their "set a new
+    /// password" page).
+    pub fn redirect_urls(&self) -> Vec<String> {
+        let mut urls = self.mail.redirect_urls.clone();
+        if !self.ui.disable_ui {
+            urls.push(format!("{}/ui/**", self.public_url()));
+        }
+        urls
     }
 }
 

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::{
     auth::{password::PasswordHasher, session_cache::SessionCache},
     client::Client,
+    config::Config,
     error::{code, Error, Result},
     store::{
         self,
@@ -55,8 +56,8 @@ pub struct Admin {
     /// This instance's session cache, told at once of the changes made here.
     pub session_cache: Arc<SessionCache>,
     pub hasher: PasswordHasher,
-    pub default_role: String,
-    pub default_allowed_roles: Vec<String>,
+    /// The settings (new users' roles).
+    pub config: Arc<Config>,
 }
 
 /// Row offset of a 1-based page.

@@ -14,7 +14,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::tokens::VerifiedToken;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// What a verified access token says.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub expires_at: i64,
+    /// The Hasura claims object as it stands in the token.
+    pub hasura: Map<String, Value>,
+}
 
 /// Token text → what it says, at most `capacity` of them.
 pub struct VerifiedTokens {
@@ -61,7 +72,7 @@ impl VerifiedTokens {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        super::bounded::lock(&self.tokens)
+        crate::auth::bounded::lock(&self.tokens)
     }
 
     pub fn len(&self) -> usize {
@@ -100,7 +111,7 @@ impl VerifiedTokens {
                 tokens.map.retain(|_, t| t.expires_at > now);
                 tokens.swept = Instant::now();
             }
-            super::bounded::make_room(&mut tokens.map, self.capacity, token);
+            crate::auth::bounded::make_room(&mut tokens.map, self.capacity, token);
         }
         tokens.map.insert(token.into(), verified.clone());
     }

@@ -5,7 +5,7 @@ mod audit;
 mod hasura;
 mod import;
 mod keys;
-mod session;
+mod sessions;
 mod user;
 
 use clap::{Parser, Subcommand};
@@ -20,7 +20,7 @@ pub use audit::AuditCommand;
 pub use hasura::HasuraCommand;
 pub use import::ImportCommand;
 pub use keys::KeysCommand;
-pub use session::SessionCommand;
+pub use sessions::SessionCommand;
 pub use user::UserCommand;
 
 #[derive(Parser, Debug)]
@@ -73,7 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hasura(cmd) => hasura::run(cmd),
         Command::Keys(cmd) => keys::run(cmd),
         Command::User(cmd) => user::run(cmd).await,
-        Command::Session(cmd) => session::run(cmd).await,
+        Command::Session(cmd) => sessions::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Import(cmd) => import::run(cmd).await,
     }

@@ -2,7 +2,7 @@
 //! statement.
 //!
 //! Rotating a refresh token needs the session's salt: the next token is derived from the
-//! presented one *and* the salt (see [`super::refresh_token`]). The salt is fixed when the
+//! presented one *and* the salt (see [`super::token`]). The salt is fixed when the
 //! session starts and never changes, so once this instance knows it (it opened the session,
 //! or refreshed it before) the rotation can be a single compare-and-set `UPDATE` that checks
 //! the presented token, rotates it and returns the user. Without it, the refresh reads the
@@ -61,7 +61,7 @@ impl SaltCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Known>> {
-        super::bounded::lock(&self.salts)
+        crate::auth::bounded::lock(&self.salts)
     }
 
     pub fn len(&self) -> usize {
@@ -95,7 +95,7 @@ impl SaltCache {
         }
         let mut salts = self.lock();
         // A dropped salt costs its session one extra read at its next refresh.
-        super::bounded::make_room(&mut salts, self.capacity, &session_id);
+        crate::auth::bounded::make_room(&mut salts, self.capacity, &session_id);
         salts.insert(session_id, Known { salt, user_id });
     }
 }

@@ -1,0 +1,59 @@
+//! A live session's user: the reading of the user row that the session cache hands every
+//! request of the session, with what is derived from it for answers.
+
+use std::{
+    ops::Deref,
+    sync::{Arc, OnceLock},
+};
+
+use bytes::Bytes;
+
+use crate::store::users::User;
+
+/// A live session's user as read from the database, shared by every request that finds the
+/// session in the cache. What is derived from the row for an answer (the body of `GET /user`)
+/// is kept beside it, made by the first request that needs it: it lives exactly as long as
+/// this reading of the row, so a changed user (a new reading) never shows an old one.
+#[derive(Debug)]
+pub struct LiveUser {
+    user: User,
+    api_body: OnceLock<Bytes>,
+}
+
+/// Bodies larger than this (large metadata) are made afresh each time rather than kept.
+const MAX_KEPT_BODY: usize = 4096;
+
+impl LiveUser {
+    pub fn new(user: User) -> Self {
+        Self {
+            user,
+            api_body: OnceLock::new(),
+        }
+    }
+
+    /// The user as the API shows it, serialized by `make` the first time and kept (up to
+    /// 4 KiB) for the next requests that share this reading.
+    pub fn api_body<E>(&self, make: impl FnOnce(&User) -> Result<Vec<u8>, E>) -> Result<Bytes, E> {
+        if let Some(body) = self.api_body.get() {
+            return Ok(body.clone());
+        }
+        let body = Bytes::from(make(&self.user)?);
+        if body.len() <= MAX_KEPT_BODY {
+            let _ = self.api_body.set(body.clone());
+        }
+        Ok(body)
+    }
+
+    /// The user row, owned: taken out when no one else holds this reading, else copied.
+    pub fn into_user(this: Arc<Self>) -> User {
+        Arc::try_unwrap(this).map_or_else(|shared| shared.user.clone(), |own| own.user)
+    }
+}
+
+impl Deref for LiveUser {
+    type Target = User;
+
+    fn deref(&self) -> &User {
+        &self.user
+    }
+}
