@@ -20,14 +20,14 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    api::{AdminSession, AuditEntry},
     auth::{password::PasswordHasher, session_cache::SessionCache},
     client::Client,
     config::Config,
     error::{code, Error, Result},
     store::{
         self,
-        audit::{self, event, AuditEntry},
-        sessions::SessionInfo,
+        audit::{self, event},
         users::User,
     },
 };
@@ -109,9 +109,10 @@ impl Admin {
         Ok((users, total))
     }
 
-    pub async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<SessionInfo>> {
+    pub async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<AdminSession>> {
         self.get_user(user_id).await?;
-        Ok(store::sessions::list_for_user(&self.pool, user_id).await?)
+        let sessions = store::sessions::list_for_user(&self.pool, user_id).await?;
+        Ok(sessions.into_iter().map(AdminSession::from).collect())
     }
 
     /// Revokes one session of the user, or all of them.
@@ -161,6 +162,6 @@ impl Admin {
         )
         .await?;
         let total = store::audit::count(&self.pool, user_id).await?;
-        Ok((entries, total))
+        Ok((entries.into_iter().map(AuditEntry::from).collect(), total))
     }
 }

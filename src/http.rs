@@ -4,7 +4,7 @@
 
 mod actions;
 mod admin;
-mod admin_links;
+
 mod cookie;
 mod email;
 pub mod error;
@@ -68,7 +68,6 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .merge(health::router())
         .merge(admin::router())
         .merge(webhook::router())
-        .merge(admin_links::router())
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         // Every route is counted and timed by its pattern; unmatched paths are not.
         .route_layer(axum::middleware::from_fn(metrics::track))

@@ -17,9 +17,9 @@ pub use pem::write_private_file;
 
 use anyhow::{bail, Context};
 use jsonwebtoken::{DecodingKey, EncodingKey};
-use serde_json::{json, Value};
 
 use crate::{
+    api::{Jwk, Jwks},
     config::{JwtAlgorithm, KeyArgs},
     secret::Secret,
 };
@@ -48,7 +48,7 @@ pub struct Key {
     /// RFC 7638 thumbprint; `None` for HMAC keys, which are never published.
     pub kid: Option<String>,
     /// Public JWK (asymmetric keys only).
-    pub jwk: Option<Value>,
+    pub jwk: Option<Jwk>,
     /// Where the key came from, for `keys list` and logs.
     pub source: String,
     material: Material,
@@ -171,9 +171,10 @@ impl KeySet {
     }
 
     /// The JWK Set published at `/.well-known/jwks.json` (asymmetric keys only).
-    pub fn jwks(&self) -> Value {
-        let keys: Vec<&Value> = self.all().filter_map(|k| k.jwk.as_ref()).collect();
-        json!({ "keys": keys })
+    pub fn jwks(&self) -> Jwks<'_> {
+        Jwks {
+            keys: self.all().filter_map(|k| k.jwk.as_ref()).collect(),
+        }
     }
 }
 

@@ -2,34 +2,21 @@
 //! and signing out one of them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::Auth;
 use crate::{
+    api::OwnSession,
     client::Client,
     error::{code, Error, Result},
     store::{self, audit, session_events::SessionEvent},
 };
 
-/// One session as its user sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionView {
-    pub id: Uuid,
-    pub created_at: DateTime<Utc>,
-    /// When its refresh token was last used (or the session opened).
-    pub refreshed_at: DateTime<Utc>,
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-    /// Whether this is the session of the access token that asked.
-    pub current: bool,
-}
-
 impl Auth {
     /// `GET /sessions`: the user's live sessions (past the idle timeout or the lifetime a
     /// session is over even before housekeeping removes it), oldest first.
-    pub async fn own_sessions(&self, user_id: Uuid, current: Uuid) -> Result<Vec<SessionView>> {
+    pub async fn own_sessions(&self, user_id: Uuid, current: Uuid) -> Result<Vec<OwnSession>> {
         let now = Utc::now();
         let sessions = &self.config.sessions;
         let live = |created: DateTime<Utc>, refreshed: DateTime<Utc>| {
@@ -43,7 +30,7 @@ impl Auth {
             .await?
             .into_iter()
             .filter(|s| live(s.created_at, s.refreshed_at))
-            .map(|s| SessionView {
+            .map(|s| OwnSession {
                 current: s.id == current,
                 id: s.id,
                 created_at: s.created_at,

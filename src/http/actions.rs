@@ -16,11 +16,18 @@ use axum::{
     routing::post,
     Json, Router,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{cookie, error::status, extract::Arrival, origin, token::token_response, Payload};
+use super::{
+    cookie,
+    error::status,
+    extract::Arrival,
+    origin,
+    token::{refresh_in_body, with_tokens},
+    Payload,
+};
 use crate::{
     app::App,
     auth::{
@@ -134,24 +141,39 @@ fn required_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Err
     serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid action input: {e}")))
 }
 
-/// The `AuthSession` output type of the generated metadata: exactly these fields
-/// (`refresh_token` is `null` in cookie mode, where the cookie carries it).
-fn session_output(app: &App, session: Session) -> Response {
-    session_output_with(app, session, json!({}))
+/// The `AuthSession` output type of the generated metadata (and `SignUpOutput`, with
+/// `confirmation_sent`): exactly these fields. `refresh_token` is `null` in cookie mode,
+/// where the cookie carries it.
+#[derive(Serialize)]
+struct AuthSession<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    expires_at: i64,
+    refresh_token: Option<&'a str>,
+    user_id: String,
+    email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation_sent: Option<bool>,
 }
 
-/// [`session_output`] plus `extra` fields (of an output type that has them).
-fn session_output_with(app: &App, session: Session, extra: Value) -> Response {
-    let mut extra = match extra {
-        Value::Object(map) => map,
-        _ => Default::default(),
+fn session_output(app: &App, session: Session) -> Response {
+    session_output_with(app, session, None)
+}
+
+/// [`session_output`] of an output type with `confirmation_sent`.
+fn session_output_with(app: &App, session: Session, confirmation_sent: Option<bool>) -> Response {
+    let body = AuthSession {
+        access_token: &session.access.token,
+        token_type: "bearer",
+        expires_in: session.access.expires_in,
+        expires_at: session.access.expires_at,
+        refresh_token: refresh_in_body(app, &session),
+        user_id: session.user.id.to_string(),
+        email: &session.user.email,
+        confirmation_sent,
     };
-    extra.insert("user_id".into(), json!(session.user.id.to_string()));
-    extra.insert("email".into(), json!(session.user.email));
-    if app.config.cookie.refresh_token_cookie {
-        extra.insert("refresh_token".into(), Value::Null);
-    }
-    token_response(app, &session, Value::Object(extra))
+    with_tokens(app, &session, body)
 }
 
 /// The signed-in user and session of an action call, from Hasura's session variables. Hasura
@@ -268,10 +290,7 @@ async fn run_action(
                 ..Default::default()
             };
             Ok(match app.auth.sign_up(request, client).await? {
-                SignedUp::Session(session) => {
-                    let extra = json!({"confirmation_sent": false});
-                    session_output_with(app, session, extra)
-                }
+                SignedUp::Session(session) => session_output_with(app, session, Some(false)),
                 SignedUp::ConfirmationSent(user) => Json(json!({
                     "user_id": user.id.to_string(),
                     "email": user.email,

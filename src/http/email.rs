@@ -17,15 +17,16 @@ use axum::{
     Json, Router,
 };
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{
     extract::{media_type, Payload, RedirectTo, FORM},
     origin::{ApiOrigin, PageOrigin},
     redirect,
-    token::session_response,
+    token::{session_body, with_tokens},
 };
 use crate::{
+    api::{Empty, Message, VerifyResponse},
     app::App,
     auth::email::{pkce::Challenge, url_encode, SignInLinkRequest, Verification, VerifyOutcome},
     client::Client,
@@ -41,9 +42,14 @@ pub fn router() -> Router<App> {
         .route("/verify", post(verify).get(verify_page))
 }
 
-/// The empty success answer of requests that send a message.
-fn sent() -> Json<Value> {
-    Json(json!({}))
+/// What the first of the two confirmations of a secure email change answers (Supabase Auth's
+/// words).
+const PENDING_CONFIRMATION: &str =
+    "Confirmation link accepted. Please proceed to confirm link sent to the other email";
+
+/// The success answer of requests that send a message (`{}`).
+fn sent() -> Json<Empty> {
+    Json(Empty {})
 }
 
 #[derive(Deserialize)]
@@ -58,9 +64,9 @@ struct RecoverRequest {
     request_body(content = Object, description = "`{email, code_challenge?, code_challenge_method?}`"),
     params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
     responses(
-        (status = 200, body = super::openapi::Empty),
-        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
-        (status = 429, body = super::openapi::Error),
+        (status = 200, body = crate::api::Empty),
+        (status = 400, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody),
+        (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn recover(
     State(app): State<App>,
@@ -68,7 +74,7 @@ async fn recover(
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<RecoverRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Empty>> {
     let email = req
         .email
         .ok_or_else(|| Error::invalid("email is required"))?;
@@ -93,9 +99,9 @@ struct OtpRequest {
     request_body(content = Object, description = "`{email, create_user?, data?, code_challenge?, code_challenge_method?}`"),
     params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
     responses(
-        (status = 200, body = super::openapi::Empty),
-        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
-        (status = 429, body = super::openapi::Error),
+        (status = 200, body = crate::api::Empty),
+        (status = 400, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody),
+        (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn otp(
     State(app): State<App>,
@@ -103,7 +109,7 @@ async fn otp(
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<OtpRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Empty>> {
     let request = SignInLinkRequest {
         email: req
             .email
@@ -129,9 +135,9 @@ struct MagicLinkRequest {
     request_body(content = Object, description = "`{email, data?}`"),
     params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
     responses(
-        (status = 200, body = super::openapi::Empty),
-        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
-        (status = 429, body = super::openapi::Error),
+        (status = 200, body = crate::api::Empty),
+        (status = 400, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody),
+        (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn magiclink(
     State(app): State<App>,
@@ -139,7 +145,7 @@ async fn magiclink(
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<MagicLinkRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Empty>> {
     let request = SignInLinkRequest {
         email: req
             .email
@@ -165,9 +171,9 @@ struct ResendRequest {
     request_body(content = Object, description = "`{email, type}`"),
     params(("redirect_to" = Option<String>, Query, description = "Where the link leads")),
     responses(
-        (status = 200, body = super::openapi::Empty),
-        (status = 400, body = super::openapi::Error), (status = 422, body = super::openapi::Error),
-        (status = 429, body = super::openapi::Error),
+        (status = 200, body = crate::api::Empty),
+        (status = 400, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody),
+        (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn resend(
     State(app): State<App>,
@@ -175,7 +181,7 @@ async fn resend(
     client: Client,
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<ResendRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Empty>> {
     let email = req
         .email
         .ok_or_else(|| Error::invalid("email is required"))?;
@@ -291,9 +297,9 @@ struct VerifyRequest {
 #[utoipa::path(post, path = "/verify", tag = "email",
     request_body(content = Object, description = "`{type, token_hash}` or `{type, email, token}`"),
     responses(
-        (status = 200, body = super::openapi::VerifyResponse),
-        (status = 400, body = super::openapi::Error), (status = 403, body = super::openapi::Error),
-        (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+        (status = 200, body = crate::api::VerifyResponse),
+        (status = 400, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
+        (status = 422, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn verify(
     State(app): State<App>,
@@ -325,10 +331,13 @@ async fn verify(
         }
     };
     match app.auth.verify(presented, false, &client).await? {
-        VerifyOutcome::Session { session, .. } => Ok(session_response(&app, *session)),
+        VerifyOutcome::Session { session, .. } => {
+            let body = VerifyResponse::Session(Box::new(session_body(&app, &session)));
+            Ok(with_tokens(&app, &session, body))
+        }
         VerifyOutcome::Code { .. } => Err(Error::invalid("unexpected authorization code")),
-        VerifyOutcome::Pending { .. } => Ok(Json(json!({
-            "msg": "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+        VerifyOutcome::Pending { .. } => Ok(Json(VerifyResponse::Pending(Message {
+            msg: PENDING_CONFIRMATION,
         }))
         .into_response()),
     }
@@ -356,10 +365,10 @@ async fn verify_and_redirect(
             verification_type,
         }) => redirect::with_session(app, &session, &redirect_to, &[("type", verification_type)]),
         Ok(VerifyOutcome::Code { code, redirect_to }) => redirect::with_code(&redirect_to, &code),
-        Ok(VerifyOutcome::Pending { redirect_to }) => {
-            let message = "Confirmation link accepted. Please proceed to confirm link sent to the other email";
-            redirect::see_other(&format!("{redirect_to}#message={}", url_encode(message)))
-        }
+        Ok(VerifyOutcome::Pending { redirect_to }) => redirect::see_other(&format!(
+            "{redirect_to}#message={}",
+            url_encode(PENDING_CONFIRMATION)
+        )),
         Err(e) => {
             e.log_cause();
             redirect::with_error(&fallback, &e)

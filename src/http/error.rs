@@ -13,6 +13,10 @@
 //! Auth (GoTrue) clients read. A refused password adds `weak_password: {reasons, message}`. Internal failures answer a generic 500 and log the cause; no
 //! error body ever carries a database message or a secret.
 
+use crate::{
+    api::{ErrorBody, WeakPassword},
+    error::{code, Error, Kind},
+};
 use axum::{
     extract::Request,
     http::{header, HeaderValue, StatusCode},
@@ -20,9 +24,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
-
-use crate::error::{code, Error, Kind};
 
 /// The HTTP status of an error kind.
 pub fn status(kind: Kind) -> StatusCode {
@@ -61,17 +62,17 @@ impl IntoResponse for Error {
         self.log_cause();
         let status = status(self.kind);
         let oauth = oauth_error(self.kind);
-        let mut body = json!({
-            "error": oauth.unwrap_or(self.code),
-            "error_description": self.message,
-            "code": status.as_u16(),
-            "error_code": self.code,
-            "msg": self.message,
-        });
-        if self.code == code::WEAK_PASSWORD {
-            // Supabase Auth's shape, which auth-js turns into an AuthWeakPasswordError.
-            body["weak_password"] = json!({"reasons": self.reasons, "message": self.message});
-        }
+        let body = ErrorBody {
+            error: oauth.unwrap_or(self.code),
+            error_description: &self.message,
+            code: status.as_u16(),
+            error_code: self.code,
+            msg: &self.message,
+            weak_password: (self.code == code::WEAK_PASSWORD).then(|| WeakPassword {
+                reasons: &self.reasons,
+                message: &self.message,
+            }),
+        };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         if status == StatusCode::UNAUTHORIZED {

@@ -16,11 +16,13 @@ use axum::{
     Json, Router,
 };
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
-use super::{admin::AdminAuth, cookie, extract::bad_query, origin::ApiOrigin, redirect};
+use super::{cookie, extract::bad_query, origin::ApiOrigin, redirect};
 use crate::{
+    api::Settings,
     app::App,
     auth::{
         email::pkce::Challenge,
@@ -45,7 +47,6 @@ pub fn router() -> Router<App> {
         .route("/settings", get(settings))
         .route("/user/identities/authorize", get(link))
         .route("/user/identities/{id}", delete(unlink))
-        .route("/admin/users/{id}/provider_tokens", get(provider_tokens))
 }
 
 #[derive(Deserialize)]
@@ -183,10 +184,9 @@ fn bad_state() -> Error {
 /// `GET /settings`: GoTrue's shape; `external` has every known provider, enabled or not.
 /// The enabled sign-in methods.
 #[utoipa::path(get, path = "/settings", tag = "meta",
-    responses((status = 200, body = super::openapi::Settings)))]
-async fn settings(State(app): State<App>) -> Json<Value> {
-    let mut external = Map::new();
-    for name in [
+    responses((status = 200, body = crate::api::Settings)))]
+async fn settings(State(app): State<App>) -> Json<Settings> {
+    let mut external: BTreeMap<String, bool> = [
         "anonymous_users",
         "apple",
         "azure",
@@ -207,21 +207,22 @@ async fn settings(State(app): State<App>) -> Json<Value> {
         "twitter",
         "workos",
         "zoom",
-    ] {
-        external.insert(name.to_owned(), json!(false));
-    }
-    external.insert("email".to_owned(), json!(true));
+    ]
+    .into_iter()
+    .map(|name| (name.to_owned(), false))
+    .collect();
+    external.insert("email".to_owned(), true);
     for name in app.auth.providers.names() {
-        external.insert(name.to_owned(), json!(true));
+        external.insert(name.to_owned(), true);
     }
-    Json(json!({
-        "external": external,
-        "disable_signup": app.config.accounts.disable_signup,
-        "mailer_autoconfirm": !app.config.mail.email_confirmation_required,
-        "phone_autoconfirm": false,
-        "sms_provider": "",
-        "saml_enabled": false,
-    }))
+    Json(Settings {
+        external,
+        disable_signup: app.config.accounts.disable_signup,
+        mailer_autoconfirm: !app.config.mail.email_confirmation_required,
+        phone_autoconfirm: false,
+        sms_provider: "",
+        saml_enabled: false,
+    })
 }
 
 /// `GET /user/identities/authorize`: the provider URL that links a provider to the signed-in
@@ -286,21 +287,6 @@ async fn unlink(
         .unlink_identity(me.user.id, me.token.session_id, id, &client)
         .await?;
     Ok(Json(json!({})))
-}
-
-/// `GET /admin/users/{id}/provider_tokens` (admin secret): the provider tokens kept for the
-/// user's identities, with `AUTH_PROVIDER_TOKENS_KEY`.
-#[utoipa::path(get, path = "/admin/users/{id}/provider_tokens", tag = "admin", security(("admin_secret" = [])),
-    params(("id" = String, Path)),
-    responses((status = 200, description = "`{provider_tokens: [...]}`", body = Object), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
-async fn provider_tokens(
-    State(app): State<App>,
-    AdminAuth(actor): AdminAuth,
-    Path(id): Path<String>,
-) -> Result<Json<Value>> {
-    let id = Uuid::parse_str(&id).map_err(|_| Error::invalid_request("user id must be a UUID"))?;
-    let tokens = app.auth.provider_tokens(id, &actor.client).await?;
-    Ok(Json(json!({ "provider_tokens": tokens })))
 }
 
 fn cookie_name(browser: &str) -> String {

@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
+use crate::{
+    api::{Health, Migrations, Readiness},
+    app::App,
+    store,
+};
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
-use serde_json::{json, Value};
-
-use crate::{app::App, store};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -31,7 +33,8 @@ async fn database(app: &App) -> &'static str {
     }
 }
 
-fn answer(ok: bool, body: Value) -> (StatusCode, Json<Value>) {
+/// `body` with 200, or 503 when `ok` is false.
+fn answer<T>(ok: bool, body: T) -> (StatusCode, Json<T>) {
     let status = if ok {
         StatusCode::OK
     } else {
@@ -41,31 +44,46 @@ fn answer(ok: bool, body: Value) -> (StatusCode, Json<Value>) {
 }
 
 /// The process serves requests (no I/O).
-#[utoipa::path(get, path = "/live", tag = "probes", responses((status = 200, body = super::openapi::Health)))]
-async fn live() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/live", tag = "probes", responses((status = 200, body = Health)))]
+async fn live() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        database: None,
+    })
 }
 
 /// The database answers within a second.
 #[utoipa::path(get, path = "/health", tag = "probes",
-    responses((status = 200, body = super::openapi::Health), (status = 503, body = super::openapi::Health)))]
-async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+async fn health(State(app): State<App>) -> (StatusCode, Json<Health>) {
     let db = database(&app).await;
-    let status = if db == "ok" { "ok" } else { "unavailable" };
-    answer(db == "ok", json!({"status": status, "database": db}))
+    let ok = db == "ok";
+    let status = if ok { "ok" } else { "unavailable" };
+    answer(
+        ok,
+        Health {
+            status,
+            database: Some(db),
+        },
+    )
 }
 
 /// The database answers and every migration is applied.
 #[utoipa::path(get, path = "/ready", tag = "probes",
-    responses((status = 200, body = super::openapi::Readiness), (status = 503, body = super::openapi::Readiness)))]
-async fn ready(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn ready(State(app): State<App>) -> (StatusCode, Json<Readiness>) {
+    let unavailable = |database| Readiness {
+        status: "unavailable",
+        database,
+        migrations: None,
+    };
     let db = database(&app).await;
     if db != "ok" {
-        return answer(false, json!({"status": "unavailable", "database": db}));
+        return answer(false, unavailable(db));
     }
     let applied = match tokio::time::timeout(LIMIT, store::applied_migrations(app.pool())).await {
         Ok(Ok(applied)) => applied,
-        _ => return answer(false, json!({"status": "unavailable", "database": "error"})),
+        _ => return answer(false, unavailable("error")),
     };
     let known = store::known_migrations();
     let pending: Vec<i64> = known
@@ -77,16 +95,17 @@ async fn ready(State(app): State<App>) -> (StatusCode, Json<Value>) {
     // still ready, and said.
     let newer = applied.iter().filter(|v| !known.contains(v)).count();
     let ready = pending.is_empty();
+    let migrations = Migrations {
+        applied: applied.len(),
+        pending,
+        newer,
+    };
     answer(
         ready,
-        json!({
-            "status": if ready { "ready" } else { "unavailable" },
-            "database": "ok",
-            "migrations": {
-                "applied": applied.len(),
-                "pending": pending,
-                "newer": newer,
-            },
-        }),
+        Readiness {
+            status: if ready { "ready" } else { "unavailable" },
+            database: "ok",
+            migrations: Some(migrations),
+        },
     )
 }

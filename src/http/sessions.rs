@@ -7,12 +7,11 @@ use axum::{
     routing::{delete, get},
     Json, Router,
 };
-use serde_json::{json, Value};
-
-use super::origin::ApiOrigin;
 use uuid::Uuid;
 
+use super::origin::ApiOrigin;
 use crate::{
+    api::SessionList,
     app::App,
     auth::Authenticated,
     client::Client,
@@ -27,13 +26,13 @@ pub fn router() -> Router<App> {
 
 /// `{"sessions": [{id, created_at, refreshed_at, user_agent, ip, current}]}`.
 #[utoipa::path(get, path = "/sessions", tag = "user", security(("access_token" = [])),
-    responses((status = 200, body = super::openapi::SessionList), (status = 401, body = super::openapi::Error)))]
-async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Value>> {
+    responses((status = 200, body = crate::api::SessionList), (status = 401, body = crate::api::ErrorBody)))]
+async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<SessionList>> {
     let sessions = app
         .auth
         .own_sessions(who.user.id, who.token.session_id)
         .await?;
-    Ok(Json(json!({ "sessions": sessions })))
+    Ok(Json(SessionList { sessions }))
 }
 
 /// 204; 404 `session_not_found` for a session that is not the caller's.
@@ -41,7 +40,7 @@ async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Value>>
     params(("id" = String, Path, description = "A session id from GET /sessions")),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error),
+        (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody),
     ))]
 async fn end(
     State(app): State<App>,

@@ -19,7 +19,7 @@ use super::{
     Payload,
 };
 use crate::{
-    api::UserView,
+    api::{SessionResponse, SignupResponse},
     app::App,
     auth::{email::pkce::Challenge, Authenticated, LogoutScope, Session, SignUpRequest, SignedUp},
     client::Client,
@@ -35,59 +35,42 @@ pub fn router() -> Router<App> {
         .route("/revoke", post(revoke))
 }
 
-/// A JSON response with the session's token fields plus `extra`, and the refresh-token
-/// cookie when it is enabled. Shared by the HTTP API and the actions handler. In cookie mode
-/// the refresh token travels in the HttpOnly cookie only: putting it in the body too would
-/// hand it to the page's scripts, which the cookie exists to prevent (`refresh_token` is then
-/// absent, or `null` where `extra` says so).
-pub fn token_response(app: &App, session: &Session, extra: impl Serialize) -> Response {
-    /// Written straight from the session (the hot path of every refresh), not through a
-    /// `serde_json::Value` tree.
-    #[derive(Serialize)]
-    struct Body<'a, E> {
-        access_token: &'a str,
-        token_type: &'static str,
-        expires_in: u64,
-        expires_at: i64,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        refresh_token: Option<&'a str>,
-        #[serde(flatten)]
-        extra: E,
-    }
-    let body = Body {
+/// Where a body carries the refresh token: nowhere in cookie mode, where the HttpOnly cookie
+/// alone carries it (in the body it would be the page's scripts', which the cookie exists to
+/// prevent).
+pub fn refresh_in_body<'a>(app: &App, session: &'a Session) -> Option<&'a str> {
+    (!app.config.cookie.refresh_token_cookie).then(|| session.refresh_token.expose())
+}
+
+/// An answer carrying `session`'s tokens in `body`, with the refresh-token cookie when it is
+/// enabled, never cached (RFC 6749 §5.1). Shared by the HTTP API and the actions handler.
+/// The body is written straight from the session (every refresh answers so), not through a
+/// `serde_json::Value` tree.
+pub fn with_tokens(app: &App, session: &Session, body: impl Serialize) -> Response {
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    cookie::set(&app.config, headers, session.refresh_token.expose());
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The session as the API shows it.
+pub fn session_body<'a>(app: &App, session: &'a Session) -> SessionResponse<'a> {
+    SessionResponse {
         access_token: &session.access.token,
         token_type: "bearer",
         expires_in: session.access.expires_in,
         expires_at: session.access.expires_at,
-        refresh_token: (!app.config.cookie.refresh_token_cookie)
-            .then(|| session.refresh_token.expose()),
-        extra,
-    };
-    let mut response = Json(body).into_response();
-    cookie::set(
-        &app.config,
-        response.headers_mut(),
-        session.refresh_token.expose(),
-    );
-    response
+        refresh_token: refresh_in_body(app, session),
+        user: user_view(app, &session.user),
+    }
 }
 
-/// The session response: `{access_token, token_type, expires_in, expires_at, refresh_token, user}`.
+/// The session response: `{access_token, token_type, expires_in, expires_at, refresh_token,
+/// user}`.
 pub fn session_response(app: &App, session: Session) -> Response {
-    #[derive(Serialize)]
-    struct WithUser {
-        user: UserView,
-    }
-    let user = user_view(app, &session.user);
-    let mut response = token_response(app, &session, WithUser { user });
-    // RFC 6749 §5.1: responses with tokens must not be cached.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-        .headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+    with_tokens(app, &session, session_body(app, &session))
 }
 
 #[derive(Deserialize)]
@@ -104,9 +87,9 @@ struct SignupRequest {
     request_body(content = Object, description = "`{email, password, data?, code_challenge?, code_challenge_method?}`"),
     params(("redirect_to" = Option<String>, Query, description = "Where the confirmation link leads")),
     responses(
-        (status = 200, body = super::openapi::SignupResponse),
-        (status = 400, body = super::openapi::Error), (status = 403, body = super::openapi::Error),
-        (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+        (status = 200, body = crate::api::SignupResponse),
+        (status = 400, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
+        (status = 422, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn signup(
     State(app): State<App>,
@@ -131,9 +114,15 @@ async fn signup(
         code_instead_of_session: false,
     };
     match app.auth.sign_up(request, &client).await? {
-        SignedUp::Session(session) => Ok(session_response(&app, session)),
+        SignedUp::Session(session) => {
+            let body = SignupResponse::Session(Box::new(session_body(&app, &session)));
+            Ok(with_tokens(&app, &session, body))
+        }
         // Confirmation required: the user, no session (Supabase Auth's answer).
-        SignedUp::ConfirmationSent(user) => Ok(Json(user_view(&app, &user)).into_response()),
+        SignedUp::ConfirmationSent(user) => {
+            let body = SignupResponse::ConfirmationSent(Box::new(user_view(&app, &user)));
+            Ok(Json(body).into_response())
+        }
         SignedUp::Code(_) => Err(Error::internal(anyhow::anyhow!("sign-up answered a code"))),
     }
 }
@@ -167,9 +156,9 @@ struct TokenRequest {
     params(("grant_type" = Option<String>, Query, description = "password, refresh_token, pkce or id_token")),
     request_body(content = Object, description = "JSON or form, by grant type"),
     responses(
-        (status = 200, body = super::openapi::TokenResponse),
-        (status = 400, body = super::openapi::Error), (status = 403, body = super::openapi::Error),
-        (status = 409, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+        (status = 200, body = crate::api::SessionResponse),
+        (status = 400, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
+        (status = 409, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn token(
     State(app): State<App>,
@@ -232,7 +221,7 @@ struct LogoutQuery {
 /// Ends this session (`local`), the user's other sessions (`others`) or all (`global`).
 #[utoipa::path(post, path = "/logout", tag = "sessions", security(("access_token" = [])),
     params(("scope" = Option<String>, Query, description = "local, others or global (default)")),
-    responses((status = 204, description = "Signed out"), (status = 401, body = super::openapi::Error)))]
+    responses((status = 204, description = "Signed out"), (status = 401, body = crate::api::ErrorBody)))]
 async fn logout(
     State(app): State<App>,
     _: ApiOrigin,
@@ -267,7 +256,7 @@ struct RevokeRequest {
 /// RFC 7009: 200 whether or not the token was known.
 #[utoipa::path(post, path = "/revoke", tag = "sessions",
     request_body(content = Object, description = "`{token, token_type_hint?}` (RFC 7009), JSON or form"),
-    responses((status = 200, description = "Revoked, or the token was not known"), (status = 400, body = super::openapi::Error)))]
+    responses((status = 200, description = "Revoked, or the token was not known"), (status = 400, body = crate::api::ErrorBody)))]
 async fn revoke(
     State(app): State<App>,
     _: ApiOrigin,

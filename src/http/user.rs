@@ -34,7 +34,7 @@ pub fn user_view(app: &App, user: &User) -> UserView {
 /// [`crate::auth::LiveUser`]): the session cache hands every request the same reading until
 /// the user changes.
 #[utoipa::path(get, path = "/user", tag = "user", security(("access_token" = [])),
-    responses((status = 200, body = UserView), (status = 401, body = super::openapi::Error)))]
+    responses((status = 200, body = UserView), (status = 401, body = crate::api::ErrorBody)))]
 async fn get_user(State(app): State<App>, who: Authenticated) -> Result<Response> {
     let body = who
         .user
@@ -59,8 +59,8 @@ struct UpdateUserRequest {
     request_body(content = Object, description = "`{password?, current_password?, data?, email?}`"),
     responses(
         (status = 200, body = UserView),
-        (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error),
-        (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error),
+        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
+        (status = 422, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn update_user(
     State(app): State<App>,

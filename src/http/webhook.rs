@@ -1,6 +1,6 @@
 //! `GET|POST /hasura/webhook`: Hasura's auth webhook
 //! (<https://hasura.io/docs/latest/auth/authentication/webhook/>). It answers 200 with the
-//! session variables (every value a string, the role in `X-Hasura-Role`) or 401 to deny, and
+//! session variables (strings, or typed for Hasura DDN, the role in `X-Hasura-Role`) or 401 to deny, and
 //! puts the token's expiry in the body as `Expires`, where Hasura reads it.
 
 use std::collections::HashMap;
@@ -13,10 +13,16 @@ use axum::{
     Json, Router,
 };
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use super::{extract::parse_bearer, Payload};
-use crate::{app::App, auth::claims, config::SessionValues, error::Kind};
+use crate::{
+    api::{SessionVariables, WebhookDenied},
+    app::App,
+    auth::claims,
+    config::SessionValues,
+    error::Kind,
+};
 
 pub fn router() -> Router<App> {
     Router::new().route("/hasura/webhook", get(webhook_get).post(webhook_post))
@@ -24,7 +30,7 @@ pub fn router() -> Router<App> {
 
 /// Webhook denial: 401, which Hasura reports as "Authentication hook unauthorized this request".
 fn deny(message: &str) -> Response {
-    (StatusCode::UNAUTHORIZED, Json(json!({"message": message}))).into_response()
+    (StatusCode::UNAUTHORIZED, Json(WebhookDenied { message })).into_response()
 }
 
 fn header_of<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
@@ -38,8 +44,12 @@ fn header_of<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a
 /// name.
 async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Response {
     let Some(authorization) = header("authorization") else {
-        return Json(json!({"X-Hasura-Role": app.config.hasura.hasura_unauthorized_role}))
-            .into_response();
+        let mut vars = Map::new();
+        vars.insert(
+            "X-Hasura-Role".into(),
+            json!(app.config.hasura.hasura_unauthorized_role),
+        );
+        return Json(SessionVariables(vars)).into_response();
     };
     let Some(token) = parse_bearer(authorization) else {
         return deny("Malformed Authorization header");
@@ -79,7 +89,7 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
             json!(exp.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
         );
     }
-    Json(Value::Object(vars)).into_response()
+    Json(SessionVariables(vars)).into_response()
 }
 
 /// GET mode: the client's headers are this request's headers.
@@ -87,8 +97,8 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
 #[utoipa::path(get, path = "/hasura/webhook", tag = "hasura", security(("access_token" = []), ()),
     params(("x-hasura-role" = Option<String>, Header, description = "A role the user is allowed")),
     responses(
-        (status = 200, body = super::openapi::SessionVariables),
-        (status = 401, body = super::openapi::WebhookDenied),
+        (status = 200, body = crate::api::SessionVariables),
+        (status = 401, body = crate::api::WebhookDenied),
     ))]
 async fn webhook_get(State(app): State<App>, headers: HeaderMap) -> Response {
     // A header that is not visible ASCII, or that is sent twice (which one would count?),
@@ -116,8 +126,8 @@ struct WebhookBody {
 #[utoipa::path(post, path = "/hasura/webhook", tag = "hasura",
     request_body(content = Object, description = "`{headers: {…}, request: {…}}` (the client's headers)"),
     responses(
-        (status = 200, body = super::openapi::SessionVariables),
-        (status = 401, body = super::openapi::WebhookDenied),
+        (status = 200, body = crate::api::SessionVariables),
+        (status = 401, body = crate::api::WebhookDenied),
     ))]
 async fn webhook_post(State(app): State<App>, Payload(body): Payload<WebhookBody>) -> Response {
     webhook(&app, |name| header_of(&body.headers, name)).await

@@ -1,5 +1,6 @@
 //! `/.well-known/jwks.json` and `/.well-known/oauth-authorization-server` (RFC 8414).
 
+use crate::{api::ServerMetadata, app::App};
 use axum::{
     extract::State,
     http::{header, HeaderValue},
@@ -7,9 +8,6 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use serde_json::json;
-
-use crate::app::App;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -19,7 +17,7 @@ pub fn router() -> Router<App> {
 
 /// The public keys, with `Cache-Control: max-age` so Hasura knows when to refetch.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "meta",
-    responses((status = 200, body = super::openapi::Jwks)))]
+    responses((status = 200, body = crate::api::Jwks)))]
 async fn jwks(State(app): State<App>) -> Response {
     let mut response = Json(app.auth.tokens.keys.jwks()).into_response();
     let cache = format!(
@@ -33,18 +31,17 @@ async fn jwks(State(app): State<App>) -> Response {
 }
 
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "meta",
-    responses((status = 200, body = super::openapi::ServerMetadata)))]
-async fn metadata(State(app): State<App>) -> Json<serde_json::Value> {
+    responses((status = 200, body = crate::api::ServerMetadata)))]
+async fn metadata(State(app): State<App>) -> Json<ServerMetadata> {
     let base = app.config.public_url();
-    Json(json!({
-        "issuer": app.auth.tokens.issuer,
-        "token_endpoint": format!("{base}/token"),
-        "jwks_uri": format!("{base}/.well-known/jwks.json"),
-        "revocation_endpoint": format!("{base}/revoke"),
-        "grant_types_supported": ["password", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "revocation_endpoint_auth_methods_supported": ["none"],
-        // No authorization endpoint: no response types.
-        "response_types_supported": [],
-    }))
+    Json(ServerMetadata {
+        issuer: app.auth.tokens.issuer.clone(),
+        token_endpoint: format!("{base}/token"),
+        jwks_uri: format!("{base}/.well-known/jwks.json"),
+        revocation_endpoint: format!("{base}/revoke"),
+        grant_types_supported: vec!["password", "refresh_token"],
+        token_endpoint_auth_methods_supported: vec!["none"],
+        revocation_endpoint_auth_methods_supported: vec!["none"],
+        response_types_supported: vec![],
+    })
 }

@@ -317,8 +317,14 @@ fn tokens_work_in_ddn_at_old_and_current_dates() {
                             let case = format!(
                                 "{alg:?} {namespace} {format} {audience:?} {at} {key_mode:?}"
                             );
-                            let vars = ddn::decode(&token, &jwt, SECRET, &keys.jwks(), date(at))
-                                .unwrap_or_else(|e| panic!("{case}: {e}"));
+                            let vars = ddn::decode(
+                                &token,
+                                &jwt,
+                                SECRET,
+                                &serde_json::to_value(keys.jwks()).unwrap(),
+                                date(at),
+                            )
+                            .unwrap_or_else(|e| panic!("{case}: {e}"));
                             assert_eq!(vars["x-hasura-role"], "user", "{case}");
                             let user_id =
                                 typecast(&vars["x-hasura-user-id"], Column::Text, date(at));
@@ -356,7 +362,7 @@ fn ddn_refuses_what_does_not_fit_the_project_date() {
         &token,
         &printed_jwt(&old, &keys, SecretMode::Key),
         SECRET,
-        &keys.jwks(),
+        &serde_json::to_value(keys.jwks()).unwrap(),
         date("2026-12-01"),
     )
     .unwrap();
@@ -367,7 +373,14 @@ fn ddn_refuses_what_does_not_fit_the_project_date() {
     let current = config(Some("2026-12-01"));
     let token = token_for(&current, &keys);
     let jwt = printed_jwt(&current, &keys, SecretMode::Key);
-    let vars = ddn::decode(&token, &jwt, SECRET, &keys.jwks(), date("2024-06-01")).unwrap();
+    let vars = ddn::decode(
+        &token,
+        &jwt,
+        SECRET,
+        &serde_json::to_value(keys.jwks()).unwrap(),
+        date("2024-06-01"),
+    )
+    .unwrap();
     assert!(typecast(&vars["x-hasura-org-id"], Column::Int, date("2024-06-01")).is_err());
     // An AuthConfig without the audience (as printed before) refuses every token from
     // 2025-03-11 on, and accepts it before.
@@ -377,7 +390,7 @@ fn ddn_refuses_what_does_not_fit_the_project_date() {
         &token,
         &no_audience,
         SECRET,
-        &keys.jwks(),
+        &serde_json::to_value(keys.jwks()).unwrap(),
         date("2026-12-01"),
     );
     assert!(refused.unwrap_err().contains("InvalidAudience"));
@@ -385,7 +398,7 @@ fn ddn_refuses_what_does_not_fit_the_project_date() {
         &token,
         &no_audience,
         SECRET,
-        &keys.jwks(),
+        &serde_json::to_value(keys.jwks()).unwrap(),
         date("2025-03-10")
     )
     .is_ok());

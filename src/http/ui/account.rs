@@ -19,7 +19,8 @@ use super::{
     visitor::{self, Visitor},
 };
 use crate::{
-    auth::{sessions::SessionView, LogoutScope, SelfUpdate},
+    api::OwnSession,
+    auth::{LogoutScope, SelfUpdate},
     client::Client,
     error::{Error, Kind, Result},
     http::ui::Ui,
@@ -122,7 +123,7 @@ async fn render_account(
     error: Option<&str>,
     errors: minijinja::Value,
 ) -> Response {
-    let sessions: Vec<SessionView> = match app.auth.own_sessions(v.user.id, v.session_id).await {
+    let sessions: Vec<OwnSession> = match app.auth.own_sessions(v.user.id, v.session_id).await {
         Ok(s) => s,
         Err(e) => return error_page(app, headers, &e),
     };

@@ -1,22 +1,28 @@
-//! Admin API of the email flows (auth-js's `admin.generateLink` and `admin.inviteUserByEmail`):
-//! `POST /admin/generate_link` answers the user plus `action_link`, `email_otp`,
-//! `hashed_token`, `verification_type` and `redirect_to`, and sends nothing; `POST /invite`
-//! creates the user and sends the invitation.
+//! The admin side of the email flows (auth-js's `admin.generateLink` and
+//! `admin.inviteUserByEmail`): `POST /admin/generate_link` answers the user plus
+//! `action_link`, `email_otp`, `hashed_token`, `verification_type` and `redirect_to`, and
+//! sends nothing; `POST /invite` creates the user and sends the invitation.
 
-use axum::{extract::State, routing::post, Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::{admin::AdminAuth, extract::RedirectTo, user::user_view, Payload};
+use super::AdminAuth;
 use crate::{
     api::UserView,
     app::App,
     auth::email::generate_link::LinkRequest,
     error::{Error, Result},
+    http::{extract::RedirectTo, user::user_view, Payload},
     secret::Secret,
 };
 
-pub fn router() -> Router<App> {
+pub(super) fn router() -> Router<App> {
     Router::new()
         .route("/admin/generate_link", post(generate_link))
         .route("/invite", post(invite))
@@ -37,13 +43,13 @@ struct GenerateLinkRequest {
 /// plus `action_link`, `email_otp`, `hashed_token`, `verification_type`, `redirect_to`.
 #[utoipa::path(post, path = "/admin/generate_link", tag = "admin", security(("admin_secret" = [])),
     request_body(content = Object, description = "`{type, email, password?, data?, new_email?, redirect_to?}`"),
-    responses((status = 200, body = Object), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error)))]
+    responses((status = 200, body = Object), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody)))]
 async fn generate_link(
     State(app): State<App>,
     AdminAuth(_): AdminAuth,
     RedirectTo(query_redirect): RedirectTo,
     Payload(req): Payload<GenerateLinkRequest>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let request = LinkRequest {
         link_type: req
             .link_type
@@ -57,13 +63,28 @@ async fn generate_link(
         redirect_to: req.redirect_to.or(query_redirect),
     };
     let (user, token) = app.auth.generate_link(request).await?;
-    let mut body = serde_json::to_value(user_view(&app, &user)).map_err(anyhow::Error::from)?;
-    body["action_link"] = json!(token.action_link.expose());
-    body["email_otp"] = json!(token.code.expose());
-    body["hashed_token"] = json!(token.link_token.expose());
-    body["verification_type"] = json!(token.kind.verification_type());
-    body["redirect_to"] = json!(token.redirect_to);
-    Ok(Json(body))
+    Ok(Json(GeneratedLink {
+        user: user_view(&app, &user),
+        action_link: token.action_link.expose(),
+        email_otp: token.code.expose(),
+        hashed_token: token.link_token.expose(),
+        verification_type: token.kind.verification_type(),
+        redirect_to: &token.redirect_to,
+    })
+    .into_response())
+}
+
+/// What `generate_link` answers: the user's fields, and the link for the administrator to
+/// deliver.
+#[derive(Serialize)]
+pub(super) struct GeneratedLink<'a> {
+    #[serde(flatten)]
+    user: UserView,
+    action_link: &'a str,
+    email_otp: &'a str,
+    hashed_token: &'a str,
+    verification_type: &'static str,
+    redirect_to: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +96,7 @@ struct InviteRequest {
 /// Invites a new user by email (`auth.admin.inviteUserByEmail`).
 #[utoipa::path(post, path = "/invite", tag = "admin", security(("admin_secret" = [])),
     request_body(content = Object, description = "`{email, data?}`"),
-    responses((status = 200, body = UserView), (status = 400, body = super::openapi::Error), (status = 401, body = super::openapi::Error), (status = 404, body = super::openapi::Error), (status = 422, body = super::openapi::Error), (status = 429, body = super::openapi::Error)))]
+    responses((status = 200, body = UserView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody)))]
 async fn invite(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,
