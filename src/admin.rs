@@ -24,7 +24,7 @@ use crate::{
     auth::{password::PasswordHasher, session_cache::SessionCache},
     client::Client,
     config::Config,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         audit::{self, event},
@@ -94,8 +94,8 @@ impl Admin {
             Err(_) => store::users::find_by_email(&self.pool, ident).await?,
         };
         found.ok_or_else(|| {
-            Error::not_found(
-                code::USER_NOT_FOUND,
+            Error::new(
+                Code::UserNotFound,
                 format!("no user with email or id {ident}"),
             )
         })
@@ -128,10 +128,7 @@ impl Admin {
             None => store::sessions::delete_for_user(&mut *tx, user_id, None).await?,
         };
         if session_id.is_some() && n == 0 {
-            return Err(Error::not_found(
-                code::SESSION_NOT_FOUND,
-                "Session not found",
-            ));
+            return Err(Error::no_such_session());
         }
         self.record(
             &mut *tx,

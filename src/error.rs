@@ -1,6 +1,6 @@
-//! The domain error of the whole crate: what went wrong, as a [`Kind`] (which the HTTP layer
-//! turns into a status code and an RFC 6749 error name, in `http/error.rs`) and a stable
-//! machine-readable [`code`]. Nothing here knows about HTTP.
+//! The domain error of the whole crate: a stable machine-readable [`Code`] and the [`Kind`]
+//! of failure it names (which the HTTP layer turns into a status code and an RFC 6749 error
+//! name, in `http/error.rs`). Nothing here knows about HTTP.
 //!
 //! Internal failures keep their cause for the log (and for the CLI, whose operator may see
 //! it); what reaches an API client is only the kind, the code and a fixed message.
@@ -9,55 +9,9 @@ use std::borrow::Cow;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Stable error codes (`error_code` in API responses). Clients match on these; never change
-/// one, only add.
-pub mod code {
-    pub const VALIDATION_FAILED: &str = "validation_failed";
-    pub const BAD_JSON: &str = "bad_json";
-    pub const UNSUPPORTED_GRANT_TYPE: &str = "unsupported_grant_type";
-    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
-    pub const EMAIL_ADDRESS_INVALID: &str = "email_address_invalid";
-    pub const WEAK_PASSWORD: &str = "weak_password";
-    pub const USER_ALREADY_EXISTS: &str = "user_already_exists";
-    pub const EMAIL_EXISTS: &str = "email_exists";
-    pub const EMAIL_CHANGE_NOT_SUPPORTED: &str = "email_change_not_supported";
-    pub const INVALID_ROLES: &str = "invalid_roles";
-    pub const SIGNUP_DISABLED: &str = "signup_disabled";
-    pub const REFRESH_TOKEN_NOT_FOUND: &str = "refresh_token_not_found";
-    pub const REFRESH_TOKEN_ALREADY_USED: &str = "refresh_token_already_used";
-    pub const SESSION_EXPIRED: &str = "session_expired";
-    pub const SESSION_NOT_FOUND: &str = "session_not_found";
-    pub const USER_NOT_FOUND: &str = "user_not_found";
-    pub const USER_BANNED: &str = "user_banned";
-    pub const NO_AUTHORIZATION: &str = "no_authorization";
-    pub const BAD_JWT: &str = "bad_jwt";
-    pub const REAUTHENTICATION_NEEDED: &str = "reauthentication_needed";
-    pub const NOT_ADMIN: &str = "not_admin";
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    pub const CROSS_SITE_REQUEST: &str = "cross_site_request";
-    pub const NOT_FOUND: &str = "not_found";
-    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
-    pub const CONFLICT: &str = "conflict";
-    pub const REQUEST_TOO_LARGE: &str = "request_too_large";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
-    pub const OVER_REQUEST_RATE_LIMIT: &str = "over_request_rate_limit";
-    pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
-    pub const REQUEST_TIMEOUT: &str = "request_timeout";
-    pub const EMAIL_NOT_CONFIRMED: &str = "email_not_confirmed";
-    pub const OTP_EXPIRED: &str = "otp_expired";
-    pub const OVER_EMAIL_SEND_RATE_LIMIT: &str = "over_email_send_rate_limit";
-    pub const FLOW_STATE_NOT_FOUND: &str = "flow_state_not_found";
-    pub const FLOW_STATE_EXPIRED: &str = "flow_state_expired";
-    pub const BAD_CODE_VERIFIER: &str = "bad_code_verifier";
-    pub const UNEXPECTED_FAILURE: &str = "unexpected_failure";
-    pub const PROVIDER_FAILED: &str = "provider_failed";
-    pub const PROVIDER_EMAIL_NEEDS_VERIFICATION: &str = "provider_email_needs_verification";
-    pub const BAD_OAUTH_STATE: &str = "bad_oauth_state";
-    pub const BAD_ID_TOKEN: &str = "bad_id_token";
-    pub const IDENTITY_ALREADY_EXISTS: &str = "identity_already_exists";
-    pub const SINGLE_IDENTITY_NOT_DELETABLE: &str = "single_identity_not_deletable";
-    pub const IDENTITY_NOT_FOUND: &str = "identity_not_found";
-}
+mod code;
+
+pub use code::Code;
 
 /// What kind of failure: decides the HTTP status and the RFC 6749 error name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +49,8 @@ pub enum Kind {
 #[derive(Debug)]
 pub struct Error {
     pub kind: Kind,
-    /// One of [`code`]: stable across releases.
-    pub code: &'static str,
+    /// Stable across releases; decides `kind` (see [`Code`]).
+    pub code: Code,
     pub message: Cow<'static, str>,
     /// `Retry-After` seconds, for [`Kind::RateLimited`].
     pub retry_after: Option<u64>,
@@ -107,9 +61,10 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(kind: Kind, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    /// An error with `code`, whose kind the code decides.
+    pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            kind,
+            kind: code.kind(),
             code,
             message: message.into(),
             retry_after: None,
@@ -124,80 +79,65 @@ impl Error {
         self
     }
 
-    pub fn invalid_grant(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::InvalidGrant, code, message)
+    /// A field that is missing, malformed or breaks a rule.
+    pub fn validation_failed(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Code::ValidationFailed, message)
     }
 
     /// The one answer to a failed password sign-in, whatever the reason.
     pub fn invalid_credentials() -> Self {
-        Self::invalid_grant(code::INVALID_CREDENTIALS, "Invalid login credentials")
-    }
-
-    /// A missing or malformed field of an OAuth request.
-    pub fn invalid_request(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::InvalidRequest, code::VALIDATION_FAILED, message)
+        Self::new(Code::InvalidCredentials, "Invalid login credentials")
     }
 
     pub fn unsupported_grant_type() -> Self {
         Self::new(
-            Kind::UnsupportedGrantType,
-            code::UNSUPPORTED_GRANT_TYPE,
+            Code::UnsupportedGrantType,
             "grant_type must be password, refresh_token or pkce",
         )
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::BadRequest, code, message)
-    }
-
-    pub fn validation(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::Validation, code, message)
-    }
-
-    /// Input that breaks a rule, with the generic `validation_failed` code.
-    pub fn invalid(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::validation(code::VALIDATION_FAILED, message)
-    }
-
-    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::Unauthorized, code, message)
-    }
-
     /// The session of an access token has ended (signed out, revoked, expired).
     pub fn session_not_found() -> Self {
-        Self::unauthorized(
-            code::SESSION_NOT_FOUND,
+        Self::new(
+            Code::SessionNotFound,
             "Session from session_id claim in JWT does not exist",
         )
     }
 
-    /// The user of a valid token is disabled or banned.
-    pub fn user_banned() -> Self {
-        Self::unauthorized(code::USER_BANNED, "User is disabled")
+    /// No session with the id the request named among the user's own.
+    pub fn no_such_session() -> Self {
+        Self::new(Code::NoSuchSession, "Session not found")
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::Forbidden, code, message)
+    /// The user of a valid token is disabled or banned.
+    pub fn user_banned() -> Self {
+        Self::new(Code::UserBanned, "User is disabled")
+    }
+
+    /// A grant (refresh token, PKCE code, ID token) for a disabled or banned user: at the
+    /// token endpoint RFC 6749 §5.2 answers 400 `invalid_grant`, and so does Supabase Auth.
+    pub fn user_banned_grant() -> Self {
+        Self {
+            kind: Kind::InvalidGrant,
+            ..Self::user_banned()
+        }
     }
 
     pub fn signup_disabled() -> Self {
-        Self::forbidden(
-            code::SIGNUP_DISABLED,
+        Self::new(
+            Code::SignupDisabled,
             "Signups not allowed for this instance",
         )
     }
 
-    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::NotFound, code, message)
-    }
-
     /// The user an administrator named does not exist.
     pub fn user_not_found() -> Self {
-        Self::not_found(code::USER_NOT_FOUND, "User not found")
+        Self::new(Code::UserNotFound, "User not found")
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(Kind::Conflict, code, message)
+    /// Nothing at this address.
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Code::NotFound, message)
     }
 
     /// Too many attempts; retry after `retry_after_secs`.
@@ -205,21 +145,18 @@ impl Error {
         Self {
             retry_after: Some(retry_after_secs),
             ..Self::new(
-                Kind::RateLimited,
-                code::OVER_REQUEST_RATE_LIMIT,
+                Code::OverRequestRateLimit,
                 format!("Too many attempts from this address; retry in {retry_after_secs} s"),
             )
         }
     }
 
-    /// Cannot serve now; retry after `retry_after_secs`.
     /// Too many failed password checks for one account; retry after `retry_after_secs`.
     pub fn account_locked(retry_after_secs: u64) -> Self {
         Self {
             retry_after: Some(retry_after_secs),
             ..Self::new(
-                Kind::RateLimited,
-                code::OVER_REQUEST_RATE_LIMIT,
+                Code::OverRequestRateLimit,
                 format!("Too many failed attempts for this account; retry in {retry_after_secs} s"),
             )
         }
@@ -230,8 +167,7 @@ impl Error {
         Self {
             retry_after: Some(retry_after_secs),
             ..Self::new(
-                Kind::RateLimited,
-                code::OVER_REQUEST_RATE_LIMIT,
+                Code::OverRequestRateLimit,
                 format!("Too many codes tried for this address; retry in {retry_after_secs} s"),
             )
         }
@@ -242,8 +178,7 @@ impl Error {
         Self {
             retry_after: Some(retry_after_secs),
             ..Self::new(
-                Kind::RateLimited,
-                code::OVER_EMAIL_SEND_RATE_LIMIT,
+                Code::OverEmailSendRateLimit,
                 format!("For security purposes, you can only request this after {retry_after_secs} seconds."),
             )
         }
@@ -251,13 +186,14 @@ impl Error {
 
     /// A link or code that is unknown, used, expired, or for another purpose.
     pub fn otp_expired() -> Self {
-        Self::forbidden(code::OTP_EXPIRED, "Token has expired or is invalid")
+        Self::new(Code::OtpExpired, "Token has expired or is invalid")
     }
 
+    /// Cannot serve now; retry after `retry_after_secs`.
     pub fn unavailable(message: impl Into<Cow<'static, str>>, retry_after_secs: u64) -> Self {
         Self {
             retry_after: Some(retry_after_secs),
-            ..Self::new(Kind::Unavailable, code::SERVICE_UNAVAILABLE, message)
+            ..Self::new(Code::ServiceUnavailable, message)
         }
     }
 
@@ -270,11 +206,7 @@ impl Error {
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         Self {
             source: Some(source.into()),
-            ..Self::new(
-                Kind::Internal,
-                code::UNEXPECTED_FAILURE,
-                "Internal server error",
-            )
+            ..Self::new(Code::UnexpectedFailure, "Internal server error")
         }
     }
 
@@ -291,7 +223,7 @@ impl Error {
         if let Some(source) = &self.source {
             tracing::error!(
                 error = format!("{source:#}"),
-                code = self.code,
+                code = self.code.as_str(),
                 "request failed"
             );
         }

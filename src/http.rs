@@ -44,7 +44,7 @@ use tower_http::{
 use crate::{
     app::App,
     config::Config,
-    error::{code, Error, Kind},
+    error::{Code, Error},
 };
 
 /// Largest request body accepted.
@@ -71,13 +71,9 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         // Every route is counted and timed by its pattern; unmatched paths are not.
         .route_layer(axum::middleware::from_fn(metrics::track))
-        .fallback(|| async { Error::not_found(code::NOT_FOUND, "No such endpoint") })
+        .fallback(|| async { Error::not_found("No such endpoint") })
         .method_not_allowed_fallback(|| async {
-            Error::new(
-                Kind::MethodNotAllowed,
-                code::METHOD_NOT_ALLOWED,
-                "Method not allowed",
-            )
+            Error::new(Code::MethodNotAllowed, "Method not allowed")
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(cors(&app.config))

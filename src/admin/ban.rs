@@ -25,9 +25,9 @@ impl Ban {
             "none" | "0" | "" => Ok(Self::Lift),
             other => {
                 let d = parse_duration(other)
-                    .map_err(|e| Error::invalid(format!("invalid ban_duration: {e}")))?;
+                    .map_err(|e| Error::validation_failed(format!("invalid ban_duration: {e}")))?;
                 if d > MAX_BAN {
-                    return Err(Error::invalid(
+                    return Err(Error::validation_failed(
                         "ban_duration is at most 8760000h (1000 years)",
                     ));
                 }

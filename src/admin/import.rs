@@ -21,7 +21,7 @@ use crate::{
             is_supported_hash,
         },
     },
-    error::{code, ConstraintExt, Error, Kind},
+    error::{Code, ConstraintExt, Error, Kind},
     roles::validate_roles,
     store::{
         self,
@@ -160,7 +160,7 @@ async fn import_one(
         email_verified: true,
         invited: false,
     };
-    let id_taken = || Error::conflict(code::CONFLICT, "a user with this id exists");
+    let id_taken = || Error::new(Code::Conflict, "a user with this id exists");
     let inserted = match store::users::insert(&mut *tx, &new)
         .await
         .on_constraint("users_pkey", id_taken)

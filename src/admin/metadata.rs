@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     api::COMPUTED_APP_METADATA,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     roles::validate_roles,
 };
 
@@ -33,14 +33,21 @@ pub fn split_app_metadata(
         });
     };
     let Value::Object(map) = app else {
-        return Err(Error::invalid("app_metadata must be a JSON object"));
+        return Err(Error::validation_failed(
+            "app_metadata must be a JSON object",
+        ));
     };
     let default_role = match map.get("default_role") {
         None => current_default.to_owned(),
         Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(Error::invalid("app_metadata.default_role must be a string")),
+        Some(_) => {
+            return Err(Error::validation_failed(
+                "app_metadata.default_role must be a string",
+            ))
+        }
     };
-    let not_strings = || Error::invalid("app_metadata.allowed_roles must be an array of strings");
+    let not_strings =
+        || Error::validation_failed("app_metadata.allowed_roles must be an array of strings");
     let allowed_roles = match map.get("allowed_roles") {
         None => current_allowed.to_vec(),
         Some(Value::Array(items)) => items
@@ -50,8 +57,7 @@ pub fn split_app_metadata(
             .ok_or_else(not_strings)?,
         Some(_) => return Err(not_strings()),
     };
-    validate_roles(&default_role, &allowed_roles)
-        .map_err(|e| Error::validation(code::INVALID_ROLES, e))?;
+    validate_roles(&default_role, &allowed_roles).map_err(|e| Error::new(Code::InvalidRoles, e))?;
     let rest: Map<String, Value> = map
         .iter()
         .filter(|(k, _)| !COMPUTED_APP_METADATA.contains(&k.as_str()))
@@ -109,14 +115,14 @@ mod tests {
                 .unwrap_err()
                 .code
         };
-        assert_eq!(err(json!({"default_role": "admin"})), code::INVALID_ROLES);
-        assert_eq!(err(json!({"allowed_roles": []})), code::INVALID_ROLES);
-        assert_eq!(err(json!({"default_role": 1})), code::VALIDATION_FAILED);
-        assert_eq!(err(json!({"allowed_roles": [1]})), code::VALIDATION_FAILED);
+        assert_eq!(err(json!({"default_role": "admin"})), Code::InvalidRoles);
+        assert_eq!(err(json!({"allowed_roles": []})), Code::InvalidRoles);
+        assert_eq!(err(json!({"default_role": 1})), Code::ValidationFailed);
+        assert_eq!(err(json!({"allowed_roles": [1]})), Code::ValidationFailed);
         assert_eq!(
             err(json!({"allowed_roles": "user"})),
-            code::VALIDATION_FAILED
+            Code::ValidationFailed
         );
-        assert_eq!(err(json!([1])), code::VALIDATION_FAILED);
+        assert_eq!(err(json!([1])), Code::ValidationFailed);
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{ban::Ban, metadata::split_app_metadata, Actor, Admin};
 use crate::{
     auth::account::{merge_metadata, normalize_email, validate_metadata},
-    error::{code, ConstraintExt, Error, Result},
+    error::{Code, ConstraintExt, Error, Result},
     secret::Secret,
     store::{
         self,
@@ -42,8 +42,8 @@ pub struct UserPatch {
 }
 
 fn email_exists() -> Error {
-    Error::validation(
-        code::EMAIL_EXISTS,
+    Error::new(
+        Code::EmailExists,
         "A user with this email address has already been registered",
     )
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{code, Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// Largest metadata object accepted, as JSON text.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -24,8 +24,8 @@ pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 pub fn normalize_email(raw: &str) -> Result<String> {
     use unicode_normalization::UnicodeNormalization;
     let invalid = || {
-        Error::validation(
-            code::EMAIL_ADDRESS_INVALID,
+        Error::new(
+            Code::EmailAddressInvalid,
             "Unable to validate email address: invalid format",
         )
     };
@@ -81,16 +81,20 @@ pub fn validate_metadata(value: Option<Value>, name: &str) -> Result<Option<Valu
         None | Some(Value::Null) => Ok(None),
         Some(v @ Value::Object(_)) => {
             if v.to_string().len() > MAX_METADATA_BYTES {
-                Err(Error::invalid(format!("{name} must be at most 16 KiB")))
+                Err(Error::validation_failed(format!(
+                    "{name} must be at most 16 KiB"
+                )))
             } else if has_nul(&v) {
-                Err(Error::invalid(format!(
+                Err(Error::validation_failed(format!(
                     "{name} must not contain NUL characters"
                 )))
             } else {
                 Ok(Some(v))
             }
         }
-        Some(_) => Err(Error::invalid(format!("{name} must be a JSON object"))),
+        Some(_) => Err(Error::validation_failed(format!(
+            "{name} must be a JSON object"
+        ))),
     }
 }
 
@@ -124,7 +128,7 @@ pub fn merge_metadata(current: &Value, patch: Value, name: &str) -> Result<Value
     }
     let merged = Value::Object(merged);
     if merged.to_string().len() > MAX_METADATA_BYTES {
-        return Err(Error::invalid(format!(
+        return Err(Error::validation_failed(format!(
             "{name} would grow beyond 16 KiB: remove keys first"
         )));
     }
@@ -169,7 +173,7 @@ mod tests {
             "alice@exam_ple.com",
         ] {
             let e = normalize_email(bad).unwrap_err();
-            assert_eq!(e.code, code::EMAIL_ADDRESS_INVALID, "{bad:?}");
+            assert_eq!(e.code, Code::EmailAddressInvalid, "{bad:?}");
         }
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(65))).is_err());
         assert!(normalize_email(&format!("a@{}.com", "b".repeat(250))).is_err());
@@ -228,7 +232,7 @@ mod tests {
         let e = validate_metadata(Some(json!([1])), "data").unwrap_err();
         assert_eq!(
             (e.code, e.message.as_ref()),
-            (code::VALIDATION_FAILED, "data must be a JSON object")
+            (Code::ValidationFailed, "data must be a JSON object")
         );
         let big = json!({"k": "x".repeat(MAX_METADATA_BYTES)});
         assert!(validate_metadata(Some(big), "data").is_err());

@@ -10,7 +10,7 @@ use super::{
     tokens::{VerifiedToken, VerifyError},
     Auth,
 };
-use crate::error::{code, Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// An access token that checked out, with its live session's user (shared with the session
 /// cache: a cache hit copies nothing).
@@ -22,8 +22,8 @@ pub struct Authenticated {
 
 /// 401 `bad_jwt`, worded as Supabase Auth words it.
 fn bad_jwt(e: VerifyError) -> Error {
-    Error::unauthorized(
-        code::BAD_JWT,
+    Error::new(
+        Code::BadJwt,
         format!(
             "invalid JWT: unable to parse or verify signature, {}",
             e.reason()

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     config::Config,
-    error::{code, Error, Kind, Result},
+    error::{Code, Error, Result},
     secret::Secret,
 };
 
@@ -144,10 +144,7 @@ impl Providers {
 
     fn get(&self, name: &str) -> Result<&Provider> {
         self.by_name.get(name).ok_or_else(|| {
-            Error::bad_request(
-                code::VALIDATION_FAILED,
-                "Unsupported provider: provider is not enabled",
-            )
+            Error::validation_failed("Unsupported provider: provider is not enabled")
         })
     }
 }
@@ -176,15 +173,13 @@ fn provider_down(e: anyhow::Error) -> Error {
             "identity provider refused the sign-in"
         );
         return Error::new(
-            Kind::Forbidden,
-            code::PROVIDER_FAILED,
+            Code::ProviderFailed,
             "The identity provider refused the sign-in",
         );
     }
     tracing::warn!(error = format!("{e:#}"), "identity provider failed");
     Error::new(
-        Kind::Unavailable,
-        code::PROVIDER_FAILED,
+        Code::ProviderUnavailable,
         "The identity provider could not be reached",
     )
 }

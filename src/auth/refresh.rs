@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{Auth, Session};
 use crate::{
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         audit::{self, event},
@@ -41,8 +41,8 @@ fn elapsed(now: DateTime<Utc>, since: DateTime<Utc>) -> Duration {
 }
 
 fn not_found() -> Error {
-    Error::invalid_grant(
-        code::REFRESH_TOKEN_NOT_FOUND,
+    Error::new(
+        Code::RefreshTokenNotFound,
         "Invalid Refresh Token: Refresh Token Not Found",
     )
 }
@@ -65,11 +65,11 @@ impl Auth {
         // Successes are counted where they happen (rotated or converged).
         if let Err(e) = &result {
             crate::metrics::refresh(match e.code {
-                code::REFRESH_TOKEN_NOT_FOUND => "not_found",
-                code::REFRESH_TOKEN_ALREADY_USED => "reuse_detected",
-                code::SESSION_EXPIRED => "expired",
-                code::USER_BANNED => "disabled",
-                code::CONFLICT => "conflict",
+                Code::RefreshTokenNotFound => "not_found",
+                Code::RefreshTokenAlreadyUsed => "reuse_detected",
+                Code::SessionExpired => "expired",
+                Code::UserBanned => "disabled",
+                Code::Conflict => "conflict",
                 _ => "error",
             });
         }
@@ -147,8 +147,8 @@ impl Auth {
                 }
             }
         }
-        Err(Error::conflict(
-            code::CONFLICT,
+        Err(Error::new(
+            Code::Conflict,
             "Too many concurrent token refresh requests; retry",
         ))
     }
@@ -200,8 +200,8 @@ impl Auth {
             .is_some_and(|d| elapsed(now, row.session_created_at) > d);
         if idle || old {
             store::sessions::delete(&self.pool, row.session_id).await?;
-            return Err(Error::invalid_grant(
-                code::SESSION_EXPIRED,
+            return Err(Error::new(
+                Code::SessionExpired,
                 "Session expired; sign in again",
             ));
         }
@@ -218,7 +218,7 @@ impl Auth {
             )
             .await?;
             tx.commit().await?;
-            return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
+            return Err(Error::user_banned_grant());
         }
         Ok(())
     }
@@ -249,8 +249,8 @@ impl Auth {
         .await?;
         tx.commit().await?;
         tracing::warn!(session_id = %row.session_id, user_id = %row.user.id, lag, "refresh token reuse: session revoked");
-        Ok(Error::invalid_grant(
-            code::REFRESH_TOKEN_ALREADY_USED,
+        Ok(Error::new(
+            Code::RefreshTokenAlreadyUsed,
             "Invalid Refresh Token: Already Used; the session has been revoked",
         ))
     }

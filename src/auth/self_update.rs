@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     secret::Secret,
     store::{
         self,
@@ -47,8 +47,8 @@ impl SelfUpdate {
 }
 
 fn reauthentication_needed() -> Error {
-    Error::bad_request(
-        code::REAUTHENTICATION_NEEDED,
+    Error::new(
+        Code::ReauthenticationNeeded,
         "Changing the password or the email address needs current_password (or a fresh sign-in)",
     )
 }
@@ -142,7 +142,7 @@ impl Auth {
             )
             .await?;
         }
-        let user_gone = || Error::unauthorized(code::USER_NOT_FOUND, "User no longer exists");
+        let user_gone = || Error::new(Code::UserNotFound, "User no longer exists");
         let user = match data {
             Some(patch) => {
                 let current = store::users::find_by_id_for_update(&mut *tx, user_id)
@@ -191,8 +191,8 @@ impl Auth {
             json!({"reason": "wrong_current_password"}),
         )
         .await?;
-        Err(Error::bad_request(
-            code::INVALID_CREDENTIALS,
+        Err(Error::new(
+            Code::InvalidCredentials,
             "current_password is wrong",
         ))
     }

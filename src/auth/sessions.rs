@@ -9,7 +9,7 @@ use super::Auth;
 use crate::{
     api::OwnSession,
     client::Client,
-    error::{code, Error, Result},
+    error::{Error, Result},
     store::{self, audit, session_events::SessionEvent},
 };
 
@@ -52,10 +52,7 @@ impl Auth {
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         if store::sessions::delete_of_user(&mut *tx, session_id, user_id).await? == 0 {
-            return Err(Error::not_found(
-                code::SESSION_NOT_FOUND,
-                "Session not found",
-            ));
+            return Err(Error::no_such_session());
         }
         audit::record(
             &mut *tx,

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     client::Client,
-    error::{code, Error, Kind, Result},
+    error::{Code, Error, Kind, Result},
     secret::Secret,
     store::{
         self,
@@ -86,8 +86,8 @@ impl Auth {
         let result = self.check_sign_in(email, password, client).await;
         crate::metrics::sign_in(match &result {
             Ok(_) => "success",
-            Err(e) if e.code == code::INVALID_CREDENTIALS => "invalid_credentials",
-            Err(e) if e.code == code::EMAIL_NOT_CONFIRMED => "unconfirmed",
+            Err(e) if e.code == Code::InvalidCredentials => "invalid_credentials",
+            Err(e) if e.code == Code::EmailNotConfirmed => "unconfirmed",
             Err(e) if e.kind == Kind::RateLimited => "locked",
             Err(e) if e.kind == Kind::InvalidRequest => "invalid_request",
             Err(e) if e.kind == Kind::Unavailable => "unavailable",
@@ -105,7 +105,7 @@ impl Auth {
     ) -> Result<Checked> {
         self.limits.sign_in.check(client).await?;
         if email.trim().is_empty() || password.expose().is_empty() {
-            return Err(Error::invalid_request(
+            return Err(Error::validation_failed(
                 "email (or username) and password are required",
             ));
         }
@@ -150,10 +150,7 @@ impl Auth {
         }
         if self.config.mail.email_confirmation_required && user.email_confirmed_at.is_none() {
             // Only after the right password: nothing is revealed to a guesser.
-            return Err(Error::invalid_grant(
-                code::EMAIL_NOT_CONFIRMED,
-                "Email not confirmed",
-            ));
+            return Err(Error::new(Code::EmailNotConfirmed, "Email not confirmed"));
         }
         let mut password_hash = found.password_hash.unwrap_or_default();
         if check.needs_rehash {

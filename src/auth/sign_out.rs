@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         audit::{self, event},
@@ -69,8 +69,8 @@ impl Auth {
         client: &Client,
     ) -> Result<()> {
         let needs_session = || {
-            Error::bad_request(
-                code::SESSION_NOT_FOUND,
+            Error::new(
+                Code::SessionNotFound,
                 "scope local and others need the caller's session id",
             )
         };

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     client::Client,
     config::AccountArgs,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     secret::Secret,
     store::{
         self,
@@ -93,8 +93,8 @@ impl Auth {
                     .sign_up_taken_address(&email, metadata, req.redirect_to.as_deref(), client)
                     .await;
             }
-            return Err(Error::validation(
-                code::USER_ALREADY_EXISTS,
+            return Err(Error::new(
+                Code::UserAlreadyExists,
                 "User already registered",
             ));
         };

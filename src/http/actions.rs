@@ -36,7 +36,7 @@ use crate::{
         LogoutScope, SelfUpdate, Session, SignUpRequest, SignedUp,
     },
     client::Client,
-    error::{code, Error, Kind},
+    error::{Code, Error, Kind},
     hasura_config::ACTIONS_SECRET_HEADER,
     secret::Secret,
 };
@@ -67,7 +67,7 @@ fn action_error(e: Error) -> Response {
         return (
             status,
             Json(
-                json!({"message": "internal error", "extensions": {"code": code::UNEXPECTED_FAILURE}}),
+                json!({"message": "internal error", "extensions": {"code": Code::UnexpectedFailure}}),
             ),
         )
             .into_response();
@@ -138,7 +138,8 @@ fn input<T: serde::de::DeserializeOwned + Default>(value: Value) -> Result<T, Er
 }
 
 fn required_input<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
-    serde_json::from_value(value).map_err(|e| Error::invalid(format!("invalid action input: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| Error::validation_failed(format!("invalid action input: {e}")))
 }
 
 /// The `AuthSession` output type of the generated metadata (and `SignUpOutput`, with
@@ -184,8 +185,7 @@ async fn acting_user(app: &App, vars: &HashMap<String, String>) -> Result<(Uuid,
             .find(|(name, _)| name.eq_ignore_ascii_case(k))
             .map(|(_, v)| v.as_str())
     };
-    let unauthorized =
-        || Error::unauthorized(code::NO_AUTHORIZATION, "This action needs a signed-in user");
+    let unauthorized = || Error::new(Code::NoAuthorization, "This action needs a signed-in user");
     if get("x-hasura-role") == Some(app.config.hasura.hasura_unauthorized_role.as_str()) {
         return Err(unauthorized());
     }
@@ -209,7 +209,6 @@ impl FromRequestParts<App> for ActionsCaller {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
         let Some(expected) = &app.config.hasura.hasura_actions_secret else {
             return Err(action_error(Error::not_found(
-                code::NOT_FOUND,
                 "The actions handler is off: set AUTH_HASURA_ACTIONS_SECRET",
             )));
         };
@@ -219,8 +218,8 @@ impl FromRequestParts<App> for ActionsCaller {
             .map(|v| v.as_bytes());
         match presented {
             Some(p) if expected.matches(p) => Ok(Self),
-            _ => Err(action_error(Error::unauthorized(
-                code::UNAUTHORIZED,
+            _ => Err(action_error(Error::new(
+                Code::Unauthorized,
                 "missing or wrong actions secret",
             ))),
         }
@@ -334,8 +333,7 @@ async fn run_action(
         "endSession" => {
             let (user_id, session_id) = acting_user(app, &req.session_variables).await?;
             let e: EndSessionInput = required_input(req.input)?;
-            let id = Uuid::parse_str(&e.id)
-                .map_err(|_| Error::not_found(code::SESSION_NOT_FOUND, "Session not found"))?;
+            let id = Uuid::parse_str(&e.id).map_err(|_| Error::no_such_session())?;
             app.auth
                 .end_own_session(user_id, id, session_id, client)
                 .await?;
@@ -384,18 +382,19 @@ async fn run_action(
                     code,
                     verification_type: &v.kind,
                 },
-                _ => return Err(Error::invalid("give token_hash, or email and token")),
+                _ => {
+                    return Err(Error::validation_failed(
+                        "give token_hash, or email and token",
+                    ))
+                }
             };
             match app.auth.verify(presented, false, client).await? {
                 VerifyOutcome::Session { session, .. } => Ok(session_output(app, *session)),
-                _ => Err(Error::invalid(
+                _ => Err(Error::validation_failed(
                     "this token needs its other half confirmed first",
                 )),
             }
         }
-        other => Err(Error::not_found(
-            code::NOT_FOUND,
-            format!("unknown action {other:?}"),
-        )),
+        other => Err(Error::not_found(format!("unknown action {other:?}"))),
     }
 }

@@ -19,7 +19,7 @@ use crate::{
     admin::Actor,
     app::App,
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
 };
 
 pub(super) mod audit;
@@ -43,11 +43,11 @@ impl FromRequestParts<App> for AdminAuth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self> {
         let Some(secret) = &app.config.server.admin_secret else {
-            return Err(Error::not_found(code::NOT_FOUND, "No such endpoint"));
+            return Err(Error::not_found("No such endpoint"));
         };
         let token = bearer(&parts.headers)?;
         if !secret.matches(token.as_bytes()) {
-            return Err(Error::forbidden(code::NOT_ADMIN, "User not allowed"));
+            return Err(Error::new(Code::NotAdmin, "User not allowed"));
         }
         let client = Client::from_request_parts(parts, app)
             .await
@@ -70,12 +70,9 @@ pub(super) struct Paging {
 fn number(value: &Option<String>, name: &str, default: u32) -> Result<u32> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(default),
-        Some(v) => v.parse().map_err(|_| {
-            Error::bad_request(
-                code::VALIDATION_FAILED,
-                format!("{name} must be a positive integer"),
-            )
-        }),
+        Some(v) => v
+            .parse()
+            .map_err(|_| Error::validation_failed(format!("{name} must be a positive integer"))),
     }
 }
 
@@ -85,7 +82,7 @@ impl Paging {
             None | Some("") => Ok(None),
             Some(v) => Uuid::parse_str(v)
                 .map(Some)
-                .map_err(|_| Error::bad_request(code::VALIDATION_FAILED, "user_id must be a UUID")),
+                .map_err(|_| Error::validation_failed("user_id must be a UUID")),
         }
     }
 
@@ -93,8 +90,7 @@ impl Paging {
         let page = number(&self.page, "page", 1)?.max(1);
         let per_page = number(&self.per_page, "per_page", 50)?;
         if !(1..=1000).contains(&per_page) {
-            return Err(Error::bad_request(
-                code::VALIDATION_FAILED,
+            return Err(Error::validation_failed(
                 "per_page must be between 1 and 1000",
             ));
         }
@@ -105,12 +101,9 @@ impl Paging {
 pub(super) fn paging(
     query: std::result::Result<Query<Paging>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Paging> {
-    query.map(|Query(q)| q).map_err(|e| {
-        Error::bad_request(
-            code::VALIDATION_FAILED,
-            format!("invalid query: {}", e.body_text()),
-        )
-    })
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| Error::validation_failed(format!("invalid query: {}", e.body_text())))
 }
 
 /// `x-total-count` plus an RFC 8288 `link` header with next and last pages, as auth-js reads

@@ -107,6 +107,6 @@ pub fn refresh_token(
         Some(token) => Ok((token, TokenSource::Body)),
         None => read(config, headers)
             .map(|t| (Secret::new(t), TokenSource::Cookie))
-            .ok_or_else(|| Error::invalid_request("refresh_token is required")),
+            .ok_or_else(|| Error::validation_failed("refresh_token is required")),
     }
 }

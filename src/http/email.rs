@@ -77,7 +77,7 @@ async fn recover(
 ) -> Result<Json<Empty>> {
     let email = req
         .email
-        .ok_or_else(|| Error::invalid("email is required"))?;
+        .ok_or_else(|| Error::validation_failed("email is required"))?;
     let challenge = Challenge::from_request(req.code_challenge, req.code_challenge_method)?;
     app.auth
         .request_recovery(&email, redirect_to.as_deref(), challenge, &client)
@@ -113,7 +113,7 @@ async fn otp(
     let request = SignInLinkRequest {
         email: req
             .email
-            .ok_or_else(|| Error::invalid("email is required"))?,
+            .ok_or_else(|| Error::validation_failed("email is required"))?,
         create_user: req.create_user.unwrap_or(true),
         data: req.data,
         redirect_to,
@@ -149,7 +149,7 @@ async fn magiclink(
     let request = SignInLinkRequest {
         email: req
             .email
-            .ok_or_else(|| Error::invalid("email is required"))?,
+            .ok_or_else(|| Error::validation_failed("email is required"))?,
         create_user: true,
         data: req.data,
         redirect_to,
@@ -184,8 +184,10 @@ async fn resend(
 ) -> Result<Json<Empty>> {
     let email = req
         .email
-        .ok_or_else(|| Error::invalid("email is required"))?;
-    let kind = req.kind.ok_or_else(|| Error::invalid("type is required"))?;
+        .ok_or_else(|| Error::validation_failed("email is required"))?;
+    let kind = req
+        .kind
+        .ok_or_else(|| Error::validation_failed("type is required"))?;
     app.auth
         .resend(&kind, &email, redirect_to.as_deref(), &client)
         .await?;
@@ -325,7 +327,7 @@ async fn verify(
             verification_type: &kind,
         },
         _ => {
-            return Err(Error::invalid(
+            return Err(Error::validation_failed(
                 "give type with token_hash, or type with email and token",
             ))
         }
@@ -335,7 +337,9 @@ async fn verify(
             let body = VerifyResponse::Session(Box::new(session_body(&app, &session)));
             Ok(with_tokens(&app, &session, body))
         }
-        VerifyOutcome::Code { .. } => Err(Error::invalid("unexpected authorization code")),
+        VerifyOutcome::Code { .. } => {
+            Err(Error::validation_failed("unexpected authorization code"))
+        }
         VerifyOutcome::Pending { .. } => Ok(Json(VerifyResponse::Pending(Message {
             msg: PENDING_CONFIRMATION,
         }))

@@ -15,7 +15,7 @@
 
 use crate::{
     api::{ErrorBody, WeakPassword},
-    error::{code, Error, Kind},
+    error::{Code, Error, Kind},
 };
 use axum::{
     extract::Request,
@@ -63,12 +63,12 @@ impl IntoResponse for Error {
         let status = status(self.kind);
         let oauth = oauth_error(self.kind);
         let body = ErrorBody {
-            error: oauth.unwrap_or(self.code),
+            error: oauth.unwrap_or(self.code.as_str()),
             error_description: &self.message,
             code: status.as_u16(),
-            error_code: self.code,
+            error_code: self.code.as_str(),
             msg: &self.message,
-            weak_password: (self.code == code::WEAK_PASSWORD).then(|| WeakPassword {
+            weak_password: (self.code == Code::WeakPassword).then(|| WeakPassword {
                 reasons: &self.reasons,
                 message: &self.message,
             }),
@@ -92,19 +92,16 @@ impl IntoResponse for Error {
     }
 }
 
-/// The kind and code of a status the framework (not our handlers) answered with.
-fn kind_of(status: StatusCode) -> (Kind, &'static str) {
+/// The code of a status the framework (not our handlers) answered with.
+fn code_of(status: StatusCode) -> Code {
     match status {
-        StatusCode::NOT_FOUND => (Kind::NotFound, code::NOT_FOUND),
-        StatusCode::METHOD_NOT_ALLOWED => (Kind::MethodNotAllowed, code::METHOD_NOT_ALLOWED),
-        StatusCode::PAYLOAD_TOO_LARGE => (Kind::TooLarge, code::REQUEST_TOO_LARGE),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            (Kind::UnsupportedMediaType, code::UNSUPPORTED_MEDIA_TYPE)
-        }
-        StatusCode::REQUEST_TIMEOUT => (Kind::Timeout, code::REQUEST_TIMEOUT),
-        StatusCode::UNPROCESSABLE_ENTITY => (Kind::Validation, code::VALIDATION_FAILED),
-        s if s.is_server_error() => (Kind::Internal, code::UNEXPECTED_FAILURE),
-        _ => (Kind::BadRequest, code::VALIDATION_FAILED),
+        StatusCode::NOT_FOUND => Code::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => Code::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => Code::RequestTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Code::UnsupportedMediaType,
+        StatusCode::REQUEST_TIMEOUT => Code::RequestTimeout,
+        s if s.is_server_error() => Code::UnexpectedFailure,
+        _ => Code::ValidationFailed,
     }
 }
 
@@ -126,12 +123,15 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     if status.as_u16() < 400 || is_json || is_page {
         return response;
     }
-    let (kind, code) = kind_of(status);
+    let code = code_of(status);
     let text = axum::body::to_bytes(response.into_body(), 1024)
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();
-    let message = if kind == Kind::Internal || text.is_empty() {
+    if code == Code::UnexpectedFailure {
+        return Error::internal(anyhow::anyhow!("{status} from the framework")).into_response();
+    }
+    let message = if text.is_empty() {
         status
             .canonical_reason()
             .unwrap_or("Request failed")
@@ -139,9 +139,39 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     } else {
         text
     };
-    let mut error = Error::new(kind, code, message);
-    if kind == Kind::Internal {
-        error = Error::internal(anyhow::anyhow!("{status} from the framework"));
+    Error::new(code, message).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's error table lists every code under the status it answers with.
+    #[test]
+    fn readme_lists_every_code_with_its_status() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(&str, &str)> = readme
+            .lines()
+            .filter_map(|line| {
+                let mut cells = line.strip_prefix("| ")?.splitn(3, " | ");
+                let status = cells.next()?;
+                let codes = cells.next()?;
+                status.parse::<u16>().ok().map(|_| (status, codes))
+            })
+            .collect();
+        for code in Code::ALL {
+            let status = status(code.kind()).as_u16().to_string();
+            let quoted = format!("`{code}`");
+            let listed: Vec<&str> = rows
+                .iter()
+                .filter(|(_, codes)| codes.contains(&quoted))
+                .map(|(s, _)| *s)
+                .collect();
+            assert_eq!(
+                listed,
+                [status.as_str()],
+                "{code} in README.md's error table"
+            );
+        }
     }
-    error.into_response()
 }

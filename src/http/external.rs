@@ -33,7 +33,7 @@ use crate::{
     },
     client::Client,
     config::Config,
-    error::{code, Error, Kind, Result},
+    error::{Code, Error, Result},
 };
 
 /// Prefix of the state cookies: one per sign-in under way (named after the first characters
@@ -65,7 +65,7 @@ impl AuthorizeQuery {
         self.provider
             .as_deref()
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::invalid_request("provider is required"))
+            .ok_or_else(|| Error::validation_failed("provider is required"))
     }
 
     fn scopes(&self) -> Vec<String> {
@@ -133,7 +133,7 @@ async fn finish(
     fallback: &str,
 ) -> Response {
     let Some(state) = q.state.filter(|s| !s.is_empty()) else {
-        return redirect::with_error(fallback, &Error::invalid_request("state is missing"));
+        return redirect::with_error(fallback, &Error::validation_failed("state is missing"));
     };
     let browsers = state_cookies(headers);
     let code = match (q.code, q.error) {
@@ -150,8 +150,7 @@ async fn finish(
                 (None, d) => d.unwrap_or_else(|| "no code".to_owned()),
             };
             let e = Error::new(
-                Kind::Forbidden,
-                code::PROVIDER_FAILED,
+                Code::ProviderFailed,
                 format!("The identity provider refused the sign-in: {reason}"),
             );
             return redirect::with_error(&target, &e);
@@ -175,8 +174,8 @@ async fn finish(
 }
 
 fn bad_state() -> Error {
-    Error::bad_request(
-        code::BAD_OAUTH_STATE,
+    Error::new(
+        Code::BadOauthState,
         "OAuth state is invalid, expired or not for this browser",
     )
 }
@@ -282,7 +281,7 @@ async fn unlink(
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
     let id =
-        Uuid::parse_str(&id).map_err(|_| Error::invalid_request("identity id must be a UUID"))?;
+        Uuid::parse_str(&id).map_err(|_| Error::validation_failed("identity id must be a UUID"))?;
     app.auth
         .unlink_identity(me.user.id, me.token.session_id, id, &client)
         .await?;

@@ -13,7 +13,7 @@ use crate::{
     app::App,
     auth::Authenticated,
     client::Client,
-    error::{code, Error, Kind},
+    error::{Code, Error},
 };
 
 /// The media type of an HTML form body.
@@ -47,41 +47,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
         let content_type = media_type(req.headers());
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::new(
-                    Kind::TooLarge,
-                    code::REQUEST_TOO_LARGE,
-                    "Request body is too large",
-                )
+                Error::new(Code::RequestTooLarge, "Request body is too large")
             } else {
-                Error::bad_request(code::BAD_JSON, "Could not read the request body")
+                Error::new(Code::BadJson, "Could not read the request body")
             }
         })?;
         let value = if bytes.is_empty() && content_type.is_empty() {
             // No body at all (a cookie-based refresh, say): every field absent.
-            serde_json::from_slice(b"{}").map_err(|e| {
-                Error::bad_request(
-                    code::VALIDATION_FAILED,
-                    format!("A request body is required: {e}"),
-                )
-            })?
+            serde_json::from_slice(b"{}")
+                .map_err(|e| Error::validation_failed(format!("A request body is required: {e}")))?
         } else if content_type == "application/json" || content_type.ends_with("+json") {
             serde_json::from_slice(&bytes).map_err(|e| {
-                Error::bad_request(
-                    code::BAD_JSON,
+                Error::new(
+                    Code::BadJson,
                     format!("Could not parse request body as JSON: {e}"),
                 )
             })?
         } else if content_type == FORM {
             serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-                Error::bad_request(
-                    code::BAD_JSON,
-                    format!("Could not parse the form body: {e}"),
-                )
+                Error::new(Code::BadJson, format!("Could not parse the form body: {e}"))
             })?
         } else {
             return Err(Error::new(
-                Kind::UnsupportedMediaType,
-                code::UNSUPPORTED_MEDIA_TYPE,
+                Code::UnsupportedMediaType,
                 "Content-Type must be application/json or application/x-www-form-urlencoded",
             ));
         };
@@ -166,7 +154,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RedirectTo {
 
 /// 400 for a query string that does not parse into what the handler takes.
 pub fn bad_query(rejection: axum::extract::rejection::QueryRejection) -> Error {
-    Error::invalid_request(format!("invalid query string: {}", rejection.body_text()))
+    Error::validation_failed(format!("invalid query string: {}", rejection.body_text()))
 }
 
 /// When the request reached the server (recorded by the outermost middleware).
@@ -208,17 +196,16 @@ pub fn parse_bearer(value: &str) -> Option<&str> {
 /// The bearer token of the request's `Authorization` header; 401 when missing or malformed.
 pub fn bearer(headers: &HeaderMap) -> Result<&str, Error> {
     let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        Error::unauthorized(
-            code::NO_AUTHORIZATION,
+        Error::new(
+            Code::NoAuthorization,
             "This endpoint requires a Bearer token",
         )
     })?;
-    value.to_str().ok().and_then(parse_bearer).ok_or_else(|| {
-        Error::unauthorized(
-            code::BAD_JWT,
-            "Authorization header must be: Bearer <token>",
-        )
-    })
+    value
+        .to_str()
+        .ok()
+        .and_then(parse_bearer)
+        .ok_or_else(|| Error::new(Code::BadJwt, "Authorization header must be: Bearer <token>"))
 }
 
 impl FromRequestParts<App> for Authenticated {

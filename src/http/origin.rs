@@ -28,7 +28,7 @@ use super::extract::{media_type, FORM};
 use crate::{
     app::App,
     config::Config,
-    error::{code, Error},
+    error::{Code, Error},
 };
 
 /// Which pages may send a route group's requests (see the module).
@@ -49,7 +49,7 @@ pub fn origin_of(url: &str) -> &str {
 }
 
 fn refused(message: &'static str) -> Error {
-    Error::forbidden(code::CROSS_SITE_REQUEST, message)
+    Error::new(Code::CrossSiteRequest, message)
 }
 
 /// Whether a request with `headers` may do what it asks under `rule`; 403

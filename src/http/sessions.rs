@@ -15,7 +15,7 @@ use crate::{
     app::App,
     auth::Authenticated,
     client::Client,
-    error::{code, Error, Result},
+    error::{Error, Result},
 };
 
 pub fn router() -> Router<App> {
@@ -35,7 +35,7 @@ async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Session
     Ok(Json(SessionList { sessions }))
 }
 
-/// 204; 404 `session_not_found` for a session that is not the caller's.
+/// 204; 404 `no_such_session` for a session that is not the caller's.
 #[utoipa::path(delete, path = "/sessions/{id}", tag = "user", security(("access_token" = [])),
     params(("id" = String, Path, description = "A session id from GET /sessions")),
     responses(
@@ -49,8 +49,7 @@ async fn end(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| Error::not_found(code::SESSION_NOT_FOUND, "Session not found"))?;
+    let id = Uuid::parse_str(&id).map_err(|_| Error::no_such_session())?;
     app.auth
         .end_own_session(who.user.id, id, who.token.session_id, &client)
         .await?;

@@ -23,7 +23,7 @@ use crate::{
     app::App,
     auth::{email::pkce::Challenge, Authenticated, LogoutScope, Session, SignUpRequest, SignedUp},
     client::Client,
-    error::{code, Error, Kind, Result},
+    error::{Error, Kind, Result},
     secret::Secret,
 };
 
@@ -101,10 +101,10 @@ async fn signup(
     app.auth.check_sign_up_allowed()?;
     let email = req
         .email
-        .ok_or_else(|| Error::invalid("email is required"))?;
+        .ok_or_else(|| Error::validation_failed("email is required"))?;
     let password = req
         .password
-        .ok_or_else(|| Error::invalid("password is required"))?;
+        .ok_or_else(|| Error::validation_failed("password is required"))?;
     let request = SignUpRequest {
         email,
         password,
@@ -191,7 +191,7 @@ async fn token(
         }
         Some("pkce") => {
             let (Some(code), Some(verifier)) = (req.auth_code, req.code_verifier) else {
-                return Err(Error::invalid_request(
+                return Err(Error::validation_failed(
                     "auth_code and code_verifier are required",
                 ));
             };
@@ -201,13 +201,15 @@ async fn token(
         }
         Some("id_token") => {
             let (Some(provider), Some(id_token)) = (req.provider, req.id_token) else {
-                return Err(Error::invalid_request("provider and id_token are required"));
+                return Err(Error::validation_failed(
+                    "provider and id_token are required",
+                ));
             };
             app.auth
                 .sign_in_with_id_token(&provider, id_token.expose(), req.nonce.as_deref(), &client)
                 .await?
         }
-        None => return Err(Error::invalid_request("grant_type is required")),
+        None => return Err(Error::validation_failed("grant_type is required")),
         Some(_) => return Err(Error::unsupported_grant_type()),
     };
     Ok(session_response(&app, session))
@@ -231,12 +233,8 @@ async fn logout(
 ) -> Result<Response> {
     let scope = match query.map_err(bad_query)?.0.scope.as_deref() {
         None => LogoutScope::default(),
-        Some(s) => LogoutScope::parse(s).ok_or_else(|| {
-            Error::bad_request(
-                code::VALIDATION_FAILED,
-                "scope must be local, others or global",
-            )
-        })?,
+        Some(s) => LogoutScope::parse(s)
+            .ok_or_else(|| Error::validation_failed("scope must be local, others or global"))?,
     };
     app.auth
         .logout(who.user.id, Some(who.token.session_id), scope, &client)
@@ -266,7 +264,7 @@ async fn revoke(
     let token = req
         .token
         .filter(|t| !t.expose().is_empty())
-        .ok_or_else(|| Error::invalid_request("token is required"))?;
+        .ok_or_else(|| Error::validation_failed("token is required"))?;
     app.auth.revoke(token.expose(), &client).await?;
     Ok(axum::http::StatusCode::OK.into_response())
 }

@@ -73,7 +73,7 @@ async fn update_user(
     let email = req.email.filter(|e| !e.trim().is_empty());
     let has_data = !matches!(req.data, None | Some(Value::Null));
     if req.password.is_none() && !has_data && email.is_none() {
-        return Err(Error::invalid(
+        return Err(Error::validation_failed(
             "nothing to update: give password, data or email",
         ));
     }

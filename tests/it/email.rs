@@ -919,7 +919,7 @@ async fn resend_sends_what_is_pending_and_nothing_else(_: PgPoolOptions, opts: P
             json!({"type": "recovery", "email": "pending@example.com"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
 }
 
 #[sqlx::test(migrations = false)]

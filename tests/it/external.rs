@@ -461,7 +461,7 @@ async fn a_provider_that_is_down_is_a_clear_error(_: PgPoolOptions, opts: PgConn
     let app = oidc_app(opts, &down.to_string(), &[]).await;
     let res = get(&app, &format!("/authorize?{WELCOME}"), None).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{res:?}");
-    assert_eq!(res.body["error_code"], "provider_failed");
+    assert_eq!(res.body["error_code"], "provider_unavailable");
     assert!(
         !res.body.to_string().contains("127.0.0.1"),
         "no internals: {res:?}"
@@ -491,7 +491,7 @@ async fn a_provider_that_is_down_is_a_clear_error(_: PgPoolOptions, opts: PgConn
         )
         .await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{res:?}");
-    assert_eq!(res.body["error_code"], "provider_failed");
+    assert_eq!(res.body["error_code"], "provider_unavailable");
     assert_eq!(user_count(&app).await, 0);
 
     let res = get(&app, "/authorize?provider=nope", None).await;

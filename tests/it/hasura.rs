@@ -431,7 +431,7 @@ async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOpti
             anonymous(),
         )
         .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::BAD_REQUEST,
         "validation_failed",
     );
 
@@ -523,7 +523,7 @@ async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOpti
 
     assert_action_error(
         &action(&app, "logout", json!({"scope": "sideways"}), user_vars(&at)).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::BAD_REQUEST,
         "validation_failed",
     );
     let res = action(&app, "logout", json!({"scope": "local"}), user_vars(&at)).await;
@@ -1453,7 +1453,7 @@ async fn action_errors_for_reauthentication_bans_and_bad_input(
             anonymous(),
         )
         .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::BAD_REQUEST,
         "validation_failed",
     );
     sqlx::query("UPDATE users SET banned_until = now() + interval '1 day'")

@@ -648,7 +648,7 @@ async fn password_change_needs_the_current_password_on_older_sessions(
     let res = app
         .call(Method::PUT, "/user", Some(&at), Some(json!({"password": "half done pw", "current_password": "legit new pw", "data": {"x": "a\u{0}b"}})))
         .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         app.sign_in("reauth@example.com", "legit new pw")
             .await
@@ -714,5 +714,5 @@ async fn the_reuse_interval_counts_to_the_request_s_arrival(
         .await
         .err()
         .expect("theft");
-    assert_eq!(err.code, "refresh_token_already_used");
+    assert_eq!(err.code.as_str(), "refresh_token_already_used");
 }

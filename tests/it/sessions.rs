@@ -54,10 +54,11 @@ async fn users_list_and_end_their_own_sessions(_: PgPoolOptions, opts: PgConnect
     }
     let phone_uri = format!("/sessions/{}", str_of(phone, "id"));
 
-    // Someone else's session is "not found", and stays.
+    // Someone else's session is "not found" (not `session_not_found`, which would tell
+    // the client that its own session is over), and stays.
     let res = app.call(Method::DELETE, &phone_uri, Some(&bob), None).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND, "{res:?}");
-    assert_eq!(res.body["error_code"], "session_not_found");
+    assert_eq!(res.body["error_code"], "no_such_session");
     assert_eq!(app.refresh(&phone_refresh).await.status, StatusCode::OK);
 
     // Signing the phone out from the laptop: its refresh token is dead at once.
@@ -162,6 +163,6 @@ async fn sessions_as_hasura_actions(_: PgPoolOptions, opts: PgConnectOptions) {
         )
         .await,
         StatusCode::NOT_FOUND,
-        "session_not_found",
+        "no_such_session",
     );
 }

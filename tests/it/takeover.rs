@@ -476,7 +476,7 @@ async fn a_sign_in_racing_the_proof_opens_no_session(_: PgPoolOptions, opts: PgC
     }
     proof.commit().await.unwrap();
     let refused = racing.await.unwrap().unwrap_err();
-    assert_eq!(refused.code, "invalid_credentials");
+    assert_eq!(refused.code.as_str(), "invalid_credentials");
     assert_eq!(
         app.session_count(&user_id).await,
         1,

@@ -37,7 +37,7 @@ impl Auth {
             "signup" => {
                 let password = req
                     .password
-                    .ok_or_else(|| Error::invalid("password is required for a signup link"))?;
+                    .ok_or_else(|| Error::validation_failed("password is required for a signup link"))?;
                 let hash = self.hasher.hash_new(&password).await?;
                 let user = match existing {
                     Some(_) => return Err(email_exists()),
@@ -74,7 +74,7 @@ impl Auth {
                 let new_email = normalize_email(
                     req.new_email
                         .as_deref()
-                        .ok_or_else(|| Error::invalid("new_email is required"))?,
+                        .ok_or_else(|| Error::validation_failed("new_email is required"))?,
                 )?;
                 if store::users::find_by_email(&mut *tx, &new_email)
                     .await?
@@ -94,7 +94,7 @@ impl Auth {
                 }
             }
             _ => {
-                return Err(Error::invalid(
+                return Err(Error::validation_failed(
                     "type must be signup, invite, magiclink, recovery, email_change_current or email_change_new",
                 ))
             }

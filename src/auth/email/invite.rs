@@ -12,7 +12,7 @@ use crate::{
         Auth,
     },
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         audit::{self, event},
@@ -22,8 +22,8 @@ use crate::{
 
 /// 422 `email_exists`.
 pub(super) fn email_exists() -> Error {
-    Error::validation(
-        code::EMAIL_EXISTS,
+    Error::new(
+        Code::EmailExists,
         "A user with this email address has already been registered",
     )
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     auth::{Auth, Session},
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     secret::Secret,
     store,
 };
@@ -40,12 +40,12 @@ impl Challenge {
             .unwrap_or_else(|| "plain".into())
             .to_ascii_lowercase();
         if method != "s256" && method != "plain" {
-            return Err(Error::invalid(
+            return Err(Error::validation_failed(
                 "code_challenge_method must be s256 or plain",
             ));
         }
         if !is_pkce_string(&challenge) {
-            return Err(Error::invalid(
+            return Err(Error::validation_failed(
                 "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~",
             ));
         }
@@ -113,8 +113,8 @@ impl Auth {
         client: &Client,
     ) -> Result<Session> {
         let invalid = || {
-            Error::invalid_grant(
-                code::FLOW_STATE_NOT_FOUND,
+            Error::new(
+                Code::FlowStateNotFound,
                 "invalid flow state, no valid flow state found",
             )
         };
@@ -128,15 +128,15 @@ impl Auth {
         };
         if !found.live {
             tx.commit().await?;
-            return Err(Error::invalid_grant(
-                code::FLOW_STATE_EXPIRED,
+            return Err(Error::new(
+                Code::FlowStateExpired,
                 "the authorization code has expired",
             ));
         }
         if !challenge.is_answered_by(code_verifier) {
             tx.commit().await?;
-            return Err(Error::invalid_grant(
-                code::BAD_CODE_VERIFIER,
+            return Err(Error::new(
+                Code::BadCodeVerifier,
                 "code challenge does not match previously saved code verifier",
             ));
         }
@@ -144,7 +144,7 @@ impl Auth {
             .await?
             .ok_or_else(invalid)?;
         if !user.is_active(chrono::Utc::now()) {
-            return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
+            return Err(Error::user_banned_grant());
         }
         let user = match found.pending_identity {
             Some(pending) => self.link_pending(&mut tx, user.id, pending, client).await?,

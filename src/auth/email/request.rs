@@ -9,7 +9,7 @@ use super::{pkce::Challenge, queue::Requested, TokenKind, TokenRequest};
 use crate::{
     auth::{account::normalize_email, account::validate_metadata, Auth},
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         audit::{self, event},
@@ -90,7 +90,11 @@ impl Auth {
         let request = match verification_type {
             "signup" => Requested::ResendConfirmation { redirect_to },
             "email_change" => Requested::ResendEmailChange { redirect_to },
-            _ => return Err(Error::invalid("type must be signup or email_change")),
+            _ => {
+                return Err(Error::validation_failed(
+                    "type must be signup or email_change",
+                ))
+            }
         };
         self.limits.email.check(client).await?;
         let email = normalize_email(email)?;
@@ -133,8 +137,8 @@ impl Auth {
             .await?
             .is_some()
         {
-            return Err(Error::validation(
-                code::EMAIL_EXISTS,
+            return Err(Error::new(
+                Code::EmailExists,
                 "A user with this email address has already been registered",
             ));
         }

@@ -8,7 +8,7 @@ use super::{kinds_for_type, pkce::Challenge, sha256, TokenKind};
 use crate::{
     auth::{account::normalize_email, lockout::Failures, proven::Proof, Auth, Session},
     client::Client,
-    error::{code, ConstraintExt, Error, Result},
+    error::{Code, ConstraintExt, Error, Result},
     secret::Secret,
     store::{
         self,
@@ -218,8 +218,8 @@ impl Auth {
         let changed = store::users::apply_email_change(&mut *tx, user.id)
             .await
             .on_constraint("users_email_key", || {
-                Error::validation(
-                    code::EMAIL_EXISTS,
+                Error::new(
+                    Code::EmailExists,
                     "A user with this email address has already been registered",
                 )
             })?
@@ -275,7 +275,7 @@ enum Applied {
 
 fn kind_names(verification_type: &str) -> Result<Vec<&'static str>> {
     let kinds = kinds_for_type(verification_type).ok_or_else(|| {
-        Error::invalid(
+        Error::validation_failed(
             "type must be one of signup, invite, magiclink, recovery, email_change, email",
         )
     })?;

@@ -7,7 +7,7 @@ use super::{provider_down, sha256, ExternalOutcome, ExternalUser, Provider, STAT
 use crate::{
     auth::{email::pkce::Challenge, Auth, Opened, Session},
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     secret::Secret,
     store::{
         self,
@@ -90,8 +90,8 @@ impl Auth {
         client: &Client,
     ) -> std::result::Result<ExternalOutcome, (Error, Option<String>)> {
         let invalid_state = || {
-            Error::bad_request(
-                code::BAD_OAUTH_STATE,
+            Error::new(
+                Code::BadOauthState,
                 "OAuth state is invalid, expired or not for this browser",
             )
         };
@@ -116,8 +116,8 @@ impl Auth {
             // RFC 9207: an answer from another issuer than the one this sign-in went to is a
             // mix-up attack, or a misconfiguration; either way the code is not sent anywhere.
             if iss.trim_end_matches('/') != p.issuer.trim_end_matches('/') {
-                let e = Error::bad_request(
-                    code::BAD_OAUTH_STATE,
+                let e = Error::new(
+                    Code::BadOauthState,
                     "The answer comes from another issuer than the sign-in went to",
                 );
                 self.audit_external_failure(&found.provider, &e, client)
@@ -195,7 +195,7 @@ impl Auth {
         self.limits.sign_in.check(client).await?;
         let providers = &self.providers;
         let Provider::Oidc(p) = providers.get(provider)? else {
-            return Err(Error::invalid_request(
+            return Err(Error::validation_failed(
                 "this provider has no ID tokens: use the browser flow",
             ));
         };
@@ -203,7 +203,7 @@ impl Auth {
             Ok(e) => e,
             Err(e) if e.chain().any(|c| c.is::<super::Refused>()) => {
                 tracing::info!(error = format!("{e:#}"), provider, "ID token refused");
-                let error = Error::invalid_grant(code::BAD_ID_TOKEN, "The ID token is not valid");
+                let error = Error::new(Code::BadIdToken, "The ID token is not valid");
                 self.audit_external_failure(provider, &error, client).await;
                 return Err(error);
             }
@@ -251,7 +251,7 @@ impl Auth {
             .resolve_external_user(&mut tx, &external, None, client)
             .await?;
         if !user.is_active(chrono::Utc::now()) {
-            return Err(Error::invalid_grant(code::USER_BANNED, "User is disabled"));
+            return Err(Error::user_banned_grant());
         }
         if let Some(challenge) = challenge {
             let code = self
@@ -283,8 +283,8 @@ impl Auth {
             store::identities::find_user(&mut *tx, &external.provider, &external.subject).await?
         {
             if owner != user_id {
-                return Err(Error::validation(
-                    code::IDENTITY_ALREADY_EXISTS,
+                return Err(Error::new(
+                    Code::IdentityAlreadyExists,
                     "This identity is already linked to another user",
                 ));
             }
@@ -308,5 +308,5 @@ impl Auth {
 /// Linking without a code challenge is refused: nothing would tie the provider's answer to
 /// the app that asked.
 pub fn link_needs_pkce() -> Error {
-    Error::invalid_request("linking an identity needs the PKCE flow (code_challenge)")
+    Error::validation_failed("linking an identity needs the PKCE flow (code_challenge)")
 }

@@ -7,7 +7,7 @@ use super::ExternalUser;
 use crate::{
     auth::{account, proven::Proof, Auth},
     client::Client,
-    error::{code, Error, Result},
+    error::{Code, Error, Result},
     store::{
         self,
         audit::{self, event},
@@ -32,8 +32,8 @@ impl Auth {
             store::identities::find_user(&mut *tx, &external.provider, &external.subject).await?
         {
             if link_user_id.is_some_and(|l| l != user_id) {
-                return Err(Error::validation(
-                    code::IDENTITY_ALREADY_EXISTS,
+                return Err(Error::new(
+                    Code::IdentityAlreadyExists,
                     "This identity is already linked to another user",
                 ));
             }
@@ -57,8 +57,7 @@ impl Auth {
             if !external.email_verified {
                 // Never link on an address the provider has not verified: that would hand
                 // the account to whoever typed it there.
-                return Err(Error::validation(
-                    code::EMAIL_EXISTS,
+                return Err(Error::new(Code::EmailExists,
                     "An account with this email address exists; sign in to it and link this provider",
                 ));
             }
@@ -69,7 +68,7 @@ impl Auth {
                 .filter(|u| Some(&u.email) == email.as_ref())
                 // Changed address (or gone) since it was looked up: nothing vouched for.
                 .ok_or_else(|| {
-                    Error::conflict(code::CONFLICT, "The account changed meanwhile; try again")
+                    Error::new(Code::Conflict, "The account changed meanwhile; try again")
                 })?;
             let existing = self
                 .address_proven(&mut *tx, existing, Proof::Provider, client)
@@ -77,15 +76,14 @@ impl Auth {
             (existing, event::IDENTITY_LINKED)
         } else {
             let address = email.as_deref().ok_or_else(|| {
-                Error::validation(
-                    code::EMAIL_ADDRESS_INVALID,
+                Error::new(
+                    Code::EmailAddressInvalid,
                     "The identity provider gave no usable email address",
                 )
             })?;
             if !external.email_verified && self.config.mail.email_confirmation_required {
                 // Addresses must be proven before an account opens; this provider did not.
-                return Err(Error::validation(
-                    code::PROVIDER_EMAIL_NEEDS_VERIFICATION,
+                return Err(Error::new(Code::ProviderEmailNeedsVerification,
                     "The identity provider has not verified this email address; verify it there, or sign up with it by email",
                 ));
             }
@@ -106,7 +104,7 @@ impl Auth {
             }
             let user = store::users::insert(&mut *tx, &new)
                 .await?
-                .ok_or_else(|| Error::validation(code::EMAIL_EXISTS, "Email address taken"))?;
+                .ok_or_else(|| Error::new(Code::EmailExists, "Email address taken"))?;
             store::users::set_email_identity(&mut *tx, user.id, false).await?;
             (user, event::SIGN_UP)
         };
@@ -122,8 +120,8 @@ impl Auth {
         )
         .await?
         .ok_or_else(|| {
-            Error::validation(
-                code::IDENTITY_ALREADY_EXISTS,
+            Error::new(
+                Code::IdentityAlreadyExists,
                 "This identity was linked at the same moment by another sign-in; try again",
             )
         })?;
@@ -160,17 +158,14 @@ impl Auth {
         let external = store::identities::count(&mut *tx, user_id).await?;
         let ways = external + i64::from(user.email_identity);
         if ways <= 1 {
-            return Err(Error::validation(
-                code::SINGLE_IDENTITY_NOT_DELETABLE,
+            return Err(Error::new(
+                Code::SingleIdentityNotDeletable,
                 "User must have at least 1 identity after unlinking",
             ));
         }
         let Some(provider) = store::identities::delete(&mut *tx, user_id, identity_id).await?
         else {
-            return Err(Error::not_found(
-                code::IDENTITY_NOT_FOUND,
-                "Identity doesn't exist",
-            ));
+            return Err(Error::new(Code::IdentityNotFound, "Identity doesn't exist"));
         };
         audit::record(
             &mut *tx,
@@ -228,7 +223,6 @@ impl Auth {
     ) -> Result<Vec<serde_json::Value>> {
         let Some(vault) = &self.providers.vault else {
             return Err(Error::not_found(
-                code::NOT_FOUND,
                 "Provider tokens are not kept (AUTH_PROVIDER_TOKENS_KEY is not set)",
             ));
         };

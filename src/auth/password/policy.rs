@@ -5,7 +5,7 @@
 
 use crate::{
     config::{PasswordArgs, MAX_PASSWORD_CHARS},
-    error::{code, Error},
+    error::{Code, Error},
 };
 
 /// `Ok` for a new password that meets the rules of `args`; otherwise 422 `weak_password`
@@ -13,7 +13,7 @@ use crate::{
 pub fn check(args: &PasswordArgs, password: &str) -> Result<(), Error> {
     let chars = password.chars().count();
     if chars > MAX_PASSWORD_CHARS {
-        return Err(Error::invalid(format!(
+        return Err(Error::validation_failed(format!(
             "Password cannot be longer than {MAX_PASSWORD_CHARS} characters"
         )));
     }
@@ -40,7 +40,7 @@ pub fn check(args: &PasswordArgs, password: &str) -> Result<(), Error> {
     if reasons.is_empty() {
         return Ok(());
     }
-    Err(Error::validation(code::WEAK_PASSWORD, messages.join(" ")).with_reasons(reasons))
+    Err(Error::new(Code::WeakPassword, messages.join(" ")).with_reasons(reasons))
 }
 
 #[cfg(test)]
@@ -62,7 +62,7 @@ mod tests {
             "abc:0123456789",
         ]);
         let e = check(&strict, "short").unwrap_err();
-        assert_eq!(e.code, code::WEAK_PASSWORD);
+        assert_eq!(e.code, Code::WeakPassword);
         assert_eq!(e.reasons, ["length", "characters"]);
         assert_eq!(
             check(&strict, "long enough, no digit").unwrap_err().reasons,
@@ -70,7 +70,7 @@ mod tests {
         );
         assert!(check(&strict, "long enough 4 b").is_ok());
         let long = check(&strict, &"a1".repeat(200)).unwrap_err();
-        assert_eq!(long.code, code::VALIDATION_FAILED);
+        assert_eq!(long.code, Code::ValidationFailed);
         let default = args(&[]);
         assert!(check(&default, "12345678").is_ok());
         assert_eq!(check(&default, "1234567").unwrap_err().reasons, ["length"]);

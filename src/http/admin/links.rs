@@ -53,10 +53,10 @@ async fn generate_link(
     let request = LinkRequest {
         link_type: req
             .link_type
-            .ok_or_else(|| Error::invalid("type is required"))?,
+            .ok_or_else(|| Error::validation_failed("type is required"))?,
         email: req
             .email
-            .ok_or_else(|| Error::invalid("email is required"))?,
+            .ok_or_else(|| Error::validation_failed("email is required"))?,
         password: req.password,
         data: req.data,
         new_email: req.new_email,
@@ -105,7 +105,7 @@ async fn invite(
 ) -> Result<Json<UserView>> {
     let email = req
         .email
-        .ok_or_else(|| Error::invalid("email is required"))?;
+        .ok_or_else(|| Error::validation_failed("email is required"))?;
     let user = app
         .auth
         .invite(&email, req.data, redirect_to.as_deref(), &actor.client)

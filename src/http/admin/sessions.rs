@@ -11,7 +11,7 @@ use super::{parse_id, AdminAuth};
 use crate::{
     api::{AdminSessions, Revoked},
     app::App,
-    error::{code, Error, Result},
+    error::{Error, Result},
 };
 
 pub(super) fn router() -> Router<App> {
@@ -58,8 +58,7 @@ async fn revoke_session(
     AdminAuth(actor): AdminAuth,
     Path((id, session_id)): Path<(String, String)>,
 ) -> Result<Json<Revoked>> {
-    let session_id = Uuid::parse_str(&session_id)
-        .map_err(|_| Error::not_found(code::SESSION_NOT_FOUND, "Session not found"))?;
+    let session_id = Uuid::parse_str(&session_id).map_err(|_| Error::no_such_session())?;
     let n = app
         .admin
         .revoke_sessions(parse_id(&id)?, Some(session_id), &actor)

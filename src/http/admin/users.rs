@@ -54,7 +54,7 @@ async fn create_user(
 ) -> Result<Json<UserView>> {
     let email = req
         .email
-        .ok_or_else(|| Error::invalid("email is required"))?;
+        .ok_or_else(|| Error::validation_failed("email is required"))?;
     let input = NewUserInput {
         email,
         password: req.password,
@@ -167,8 +167,8 @@ async fn provider_tokens(
     AdminAuth(actor): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<ProviderTokens>> {
-    let id =
-        uuid::Uuid::parse_str(&id).map_err(|_| Error::invalid_request("user id must be a UUID"))?;
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| Error::validation_failed("user id must be a UUID"))?;
     let tokens = app.auth.provider_tokens(id, &actor.client).await?;
     Ok(Json(ProviderTokens {
         provider_tokens: tokens,

@@ -212,7 +212,7 @@ async fn signed_in_form<T: HasCsrf>(
     form: std::result::Result<Form<T>, FormRejection>,
 ) -> std::result::Result<(Visitor, T), Response> {
     let checked = form
-        .map_err(|e| Error::invalid(e.body_text()))
+        .map_err(|e| Error::validation_failed(e.body_text()))
         .and_then(|Form(f)| visitor::check_form(&app.config, headers, f.csrf()).map(|()| f));
     let form = checked.map_err(|e| error_page(app, headers, &e))?;
     let v = visitor_or(app, headers, client, arrived).await?;
@@ -279,7 +279,7 @@ async fn change_password(
                     | Kind::InvalidGrant
             ) =>
         {
-            let field = if e.code == crate::error::code::WEAK_PASSWORD {
+            let field = if e.code == crate::error::Code::WeakPassword {
                 "password"
             } else {
                 "current_password"
@@ -315,7 +315,7 @@ async fn end_session(
         Err(response) => return response,
     };
     let result: Result<()> = async {
-        let id = Uuid::parse_str(&id).map_err(|_| Error::invalid("no such session"))?;
+        let id = Uuid::parse_str(&id).map_err(|_| Error::validation_failed("no such session"))?;
         app.auth
             .end_own_session(v.user.id, id, v.session_id, &client)
             .await

@@ -15,7 +15,7 @@ use super::{account_url, carry_of, error_page, message, page, visitor, Carry};
 use crate::{
     auth::{SignUpRequest, SignedUp},
     client::Client,
-    error::{code, Error, Kind, Result},
+    error::{Code, Error, Kind, Result},
     http::redirect,
     http::ui::Ui,
     secret::Secret,
@@ -41,7 +41,7 @@ pub(super) type FormResult<T> = std::result::Result<Form<T>, FormRejection>;
 
 /// The form, or the page that says why it cannot be used (bad body, CSRF).
 pub(super) fn checked<T: HasCsrf>(app: &Ui, headers: &HeaderMap, form: FormResult<T>) -> Result<T> {
-    let Form(form) = form.map_err(|e| Error::invalid(e.body_text()))?;
+    let Form(form) = form.map_err(|e| Error::validation_failed(e.body_text()))?;
     visitor::check_form(&app.config, headers, form.csrf())?;
     Ok(form)
 }
@@ -145,12 +145,12 @@ async fn sign_in(
     }
     match signed_in(&app, &client, &carry, &form.email, &password).await {
         Ok(response) => response,
-        Err(e) if e.code == code::INVALID_CREDENTIALS => again(
+        Err(e) if e.code == Code::InvalidCredentials => again(
             StatusCode::BAD_REQUEST,
             "Wrong email address or password.",
             context! {},
         ),
-        Err(e) if e.code == code::EMAIL_NOT_CONFIRMED => again(
+        Err(e) if e.code == Code::EmailNotConfirmed => again(
             StatusCode::BAD_REQUEST,
             "Confirm your email address first: follow the link in the message we sent you.",
             context! {},
@@ -230,13 +230,13 @@ async fn sign_up(
     let result = signed_up(&app, &client, &headers, &carry, &form).await;
     match result {
         Ok(response) => response,
-        Err(e) if e.code == code::WEAK_PASSWORD => {
+        Err(e) if e.code == Code::WeakPassword => {
             again(StatusCode::UNPROCESSABLE_ENTITY, "Choose a stronger password.", context! { password => e.message.as_ref() })
         }
-        Err(e) if e.code == code::EMAIL_ADDRESS_INVALID || e.code == code::VALIDATION_FAILED => {
+        Err(e) if e.code == Code::EmailAddressInvalid || e.code == Code::ValidationFailed => {
             again(StatusCode::UNPROCESSABLE_ENTITY, "Check the email address.", context! { email => e.message.as_ref() })
         }
-        Err(e) if e.code == code::USER_ALREADY_EXISTS => again(
+        Err(e) if e.code == Code::UserAlreadyExists => again(
             StatusCode::UNPROCESSABLE_ENTITY,
             "This address cannot be used for a new account. If it is yours, sign in or reset your password.",
             context! {},

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     auth::SelfUpdate,
     client::Client,
-    error::{code, Kind},
+    error::{Code, Kind},
     http::ui::Ui,
     http::{extract::Arrival, redirect},
     secret::Secret,
@@ -193,7 +193,7 @@ async fn reset(
     {
         Ok(_) => redirect::see_other(&format!("{}?notice=password_changed", account_url(&app))),
         // The link signed in too long ago to set a password without the current one.
-        Err(e) if e.code == code::REAUTHENTICATION_NEEDED => link_expired(&app, &headers),
+        Err(e) if e.code == Code::ReauthenticationNeeded => link_expired(&app, &headers),
         Err(e) if matches!(e.kind, Kind::Validation | Kind::BadRequest) => {
             let vars = context! { title => RESET, email => v.user.email.clone(), error => e.message.as_ref(), errors => context! { password => e.message.as_ref() } };
             page(

@@ -26,7 +26,7 @@ use crate::{
     auth::Session,
     client::Client,
     config::Config,
-    error::{code, Error, Kind, Result},
+    error::{Code, Error, Kind, Result},
     http::cookie,
     http::ui::Ui,
     store::users::User,
@@ -198,8 +198,7 @@ pub fn check_form(config: &Config, headers: &HeaderMap, field: Option<&str>) -> 
     if matches {
         Ok(())
     } else {
-        Err(Error::forbidden(
-            code::CROSS_SITE_REQUEST,
+        Err(Error::new(Code::CrossSiteRequest,
             "This form has expired or did not come from this site. Go back, reload the page and try again.",
         ))
     }
