@@ -26,7 +26,7 @@ mod well_known;
 
 pub use extract::Payload;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -50,17 +50,18 @@ use crate::{
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The whole HTTP API (with the hosted pages, whose templates it loads: an error if one does
-/// not parse).
+/// The whole HTTP API (with the hosted pages and the email link page, whose templates it
+/// loads: an error if one does not parse).
 pub fn router(app: App) -> anyhow::Result<Router> {
+    let pages = Arc::new(ui::Pages::load(&app.config)?);
     let mut routes = Router::new();
     if !app.config.ui.disable_ui {
-        routes = routes.nest("/ui", ui::router(&app)?);
+        routes = routes.nest("/ui", ui::router(&app, pages.clone()));
     }
     let router = routes
         .merge(token::router())
         .merge(user::router())
-        .merge(email::router())
+        .merge(email::router(pages))
         .merge(external::router())
         .merge(sessions::router())
         .merge(actions::router())

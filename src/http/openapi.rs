@@ -39,7 +39,7 @@ use crate::{
         super::email::otp,
         super::email::magiclink,
         super::email::resend,
-        super::email::verify,
+        super::email::verify::verify,
         super::external::settings,
         super::well_known::jwks,
         super::well_known::metadata,

@@ -59,10 +59,10 @@ impl FromRef<Ui> for App {
 
 /// The pages' routes, with their templates loaded (a template that does not parse stops the
 /// server at start).
-pub fn router(app: &App) -> anyhow::Result<Router<App>> {
+pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
     let ui = Ui {
         app: app.clone(),
-        pages: Arc::new(Pages::load(&app.config)?),
+        pages,
     };
     let csp = HeaderValue::from_str(&content_security_policy(&app.config))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
@@ -101,7 +101,7 @@ pub fn router(app: &App) -> anyhow::Result<Router<App>> {
                 }
             },
         ));
-    Ok(routes.with_state(ui))
+    routes.with_state(ui)
 }
 
 /// No script, styles and images from here (images also over https), forms to here and to

@@ -40,7 +40,18 @@ fn hidden(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} in {html}"))
         + marker.len();
     let value = &html[at..at + html[at..].find('"').unwrap()];
-    value.replace("&amp;", "&").replace("&quot;", "\"")
+    unescape(value)
+}
+
+/// Undoes HTML escaping of an attribute value (as a browser reads it).
+fn unescape(value: &str) -> String {
+    value
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Follows an email link like a browser: the page (which uses nothing), then its button.
@@ -67,6 +78,55 @@ pub(crate) async fn follow(app: &TestApp, link: &str) -> String {
     let res = app.form("/verify", &form).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
     res.headers[header::LOCATION].to_str().unwrap().to_owned()
+}
+
+/// The page behind email links: built from its template (replaceable, and there with the
+/// hosted pages turned off), escaping whatever the URL carries.
+#[sqlx::test(migrations = false)]
+async fn the_link_page_escapes_what_the_url_carries(_: PgPoolOptions, opts: PgConnectOptions) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = common::app(opts.clone(), &["--disable-ui"]).await;
+    let evil = "\"><script>alert(1)</script>";
+    let query = serde_urlencoded::to_string([
+        ("token", evil),
+        ("type", "recovery"),
+        ("redirect_to", "https://app.example.com/a?b=1&c='2'"),
+    ])
+    .unwrap();
+    let page = get(&app, &format!("/verify?{query}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    let html = page.body.as_str().unwrap();
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("<button type=\"submit\">Continue to reset your password</button>"));
+    assert_eq!(hidden(html, "token"), evil);
+    assert_eq!(
+        hidden(html, "redirect_to"),
+        "https://app.example.com/a?b=1&c='2'"
+    );
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+
+    let page = get(&app, "/verify?type=signup").await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("<h1>This link is incomplete</h1>") && !html.contains("<form"));
+
+    std::fs::write(
+        dir.path().join("verify.html"),
+        "<p>{{ app_name }}: {{ title }} {{ link.token }}</p>",
+    )
+    .unwrap();
+    let dir_arg = dir.path().to_str().unwrap();
+    let app = common::app(opts, &["--ui-templates-dir", dir_arg]).await;
+    let page = get(&app, "/verify?type=signup&token=t1").await;
+    assert_eq!(
+        page.body.as_str().unwrap(),
+        "<p>Your account: Confirm your email address t1</p>"
+    );
+}
+
+async fn get(app: &TestApp, path: &str) -> common::Response {
+    app.request(Request::get(path).body(Body::empty()).unwrap())
+        .await
 }
 
 /// The parameters after `#` (or `?` when `query`) of a redirect.

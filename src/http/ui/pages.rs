@@ -8,7 +8,7 @@ use minijinja::{context, Environment, Value};
 
 use crate::config::Config;
 
-const BUILT_IN: [(&str, &str); 9] = [
+const BUILT_IN: [(&str, &str); 10] = [
     ("base.html", include_str!("../../../templates/ui/base.html")),
     (
         "macros.html",
@@ -37,6 +37,10 @@ const BUILT_IN: [(&str, &str); 9] = [
     (
         "account.html",
         include_str!("../../../templates/ui/account.html"),
+    ),
+    (
+        "verify.html",
+        include_str!("../../../templates/ui/verify.html"),
     ),
     ("style.css", include_str!("../../../templates/ui/style.css")),
 ];
