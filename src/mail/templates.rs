@@ -55,38 +55,24 @@ impl MessageKind {
         self != Self::EmailChanged
     }
 
+    /// The built-in subject, text and HTML templates (`templates/email/`).
     fn defaults(self) -> [&'static str; 3] {
+        macro_rules! built_in {
+            ($name:literal) => {
+                [
+                    include_str!(concat!("../../templates/email/", $name, ".subject.txt")),
+                    include_str!(concat!("../../templates/email/", $name, ".txt")),
+                    include_str!(concat!("../../templates/email/", $name, ".html")),
+                ]
+            };
+        }
         match self {
-            Self::Confirmation => [
-                "Confirm your email address",
-                "Follow this link to confirm your email address:\n\n{{ confirmation_url }}\n\nOr enter this code: {{ token }}\n\nIf you did not sign up, ignore this message.\n",
-                "<h2>Confirm your email address</h2>\n<p><a href=\"{{ confirmation_url }}\">Confirm your email address</a></p>\n<p>Or enter this code: <strong>{{ token }}</strong></p>\n<p>If you did not sign up, ignore this message.</p>\n",
-            ],
-            Self::Recovery => [
-                "Reset your password",
-                "Follow this link to set a new password:\n\n{{ confirmation_url }}\n\nOr enter this code: {{ token }}\n\nIf you did not ask for this, ignore this message: your password stays as it is.\n",
-                "<h2>Reset your password</h2>\n<p><a href=\"{{ confirmation_url }}\">Set a new password</a></p>\n<p>Or enter this code: <strong>{{ token }}</strong></p>\n<p>If you did not ask for this, ignore this message: your password stays as it is.</p>\n",
-            ],
-            Self::MagicLink => [
-                "Your sign-in link",
-                "Follow this link to sign in:\n\n{{ confirmation_url }}\n\nOr enter this code: {{ token }}\n\nIf you did not ask for this, ignore this message.\n",
-                "<h2>Sign in</h2>\n<p><a href=\"{{ confirmation_url }}\">Sign in</a></p>\n<p>Or enter this code: <strong>{{ token }}</strong></p>\n<p>If you did not ask for this, ignore this message.</p>\n",
-            ],
-            Self::Invite => [
-                "You have been invited",
-                "You have been invited to {{ site_url }}. Follow this link to accept:\n\n{{ confirmation_url }}\n\nOr enter this code: {{ token }}\n",
-                "<h2>You have been invited</h2>\n<p>You have been invited to {{ site_url }}.</p>\n<p><a href=\"{{ confirmation_url }}\">Accept the invitation</a></p>\n<p>Or enter this code: <strong>{{ token }}</strong></p>\n",
-            ],
-            Self::EmailChange => [
-                "Confirm your new email address",
-                "Follow this link to confirm the change of your email address from {{ email }} to {{ new_email }}:\n\n{{ confirmation_url }}\n\nOr enter this code: {{ token }}\n\nIf you did not ask for this, ignore this message.\n",
-                "<h2>Confirm the change of your email address</h2>\n<p>From {{ email }} to {{ new_email }}.</p>\n<p><a href=\"{{ confirmation_url }}\">Confirm the change</a></p>\n<p>Or enter this code: <strong>{{ token }}</strong></p>\n<p>If you did not ask for this, ignore this message.</p>\n",
-            ],
-            Self::EmailChanged => [
-                "Your email address was changed",
-                "The email address of your account at {{ site_url }} was changed from {{ email }} to {{ new_email }}.\n\nIf you did not do this, contact us at once: someone else may be using your account.\n",
-                "<h2>Your email address was changed</h2>\n<p>The email address of your account at {{ site_url }} was changed from {{ email }} to {{ new_email }}.</p>\n<p>If you did not do this, contact us at once: someone else may be using your account.</p>\n",
-            ],
+            Self::Confirmation => built_in!("confirmation"),
+            Self::Recovery => built_in!("recovery"),
+            Self::MagicLink => built_in!("magiclink"),
+            Self::Invite => built_in!("invite"),
+            Self::EmailChange => built_in!("email_change"),
+            Self::EmailChanged => built_in!("email_changed"),
         }
     }
 }
