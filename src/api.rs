@@ -3,12 +3,14 @@
 //! are derived on these very types (`utoipa`), so the document describes what is sent; view
 //! types stand between database rows and answers.
 
+mod actions;
 mod admin;
 mod error;
 mod meta;
 mod session;
 mod user;
 
+pub use actions::{ActionError, ActionErrorExtensions, AuthSession, Done};
 pub use admin::{AdminSession, AdminSessions, AuditEntry, Revoked, UserPage};
 pub use error::{ErrorBody, WeakPassword};
 pub use meta::{Health, Jwk, Jwks, Migrations, Readiness, ServerMetadata, Settings};

@@ -1,0 +1,116 @@
+//! The actions of a signed-in user: sign out, list and end their sessions, change their
+//! password. Hasura only checked the token's signature, so each first checks that the
+//! session is still live and the user active.
+
+use std::collections::HashMap;
+
+use axum::{
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{optional_input, required_input, unknown, Call};
+use crate::{
+    api::Done,
+    app::App,
+    auth::{claims, LogoutScope, SelfUpdate},
+    error::{Code, Error},
+    http::cookie,
+    secret::Secret,
+};
+
+pub(super) const ACTIONS: [&str; 4] = ["logout", "mySessions", "endSession", "changePassword"];
+
+/// The user and session an action acts for.
+pub(super) struct Acting {
+    user_id: Uuid,
+    session_id: Uuid,
+}
+
+/// The signed-in user and session of an action call, from Hasura's session variables, if
+/// the session is still live and the user active.
+pub(super) async fn acting_user(
+    app: &App,
+    vars: &HashMap<String, String>,
+) -> Result<Acting, Error> {
+    let get = |k: &str| {
+        vars.iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    let unauthorized = || Error::new(Code::NoAuthorization, "This action needs a signed-in user");
+    if get("x-hasura-role") == Some(app.config.hasura.hasura_unauthorized_role.as_str()) {
+        return Err(unauthorized());
+    }
+    let id = |name| {
+        get(name)
+            .and_then(|v| Uuid::parse_str(v).ok())
+            .ok_or_else(unauthorized)
+    };
+    let (user_id, session_id) = (id(claims::USER_ID)?, id(claims::SESSION_ID)?);
+    app.auth.live_user(session_id, user_id).await?;
+    Ok(Acting {
+        user_id,
+        session_id,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutInput {
+    scope: Option<LogoutScope>,
+}
+
+#[derive(Deserialize)]
+struct EndSessionInput {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordInput {
+    password: Secret,
+    current_password: Option<Secret>,
+}
+
+pub(super) async fn run(
+    call: &Call<'_>,
+    who: Acting,
+    name: &str,
+    input: Value,
+) -> Result<Response, Error> {
+    let auth = &call.app.auth;
+    let (user_id, session_id) = (who.user_id, who.session_id);
+    match name {
+        "logout" => {
+            let l: LogoutInput = optional_input(input)?;
+            let scope = l.scope.unwrap_or_default();
+            auth.logout(user_id, Some(session_id), scope, call.client)
+                .await?;
+            let mut response = Json(Done::new()).into_response();
+            cookie::clear(&call.app.config, response.headers_mut());
+            Ok(response)
+        }
+        "mySessions" => Ok(Json(auth.own_sessions(user_id, session_id).await?).into_response()),
+        "endSession" => {
+            let e: EndSessionInput = required_input(input)?;
+            let id = Uuid::parse_str(&e.id).map_err(|_| Error::no_such_session())?;
+            auth.end_own_session(user_id, id, session_id, call.client)
+                .await?;
+            Ok(Json(Done::new()).into_response())
+        }
+        "changePassword" => {
+            let c: ChangePasswordInput = required_input(input)?;
+            let update = SelfUpdate {
+                password: Some(c.password),
+                current_password: c.current_password,
+                ..Default::default()
+            };
+            auth.update_self(user_id, session_id, update, call.client)
+                .await?;
+            Ok(Json(Done::new()).into_response())
+        }
+        other => Err(unknown(other)),
+    }
+}
