@@ -73,6 +73,15 @@ impl Error {
         }
     }
 
+    /// Whether the request's input was refused (missing, malformed or against a rule), so
+    /// that the caller can correct it.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::InvalidRequest | Kind::BadRequest | Kind::Validation
+        )
+    }
+
     /// The same error naming the rules a refused password breaks.
     pub fn with_reasons(mut self, reasons: Vec<&'static str>) -> Self {
         self.reasons = reasons;

@@ -114,26 +114,7 @@ async fn import_one(
     actor: &Actor,
 ) -> Outcome {
     let email = normalize_email(&row.email).map_err(|e| e.message.to_string())?;
-    let default_role = row
-        .default_role
-        .unwrap_or_else(|| target.default_role.to_owned());
-    let allowed_roles = row.allowed_roles.unwrap_or_else(|| {
-        if default_role == target.default_role {
-            target.default_allowed_roles.to_vec()
-        } else {
-            vec![default_role.clone()]
-        }
-    });
-    validate_roles(&default_role, &allowed_roles)?;
-    if let Some(role) = allowed_roles
-        .iter()
-        .find(|r| !target.permitted_roles.contains(r))
-    {
-        return Err(format!(
-            "role {role:?} is not among the roles permitted for this import ({}); use --allowed-roles",
-            target.permitted_roles.join(",")
-        ));
-    }
+    let (default_role, allowed_roles) = roles_of(target, row.default_role, row.allowed_roles)?;
     let metadata = validate_metadata(row.user_metadata, "user_metadata")
         .map_err(|e| e.message.to_string())?
         .unwrap_or_else(|| json!({}));
@@ -174,27 +155,67 @@ async fn import_one(
             "a user with email {email} exists"
         )));
     };
-    let write = async {
-        if let Some(hash) = &hash {
-            store::passwords::set(&mut *tx, user.id, hash).await?;
-        }
-        if let Some(legacy_id) = &row.legacy_id {
-            store::legacy_user_ids::insert(&mut *tx, target.source, legacy_id, user.id).await?;
-        }
-        let detail = json!({"source": target.source, "legacy_id": row.legacy_id, "by": actor.via});
-        audit::record(
-            &mut *tx,
-            event::USER_IMPORTED,
-            Some(user.id),
-            None,
-            &actor.client,
-            detail,
-        )
-        .await?;
-        tx.commit().await
-    };
-    write.await.map_err(db)?;
+    let legacy_id = row.legacy_id.as_deref();
+    finish_import(&mut tx, target, user.id, hash.as_deref(), legacy_id, actor)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
     Ok(Imported::Yes)
+}
+
+/// The roles of an imported row, checked: given, or the defaults; only permitted ones.
+fn roles_of(
+    target: &Target<'_>,
+    default_role: Option<String>,
+    allowed_roles: Option<Vec<String>>,
+) -> Result<(String, Vec<String>), String> {
+    let default_role = default_role.unwrap_or_else(|| target.default_role.to_owned());
+    let allowed_roles = allowed_roles.unwrap_or_else(|| {
+        if default_role == target.default_role {
+            target.default_allowed_roles.to_vec()
+        } else {
+            vec![default_role.clone()]
+        }
+    });
+    validate_roles(&default_role, &allowed_roles)?;
+    if let Some(role) = allowed_roles
+        .iter()
+        .find(|r| !target.permitted_roles.contains(r))
+    {
+        return Err(format!(
+            "role {role:?} is not among the roles permitted for this import ({}); use --allowed-roles",
+            target.permitted_roles.join(",")
+        ));
+    }
+    Ok((default_role, allowed_roles))
+}
+
+/// The imported user's password hash and old id, and the audit entry.
+async fn finish_import(
+    tx: &mut sqlx::PgConnection,
+    target: &Target<'_>,
+    user_id: Uuid,
+    hash: Option<&str>,
+    legacy_id: Option<&str>,
+    actor: &Actor,
+) -> sqlx::Result<()> {
+    if let Some(hash) = hash {
+        store::passwords::set(&mut *tx, user_id, hash).await?;
+    }
+    if let Some(legacy_id) = legacy_id {
+        store::legacy_user_ids::insert(&mut *tx, target.source, legacy_id, user_id).await?;
+    }
+    let detail = json!({"source": target.source, "legacy_id": legacy_id, "by": actor.via});
+    audit::record(
+        &mut *tx,
+        event::USER_IMPORTED,
+        Some(user_id),
+        None,
+        &actor.client,
+        detail,
+    )
+    .await?;
+    Ok(())
 }
 
 fn tally(report: &mut Report, label: String, outcome: Outcome) {

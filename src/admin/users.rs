@@ -41,6 +41,23 @@ pub struct UserPatch {
     pub email_confirmed: Option<bool>,
 }
 
+impl UserPatch {
+    /// The fields the patch sets, for the audit log.
+    fn changed(&self) -> Vec<&'static str> {
+        [
+            ("email", self.email.is_some()),
+            ("password", self.password.is_some()),
+            ("user_metadata", self.user_metadata.is_some()),
+            ("app_metadata", self.app_metadata.is_some()),
+            ("enabled", self.enabled.is_some()),
+            ("ban", self.ban.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+}
+
 fn email_exists() -> Error {
     Error::new(
         Code::EmailExists,
@@ -106,6 +123,7 @@ impl Admin {
 
     /// Updates a user. Disabling, banning or setting the password revokes all their sessions.
     pub async fn update_user(&self, id: Uuid, patch: UserPatch, actor: &Actor) -> Result<User> {
+        let changed = patch.changed();
         let email = patch.email.as_deref().map(normalize_email).transpose()?;
         let user_metadata = validate_metadata(patch.user_metadata, "user_metadata")?;
         let app_metadata = validate_metadata(patch.app_metadata, "app_metadata")?;
@@ -128,7 +146,6 @@ impl Admin {
             .map(|rest| merge_metadata(&current.app_metadata, rest, "app_metadata"))
             .transpose()?;
         let merged_user_metadata = user_metadata
-            .clone()
             .map(|m| merge_metadata(&current.user_metadata, m, "user_metadata"))
             .transpose()?;
         let changes = UserChanges {
@@ -144,30 +161,10 @@ impl Admin {
         let user = store::users::update(&mut *tx, id, &changes)
             .await
             .on_constraint(EMAIL_KEY, email_exists)?;
-        if let Some(hash) = &hash {
-            store::passwords::set(&mut *tx, id, hash).await?;
-        }
-        if email.as_deref().is_some_and(|e| e != current.email) {
-            // Links and codes sent to the old address must not work any more.
-            store::one_time_tokens::delete_all_for_user(&mut *tx, id).await?;
-        }
-        let deactivated = !user.is_active(Utc::now());
-        let revoked = if deactivated || hash.is_some() {
-            store::sessions::delete_for_user(&mut *tx, id, None).await?
-        } else {
-            0
-        };
-        let changed: Vec<&str> = [
-            ("email", email.is_some()),
-            ("password", hash.is_some()),
-            ("user_metadata", user_metadata.is_some()),
-            ("app_metadata", app_metadata.is_some()),
-            ("enabled", patch.enabled.is_some()),
-            ("ban", patch.ban.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, set)| set.then_some(name))
-        .collect();
+        let new_email = email.filter(|e| *e != current.email);
+        let revoked = self
+            .after_update(&mut tx, &user, new_email.is_some(), hash.as_deref())
+            .await?;
         self.record(
             &mut *tx,
             event::ADMIN_USER_UPDATED,
@@ -179,6 +176,28 @@ impl Admin {
         tx.commit().await?;
         self.session_cache.user_changed(id);
         Ok(user)
+    }
+
+    /// What an update brings about: the new password stored; with a new address, links
+    /// and codes sent to the old one stop working; when the user can no longer sign in, or
+    /// has a new password, their sessions end (returns how many).
+    async fn after_update(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: &User,
+        new_email: bool,
+        hash: Option<&str>,
+    ) -> Result<u64> {
+        if let Some(hash) = hash {
+            store::passwords::set(&mut *tx, user.id, hash).await?;
+        }
+        if new_email {
+            store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
+        }
+        if !user.is_active(Utc::now()) || hash.is_some() {
+            return Ok(store::sessions::delete_for_user(&mut *tx, user.id, None).await?);
+        }
+        Ok(0)
     }
 
     /// Deletes a user (their sessions go with them) and returns what was deleted.

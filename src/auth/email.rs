@@ -145,6 +145,24 @@ pub(crate) struct TokenRequest<'a> {
     pub challenge: Option<&'a Challenge>,
 }
 
+impl<'a> TokenRequest<'a> {
+    /// A token of `kind` sent to the user's own address.
+    pub fn to_user(
+        user: &'a User,
+        kind: TokenKind,
+        redirect_to: Option<&'a str>,
+        challenge: Option<&'a Challenge>,
+    ) -> Self {
+        Self {
+            user,
+            kind,
+            recipient: &user.email,
+            redirect_to,
+            challenge,
+        }
+    }
+}
+
 impl Auth {
     /// Counts a message to `recipient` against the per-address limits (whether or not the
     /// address has an account, so the answer tells nothing); 429 beyond them.

@@ -23,7 +23,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    config::Config,
+    config::{Config, ProviderArgs},
     error::{Code, Error, Result},
     secret::Secret,
 };
@@ -67,58 +67,7 @@ pub struct Providers {
 impl Providers {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let p = &config.providers;
-        let mut by_name = HashMap::new();
-        let oidc = |name: &str, issuer: String, id: &str, secret: &Secret, scopes: Vec<String>| {
-            Provider::Oidc(Box::new(oidc::OidcProvider::new(
-                name.to_owned(),
-                issuer,
-                id.to_owned(),
-                secret.clone(),
-                scopes,
-            )))
-        };
-        let default_scopes = || vec!["email".to_owned(), "profile".to_owned()];
-        for c in p.oidc_providers.iter().flat_map(|l| l.0.iter()) {
-            let scopes = c.scopes.clone().unwrap_or_else(default_scopes);
-            let mut provider = oidc(
-                &c.name,
-                c.issuer.clone(),
-                &c.client_id,
-                &c.client_secret,
-                scopes,
-            );
-            if let Provider::Oidc(p) = &mut provider {
-                p.native_client_ids = c.client_ids.clone();
-            }
-            by_name.insert(c.name.clone(), provider);
-        }
-        if let (Some(id), Some(secret)) = (&p.google_client_id, &p.google_client_secret) {
-            let issuer = "https://accounts.google.com".to_owned();
-            by_name.insert(
-                "google".into(),
-                oidc("google", issuer, id, secret, default_scopes()),
-            );
-        }
-        if let (Some(id), Some(secret), Some(tenant)) =
-            (&p.azure_client_id, &p.azure_client_secret, &p.azure_tenant)
-        {
-            let issuer = format!("https://login.microsoftonline.com/{tenant}/v2.0");
-            by_name.insert(
-                "azure".into(),
-                oidc("azure", issuer, id, secret, default_scopes()),
-            );
-        }
-        if let (Some(id), Some(secret)) = (&p.github_client_id, &p.github_client_secret) {
-            by_name.insert(
-                "github".into(),
-                Provider::GitHub(github::GitHubProvider::new(
-                    id.clone(),
-                    secret.clone(),
-                    p.github_url.clone(),
-                    p.github_api_url.clone(),
-                )),
-            );
-        }
+        let by_name = configured(p);
         let http = openidconnect::reqwest::ClientBuilder::new()
             // Following redirects would open the door to server-side request forgery.
             .redirect(openidconnect::reqwest::redirect::Policy::none())
@@ -210,4 +159,62 @@ pub enum ExternalOutcome {
         code: Secret,
         redirect_to: String,
     },
+}
+
+/// The providers the settings enable, by name.
+fn configured(p: &ProviderArgs) -> HashMap<String, Provider> {
+    let mut by_name = HashMap::new();
+
+    let oidc = |name: &str, issuer: String, id: &str, secret: &Secret, scopes: Vec<String>| {
+        Provider::Oidc(Box::new(oidc::OidcProvider::new(
+            name.to_owned(),
+            issuer,
+            id.to_owned(),
+            secret.clone(),
+            scopes,
+        )))
+    };
+    let default_scopes = || vec!["email".to_owned(), "profile".to_owned()];
+    for c in p.oidc_providers.iter().flat_map(|l| l.0.iter()) {
+        let scopes = c.scopes.clone().unwrap_or_else(default_scopes);
+        let mut provider = oidc(
+            &c.name,
+            c.issuer.clone(),
+            &c.client_id,
+            &c.client_secret,
+            scopes,
+        );
+        if let Provider::Oidc(p) = &mut provider {
+            p.native_client_ids = c.client_ids.clone();
+        }
+        by_name.insert(c.name.clone(), provider);
+    }
+    if let (Some(id), Some(secret)) = (&p.google_client_id, &p.google_client_secret) {
+        let issuer = "https://accounts.google.com".to_owned();
+        by_name.insert(
+            "google".into(),
+            oidc("google", issuer, id, secret, default_scopes()),
+        );
+    }
+    if let (Some(id), Some(secret), Some(tenant)) =
+        (&p.azure_client_id, &p.azure_client_secret, &p.azure_tenant)
+    {
+        let issuer = format!("https://login.microsoftonline.com/{tenant}/v2.0");
+        by_name.insert(
+            "azure".into(),
+            oidc("azure", issuer, id, secret, default_scopes()),
+        );
+    }
+    if let (Some(id), Some(secret)) = (&p.github_client_id, &p.github_client_secret) {
+        by_name.insert(
+            "github".into(),
+            Provider::GitHub(github::GitHubProvider::new(
+                id.clone(),
+                secret.clone(),
+                p.github_url.clone(),
+                p.github_api_url.clone(),
+            )),
+        );
+    }
+    by_name
 }

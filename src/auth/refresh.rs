@@ -100,57 +100,86 @@ impl Auth {
             self.salt_cache
                 .insert(row.session_id, row.user.id, &row.token_salt);
             self.end_unusable_session(&row, client).await?;
-            match standing {
-                Standing::Unknown => unreachable!("handled above"),
-                Standing::Current => {
-                    let next = token.next(&row.token_salt);
-                    let claims = self.claims_for(&self.pool, &row.user).await?;
-                    let rotated = store::sessions::rotate(
-                        &self.pool,
-                        row.session_id,
-                        row.token_counter,
-                        &next.hash(),
-                        client,
-                    )
-                    .await?;
-                    if rotated {
-                        crate::metrics::refresh("rotated");
-                        return self.issue(&claims, row.user, row.session_id, &next);
-                    }
-                }
+            let done = match standing {
+                Standing::Unknown => return Err(not_found()),
+                Standing::Current => self.rotate_current(row, &token, client).await?,
                 Standing::Superseded { lag, current } => {
-                    // When was the presented token superseded? Exact for the last two rotations.
-                    let superseded_at = match lag {
-                        1 => Some(row.rotated_at),
-                        2 => row.prev_rotated_at,
-                        _ => None,
-                    };
-                    // The database's clock, turned back by how long this request has waited.
-                    let waited = chrono::Duration::from_std(arrived.elapsed()).unwrap_or_default();
-                    let arrived_at = row.db_now - waited;
-                    let within = superseded_at.is_some_and(|at| {
-                        elapsed(arrived_at, at) <= self.config.sessions.refresh_token_reuse_interval
-                    });
-                    if !within {
-                        return Err(self
-                            .revoke_for_reuse(&row, lag, superseded_at, client)
-                            .await?);
-                    }
-                    // Converge on the current token, but only while the session is unchanged
-                    // (not revoked or rotated again meanwhile).
-                    let claims = self.claims_for(&self.pool, &row.user).await?;
-                    if store::sessions::touch(&self.pool, row.session_id, row.token_counter).await?
-                    {
-                        crate::metrics::refresh("converged");
-                        return self.issue(&claims, row.user, row.session_id, &current);
-                    }
+                    self.converge(row, lag, &current, arrived, client).await?
                 }
+            };
+            if let Some(session) = done {
+                return Ok(session);
             }
         }
         Err(Error::new(
             Code::Conflict,
             "Too many concurrent token refresh requests; retry",
         ))
+    }
+
+    /// Rotates the current `token` of `row`'s session; `None` if another request rotated it
+    /// meanwhile.
+    async fn rotate_current(
+        &self,
+        row: RefreshRow,
+        token: &RefreshToken,
+        client: &Client,
+    ) -> Result<Option<Session>> {
+        let next = token.next(&row.token_salt);
+        let claims = self.claims_for(&self.pool, &row.user).await?;
+        let rotated = store::sessions::rotate(
+            &self.pool,
+            row.session_id,
+            row.token_counter,
+            &next.hash(),
+            client,
+        )
+        .await?;
+        if !rotated {
+            return Ok(None);
+        }
+        crate::metrics::refresh("rotated");
+        self.issue(&claims, row.user, row.session_id, &next)
+            .map(Some)
+    }
+
+    /// A token `lag` rotations old: within the reuse interval (a racing tab, a retry after a
+    /// lost answer) the session's `current` token, unless the session changed meanwhile
+    /// (`None`); beyond it, theft: the session is revoked.
+    async fn converge(
+        &self,
+        row: RefreshRow,
+        lag: u64,
+        current: &RefreshToken,
+        arrived: Instant,
+        client: &Client,
+    ) -> Result<Option<Session>> {
+        // When was the presented token superseded? Exact for the last two rotations.
+        let superseded_at = match lag {
+            1 => Some(row.rotated_at),
+            2 => row.prev_rotated_at,
+            _ => None,
+        };
+        // The database's clock, turned back by how long this request has waited.
+        let waited = chrono::Duration::from_std(arrived.elapsed()).unwrap_or_default();
+        let arrived_at = row.db_now - waited;
+        let within = superseded_at.is_some_and(|at| {
+            elapsed(arrived_at, at) <= self.config.sessions.refresh_token_reuse_interval
+        });
+        if !within {
+            return Err(self
+                .revoke_for_reuse(&row, lag, superseded_at, client)
+                .await?);
+        }
+        // Converge on the current token, but only while the session is unchanged (not
+        // revoked or rotated again meanwhile).
+        let claims = self.claims_for(&self.pool, &row.user).await?;
+        if !store::sessions::touch(&self.pool, row.session_id, row.token_counter).await? {
+            return Ok(None);
+        }
+        crate::metrics::refresh("converged");
+        self.issue(&claims, row.user, row.session_id, current)
+            .map(Some)
     }
 
     /// The common case, when this instance knows the session's salt: one statement checks

@@ -60,11 +60,11 @@ impl Auth {
     }
 
     /// `POST /signup`: creates a user with `data` as `user_metadata`.
-    pub async fn sign_up(&self, req: SignUpRequest, client: &Client) -> Result<SignedUp> {
+    pub async fn sign_up(&self, mut req: SignUpRequest, client: &Client) -> Result<SignedUp> {
         self.check_sign_up_allowed()?;
         self.limits.sign_in.check(client).await?;
         let email = normalize_email(&req.email)?;
-        let metadata = validate_metadata(req.data, "data")?.unwrap_or_else(|| json!({}));
+        let metadata = validate_metadata(req.data.take(), "data")?.unwrap_or_else(|| json!({}));
         let confirm = self.config.mail.email_confirmation_required;
         // A refused password must not use up the address's allowance of messages.
         self.hasher.check_new(req.password.expose())?;
@@ -99,49 +99,63 @@ impl Auth {
             ));
         };
         store::passwords::set(&mut *tx, user.id, &hash).await?;
-        if confirm {
-            let token = TokenRequest {
-                user: &user,
-                kind: TokenKind::Confirmation,
-                recipient: &user.email,
-                redirect_to: req.redirect_to.as_deref(),
-                challenge: req.challenge.as_ref(),
-            };
-            self.issue_token(&mut tx, token, true).await?;
-            audit::record(
-                &mut *tx,
-                event::SIGN_UP,
-                Some(user.id),
-                None,
-                client,
-                json!({}),
-            )
-            .await?;
-            tx.commit().await?;
-            self.mailer.wake();
-            return Ok(SignedUp::ConfirmationSent(user));
-        }
-        if let (true, Some(challenge)) = (req.code_instead_of_session, &req.challenge) {
-            let code = self
-                .issue_auth_code(&mut tx, user.id, challenge, "password", None)
-                .await?;
-            audit::record(
-                &mut *tx,
-                event::SIGN_UP,
-                Some(user.id),
-                None,
-                client,
-                json!({}),
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(SignedUp::Code(code));
-        }
-        let opened = self
-            .open_session_for(&mut tx, user, client, "sign_up")
-            .await?;
+        self.welcome(tx, user, &req, client).await
+    }
+
+    /// What a new account gets, in the transaction that created it: the message confirming
+    /// its address, a code for its PKCE client, or a session.
+    async fn welcome(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        user: User,
+        req: &SignUpRequest,
+        client: &Client,
+    ) -> Result<SignedUp> {
+        let confirm = self.config.mail.email_confirmation_required;
+        let code_challenge = req
+            .challenge
+            .as_ref()
+            .filter(|_| req.code_instead_of_session);
+        let user_id = user.id;
+        let answer = match (confirm, code_challenge) {
+            (true, _) => {
+                let token = TokenRequest::to_user(
+                    &user,
+                    TokenKind::Confirmation,
+                    req.redirect_to.as_deref(),
+                    req.challenge.as_ref(),
+                );
+                self.issue_token(&mut tx, token, true).await?;
+                SignedUp::ConfirmationSent(user)
+            }
+            (false, Some(challenge)) => {
+                let code = self
+                    .issue_auth_code(&mut tx, user.id, challenge, "password", None)
+                    .await?;
+                SignedUp::Code(code)
+            }
+            (false, None) => {
+                let opened = self
+                    .open_session_for(&mut tx, user, client, "sign_up")
+                    .await?;
+                tx.commit().await?;
+                return Ok(SignedUp::Session(opened.finish(self)?));
+            }
+        };
+        audit::record(
+            &mut *tx,
+            event::SIGN_UP,
+            Some(user_id),
+            None,
+            client,
+            json!({}),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(SignedUp::Session(opened.finish(self)?))
+        if confirm {
+            self.mailer.wake();
+        }
+        Ok(answer)
     }
 
     /// With confirmation required, a sign-up for an address that has an account answers as

@@ -35,18 +35,12 @@ impl Auth {
         let existing = store::users::find_by_email(&mut *tx, &email).await?;
         let (user, kind, recipient) = match req.link_type.as_str() {
             "signup" => {
-                let password = req
-                    .password
-                    .ok_or_else(|| Error::validation_failed("password is required for a signup link"))?;
-                let hash = self.hasher.hash_new(&password).await?;
-                let user = match existing {
-                    Some(_) => return Err(email_exists()),
-                    None => self
-                        .insert_unconfirmed(&mut tx, &email, req.data, false)
-                        .await?
-                        .ok_or_else(email_exists)?,
-                };
-                store::passwords::set(&mut *tx, user.id, &hash).await?;
+                if existing.is_some() {
+                    return Err(email_exists());
+                }
+                let user = self
+                    .new_signup(&mut tx, &email, req.password, req.data)
+                    .await?;
                 (user, TokenKind::Confirmation, email.clone())
             }
             "invite" => {
@@ -71,22 +65,11 @@ impl Auth {
             }
             "email_change_current" | "email_change_new" => {
                 let user = existing.ok_or_else(Error::user_not_found)?;
-                let new_email = normalize_email(
-                    req.new_email
-                        .as_deref()
-                        .ok_or_else(|| Error::validation_failed("new_email is required"))?,
-                )?;
-                if store::users::find_by_email(&mut *tx, &new_email)
-                    .await?
-                    .is_some()
-                {
-                    return Err(email_exists());
-                }
-                store::users::set_email_change(&mut *tx, user.id, Some(&new_email)).await?;
-                let user = User {
-                    email_change: Some(new_email.clone()),
-                    ..user
-                };
+                let new_email = req
+                    .new_email
+                    .as_deref()
+                    .ok_or_else(|| Error::validation_failed("new_email is required"))?;
+                let (user, new_email) = self.start_email_change(&mut tx, user, new_email).await?;
                 if req.link_type == "email_change_new" {
                     (user, TokenKind::EmailChangeNew, new_email)
                 } else {
@@ -109,5 +92,46 @@ impl Auth {
         let issued = self.issue_token(&mut tx, token, false).await?;
         tx.commit().await?;
         Ok((user, issued))
+    }
+
+    /// The unconfirmed account a signup link confirms, with its password.
+    async fn new_signup(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        email: &str,
+        password: Option<Secret>,
+        data: Option<Value>,
+    ) -> Result<User> {
+        let password = password
+            .ok_or_else(|| Error::validation_failed("password is required for a signup link"))?;
+        let hash = self.hasher.hash_new(&password).await?;
+        let user = self
+            .insert_unconfirmed(&mut *tx, email, data, false)
+            .await?
+            .ok_or_else(email_exists)?;
+        store::passwords::set(&mut *tx, user.id, &hash).await?;
+        Ok(user)
+    }
+
+    /// Records `new_email` as the user's pending address change.
+    async fn start_email_change(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: User,
+        new_email: &str,
+    ) -> Result<(User, String)> {
+        let new_email = normalize_email(new_email)?;
+        if store::users::find_by_email(&mut *tx, &new_email)
+            .await?
+            .is_some()
+        {
+            return Err(email_exists());
+        }
+        store::users::set_email_change(&mut *tx, user.id, Some(&new_email)).await?;
+        let user = User {
+            email_change: Some(new_email.clone()),
+            ..user
+        };
+        Ok((user, new_email))
     }
 }

@@ -74,13 +74,7 @@ impl Auth {
                 .await?
                 .ok_or_else(email_exists)?,
         };
-        let token = TokenRequest {
-            user: &user,
-            kind: TokenKind::Invite,
-            recipient: &user.email,
-            redirect_to,
-            challenge: None,
-        };
+        let token = TokenRequest::to_user(&user, TokenKind::Invite, redirect_to, None);
         self.issue_token(&mut tx, token, true).await?;
         audit::record(
             &mut *tx,

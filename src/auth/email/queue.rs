@@ -164,13 +164,12 @@ impl Auth {
                 },
                 Some(user),
             ) => {
-                let token = TokenRequest {
-                    user: &user,
-                    kind: TokenKind::MagicLink,
-                    recipient: &user.email,
-                    redirect_to: redirect_to.as_deref(),
-                    challenge: challenge.as_ref(),
-                };
+                let token = TokenRequest::to_user(
+                    &user,
+                    TokenKind::MagicLink,
+                    redirect_to.as_deref(),
+                    challenge.as_ref(),
+                );
                 self.issue_token(tx, token, true).await?;
             }
             (
@@ -188,32 +187,38 @@ impl Auth {
             (Requested::ResendConfirmation { redirect_to }, Some(user))
                 if user.email_confirmed_at.is_none() =>
             {
-                let token = TokenRequest {
-                    user: &user,
-                    kind: TokenKind::Confirmation,
-                    recipient: &user.email,
-                    redirect_to: redirect_to.as_deref(),
-                    challenge: None,
-                };
+                let token = TokenRequest::to_user(
+                    &user,
+                    TokenKind::Confirmation,
+                    redirect_to.as_deref(),
+                    None,
+                );
                 self.issue_token(tx, token, true).await?;
             }
             (Requested::ResendEmailChange { redirect_to }, Some(user)) => {
-                if let Some(new_email) = user.email_change.clone() {
-                    if self.reserve_send(&new_email).await.is_ok() {
-                        self.queue_email_change(
-                            tx,
-                            &user,
-                            &new_email,
-                            redirect_to.as_deref(),
-                            None,
-                            client,
-                        )
-                        .await?;
-                    }
-                }
+                self.resend_email_change(tx, &user, redirect_to.as_deref(), client)
+                    .await?
             }
             // Nobody to write to, or nothing to resend.
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// The messages of a pending email change again, if the new address's allowance lets.
+    async fn resend_email_change(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: &User,
+        redirect_to: Option<&str>,
+        client: &Client,
+    ) -> Result<()> {
+        let Some(new_email) = &user.email_change else {
+            return Ok(());
+        };
+        if self.reserve_send(new_email).await.is_ok() {
+            self.queue_email_change(tx, user, new_email, redirect_to, None, client)
+                .await?;
         }
         Ok(())
     }
@@ -226,13 +231,12 @@ impl Auth {
         challenge: Option<Challenge>,
         client: &Client,
     ) -> Result<()> {
-        let token = TokenRequest {
+        let token = TokenRequest::to_user(
             user,
-            kind: TokenKind::Recovery,
-            recipient: &user.email,
-            redirect_to: redirect_to.as_deref(),
-            challenge: challenge.as_ref(),
-        };
+            TokenKind::Recovery,
+            redirect_to.as_deref(),
+            challenge.as_ref(),
+        );
         self.issue_token(tx, token, true).await?;
         audit::record(
             &mut *tx,
@@ -273,13 +277,12 @@ impl Auth {
         let Some(user) = store::users::insert(&mut *tx, &new).await? else {
             return Ok(());
         };
-        let token = TokenRequest {
-            user: &user,
-            kind: TokenKind::MagicLink,
-            recipient: &user.email,
-            redirect_to: redirect_to.as_deref(),
-            challenge: challenge.as_ref(),
-        };
+        let token = TokenRequest::to_user(
+            &user,
+            TokenKind::MagicLink,
+            redirect_to.as_deref(),
+            challenge.as_ref(),
+        );
         self.issue_token(tx, token, true).await?;
         audit::record(
             &mut *tx,

@@ -89,6 +89,36 @@ impl Auth {
         browser_secrets: &[String],
         client: &Client,
     ) -> std::result::Result<ExternalOutcome, (Error, Option<String>)> {
+        let found = self.take_state(state, browser_secrets).await?;
+        let back = || Some(found.redirect_to.clone());
+        let external = self
+            .exchange_code(&found, code, iss, client)
+            .await
+            .map_err(|e| (e, back()))?;
+        let challenge = match (found.code_challenge, found.code_challenge_method) {
+            (Some(challenge), Some(method)) => Some(Challenge { challenge, method }),
+            _ => None,
+        };
+        let redirect_to = found.redirect_to;
+        match self
+            .sign_in_external(external, found.link_user_id, challenge, client)
+            .await
+        {
+            Ok(Signed::Session(session)) => Ok(ExternalOutcome::Session {
+                session,
+                redirect_to,
+            }),
+            Ok(Signed::Code(code)) => Ok(ExternalOutcome::Code { code, redirect_to }),
+            Err(e) => Err((e, Some(redirect_to))),
+        }
+    }
+
+    /// Uses up `state`: it must be live and, for a sign-in, this browser's.
+    async fn take_state(
+        &self,
+        state: &str,
+        browser_secrets: &[String],
+    ) -> std::result::Result<store::oauth_states::State, (Error, Option<String>)> {
         let invalid_state = || {
             Error::new(
                 Code::BadOauthState,
@@ -99,33 +129,40 @@ impl Auth {
             .await
             .map_err(|e| (e.into(), None))?
             .ok_or_else(|| (invalid_state(), None))?;
-        let back = Some(found.redirect_to.clone());
         let same_browser = browser_secrets
             .iter()
             .any(|b| sha256(b)[..] == found.browser_hash[..]);
         // Linking starts with an API call (no cookie reaches the browser); the state is the
         // signed-in user's, so only sign-ins are bound to the browser.
         if !found.live || (found.link_user_id.is_none() && !same_browser) {
-            return Err((invalid_state(), back));
+            return Err((invalid_state(), Some(found.redirect_to)));
         }
+        Ok(found)
+    }
+
+    /// The provider's user for the authorization `code` of the sign-in `found` started; a
+    /// failure is audited.
+    async fn exchange_code(
+        &self,
+        found: &store::oauth_states::State,
+        code: &str,
+        iss: Option<&str>,
+        client: &Client,
+    ) -> Result<ExternalUser> {
         let providers = &self.providers;
-        let provider = providers
-            .get(&found.provider)
-            .map_err(|e| (e, back.clone()))?;
-        if let (Provider::Oidc(p), Some(iss)) = (provider, iss) {
+        let provider = providers.get(&found.provider)?;
+        let external = match provider {
             // RFC 9207: an answer from another issuer than the one this sign-in went to is a
             // mix-up attack, or a misconfiguration; either way the code is not sent anywhere.
-            if iss.trim_end_matches('/') != p.issuer.trim_end_matches('/') {
-                let e = Error::new(
+            Provider::Oidc(p)
+                if iss
+                    .is_some_and(|i| i.trim_end_matches('/') != p.issuer.trim_end_matches('/')) =>
+            {
+                Err(Error::new(
                     Code::BadOauthState,
                     "The answer comes from another issuer than the sign-in went to",
-                );
-                self.audit_external_failure(&found.provider, &e, client)
-                    .await;
-                return Err((e, back));
+                ))
             }
-        }
-        let external = match provider {
             Provider::Oidc(p) => p
                 .finish(
                     &providers.http,
@@ -146,30 +183,11 @@ impl Auth {
                 .await
                 .map_err(provider_down),
         };
-        let external = match external {
-            Ok(e) => e,
-            Err(e) => {
-                self.audit_external_failure(&found.provider, &e, client)
-                    .await;
-                return Err((e, back));
-            }
-        };
-        let challenge = match (found.code_challenge, found.code_challenge_method) {
-            (Some(challenge), Some(method)) => Some(Challenge { challenge, method }),
-            _ => None,
-        };
-        let redirect_to = found.redirect_to;
-        match self
-            .sign_in_external(external, found.link_user_id, challenge, client)
-            .await
-        {
-            Ok(Signed::Session(session)) => Ok(ExternalOutcome::Session {
-                session,
-                redirect_to,
-            }),
-            Ok(Signed::Code(code)) => Ok(ExternalOutcome::Code { code, redirect_to }),
-            Err(e) => Err((e, Some(redirect_to))),
+        if let Err(e) = &external {
+            self.audit_external_failure(&found.provider, e, client)
+                .await;
         }
+        external
     }
 
     /// The provider sent the browser back without a code (refused or cancelled): uses up the

@@ -17,6 +17,9 @@ use crate::{
 };
 
 impl Auth {
+    /// The user `external` signs in as: the one its identity belongs to; or, for a new
+    /// identity, the user linking it (`link_user_id`), the account of the address it proves,
+    /// or a new account. A new identity is recorded and audited.
     pub(super) async fn resolve_external_user(
         &self,
         tx: &mut sqlx::PgConnection,
@@ -45,100 +48,137 @@ impl Auth {
                 .await?
                 .ok_or_else(Error::user_not_found);
         }
-        let (user, event) = if let Some(user_id) = link_user_id {
-            let user = store::users::find_by_id(&mut *tx, user_id)
-                .await?
-                .ok_or_else(Error::session_not_found)?;
-            (user, event::IDENTITY_LINKED)
-        } else if let Some(existing) = match &email {
-            Some(e) => store::users::find_by_email(&mut *tx, e).await?,
-            None => None,
-        } {
-            if !external.email_verified {
-                // Never link on an address the provider has not verified: that would hand
-                // the account to whoever typed it there.
-                return Err(Error::new(Code::EmailExists,
-                    "An account with this email address exists; sign in to it and link this provider",
-                ));
-            }
-            // The provider proves the address: whatever was set up in the account before
-            // (perhaps by someone else) goes, unless the address was proven already.
-            let existing = store::users::find_by_id_for_update(&mut *tx, existing.id)
-                .await?
-                .filter(|u| Some(&u.email) == email.as_ref())
-                // Changed address (or gone) since it was looked up: nothing vouched for.
-                .ok_or_else(|| {
-                    Error::new(Code::Conflict, "The account changed meanwhile; try again")
-                })?;
-            let existing = self
-                .address_proven(&mut *tx, existing, Proof::Provider, client)
-                .await?;
-            (existing, event::IDENTITY_LINKED)
-        } else {
-            let address = email.as_deref().ok_or_else(|| {
-                Error::new(
-                    Code::EmailAddressInvalid,
-                    "The identity provider gave no usable email address",
-                )
-            })?;
-            if !external.email_verified && self.config.mail.email_confirmation_required {
-                // Addresses must be proven before an account opens; this provider did not.
-                return Err(Error::new(Code::ProviderEmailNeedsVerification,
-                    "The identity provider has not verified this email address; verify it there, or sign up with it by email",
-                ));
-            }
-            let new = NewUser {
-                id: Uuid::new_v4(),
-                email: address,
-                default_role: &self.config.accounts.default_role,
-                allowed_roles: &self.config.accounts.default_allowed_roles,
-                user_metadata: &json!({}),
-                app_metadata: &json!({}),
-                enabled: true,
-                email_confirmed: external.email_verified,
-                email_verified: external.email_verified,
-                invited: false,
-            };
-            if self.config.accounts.disable_signup {
-                return Err(Error::signup_disabled());
-            }
-            let user = store::users::insert(&mut *tx, &new)
-                .await?
-                .ok_or_else(|| Error::new(Code::EmailExists, "Email address taken"))?;
-            store::users::set_email_identity(&mut *tx, user.id, false).await?;
-            (user, event::SIGN_UP)
+        let existing = match (&email, link_user_id) {
+            (Some(e), None) => store::users::find_by_email(&mut *tx, e).await?,
+            _ => None,
         };
-        let identity_id = store::identities::insert(
-            &mut *tx,
-            &NewIdentity {
-                user_id: user.id,
-                provider: &external.provider,
-                provider_id: &external.subject,
-                identity_data: &external.data,
-                email: email.as_deref(),
-            },
-        )
-        .await?
-        .ok_or_else(|| {
-            Error::new(
-                Code::IdentityAlreadyExists,
-                "This identity was linked at the same moment by another sign-in; try again",
-            )
-        })?;
-        self.keep_provider_tokens(&mut *tx, identity_id, external)
+        let (user, event) = match (link_user_id, existing) {
+            (Some(user_id), _) => {
+                let user = store::users::find_by_id(&mut *tx, user_id)
+                    .await?
+                    .ok_or_else(Error::session_not_found)?;
+                (user, event::IDENTITY_LINKED)
+            }
+            (None, Some(existing)) => {
+                let user = self
+                    .claim_account(tx, existing, external, email.as_deref(), client)
+                    .await?;
+                (user, event::IDENTITY_LINKED)
+            }
+            (None, None) => (
+                self.open_account(tx, external, email.as_deref()).await?,
+                event::SIGN_UP,
+            ),
+        };
+        self.attach_identity(tx, &user, external, email.as_deref(), event, client)
             .await?;
-        audit::record(
-            &mut *tx,
-            event,
-            Some(user.id),
-            None,
-            client,
-            json!({"provider": external.provider}),
-        )
-        .await?;
         store::users::find_by_id(&mut *tx, user.id)
             .await?
             .ok_or_else(Error::user_not_found)
+    }
+
+    /// The account of the address a new identity comes with, if its provider verified the
+    /// address: a proof of the address, which removes whatever was set up in the account
+    /// before (perhaps by someone else) unless the address was proven already.
+    async fn claim_account(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        existing: User,
+        external: &ExternalUser,
+        email: Option<&str>,
+        client: &Client,
+    ) -> Result<User> {
+        if !external.email_verified {
+            // Never link on an address the provider has not verified: that would hand the
+            // account to whoever typed it there.
+            return Err(Error::new(
+                Code::EmailExists,
+                "An account with this email address exists; sign in to it and link this provider",
+            ));
+        }
+        let existing = store::users::find_by_id_for_update(&mut *tx, existing.id)
+            .await?
+            .filter(|u| Some(u.email.as_str()) == email)
+            // Changed address (or gone) since it was looked up: nothing vouched for.
+            .ok_or_else(|| {
+                Error::new(Code::Conflict, "The account changed meanwhile; try again")
+            })?;
+        self.address_proven(&mut *tx, existing, Proof::Provider, client)
+            .await
+    }
+
+    /// A new account for a new identity (sign-up rules apply).
+    async fn open_account(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        external: &ExternalUser,
+        email: Option<&str>,
+    ) -> Result<User> {
+        let address = email.ok_or_else(|| {
+            Error::new(
+                Code::EmailAddressInvalid,
+                "The identity provider gave no usable email address",
+            )
+        })?;
+        if !external.email_verified && self.config.mail.email_confirmation_required {
+            // Addresses must be proven before an account opens; this provider did not.
+            return Err(Error::new(
+                Code::ProviderEmailNeedsVerification,
+                "The identity provider has not verified this email address; verify it there, or sign up with it by email",
+            ));
+        }
+        if self.config.accounts.disable_signup {
+            return Err(Error::signup_disabled());
+        }
+        let new = NewUser {
+            id: Uuid::new_v4(),
+            email: address,
+            default_role: &self.config.accounts.default_role,
+            allowed_roles: &self.config.accounts.default_allowed_roles,
+            user_metadata: &json!({}),
+            app_metadata: &json!({}),
+            enabled: true,
+            email_confirmed: external.email_verified,
+            email_verified: external.email_verified,
+            invited: false,
+        };
+        let user = store::users::insert(&mut *tx, &new)
+            .await?
+            .ok_or_else(|| Error::new(Code::EmailExists, "Email address taken"))?;
+        store::users::set_email_identity(&mut *tx, user.id, false).await?;
+        Ok(user)
+    }
+
+    /// Records `external` as an identity of `user`, with its provider tokens, and audits it.
+    async fn attach_identity(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: &User,
+        external: &ExternalUser,
+        email: Option<&str>,
+        event: &'static str,
+        client: &Client,
+    ) -> Result<()> {
+        let identity = NewIdentity {
+            user_id: user.id,
+            provider: &external.provider,
+            provider_id: &external.subject,
+            identity_data: &external.data,
+            email,
+        };
+        let identity_id = store::identities::insert(&mut *tx, &identity)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    Code::IdentityAlreadyExists,
+                    "This identity was linked at the same moment by another sign-in; try again",
+                )
+            })?;
+        self.keep_provider_tokens(&mut *tx, identity_id, external)
+            .await?;
+        let detail = json!({"provider": external.provider});
+        audit::record(&mut *tx, event, Some(user.id), None, client, detail).await?;
+        Ok(())
     }
 
     /// `DELETE /user/identities/{id}`: unlinks one of the user's external identities, unless

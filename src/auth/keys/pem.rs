@@ -21,28 +21,10 @@ impl Key {
 
     /// Parses a PEM key: PKCS#8, PKCS#1 (RSA) or SEC1 (P-256) private keys, or SPKI public keys.
     pub fn from_pem(pem: &str, need_private: bool, source: String) -> anyhow::Result<Self> {
-        use ed25519_dalek::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _};
         use rsa::pkcs1::{DecodeRsaPrivateKey as _, DecodeRsaPublicKey as _};
         let pem = pem.trim();
         let material = if pem.starts_with("-----BEGIN PRIVATE KEY-----") {
-            if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-                Material::Ed25519 {
-                    public: k.verifying_key(),
-                    private: Some(k),
-                }
-            } else if let Ok(k) = p256::SecretKey::from_pkcs8_pem(pem) {
-                Material::P256 {
-                    public: k.public_key(),
-                    private: Some(k),
-                }
-            } else if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
-                Material::Rsa {
-                    public: k.to_public_key(),
-                    private: Some(Box::new(k)),
-                }
-            } else {
-                bail!("unsupported PKCS#8 private key: use RSA, EC P-256 or Ed25519");
-            }
+            pkcs8_private(pem)?
         } else if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
             let k = rsa::RsaPrivateKey::from_pkcs1_pem(pem)
                 .context("invalid PKCS#1 RSA private key")?;
@@ -61,24 +43,7 @@ impl Key {
             if need_private {
                 bail!("this is a public key; the signing key must be a private key");
             }
-            if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
-                Material::Ed25519 {
-                    public: k,
-                    private: None,
-                }
-            } else if let Ok(k) = p256::PublicKey::from_public_key_pem(pem) {
-                Material::P256 {
-                    public: k,
-                    private: None,
-                }
-            } else if let Ok(k) = rsa::RsaPublicKey::from_public_key_pem(pem) {
-                Material::Rsa {
-                    public: k,
-                    private: None,
-                }
-            } else {
-                bail!("unsupported public key: use RSA, EC P-256 or Ed25519");
-            }
+            spki_public(pem)?
         } else if pem.starts_with("-----BEGIN RSA PUBLIC KEY-----") && !need_private {
             Material::Rsa {
                 public: rsa::RsaPublicKey::from_pkcs1_pem(pem)
@@ -117,4 +82,50 @@ pub fn write_private_file(path: &PathBuf, contents: &str) -> anyhow::Result<()> 
         .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(contents.as_bytes())?;
     Ok(())
+}
+
+/// A PKCS#8 private key of any of the three algorithms.
+fn pkcs8_private(pem: &str) -> anyhow::Result<Material> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+        Ok(Material::Ed25519 {
+            public: k.verifying_key(),
+            private: Some(k),
+        })
+    } else if let Ok(k) = p256::SecretKey::from_pkcs8_pem(pem) {
+        Ok(Material::P256 {
+            public: k.public_key(),
+            private: Some(k),
+        })
+    } else if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
+        Ok(Material::Rsa {
+            public: k.to_public_key(),
+            private: Some(Box::new(k)),
+        })
+    } else {
+        bail!("unsupported PKCS#8 private key: use RSA, EC P-256 or Ed25519");
+    }
+}
+
+/// An SPKI public key of any of the three algorithms.
+fn spki_public(pem: &str) -> anyhow::Result<Material> {
+    use ed25519_dalek::pkcs8::DecodePublicKey as _;
+    if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(pem) {
+        Ok(Material::Ed25519 {
+            public: k,
+            private: None,
+        })
+    } else if let Ok(k) = p256::PublicKey::from_public_key_pem(pem) {
+        Ok(Material::P256 {
+            public: k,
+            private: None,
+        })
+    } else if let Ok(k) = rsa::RsaPublicKey::from_public_key_pem(pem) {
+        Ok(Material::Rsa {
+            public: k,
+            private: None,
+        })
+    } else {
+        bail!("unsupported public key: use RSA, EC P-256 or Ed25519");
+    }
 }

@@ -22,7 +22,7 @@ use crate::{
     api::OwnSession,
     auth::{LogoutScope, SelfUpdate},
     client::Client,
-    error::{Error, Kind, Result},
+    error::{Code, Error, Kind, Result},
     http::ui::Ui,
     http::{extract::Arrival, redirect},
     secret::Secret,
@@ -270,36 +270,39 @@ async fn change_password(
     {
         Ok(_) => back(&app, "password_changed"),
         Err(e)
-            if matches!(
-                e.kind,
-                Kind::Validation
-                    | Kind::BadRequest
-                    | Kind::RateLimited
-                    | Kind::Unauthorized
-                    | Kind::InvalidGrant
-            ) =>
+            if e.is_bad_input()
+                || matches!(
+                    e.kind,
+                    Kind::RateLimited | Kind::Unauthorized | Kind::InvalidGrant
+                ) =>
         {
-            let field = if e.code == crate::error::Code::WeakPassword {
-                "password"
-            } else {
-                "current_password"
-            };
-            let errors = minijinja::Value::from_iter([(field, e.message.to_string())]);
-            let status = super::super::error::status(e.kind);
-            render_account(
-                &app,
-                &headers,
-                &v,
-                status,
-                None,
-                Some("The password was not changed."),
-                errors,
-            )
-            .await
+            password_refused(&app, &headers, &v, &e).await
         }
         Err(e) => error_page(&app, &headers, &e),
     };
     kept(&app, &v, response)
+}
+
+/// The account page again, saying why the new password was refused, beside the field it is
+/// about.
+async fn password_refused(app: &Ui, headers: &HeaderMap, v: &Visitor, e: &Error) -> Response {
+    let field = if e.code == Code::WeakPassword {
+        "password"
+    } else {
+        "current_password"
+    };
+    let errors = minijinja::Value::from_iter([(field, e.message.to_string())]);
+    let status = super::super::error::status(e.kind);
+    render_account(
+        app,
+        headers,
+        v,
+        status,
+        None,
+        Some("The password was not changed."),
+        errors,
+    )
+    .await
 }
 
 async fn end_session(
@@ -315,7 +318,7 @@ async fn end_session(
         Err(response) => return response,
     };
     let result: Result<()> = async {
-        let id = Uuid::parse_str(&id).map_err(|_| Error::validation_failed("no such session"))?;
+        let id = Uuid::parse_str(&id).map_err(|_| Error::no_such_session())?;
         app.auth
             .end_own_session(v.user.id, id, v.session_id, &client)
             .await
@@ -324,9 +327,7 @@ async fn end_session(
     let response = match result {
         // Already gone counts as done: the list is what the visitor asked to change.
         Ok(()) => back(&app, "session_ended"),
-        Err(e) if matches!(e.kind, Kind::NotFound | Kind::BadRequest) => {
-            back(&app, "session_ended")
-        }
+        Err(e) if e.code == Code::NoSuchSession => back(&app, "session_ended"),
         Err(e) => error_page(&app, &headers, &e),
     };
     kept(&app, &v, response)

@@ -155,12 +155,7 @@ async fn sign_in(
             "Confirm your email address first: follow the link in the message we sent you.",
             context! {},
         ),
-        Err(e)
-            if matches!(
-                e.kind,
-                Kind::RateLimited | Kind::Validation | Kind::BadRequest
-            ) =>
-        {
+        Err(e) if e.kind == Kind::RateLimited || e.is_bad_input() => {
             again(super::super::error::status(e.kind), &e.message, context! {})
         }
         Err(e) => error_page(&app, &headers, &e),
@@ -241,7 +236,7 @@ async fn sign_up(
             "This address cannot be used for a new account. If it is yours, sign in or reset your password.",
             context! {},
         ),
-        Err(e) if matches!(e.kind, Kind::RateLimited | Kind::BadRequest) => {
+        Err(e) if e.kind == Kind::RateLimited || e.is_bad_input() => {
             again(super::super::error::status(e.kind), &e.message, context! {})
         }
         Err(e) => error_page(&app, &headers, &e),

@@ -105,7 +105,7 @@ async fn forgot(
                 None,
             )
         }
-        Err(e) if e.kind == Kind::Validation || e.kind == Kind::BadRequest => again(
+        Err(e) if e.is_bad_input() => again(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Check the email address.",
             context! { email => e.message.as_ref() },
@@ -194,7 +194,7 @@ async fn reset(
         Ok(_) => redirect::see_other(&format!("{}?notice=password_changed", account_url(&app))),
         // The link signed in too long ago to set a password without the current one.
         Err(e) if e.code == Code::ReauthenticationNeeded => link_expired(&app, &headers),
-        Err(e) if matches!(e.kind, Kind::Validation | Kind::BadRequest) => {
+        Err(e) if e.is_bad_input() => {
             let vars = context! { title => RESET, email => v.user.email.clone(), error => e.message.as_ref(), errors => context! { password => e.message.as_ref() } };
             page(
                 &app,
