@@ -110,14 +110,14 @@ impl App {
     }
 
     /// Keeps the session cache in step with the database (when the cache is on).
-    pub fn start_session_listener(&self) {
-        if self.config.sessions.session_cache_size > 0 {
+    pub fn start_session_listener(&self) -> Option<JoinHandle<()>> {
+        (self.config.sessions.session_cache_size > 0).then(|| {
             tokio::spawn(crate::auth::session_cache::run_listener(
                 self.pool().clone(),
                 self.config.db.db_schema.clone(),
                 self.auth.session_cache.clone(),
-            ));
-        }
+            ))
+        })
     }
 
     /// Starts the background work of a running server: housekeeping, email requests and

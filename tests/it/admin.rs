@@ -8,15 +8,12 @@ use std::{io::Write, process::Stdio};
 use crate::common::{str_of, TestApp, PASSWORD, SECRET};
 use axum::http::{header, Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::{
-    postgres::{PgConnectOptions, PgPoolOptions},
-    PgPool,
-};
+use sqlx::PgPool;
 
 const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
 
-async fn admin_app(opts: PgConnectOptions) -> TestApp {
-    common::app(opts, &["--admin-secret", ADMIN]).await
+async fn admin_app(db: &PgPool) -> TestApp {
+    common::app(db, &["--admin-secret", ADMIN]).await
 }
 
 async fn admin(app: &TestApp, method: Method, uri: &str, body: Option<Value>) -> common::Response {
@@ -24,8 +21,8 @@ async fn admin(app: &TestApp, method: Method, uri: &str, body: Option<Value>) ->
 }
 
 #[sqlx::test(migrations = false)]
-async fn admin_api_rejects_missing_or_wrong_secrets(_: PgPoolOptions, opts: PgConnectOptions) {
-    let off = common::app(opts.clone(), &[]).await;
+async fn admin_api_rejects_missing_or_wrong_secrets(db: PgPool) {
+    let off = common::app(&db, &[]).await;
     assert_eq!(
         off.call(Method::GET, "/admin/users", Some(ADMIN), None)
             .await
@@ -33,7 +30,7 @@ async fn admin_api_rejects_missing_or_wrong_secrets(_: PgPoolOptions, opts: PgCo
         StatusCode::NOT_FOUND,
         "no admin API without the setting"
     );
-    let app = admin_app(opts).await;
+    let app = admin_app(&db).await;
     let s = app.signup("user@example.com").await;
     let user_at = str_of(&s.body, "access_token");
     let uid = str_of(&s.body["user"], "id");
@@ -80,8 +77,8 @@ async fn admin_api_rejects_missing_or_wrong_secrets(_: PgPoolOptions, opts: PgCo
 use hasura_jwt_auth::config::Config;
 
 #[sqlx::test(migrations = false)]
-async fn admin_creates_lists_updates_and_deletes_users(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = admin_app(opts).await;
+async fn admin_creates_lists_updates_and_deletes_users(db: PgPool) {
+    let app = admin_app(&db).await;
     let res = admin(&app, Method::POST, "/admin/users", Some(json!({
         "email": "Editor@Example.com", "password": PASSWORD, "email_confirm": true,
         "user_metadata": {"name": "Ed"}, "app_metadata": {"default_role": "editor", "allowed_roles": ["user", "editor"], "plan": "pro"}
@@ -283,8 +280,8 @@ async fn admin_creates_lists_updates_and_deletes_users(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn disabling_or_banning_kills_sessions_at_once(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = admin_app(opts).await;
+async fn disabling_or_banning_kills_sessions_at_once(db: PgPool) {
+    let app = admin_app(&db).await;
     let s = app.signup("refreshing@example.com").await;
     let id = str_of(&s.body["user"], "id").to_owned();
     // The user is actively refreshing.
@@ -414,8 +411,8 @@ async fn disabling_or_banning_kills_sessions_at_once(_: PgPoolOptions, opts: PgC
 }
 
 #[sqlx::test(migrations = false)]
-async fn admin_lists_and_revokes_sessions(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = admin_app(opts).await;
+async fn admin_lists_and_revokes_sessions(db: PgPool) {
+    let app = admin_app(&db).await;
     let s = app.signup("sessions@example.com").await;
     let id = str_of(&s.body["user"], "id").to_owned();
     app.sign_in("sessions@example.com", PASSWORD).await;
@@ -489,11 +486,8 @@ async fn admin_lists_and_revokes_sessions(_: PgPoolOptions, opts: PgConnectOptio
 }
 
 #[sqlx::test(migrations = false)]
-async fn audit_log_records_security_events_without_secrets(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = admin_app(opts).await;
+async fn audit_log_records_security_events_without_secrets(db: PgPool) {
+    let app = admin_app(&db).await;
     let s = app.signup("audited@example.com").await;
     let id = str_of(&s.body["user"], "id").to_owned();
     app.sign_in("audited@example.com", "wrong password").await;
@@ -585,12 +579,12 @@ async fn audit_log_records_security_events_without_secrets(
 
 // --- CLI ----------------------------------------------------------------------------------------
 
-fn url_of(opts: &PgConnectOptions) -> String {
+fn url_of(db: &PgPool) -> String {
     format!(
         "postgres://postgres@{}:{}/{}",
-        opts.get_host(),
-        opts.get_port(),
-        opts.get_database().unwrap()
+        db.connect_options().get_host(),
+        db.connect_options().get_port(),
+        db.connect_options().get_database().unwrap()
     )
 }
 
@@ -624,9 +618,9 @@ fn cli(url: &str, args: &[&str], stdin: Option<&str>) -> Out {
 }
 
 #[sqlx::test(migrations = false)]
-async fn cli_manages_users_and_sessions(_: PgPoolOptions, opts: PgConnectOptions) {
-    let url = url_of(&opts);
-    let app = common::app(opts, &[]).await;
+async fn cli_manages_users_and_sessions(db: PgPool) {
+    let url = url_of(&db);
+    let app = common::app(&db, &[]).await;
     let add = cli(
         &url,
         &[
@@ -973,9 +967,9 @@ async fn plpgsql_table(pool: &PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn import_from_the_plpgsql_hasura_jwt_auth(_: PgPoolOptions, opts: PgConnectOptions) {
-    let url = url_of(&opts);
-    let app = common::app(opts, &["--legacy-hmac-secret", "old-jwt-secret"]).await;
+async fn import_from_the_plpgsql_hasura_jwt_auth(db: PgPool) {
+    let url = url_of(&db);
+    let app = common::app(&db, &["--legacy-hmac-secret", "old-jwt-secret"]).await;
     plpgsql_table(&app.pool).await;
     let out = cli(
         &url,
@@ -1095,8 +1089,8 @@ async fn import_from_the_plpgsql_hasura_jwt_auth(_: PgPoolOptions, opts: PgConne
 }
 
 #[sqlx::test(migrations = false)]
-async fn plpgsql_hashes_need_the_right_old_secret(_: PgPoolOptions, opts: PgConnectOptions) {
-    let right = common::app(opts.clone(), &["--legacy-hmac-secret", "old-jwt-secret"]).await;
+async fn plpgsql_hashes_need_the_right_old_secret(db: PgPool) {
+    let right = common::app(&db, &["--legacy-hmac-secret", "old-jwt-secret"]).await;
     plpgsql_table(&right.pool).await;
     let target = hasura_jwt_auth::admin::import::Target {
         pool: &right.pool,
@@ -1114,11 +1108,7 @@ async fn plpgsql_hashes_need_the_right_old_secret(_: PgPoolOptions, opts: PgConn
     .await
     .unwrap();
     assert_eq!(report.imported, 3);
-    let wrong = common::app(
-        opts.clone(),
-        &["--legacy-hmac-secret", "not-the-old-secret"],
-    )
-    .await;
+    let wrong = common::app(&db, &["--legacy-hmac-secret", "not-the-old-secret"]).await;
     assert_eq!(
         wrong
             .sign_in("alice@example.com", "alice's password")
@@ -1126,7 +1116,7 @@ async fn plpgsql_hashes_need_the_right_old_secret(_: PgPoolOptions, opts: PgConn
             .status,
         StatusCode::BAD_REQUEST
     );
-    let none = common::app(opts, &[]).await;
+    let none = common::app(&db, &[]).await;
     assert_eq!(
         none.sign_in("alice@example.com", "alice's password")
             .await
@@ -1143,9 +1133,9 @@ async fn plpgsql_hashes_need_the_right_old_secret(_: PgPoolOptions, opts: PgConn
 }
 
 #[sqlx::test(migrations = false)]
-async fn import_users_from_json_and_csv(_: PgPoolOptions, opts: PgConnectOptions) {
-    let url = url_of(&opts);
-    let app = common::app(opts, &[]).await;
+async fn import_users_from_json_and_csv(db: PgPool) {
+    let url = url_of(&db);
+    let app = common::app(&db, &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let bcrypt_hash = bcrypt::hash("json password 1", 4).unwrap();
     let argon = {
@@ -1268,8 +1258,8 @@ async fn import_users_from_json_and_csv(_: PgPoolOptions, opts: PgConnectOptions
 }
 
 #[sqlx::test(migrations = false)]
-async fn shapes_match_what_supabase_clients_expect(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = admin_app(opts).await;
+async fn shapes_match_what_supabase_clients_expect(db: PgPool) {
+    let app = admin_app(&db).await;
     let first = app.signup("first@example.com").await;
     let user = &first.body["user"];
     // A session was opened: that is a sign-in.
@@ -1304,11 +1294,8 @@ async fn shapes_match_what_supabase_clients_expect(_: PgPoolOptions, opts: PgCon
 }
 
 #[sqlx::test(migrations = false)]
-async fn old_plpgsql_hashes_lose_their_secret_fingerprint(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &["--legacy-hmac-secret", "old-jwt-secret"]).await;
+async fn old_plpgsql_hashes_lose_their_secret_fingerprint(db: PgPool) {
+    let app = common::app(&db, &["--legacy-hmac-secret", "old-jwt-secret"]).await;
     let s = app.signup("fp@example.com").await;
     let id = str_of(&s.body["user"], "id").to_owned();
     // A hash as earlier versions imported it: fingerprint of the old secret, then bcrypt.
@@ -1344,8 +1331,8 @@ async fn old_plpgsql_hashes_lose_their_secret_fingerprint(
 }
 
 #[sqlx::test(migrations = false)]
-async fn cli_invites_and_prints_links(_: PgPoolOptions, opts: PgConnectOptions) {
-    let url = url_of(&opts);
+async fn cli_invites_and_prints_links(db: PgPool) {
+    let url = url_of(&db);
     let smtp = common::smtp::Smtp::start();
     let port = smtp.port.to_string();
     let mail_args = [
@@ -1359,7 +1346,7 @@ async fn cli_invites_and_prints_links(_: PgPoolOptions, opts: PgConnectOptions) 
         "http://auth.test",
     ];
     // The running server (its delivery worker sends what the CLI queues).
-    let app = common::app(opts, &mail_args).await;
+    let app = common::app(&db, &mail_args).await;
     let mut args = vec![
         "user",
         "invite",

@@ -13,17 +13,11 @@ use hasura_jwt_auth::{
     config::{Config, JwtAlgorithm},
 };
 use serde_json::{json, Value};
-use sqlx::{
-    postgres::{PgConnectOptions, PgPoolOptions},
-    PgPool,
-};
+use sqlx::PgPool;
 
 #[sqlx::test(migrations = false)]
-async fn signup_returns_a_session_whose_token_hasura_accepts(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &[]).await;
+async fn signup_returns_a_session_whose_token_hasura_accepts(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let res = app.post("/signup", json!({"email": "  Alice@Example.COM ", "password": PASSWORD, "data": {"name": "Alice"}})).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     let body = &res.body;
@@ -69,8 +63,8 @@ async fn signup_returns_a_session_whose_token_hasura_accepts(
 }
 
 #[sqlx::test(migrations = false)]
-async fn signup_rejects_bad_input_with_stable_codes(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn signup_rejects_bad_input_with_stable_codes(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     app.signup("bob@example.com").await;
     let cases = [
         (
@@ -123,8 +117,8 @@ async fn signup_rejects_bad_input_with_stable_codes(_: PgPoolOptions, opts: PgCo
 }
 
 #[sqlx::test(migrations = false)]
-async fn signup_can_be_disabled(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--disable-signup"]).await;
+async fn signup_can_be_disabled(db: PgPool) {
+    let app = common::app(&db, &["--disable-signup"]).await;
     let res = app
         .post(
             "/signup",
@@ -139,8 +133,8 @@ async fn signup_can_be_disabled(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn password_grant_accepts_json_and_rfc6749_forms(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn password_grant_accepts_json_and_rfc6749_forms(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     app.signup("dan@example.com").await;
     let json_res = app.sign_in("DAN@example.com", PASSWORD).await;
     assert_eq!(json_res.status, StatusCode::OK, "{json_res:?}");
@@ -183,8 +177,8 @@ async fn password_grant_accepts_json_and_rfc6749_forms(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn failed_sign_ins_are_indistinguishable(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn failed_sign_ins_are_indistinguishable(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let user = app.signup("eve@example.com").await;
     app.signup("frank@example.com").await;
     sqlx::query("UPDATE users SET enabled = false WHERE email = 'frank@example.com'")
@@ -212,8 +206,8 @@ async fn failed_sign_ins_are_indistinguishable(_: PgPoolOptions, opts: PgConnect
 }
 
 #[sqlx::test(migrations = false)]
-async fn token_endpoint_errors_follow_rfc6749(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn token_endpoint_errors_follow_rfc6749(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let res = app
         .post("/token?grant_type=client_credentials", json!({}))
         .await;
@@ -244,8 +238,8 @@ async fn token_endpoint_errors_follow_rfc6749(_: PgPoolOptions, opts: PgConnectO
 }
 
 #[sqlx::test(migrations = false)]
-async fn get_user_needs_a_valid_live_access_token(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn get_user_needs_a_valid_live_access_token(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("gina@example.com").await;
     let at = str_of(&s.body, "access_token");
     let me = app.call(Method::GET, "/user", Some(at), None).await;
@@ -314,8 +308,8 @@ async fn get_user_needs_a_valid_live_access_token(_: PgPoolOptions, opts: PgConn
 }
 
 #[sqlx::test(migrations = false)]
-async fn put_user_changes_password_and_metadata(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn put_user_changes_password_and_metadata(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("hank@example.com").await;
     let at = str_of(&s.body, "access_token");
     let res = app
@@ -375,8 +369,8 @@ async fn put_user_changes_password_and_metadata(_: PgPoolOptions, opts: PgConnec
 }
 
 #[sqlx::test(migrations = false)]
-async fn bad_requests_get_json_errors_not_panics(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn bad_requests_get_json_errors_not_panics(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let raw = |ct: &str, body: Vec<u8>| {
         Request::post("/signup")
             .header(header::CONTENT_TYPE, ct)
@@ -432,18 +426,14 @@ async fn bad_requests_get_json_errors_not_panics(_: PgPoolOptions, opts: PgConne
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 }
 
-async fn app_with_keys(opts: PgConnectOptions, signing: &str, others: &[&str]) -> common::TestApp {
+async fn app_with_keys(db: &PgPool, signing: &str, others: &[&str]) -> common::TestApp {
     let config = Config::from_args(["--jwks-max-age", "120"]).unwrap();
     let keys = KeySet::from_pems(signing, others).unwrap();
-    common::app_with(opts, config, keys).await
+    common::app_with(db, config, keys).await
 }
 
 #[sqlx::test(migrations = false)]
-async fn asymmetric_tokens_verify_with_the_published_jwks(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let db = PgPool::connect_with(opts.clone()).await.unwrap();
+async fn asymmetric_tokens_verify_with_the_published_jwks(db: PgPool) {
     for (alg, expected) in [
         (JwtAlgorithm::EdDsa, jsonwebtoken::Algorithm::EdDSA),
         (JwtAlgorithm::Es256, jsonwebtoken::Algorithm::ES256),
@@ -455,7 +445,7 @@ async fn asymmetric_tokens_verify_with_the_published_jwks(
             .unwrap();
         let signing = generate_private_key_pem(alg).unwrap();
         let next = generate_private_key_pem(JwtAlgorithm::EdDsa).unwrap();
-        let app = app_with_keys(opts.clone(), signing.expose(), &[next.expose()]).await;
+        let app = app_with_keys(&db, signing.expose(), &[next.expose()]).await;
         let jwks = app
             .call(Method::GET, "/.well-known/jwks.json", None, None)
             .await;
@@ -504,14 +494,14 @@ async fn asymmetric_tokens_verify_with_the_published_jwks(
 }
 
 #[sqlx::test(migrations = false)]
-async fn tokens_signed_by_an_additional_key_are_accepted(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn tokens_signed_by_an_additional_key_are_accepted(db: PgPool) {
     // Rotation: yesterday's signing key is now only published; its tokens stay valid.
     let old = generate_private_key_pem(JwtAlgorithm::Es256).unwrap();
     let new = generate_private_key_pem(JwtAlgorithm::Es256).unwrap();
-    let before = app_with_keys(opts.clone(), old.expose(), &[]).await;
+    let before = app_with_keys(&db, old.expose(), &[]).await;
     let s = before.signup("ivy@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
-    let after = app_with_keys(opts, new.expose(), &[old.expose()]).await;
+    let after = app_with_keys(&db, new.expose(), &[old.expose()]).await;
     assert_eq!(
         after
             .call(Method::GET, "/user", Some(&at), None)
@@ -522,8 +512,8 @@ async fn tokens_signed_by_an_additional_key_are_accepted(_: PgPoolOptions, opts:
 }
 
 #[sqlx::test(migrations = false)]
-async fn metadata_and_health(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--public-url", "https://auth.example.com/"]).await;
+async fn metadata_and_health(db: PgPool) {
+    let app = common::app(&db, &["--public-url", "https://auth.example.com/"]).await;
     let res = app
         .call(
             Method::GET,
@@ -562,9 +552,9 @@ async fn metadata_and_health(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn concurrent_migrations_are_safe(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn concurrent_migrations_are_safe(db: PgPool) {
     let pools: Vec<PgPool> = futures::future::join_all(
-        (0..4).map(|_| hasura_jwt_auth::store::connect_with(opts.clone(), "auth", 2)),
+        (0..4).map(|_| hasura_jwt_auth::store::connect_with(common::options(&db), "auth", 2)),
     )
     .await
     .into_iter()
@@ -601,8 +591,8 @@ async fn concurrent_migrations_are_safe(_: PgPoolOptions, opts: PgConnectOptions
 }
 
 #[sqlx::test(migrations = false)]
-async fn custom_schema_name(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--db-schema", "identity"]).await;
+async fn custom_schema_name(db: PgPool) {
+    let app = common::app(&db, &["--db-schema", "identity"]).await;
     app.signup("kim@example.com").await;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM identity.users")
         .fetch_one(&app.pool)
@@ -750,8 +740,8 @@ fn hasura_jwt_secret_matches_the_configuration() {
 }
 
 #[sqlx::test(migrations = false)]
-async fn nul_characters_are_refused_not_500(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn nul_characters_are_refused_not_500(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let res = app
         .post(
             "/signup",
@@ -784,11 +774,8 @@ async fn nul_characters_are_refused_not_500(_: PgPoolOptions, opts: PgConnectOpt
 }
 
 #[sqlx::test(migrations = false)]
-async fn client_address_comes_from_the_proxy_when_trusted(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &["--trusted-proxies", "127.0.0.1,10.0.0.0/8"]).await;
+async fn client_address_comes_from_the_proxy_when_trusted(db: PgPool) {
+    let app = common::app(&db, &["--trusted-proxies", "127.0.0.1,10.0.0.0/8"]).await;
     let signup = |email: &str, forwarded: &[&str]| {
         let mut req = Request::post("/signup").header(header::CONTENT_TYPE, "application/json");
         for line in forwarded {
@@ -854,9 +841,9 @@ async fn client_address_comes_from_the_proxy_when_trusted(
 }
 
 #[sqlx::test(migrations = false)]
-async fn sign_in_attempts_are_rate_limited_per_address(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn sign_in_attempts_are_rate_limited_per_address(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--trusted-proxies",
             "127.0.0.1",
@@ -941,9 +928,8 @@ async fn sign_in_attempts_are_rate_limited_per_address(_: PgPoolOptions, opts: P
         .await;
     assert_eq!(refresh.status, StatusCode::OK);
 
-    let same_db = (*app.pool.connect_options()).clone();
     let unlimited = common::app(
-        same_db,
+        &db,
         &[
             "--trusted-proxies",
             "127.0.0.1",
@@ -965,11 +951,8 @@ async fn sign_in_attempts_are_rate_limited_per_address(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn over_tcp_the_peer_address_is_recorded_and_rate_limited(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &["--rate-limit-sign-in", "2"]).await;
+async fn over_tcp_the_peer_address_is_recorded_and_rate_limited(db: PgPool) {
+    let app = common::app(&db, &["--rate-limit-sign-in", "2"]).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -1018,12 +1001,9 @@ async fn over_tcp_the_peer_address_is_recorded_and_rate_limited(
 }
 
 #[sqlx::test(migrations = false)]
-async fn user_metadata_merges_the_same_way_for_users_and_admins(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn user_metadata_merges_the_same_way_for_users_and_admins(db: PgPool) {
     const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
-    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
+    let app = common::app(&db, &["--admin-secret", ADMIN]).await;
     let s = app.signup("merge@example.com").await;
     let at = str_of(&s.body, "access_token");
     let id = str_of(&s.body["user"], "id").to_owned();
@@ -1070,8 +1050,8 @@ fn sign_raw(header: &Value, payload: &Value) -> String {
 }
 
 #[sqlx::test(migrations = false)]
-async fn tokens_are_refused_as_hasura_refuses_them(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn tokens_are_refused_as_hasura_refuses_them(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("rules@example.com").await;
     let at = str_of(&s.body, "access_token");
     let payload = jwt_payload(at);
@@ -1125,8 +1105,8 @@ async fn tokens_are_refused_as_hasura_refuses_them(_: PgPoolOptions, opts: PgCon
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_configured_audience_must_be_present(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--jwt-audience", "my-app"]).await;
+async fn a_configured_audience_must_be_present(db: PgPool) {
+    let app = common::app(&db, &["--jwt-audience", "my-app"]).await;
     let s = app.signup("aud@example.com").await;
     let at = str_of(&s.body, "access_token");
     let payload = jwt_payload(at);
@@ -1148,9 +1128,9 @@ async fn a_configured_audience_must_be_present(_: PgPoolOptions, opts: PgConnect
 }
 
 #[sqlx::test(migrations = false)]
-async fn addresses_are_checked_and_normalised_everywhere(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn addresses_are_checked_and_normalised_everywhere(db: PgPool) {
     const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
-    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
+    let app = common::app(&db, &["--admin-secret", ADMIN]).await;
     for bad in [
         "xx:;x@x.x",
         "ali\u{200B}ce@example.com",
@@ -1189,9 +1169,9 @@ async fn addresses_are_checked_and_normalised_everywhere(_: PgPoolOptions, opts:
 }
 
 #[sqlx::test(migrations = false)]
-async fn framework_rejections_are_json_errors_too(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn framework_rejections_are_json_errors_too(db: PgPool) {
     const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
-    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
+    let app = common::app(&db, &["--admin-secret", ADMIN]).await;
     // A path parameter that is not UTF-8 never reaches a handler.
     let res = app
         .call(Method::GET, "/admin/users/%ff", Some(ADMIN), None)
@@ -1217,15 +1197,12 @@ async fn framework_rejections_are_json_errors_too(_: PgPoolOptions, opts: PgConn
 }
 
 #[sqlx::test(migrations = false)]
-async fn password_guessing_is_limited_per_account_across_instances(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn password_guessing_is_limited_per_account_across_instances(db: PgPool) {
     use std::sync::atomic::Ordering;
     // Two instances on one database; requests carry no client address, as if each came from
     // a different one, so only the per-account limit can stop them.
-    let a = common::app(opts.clone(), &[]).await;
-    let b = common::app(opts, &[]).await;
+    let a = common::app(&db, &[]).await;
+    let b = common::app(&db, &[]).await;
     a.signup("victim@example.com").await;
     let checks =
         |app: &common::TestApp| app.state.auth.hasher.stats().queued.load(Ordering::Relaxed);
@@ -1281,8 +1258,8 @@ async fn password_guessing_is_limited_per_account_across_instances(
 }
 
 #[sqlx::test(migrations = false)]
-async fn ipv6_clients_share_an_allowance_per_64(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--rate-limit-sign-in", "2"]).await;
+async fn ipv6_clients_share_an_allowance_per_64(db: PgPool) {
+    let app = common::app(&db, &["--rate-limit-sign-in", "2"]).await;
     let attempt = |ip: std::net::Ipv6Addr| {
         common::from_peer(
             ip,
@@ -1313,8 +1290,8 @@ async fn ipv6_clients_share_an_allowance_per_64(_: PgPoolOptions, opts: PgConnec
 }
 
 #[sqlx::test(migrations = false)]
-async fn metadata_cannot_grow_patch_by_patch(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn metadata_cannot_grow_patch_by_patch(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("grow@example.com").await;
     let at = str_of(&s.body, "access_token");
     let nine_kib = "x".repeat(9 * 1024);
@@ -1345,11 +1322,8 @@ async fn metadata_cannot_grow_patch_by_patch(_: PgPoolOptions, opts: PgConnectOp
 }
 
 #[sqlx::test(migrations = false)]
-async fn repeated_sign_outs_that_end_nothing_are_not_audited(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &[]).await;
+async fn repeated_sign_outs_that_end_nothing_are_not_audited(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("quiet@example.com").await;
     let at = str_of(&s.body, "access_token");
     let other = app.sign_in("quiet@example.com", PASSWORD).await;

@@ -6,50 +6,31 @@
 use std::process::Command;
 
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{
     self,
     oidc::{self, Browser, Oidc},
-    Background, TestApp,
 };
 
-/// The server listening on a loopback port, its provider `acme`, and its URL.
+/// The server listening on a loopback port, and its provider `acme`.
 struct Served {
-    url: String,
+    server: common::Served,
     oidc: Oidc,
-    _app: TestApp,
-    _server: Background,
 }
 
-async fn serve(opts: PgConnectOptions) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+async fn serve(db: &PgPool) -> Served {
+    let (listener, url) = common::bind().await;
     let oidc = Oidc::start_for(&format!("{url}/callback")).await;
-    let app = common::app(
-        opts,
-        &[
-            "--public-url",
-            &url,
-            "--site-url",
-            "http://app.test",
-            "--oidc-providers",
-            &oidc.providers_setting("acme"),
-        ],
-    )
-    .await;
-    let state = app.state.clone();
-    let server = tokio::spawn(async move {
-        hasura_jwt_auth::http::serve_on(listener, state, std::future::pending())
-            .await
-            .unwrap();
-    });
-    Served {
-        url,
-        oidc,
-        _app: app,
-        _server: Background(server),
-    }
+    let providers = oidc.providers_setting("acme");
+    let args = [
+        "--site-url",
+        "http://app.test",
+        "--oidc-providers",
+        &providers,
+    ];
+    let server = common::serve_bound(listener, url, db, &args).await;
+    Served { server, oidc }
 }
 
 /// One auth-js client (its storage in a file) of `flow_type`.
@@ -107,9 +88,9 @@ fn param(url: &str, sep: char, name: &str) -> String {
 }
 
 #[sqlx::test(migrations = false)]
-async fn auth_js_pkce_sign_in_link_and_unlink(_: PgPoolOptions, opts: PgConnectOptions) {
-    let served = serve(opts).await;
-    let client = AuthJs::new(&served.url, "pkce");
+async fn auth_js_pkce_sign_in_link_and_unlink(db: PgPool) {
+    let served = serve(&db).await;
+    let client = AuthJs::new(&served.server.url, "pkce");
     let data = client
         .call(
             "signInWithOAuth",
@@ -169,9 +150,9 @@ async fn auth_js_pkce_sign_in_link_and_unlink(_: PgPoolOptions, opts: PgConnectO
 }
 
 #[sqlx::test(migrations = false)]
-async fn auth_js_implicit_flow_and_id_token(_: PgPoolOptions, opts: PgConnectOptions) {
-    let served = serve(opts).await;
-    let client = AuthJs::new(&served.url, "implicit");
+async fn auth_js_implicit_flow_and_id_token(db: PgPool) {
+    let served = serve(&db).await;
+    let client = AuthJs::new(&served.server.url, "implicit");
     let data = client
         .call(
             "signInWithOAuth",
@@ -196,7 +177,7 @@ async fn auth_js_implicit_flow_and_id_token(_: PgPoolOptions, opts: PgConnectOpt
         .await;
     assert_eq!(data["user"]["email"], "bob@example.com");
 
-    let native = AuthJs::new(&served.url, "pkce");
+    let native = AuthJs::new(&served.server.url, "pkce");
     let token = served
         .oidc
         .id_token(oidc::CLIENT_ID, oidc::CLIENT_SECRET, "alice", "nonce-abc")

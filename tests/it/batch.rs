@@ -9,7 +9,7 @@ use std::{collections::HashMap, time::Duration};
 
 use axum::{body::Body, http::Request, http::StatusCode};
 use hasura_jwt_auth::auth::refresh::token::RefreshToken;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::common::{self, jwt_payload, str_of, TestApp};
@@ -85,11 +85,8 @@ fn refresh_as<'a>(
 }
 
 #[sqlx::test(migrations = false)]
-async fn refreshes_sent_together_rotate_together_each_as_alone(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &[]).await;
+async fn refreshes_sent_together_rotate_together_each_as_alone(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let tokens = sessions(&app, 14).await;
     let before = rows(&app).await;
     // Sessions 0-9 are refreshed as they are; 2 and 3 twice (a racing retry). The last four
@@ -176,8 +173,8 @@ async fn refreshes_sent_together_rotate_together_each_as_alone(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_locked_session_is_skipped_not_waited_for(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn a_locked_session_is_skipped_not_waited_for(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let tokens = sessions(&app, 6).await;
     let locked = session_of(&tokens[5]);
     // Another transaction holds the last session's row (a revocation in progress, say).
@@ -214,11 +211,8 @@ async fn a_locked_session_is_skipped_not_waited_for(_: PgPoolOptions, opts: PgCo
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_statement_that_fails_in_the_database_fails_only_its_own_refresh(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &[]).await;
+async fn a_statement_that_fails_in_the_database_fails_only_its_own_refresh(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let tokens = sessions(&app, 12).await;
     // A database that refuses to write one client's refresh, and so any statement carrying it.
     on_update_for(&app, "refused-client", "RAISE EXCEPTION 'refused'").await;
@@ -246,11 +240,8 @@ async fn a_statement_that_fails_in_the_database_fails_only_its_own_refresh(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_refresh_that_cannot_start_in_time_gets_503_and_changes_nothing(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &[]).await;
+async fn a_refresh_that_cannot_start_in_time_gets_503_and_changes_nothing(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let tokens = sessions(&app, 3).await;
     // A database that takes 2 s over one client's refreshes: two of them hold both
     // statement places for longer than a refresh may wait (1 s, the pool's wait).
@@ -272,8 +263,8 @@ async fn a_refresh_that_cannot_start_in_time_gets_503_and_changes_nothing(
 }
 
 #[sqlx::test(migrations = false)]
-async fn batch_max_1_runs_every_refresh_alone(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--refresh-batch-max", "1"]).await;
+async fn batch_max_1_runs_every_refresh_alone(db: PgPool) {
+    let app = common::app(&db, &["--refresh-batch-max", "1"]).await;
     let tokens = sessions(&app, 6).await;
     let answers = futures::future::join_all(tokens.iter().map(|rt| app.refresh(rt))).await;
     for answer in &answers {

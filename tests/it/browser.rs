@@ -8,7 +8,7 @@ use std::{process::Command, sync::Arc};
 use axum::{extract::Query, routing::get, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{
     self,
@@ -35,7 +35,7 @@ struct MailQuery {
 
 /// The server (with `extra` flags) allowing the example app at a free port, with a real SMTP
 /// server whose messages the driver reads through a small HTTP "mailbox".
-async fn stage(opts: PgConnectOptions, extra: &[&str]) -> Stage {
+async fn stage(db: &PgPool, extra: &[&str]) -> Stage {
     oidc::install();
     let smtp = Arc::new(Smtp::start());
     let spa_port = free_port();
@@ -56,7 +56,7 @@ async fn stage(opts: PgConnectOptions, extra: &[&str]) -> Stage {
         "0s",
     ];
     args.extend_from_slice(extra);
-    let served = common::serve(opts, &args).await;
+    let served = common::serve(db, &args).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mailbox = format!("http://{}/", listener.local_addr().unwrap());
     let router = Router::new().route(
@@ -137,8 +137,8 @@ impl Stage {
 }
 
 #[sqlx::test(migrations = false)]
-async fn sign_up_confirm_sign_in_and_reset_in_chromium(_: PgPoolOptions, opts: PgConnectOptions) {
-    let stage = stage(opts, &["--email-confirmation-required"]).await;
+async fn sign_up_confirm_sign_in_and_reset_in_chromium(db: PgPool) {
+    let stage = stage(&db, &["--email-confirmation-required"]).await;
     let email = "dana@example.com";
     stage.run("pages", json!({ "email": email })).await;
     // "Sign out everywhere" in the app ended every session of the account, the pages' too.
@@ -164,11 +164,8 @@ async fn sign_up_confirm_sign_in_and_reset_in_chromium(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn four_tabs_refresh_for_two_minutes_without_signing_out(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let stage = stage(opts, &["--access-token-ttl", "10s"]).await;
+async fn four_tabs_refresh_for_two_minutes_without_signing_out(db: PgPool) {
+    let stage = stage(&db, &["--access-token-ttl", "10s"]).await;
     let email = "erin@example.com";
     stage.served.app.signup(email).await;
     let before = stage.sessions_of(email).await;
@@ -195,11 +192,8 @@ async fn four_tabs_refresh_for_two_minutes_without_signing_out(
 }
 
 #[sqlx::test(migrations = false)]
-async fn cookie_mode_keeps_the_refresh_token_from_scripts_and_other_sites(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let stage = stage(opts, &["--refresh-token-cookie"]).await;
+async fn cookie_mode_keeps_the_refresh_token_from_scripts_and_other_sites(db: PgPool) {
+    let stage = stage(&db, &["--refresh-token-cookie"]).await;
     let email = "fay@example.com";
     stage.served.app.signup(email).await;
     sqlx::query("DELETE FROM sessions")

@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{self, str_of, TestApp};
 
 pub(crate) const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
 
-pub(crate) async fn instance(opts: PgConnectOptions) -> TestApp {
-    let app = common::app(opts, &["--admin-secret", ADMIN]).await;
-    app.state.start_session_listener();
+pub(crate) async fn instance(db: &PgPool) -> TestApp {
+    let mut app = common::app(db, &["--admin-secret", ADMIN]).await;
+    app.listen();
     wait_until("the listener connects", || async {
         app.state.auth.session_cache.is_healthy()
     })
@@ -58,12 +58,9 @@ pub(crate) async fn seen(app: &TestApp, token: &str) -> (StatusCode, Option<Stri
 }
 
 #[sqlx::test(migrations = false)]
-async fn changes_on_one_instance_are_seen_by_the_other_within_a_second(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let a = instance(opts.clone()).await;
-    let b = instance(opts).await;
+async fn changes_on_one_instance_are_seen_by_the_other_within_a_second(db: PgPool) {
+    let a = instance(&db).await;
+    let b = instance(&db).await;
     let s = a.signup("cache@example.com").await;
     let token = str_of(&s.body, "access_token").to_owned();
     let id = str_of(&s.body["user"], "id").to_owned();
@@ -132,11 +129,8 @@ async fn changes_on_one_instance_are_seen_by_the_other_within_a_second(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_lost_listener_empties_the_cache_and_reconnects(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let a = instance(opts.clone()).await;
+async fn a_lost_listener_empties_the_cache_and_reconnects(db: PgPool) {
+    let a = instance(&db).await;
     let s = a.signup("lost@example.com").await;
     let token = str_of(&s.body, "access_token").to_owned();
     primed(&a, &token).await;
@@ -173,8 +167,8 @@ async fn a_lost_listener_empties_the_cache_and_reconnects(
 }
 
 #[sqlx::test(migrations = false)]
-async fn changes_made_in_sql_are_heard_too(_: PgPoolOptions, opts: PgConnectOptions) {
-    let a = instance(opts).await;
+async fn changes_made_in_sql_are_heard_too(db: PgPool) {
+    let a = instance(&db).await;
     let s = a.signup("sql@example.com").await;
     let token = str_of(&s.body, "access_token").to_owned();
     // A ban written by hand (the sessions stay): the user row's trigger is enough.
@@ -210,8 +204,8 @@ async fn changes_made_in_sql_are_heard_too(_: PgPoolOptions, opts: PgConnectOpti
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_listener_takes_no_request_connection(_: PgPoolOptions, opts: PgConnectOptions) {
-    let a = instance(opts).await;
+async fn the_listener_takes_no_request_connection(db: PgPool) {
+    let a = instance(&db).await;
     let max = a.pool.options().get_max_connections() as usize;
     // Open all but one beforehand, so that what follows is fast.
     let warm = futures::future::join_all((1..max).map(|_| a.pool.acquire())).await;

@@ -4,7 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::{
     cache::{instance, primed, seen, wait_until, ADMIN},
@@ -15,8 +15,8 @@ use std::time::Duration;
 /// A sign-out takes effect on the instance that made it at once, without waiting for the
 /// database's notification.
 #[sqlx::test(migrations = false)]
-async fn a_sign_out_is_seen_at_once_where_it_was_made(_: PgPoolOptions, opts: PgConnectOptions) {
-    let a = instance(opts).await;
+async fn a_sign_out_is_seen_at_once_where_it_was_made(db: PgPool) {
+    let a = instance(&db).await;
     a.signup("now@example.com").await;
     let token_of = |r: common::Response| str_of(&r.body, "access_token").to_owned();
     let first = token_of(a.sign_in("now@example.com", common::PASSWORD).await);
@@ -52,11 +52,8 @@ async fn a_sign_out_is_seen_at_once_where_it_was_made(_: PgPoolOptions, opts: Pg
 /// the database's notification: a client that reads right after its own write (auth-js's
 /// `updateUser` then `getUser`) gets what it wrote, and an admin's disable holds at once.
 #[sqlx::test(migrations = false)]
-async fn user_changes_are_seen_at_once_where_they_were_made(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let a = instance(opts).await;
+async fn user_changes_are_seen_at_once_where_they_were_made(db: PgPool) {
+    let a = instance(&db).await;
     let s = a.signup("own@example.com").await;
     let token = str_of(&s.body, "access_token").to_owned();
     let id = str_of(&s.body["user"], "id").to_owned();
@@ -91,9 +88,9 @@ async fn user_changes_are_seen_at_once_where_they_were_made(
 /// `GET /user` answers from the reading of the user that the cache holds, its body made
 /// once; a change to the user (made on another instance) is a new reading with a new body.
 #[sqlx::test(migrations = false)]
-async fn the_user_answer_follows_changes(_: PgPoolOptions, opts: PgConnectOptions) {
-    let a = instance(opts.clone()).await;
-    let b = instance(opts).await;
+async fn the_user_answer_follows_changes(db: PgPool) {
+    let a = instance(&db).await;
+    let b = instance(&db).await;
     let s = a.signup("view@example.com").await;
     let token = str_of(&s.body, "access_token").to_owned();
     primed(&a, &token).await;
@@ -127,8 +124,8 @@ async fn the_user_answer_follows_changes(_: PgPoolOptions, opts: PgConnectOption
 /// Opening a session changes its user (the last sign-in): the user's other sessions on this
 /// instance show it at once. An admin's revocation of the sessions holds at once too.
 #[sqlx::test(migrations = false)]
-async fn sign_ins_and_revocations_are_seen_at_once(_: PgPoolOptions, opts: PgConnectOptions) {
-    let a = instance(opts).await;
+async fn sign_ins_and_revocations_are_seen_at_once(db: PgPool) {
+    let a = instance(&db).await;
     let s = a.signup("again@example.com").await;
     let token = str_of(&s.body, "access_token").to_owned();
     let id = str_of(&s.body["user"], "id").to_owned();

@@ -451,17 +451,14 @@ fn the_auth_config_names_the_audience_and_the_date() {
 /// The webhook answers as DDN requires, for a project before JSON session variables (strings)
 /// and one after (typed values, so a custom claim compares with an `Int` column).
 #[sqlx::test(migrations = false)]
-async fn webhook_answers_as_ddn_requires(
-    _: sqlx::postgres::PgPoolOptions,
-    opts: sqlx::postgres::PgConnectOptions,
-) {
+async fn webhook_answers_as_ddn_requires(db: sqlx::PgPool) {
     let claims_sql = "SELECT json_build_object('org-id', 42) WHERE $1::uuid IS NOT NULL";
     for (at, setting) in [("2024-06-01", None), ("2026-12-01", Some("2026-12-01"))] {
         let mut args = vec!["--custom-claims-sql", claims_sql];
         if let Some(d) = setting {
             args.extend(["--ddn-compatibility-date", d]);
         }
-        let app = crate::common::app(opts.clone(), &args).await;
+        let app = crate::common::app(&db, &args).await;
         webhook_at(&app, date(at)).await;
         sqlx::query("TRUNCATE users CASCADE")
             .execute(&app.pool)

@@ -8,13 +8,13 @@ use axum::{
     http::{header, Method, Request, StatusCode},
 };
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{self, smtp::Smtp, str_of, TestApp, PASSWORD};
 
 pub(crate) const SITE: &str = "https://app.example.com";
 
-pub(crate) async fn mail_app(opts: PgConnectOptions, smtp: &Smtp, extra: &[&str]) -> TestApp {
+pub(crate) async fn mail_app(db: &PgPool, smtp: &Smtp, extra: &[&str]) -> TestApp {
     let port = smtp.port.to_string();
     let mut args = vec![
         "--smtp-host",
@@ -29,7 +29,7 @@ pub(crate) async fn mail_app(opts: PgConnectOptions, smtp: &Smtp, extra: &[&str]
         "http://auth.test",
     ];
     args.extend_from_slice(extra);
-    common::app(opts, &args).await
+    common::app(db, &args).await
 }
 
 /// The value of a hidden input of the verification page.
@@ -83,9 +83,9 @@ pub(crate) async fn follow(app: &TestApp, link: &str) -> String {
 /// The page behind email links: built from its template (replaceable, and there with the
 /// hosted pages turned off), escaping whatever the URL carries.
 #[sqlx::test(migrations = false)]
-async fn the_link_page_escapes_what_the_url_carries(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn the_link_page_escapes_what_the_url_carries(db: PgPool) {
     let dir = tempfile::tempdir().unwrap();
-    let app = common::app(opts.clone(), &["--disable-ui"]).await;
+    let app = common::app(&db, &["--disable-ui"]).await;
     let evil = "\"><script>alert(1)</script>";
     let query = serde_urlencoded::to_string([
         ("token", evil),
@@ -116,7 +116,7 @@ async fn the_link_page_escapes_what_the_url_carries(_: PgPoolOptions, opts: PgCo
     )
     .unwrap();
     let dir_arg = dir.path().to_str().unwrap();
-    let app = common::app(opts, &["--ui-templates-dir", dir_arg]).await;
+    let app = common::app(&db, &["--ui-templates-dir", dir_arg]).await;
     let page = get(&app, "/verify?type=signup&token=t1").await;
     assert_eq!(
         page.body.as_str().unwrap(),
@@ -145,9 +145,9 @@ async fn outbox(app: &TestApp) -> i64 {
 }
 
 #[sqlx::test(migrations = false)]
-async fn sign_up_confirmation_by_link(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn sign_up_confirmation_by_link(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     let res = app
         .post(
             "/signup?redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome",
@@ -211,9 +211,9 @@ async fn sign_up_confirmation_by_link(_: PgPoolOptions, opts: PgConnectOptions) 
 }
 
 #[sqlx::test(migrations = false)]
-async fn sign_up_with_a_taken_address_answers_the_same(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn sign_up_with_a_taken_address_answers_the_same(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     let body = json!({"email": "twice@example.com", "password": PASSWORD});
     let first = app.post("/signup", body.clone()).await;
     smtp.wait("twice@example.com", 1).await;
@@ -243,9 +243,9 @@ async fn sign_up_with_a_taken_address_answers_the_same(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn password_recovery_by_code_then_new_password(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn password_recovery_by_code_then_new_password(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     let s = app.signup("forgot@example.com").await;
     let other_device = app.sign_in("forgot@example.com", PASSWORD).await;
     assert_eq!(other_device.status, StatusCode::OK);
@@ -313,9 +313,9 @@ async fn password_recovery_by_code_then_new_password(_: PgPoolOptions, opts: PgC
 }
 
 #[sqlx::test(migrations = false)]
-async fn codes_are_void_after_a_few_wrong_tries(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn codes_are_void_after_a_few_wrong_tries(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-code-attempts", "3"]).await;
+    let app = mail_app(&db, &smtp, &["--email-code-attempts", "3"]).await;
     app.signup("brute@example.com").await;
     app.post("/otp", json!({"email": "brute@example.com"}))
         .await;
@@ -343,9 +343,9 @@ async fn codes_are_void_after_a_few_wrong_tries(_: PgPoolOptions, opts: PgConnec
 }
 
 #[sqlx::test(migrations = false)]
-async fn sign_in_links_and_codes(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn sign_in_links_and_codes(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     // An unknown address without create_user: same answer, no message, no account.
     let res = app
         .post(
@@ -386,9 +386,9 @@ async fn sign_in_links_and_codes(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn expired_links_and_codes_are_refused(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn expired_links_and_codes_are_refused(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     app.signup("late@example.com").await;
     app.post("/recover", json!({"email": "late@example.com"}))
         .await;
@@ -413,14 +413,9 @@ async fn expired_links_and_codes_are_refused(_: PgPoolOptions, opts: PgConnectOp
 }
 
 #[sqlx::test(migrations = false)]
-async fn links_lead_only_to_allowed_places(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn links_lead_only_to_allowed_places(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(
-        opts,
-        &smtp,
-        &["--redirect-urls", "http://localhost:3000/**"],
-    )
-    .await;
+    let app = mail_app(&db, &smtp, &["--redirect-urls", "http://localhost:3000/**"]).await;
     app.signup("a@example.com").await;
     app.signup("b@example.com").await;
     app.post(
@@ -443,11 +438,11 @@ async fn links_lead_only_to_allowed_places(_: PgPoolOptions, opts: PgConnectOpti
 }
 
 #[sqlx::test(migrations = false)]
-async fn pkce_clients_get_a_code_to_exchange(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn pkce_clients_get_a_code_to_exchange(db: PgPool) {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
     use sha2::{Digest, Sha256};
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     app.signup("pkce@example.com").await;
     let verifier = "a-code-verifier-that-is-long-enough-0123456789abcdef";
     let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
@@ -503,9 +498,9 @@ pub(crate) async fn clear_send_limits(app: &TestApp) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn email_change_needs_the_new_address_confirmed(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn email_change_needs_the_new_address_confirmed(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--secure-email-change=false"]).await;
+    let app = mail_app(&db, &smtp, &["--secure-email-change=false"]).await;
     let s = app.signup("old@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     let res = app
@@ -567,9 +562,9 @@ async fn email_change_needs_the_new_address_confirmed(_: PgPoolOptions, opts: Pg
 }
 
 #[sqlx::test(migrations = false)]
-async fn secure_email_change_needs_both_addresses(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn secure_email_change_needs_both_addresses(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--secure-email-change"]).await;
+    let app = mail_app(&db, &smtp, &["--secure-email-change"]).await;
     let s = app.signup("current@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     app.call(
@@ -598,13 +593,13 @@ async fn secure_email_change_needs_both_addresses(_: PgPoolOptions, opts: PgConn
 }
 
 #[sqlx::test(migrations = false)]
-async fn messages_survive_an_smtp_outage(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn messages_survive_an_smtp_outage(db: PgPool) {
     use crate::common::proxy::Proxy;
     let smtp = Smtp::start();
     let proxy = Proxy::start(("127.0.0.1".to_owned(), smtp.port)).await;
     let port = proxy.port.to_string();
     let app = common::app(
-        opts,
+        &db,
         &[
             "--smtp-host",
             "127.0.0.1",
@@ -656,7 +651,7 @@ async fn messages_survive_an_smtp_outage(_: PgPoolOptions, opts: PgConnectOption
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_queued_message_is_sent_by_the_next_instance(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_queued_message_is_sent_by_the_next_instance(db: PgPool) {
     use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, store};
     let smtp = Smtp::start();
     let port = smtp.port.to_string();
@@ -671,7 +666,9 @@ async fn a_queued_message_is_sent_by_the_next_instance(_: PgPoolOptions, opts: P
         "none",
     ];
     // An instance without a delivery worker, as one killed right after answering.
-    let pool = store::connect_with(opts.clone(), "auth", 4).await.unwrap();
+    let pool = store::connect_with(common::options(&db), "auth", 4)
+        .await
+        .unwrap();
     store::migrate(&pool, "auth").await.unwrap();
     let config = Config::from_args(args).unwrap();
     let keys = KeySet::load(&config.keys).unwrap();
@@ -692,16 +689,16 @@ async fn a_queued_message_is_sent_by_the_next_instance(_: PgPoolOptions, opts: P
     drop(first);
     assert!(smtp.to("queued@example.com").is_empty());
     // Another instance starts: its worker delivers what the first one accepted.
-    let _second = mail_app(opts, &smtp, &[]).await;
+    let _second = mail_app(&db, &smtp, &[]).await;
     let mail = smtp.wait("queued@example.com", 1).await;
     assert_eq!(mail.subject, "Your sign-in link");
 }
 
 #[sqlx::test(migrations = false)]
-async fn sending_is_limited_per_recipient_and_per_client(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn sending_is_limited_per_recipient_and_per_client(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &["--email-hourly-limit", "2", "--rate-limit-email", "5"],
     )
@@ -771,10 +768,10 @@ async fn sending_is_limited_per_recipient_and_per_client(_: PgPoolOptions, opts:
 }
 
 #[sqlx::test(migrations = false)]
-async fn admins_generate_links_and_invite(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn admins_generate_links_and_invite(db: PgPool) {
     const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--admin-secret", ADMIN]).await;
+    let app = mail_app(&db, &smtp, &["--admin-secret", ADMIN]).await;
     app.signup("member@example.com").await;
     let res = app
         .call(
@@ -840,8 +837,8 @@ async fn admins_generate_links_and_invite(_: PgPoolOptions, opts: PgConnectOptio
 }
 
 #[sqlx::test(migrations = false)]
-async fn without_smtp_messages_go_to_the_log(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn without_smtp_messages_go_to_the_log(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     app.signup("dev@example.com").await;
     let res = app
         .post("/recover", json!({"email": "dev@example.com"}))
@@ -858,10 +855,10 @@ async fn without_smtp_messages_go_to_the_log(_: PgPoolOptions, opts: PgConnectOp
 }
 
 #[sqlx::test(migrations = false)]
-async fn hasura_actions_request_and_verify(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn hasura_actions_request_and_verify(db: PgPool) {
     const ACTIONS: &str = "actions-secret-for-tests-0123456789abcdef";
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--hasura-actions-secret", ACTIONS]).await;
+    let app = mail_app(&db, &smtp, &["--hasura-actions-secret", ACTIONS]).await;
     app.signup("graph@example.com").await;
     let call = |name: &str, input: Value| {
         let body = json!({"action": {"name": name}, "input": input,
@@ -903,10 +900,10 @@ async fn hasura_actions_request_and_verify(_: PgPoolOptions, opts: PgConnectOpti
 }
 
 #[sqlx::test(migrations = false)]
-async fn resend_sends_what_is_pending_and_nothing_else(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn resend_sends_what_is_pending_and_nothing_else(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &[
             "--email-confirmation-required",
@@ -983,9 +980,9 @@ async fn resend_sends_what_is_pending_and_nothing_else(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_secure_change_cannot_skip_the_current_address(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_secure_change_cannot_skip_the_current_address(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--secure-email-change"]).await;
+    let app = mail_app(&db, &smtp, &["--secure-email-change"]).await;
     let s = app.signup("owner@example.com").await;
     // A thief with the owner's access token asks for their own address ...
     let at = str_of(&s.body, "access_token").to_owned();
@@ -1018,12 +1015,9 @@ async fn a_secure_change_cannot_skip_the_current_address(_: PgPoolOptions, opts:
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_pre_registered_address_loses_the_squatter_s_password(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn a_pre_registered_address_loses_the_squatter_s_password(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     // Someone registers the victim's address with their own password, never confirming it.
     app.post(
         "/signup",
@@ -1045,12 +1039,9 @@ async fn a_pre_registered_address_loses_the_squatter_s_password(
 }
 
 #[sqlx::test(migrations = false)]
-async fn changing_the_address_voids_what_was_sent_to_the_old_one(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn changing_the_address_voids_what_was_sent_to_the_old_one(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--secure-email-change=false"]).await;
+    let app = mail_app(&db, &smtp, &["--secure-email-change=false"]).await;
     let s = app.signup("before@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     app.post("/recover", json!({"email": "before@example.com"}))
@@ -1076,12 +1067,9 @@ async fn changing_the_address_voids_what_was_sent_to_the_old_one(
 }
 
 #[sqlx::test(migrations = false)]
-async fn going_back_to_the_current_address_cancels_a_change(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn going_back_to_the_current_address_cancels_a_change(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     let s = app.signup("stay@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     app.call(
@@ -1108,9 +1096,9 @@ async fn going_back_to_the_current_address_cancels_a_change(
 }
 
 #[sqlx::test(migrations = false)]
-async fn another_site_cannot_submit_the_link_form(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn another_site_cannot_submit_the_link_form(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     app.signup("csrf@example.com").await;
     app.post("/recover", json!({"email": "csrf@example.com"}))
         .await;
@@ -1135,7 +1123,7 @@ async fn another_site_cannot_submit_the_link_form(_: PgPoolOptions, opts: PgConn
 }
 
 #[sqlx::test(migrations = false)]
-async fn smtp_with_starttls_and_authentication(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn smtp_with_starttls_and_authentication(db: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let smtp = Smtp::start_tls(dir.path(), "mailer", "mail password");
     let port = smtp.port.to_string();
@@ -1158,7 +1146,7 @@ async fn smtp_with_starttls_and_authentication(_: PgPoolOptions, opts: PgConnect
     // Right credentials, the server's certificate trusted: delivered over TLS.
     let mut args = base.to_vec();
     args.extend(["--smtp-pass", "mail password"]);
-    let app = common::app(opts.clone(), &args).await;
+    let app = common::app(&db, &args).await;
     app.signup("tls@example.com").await;
     app.post("/recover", json!({"email": "tls@example.com"}))
         .await;
@@ -1170,7 +1158,7 @@ async fn smtp_with_starttls_and_authentication(_: PgPoolOptions, opts: PgConnect
     // Wrong password: refused by the server, kept for a retry.
     let mut args = base.to_vec();
     args.extend(["--smtp-pass", "wrong password"]);
-    let wrong = common::app(opts.clone(), &args).await;
+    let wrong = common::app(&db, &args).await;
     clear_send_limits(&wrong).await;
     wrong
         .post("/recover", json!({"email": "tls@example.com"}))

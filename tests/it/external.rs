@@ -9,7 +9,7 @@ use axum::{
     http::{header, Method, Request, StatusCode},
 };
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{
     self,
@@ -20,7 +20,7 @@ use crate::common::{
 const SITE: &str = "https://app.example.com";
 const CALLBACK: &str = "http://auth.test/callback";
 
-pub(crate) async fn oidc_app(opts: PgConnectOptions, providers: &str, extra: &[&str]) -> TestApp {
+pub(crate) async fn oidc_app(db: &PgPool, providers: &str, extra: &[&str]) -> TestApp {
     let mut args = vec![
         "--public-url",
         "http://auth.test",
@@ -30,7 +30,7 @@ pub(crate) async fn oidc_app(opts: PgConnectOptions, providers: &str, extra: &[&
         providers,
     ];
     args.extend_from_slice(extra);
-    common::app(opts, &args).await
+    common::app(db, &args).await
 }
 
 /// A sign-in started at `/authorize`: the provider URL and the browser's state cookie.
@@ -120,9 +120,9 @@ pub(crate) const WELCOME: &str =
     "provider=acme&redirect_to=https%3A%2F%2Fapp.example.com%2Fwelcome";
 
 #[sqlx::test(migrations = false)]
-async fn browser_sign_in_creates_the_user_then_finds_it(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn browser_sign_in_creates_the_user_then_finds_it(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
 
     let started = authorize(&app, WELCOME).await;
     // The provider gets state, nonce and a PKCE challenge, and our callback.
@@ -186,9 +186,9 @@ async fn browser_sign_in_creates_the_user_then_finds_it(_: PgPoolOptions, opts: 
 }
 
 #[sqlx::test(migrations = false)]
-async fn pkce_flow_gives_a_code_for_the_verifier(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn pkce_flow_gives_a_code_for_the_verifier(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let (verifier, challenge) = pkce();
     let query = format!("{WELCOME}&code_challenge={challenge}&code_challenge_method=s256");
     let location = sign_in(&app, &query, "bob").await;
@@ -220,12 +220,9 @@ async fn pkce_flow_gives_a_code_for_the_verifier(_: PgPoolOptions, opts: PgConne
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_verified_address_joins_its_account_an_unverified_one_never(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn a_verified_address_joins_its_account_an_unverified_one_never(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let alice = app.signup("alice@example.com").await;
     assert_eq!(alice.status, StatusCode::OK, "{alice:?}");
     let victim = app.signup("victim@example.com").await;
@@ -285,12 +282,9 @@ async fn a_verified_address_joins_its_account_an_unverified_one_never(
 }
 
 #[sqlx::test(migrations = false)]
-async fn state_is_bound_to_the_browser_single_use_and_short_lived(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn state_is_bound_to_the_browser_single_use_and_short_lived(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let bad_state = |location: &str| {
         assert!(
             location.contains("error_code=bad_oauth_state"),
@@ -355,12 +349,9 @@ async fn state_is_bound_to_the_browser_single_use_and_short_lived(
 }
 
 #[sqlx::test(migrations = false)]
-async fn tampered_nonce_verifier_or_replayed_code_are_refused(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn tampered_nonce_verifier_or_replayed_code_are_refused(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let refused = |location: &str| {
         let p = params(location, '#');
         assert_eq!(p["error_code"], "provider_failed", "{location}");
@@ -451,14 +442,14 @@ async fn tampered_nonce_verifier_or_replayed_code_are_refused(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_provider_that_is_down_is_a_clear_error(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_provider_that_is_down_is_a_clear_error(db: PgPool) {
     let down = json!([{
         "name": "acme",
         "issuer": format!("http://127.0.0.1:{}", oidc::free_port()),
         "client_id": "x",
         "client_secret": "y",
     }]);
-    let app = oidc_app(opts, &down.to_string(), &[]).await;
+    let app = oidc_app(&db, &down.to_string(), &[]).await;
     let res = get(&app, &format!("/authorize?{WELCOME}"), None).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{res:?}");
     assert_eq!(res.body["error_code"], "provider_unavailable");
@@ -501,12 +492,9 @@ async fn a_provider_that_is_down_is_a_clear_error(_: PgPoolOptions, opts: PgConn
 }
 
 #[sqlx::test(migrations = false)]
-async fn id_token_sign_in_checks_signature_audience_issuer_and_nonce(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn id_token_sign_in_checks_signature_audience_issuer_and_nonce(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let token = oidc
         .id_token(oidc::CLIENT_ID, oidc::CLIENT_SECRET, "alice", "nonce-123")
         .await;
@@ -571,9 +559,9 @@ async fn id_token_sign_in_checks_signature_audience_issuer_and_nonce(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_signed_in_user_links_and_unlinks_providers(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let res = app.signup("carol@example.com").await;
     let token = str_of(&res.body, "access_token").to_owned();
 
@@ -726,9 +714,9 @@ async fn a_signed_in_user_links_and_unlinks_providers(_: PgPoolOptions, opts: Pg
 }
 
 #[sqlx::test(migrations = false)]
-async fn settings_list_the_enabled_providers(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn settings_list_the_enabled_providers(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &["--disable-signup"]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &["--disable-signup"]).await;
     let res = get(&app, "/settings", None).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body["external"]["acme"], true);
@@ -748,13 +736,13 @@ async fn settings_list_the_enabled_providers(_: PgPoolOptions, opts: PgConnectOp
 /// The recipe of docs/providers.md: a provider's `groups` claim becomes a Hasura role (a
 /// trigger on identities) and a session variable (the custom claims SQL).
 #[sqlx::test(migrations = false)]
-async fn provider_groups_become_hasura_roles_and_claims(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn provider_groups_become_hasura_roles_and_claims(db: PgPool) {
     let oidc = Oidc::start().await;
     let claims_sql = "SELECT jsonb_build_object('groups', coalesce(
         (SELECT identity_data->'custom_claims'->'groups' FROM auth.identities
           WHERE user_id = $1 AND provider = 'acme'), '[]'::jsonb))";
     let app = oidc_app(
-        opts,
+        &db,
         &oidc.providers_setting("acme"),
         &["--custom-claims-sql", claims_sql],
     )
@@ -798,12 +786,9 @@ async fn provider_groups_become_hasura_roles_and_claims(_: PgPoolOptions, opts: 
 /// Pre-account takeover: someone signs up first with the victim's address through a provider
 /// that did not verify it. When the owner proves the address, that identity goes.
 #[sqlx::test(migrations = false)]
-async fn an_unverified_identity_goes_when_the_owner_proves_the_address(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn an_unverified_identity_goes_when_the_owner_proves_the_address(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let location = sign_in(&app, WELCOME, "mallory").await;
     let squatter = me(&app, &params(&location, '#')["access_token"]).await;
     assert_eq!(squatter["email"], "victim@example.com");
@@ -834,13 +819,10 @@ async fn an_unverified_identity_goes_when_the_owner_proves_the_address(
 }
 
 #[sqlx::test(migrations = false)]
-async fn an_unverified_address_opens_no_account_when_confirmation_is_required(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn an_unverified_address_opens_no_account_when_confirmation_is_required(db: PgPool) {
     let oidc = Oidc::start().await;
     let app = oidc_app(
-        opts,
+        &db,
         &oidc.providers_setting("acme"),
         &["--email-confirmation-required"],
     )
@@ -860,10 +842,7 @@ async fn an_unverified_address_opens_no_account_when_confirmation_is_required(
 /// With AUTH_PROVIDER_TOKENS_KEY the provider's tokens are kept, encrypted, and the admin API
 /// hands them out (working at the provider); without it nothing is stored.
 #[sqlx::test(migrations = false)]
-async fn provider_tokens_are_kept_encrypted_only_when_asked(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn provider_tokens_are_kept_encrypted_only_when_asked(db: PgPool) {
     let oidc = Oidc::start().await;
     let admin = "an-admin-secret-of-at-least-32-bytes-0123";
     let key = {
@@ -871,7 +850,7 @@ async fn provider_tokens_are_kept_encrypted_only_when_asked(
         base64::engine::general_purpose::STANDARD.encode([42u8; 32])
     };
     let app = oidc_app(
-        opts,
+        &db,
         &oidc.providers_setting("acme"),
         &["--provider-tokens-key", &key, "--admin-secret", admin],
     )
@@ -914,11 +893,11 @@ async fn provider_tokens_are_kept_encrypted_only_when_asked(
 }
 
 #[sqlx::test(migrations = false)]
-async fn provider_tokens_are_not_stored_by_default(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn provider_tokens_are_not_stored_by_default(db: PgPool) {
     let oidc = Oidc::start().await;
     let admin = "an-admin-secret-of-at-least-32-bytes-0123";
     let app = oidc_app(
-        opts,
+        &db,
         &oidc.providers_setting("acme"),
         &["--admin-secret", admin],
     )
@@ -943,7 +922,7 @@ async fn provider_tokens_are_not_stored_by_default(_: PgPoolOptions, opts: PgCon
 /// Native apps have their own client ids at the provider: listed in `client_ids`, their ID
 /// tokens are accepted; the presets show in `/settings`.
 #[sqlx::test(migrations = false)]
-async fn id_tokens_of_listed_native_apps_are_accepted(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn id_tokens_of_listed_native_apps_are_accepted(db: PgPool) {
     let oidc = Oidc::start().await;
     let providers = json!([{
         "name": "acme",
@@ -953,7 +932,7 @@ async fn id_tokens_of_listed_native_apps_are_accepted(_: PgPoolOptions, opts: Pg
         "client_ids": [oidc::OTHER_CLIENT_ID],
     }]);
     let app = oidc_app(
-        opts,
+        &db,
         &providers.to_string(),
         &[
             "--google-client-id",

@@ -2,34 +2,39 @@
 
 use axum::http::{header, Method, StatusCode};
 use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, store};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
-use crate::common::{proxy::Proxy, str_of, TestApp, SECRET};
+use crate::common::{self, proxy::Proxy, str_of, TestApp, SECRET};
 
 /// The server with a pool of 4 connections to the database behind `proxy`.
-async fn app_behind(proxy: &Proxy, opts: PgConnectOptions) -> TestApp {
+async fn app_behind(proxy: &Proxy, db: &PgPool) -> TestApp {
     let config = Config::from_args(["--jwt-secret", SECRET]).unwrap();
     let keys = KeySet::load(&config.keys).unwrap();
-    let pool = store::connect_with(opts.clone().host("127.0.0.1").port(proxy.port), "auth", 4)
-        .await
-        .unwrap();
+    let pool = store::connect_with(
+        common::options(db).host("127.0.0.1").port(proxy.port),
+        "auth",
+        4,
+    )
+    .await
+    .unwrap();
     store::migrate(&pool, "auth").await.unwrap();
     let state = App::from_parts(config, pool.clone(), keys).unwrap();
     TestApp {
         router: hasura_jwt_auth::http::router(state.clone()).unwrap(),
         state,
         pool,
-        _mail: Vec::new(),
+        background: Vec::new(),
     }
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_database_outage_fails_fast_and_recovers_by_itself(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let proxy = Proxy::start((opts.get_host().to_owned(), opts.get_port())).await;
-    let app = app_behind(&proxy, opts).await;
+async fn a_database_outage_fails_fast_and_recovers_by_itself(db: PgPool) {
+    let proxy = Proxy::start((
+        db.connect_options().get_host().to_owned(),
+        db.connect_options().get_port(),
+    ))
+    .await;
+    let app = app_behind(&proxy, &db).await;
     // Requests wait at most this long for a connection before their 503.
     assert!(app.pool.options().get_acquire_timeout() <= std::time::Duration::from_secs(1));
     let s = app.signup("outage@example.com").await;
@@ -85,12 +90,13 @@ async fn a_database_outage_fails_fast_and_recovers_by_itself(
 /// are tried once more, on a connection that answers a ping, so the refreshes in flight at
 /// that moment succeed instead of answering 503.
 #[sqlx::test(migrations = false)]
-async fn refreshes_that_meet_a_broken_connection_are_tried_again(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let proxy = Proxy::start((opts.get_host().to_owned(), opts.get_port())).await;
-    let app = app_behind(&proxy, opts).await;
+async fn refreshes_that_meet_a_broken_connection_are_tried_again(db: PgPool) {
+    let proxy = Proxy::start((
+        db.connect_options().get_host().to_owned(),
+        db.connect_options().get_port(),
+    ))
+    .await;
+    let app = app_behind(&proxy, &db).await;
     let mut tokens = Vec::new();
     for i in 0..6 {
         let s = app.signup(&format!("restart{i}@example.com")).await;
@@ -151,12 +157,9 @@ async fn closed_by_server(stream: &mut tokio::net::TcpStream, within: std::time:
 }
 
 #[sqlx::test(migrations = false)]
-async fn slow_clients_are_dropped_and_others_still_served(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn slow_clients_are_dropped_and_others_still_served(db: PgPool) {
     use std::time::Duration;
-    let app = crate::common::app(opts, &["--http-header-timeout", "1s"]).await;
+    let app = crate::common::app(&db, &["--http-header-timeout", "1s"]).await;
     let (addr, stop) = serve(&app).await;
     let mut slow = Vec::new();
     for _ in 0..500 {
@@ -187,13 +190,10 @@ async fn slow_clients_are_dropped_and_others_still_served(
 }
 
 #[sqlx::test(migrations = false)]
-async fn connections_beyond_the_limit_wait_for_a_free_one(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn connections_beyond_the_limit_wait_for_a_free_one(db: PgPool) {
     use std::time::Duration;
     let app = crate::common::app(
-        opts,
+        &db,
         &["--http-header-timeout", "60s", "--max-connections", "3"],
     )
     .await;

@@ -2,7 +2,7 @@
 
 use axum::http::{header, Method, StatusCode};
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{
     self,
@@ -11,10 +11,10 @@ use crate::common::{
     TestApp,
 };
 
-async fn github_app(opts: PgConnectOptions, gh: &GitHub) -> TestApp {
+async fn github_app(db: &PgPool, gh: &GitHub) -> TestApp {
     let api = format!("{}/api", gh.url);
     common::app(
-        opts,
+        db,
         &[
             "--public-url",
             "http://auth.test",
@@ -74,17 +74,14 @@ fn fragment(location: &str, key: &str) -> String {
 }
 
 #[sqlx::test(migrations = false)]
-async fn github_sign_in_takes_the_verified_primary_address(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn github_sign_in_takes_the_verified_primary_address(db: PgPool) {
     let gh = GitHub::start(json!([
         {"email": "octo-unverified@example.com", "primary": false, "verified": false},
         {"email": "octo-old@example.com", "primary": false, "verified": true},
         {"email": "octocat@example.com", "primary": true, "verified": true},
     ]))
     .await;
-    let app = github_app(opts, &gh).await;
+    let app = github_app(&db, &gh).await;
     let location = sign_in(&app).await;
     assert!(
         location.starts_with("https://app.example.com#access_token="),
@@ -107,15 +104,12 @@ async fn github_sign_in_takes_the_verified_primary_address(
 }
 
 #[sqlx::test(migrations = false)]
-async fn an_unverified_github_address_never_joins_an_account(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn an_unverified_github_address_never_joins_an_account(db: PgPool) {
     let gh = GitHub::start(json!([
         {"email": "victim@example.com", "primary": true, "verified": false},
     ]))
     .await;
-    let app = github_app(opts, &gh).await;
+    let app = github_app(&db, &gh).await;
     assert_eq!(
         app.signup("victim@example.com").await.status,
         StatusCode::OK
@@ -134,12 +128,12 @@ async fn an_unverified_github_address_never_joins_an_account(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_refused_github_code_creates_nothing(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_refused_github_code_creates_nothing(db: PgPool) {
     let gh = GitHub::start(json!([
         {"email": "octocat@example.com", "primary": true, "verified": true},
     ]))
     .await;
-    let app = github_app(opts, &gh).await;
+    let app = github_app(&db, &gh).await;
     // The stored verifier no longer matches the challenge GitHub saw.
     let (url, cookie) = start(&app).await;
     sqlx::query("UPDATE oauth_states SET pkce_verifier = repeat('v', 64)")

@@ -8,7 +8,7 @@ use axum::{
     http::{header, Method, Request, StatusCode},
 };
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::{
     common::{self, from_peer, smtp::Smtp, str_of, TestApp, PASSWORD},
@@ -63,12 +63,9 @@ async fn code_for(app: &TestApp, smtp: &Smtp, email: &str, nth: usize) -> String
 }
 
 #[sqlx::test(migrations = false)]
-async fn an_email_change_needs_reauthentication_and_tells_the_old_address(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn an_email_change_needs_reauthentication_and_tells_the_old_address(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--reauthentication-window", "10m"]).await;
+    let app = mail_app(&db, &smtp, &["--reauthentication-window", "10m"]).await;
     let s = app.signup("owner@example.com").await;
     let at = str_of(&s.body, "access_token").to_owned();
     // A stolen access token of a session signed in a while ago ...
@@ -106,13 +103,10 @@ async fn an_email_change_needs_reauthentication_and_tells_the_old_address(
 }
 
 #[sqlx::test(migrations = false)]
-async fn wrong_codes_count_towards_the_lockout_through_every_door(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn wrong_codes_count_towards_the_lockout_through_every_door(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &[
             "--account-lockout-threshold",
@@ -144,10 +138,10 @@ async fn wrong_codes_count_towards_the_lockout_through_every_door(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_new_code_brings_no_new_attempts(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_new_code_brings_no_new_attempts(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &[
             "--email-code-attempts",
@@ -179,13 +173,10 @@ async fn a_new_code_brings_no_new_attempts(_: PgPoolOptions, opts: PgConnectOpti
 }
 
 #[sqlx::test(migrations = false)]
-async fn code_guesses_are_bounded_per_address_whoever_guesses(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn code_guesses_are_bounded_per_address_whoever_guesses(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &[
             "--email-code-guesses-per-hour",
@@ -226,10 +217,10 @@ async fn code_guesses_are_bounded_per_address_whoever_guesses(
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_code_action_is_limited_per_client(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn the_code_action_is_limited_per_client(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &[
             "--rate-limit-sign-in",
@@ -260,10 +251,10 @@ async fn the_code_action_is_limited_per_client(_: PgPoolOptions, opts: PgConnect
 
 /// Two instances on one database enforce one email-request limit.
 #[sqlx::test(migrations = false)]
-async fn the_email_request_limit_is_shared_by_instances(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn the_email_request_limit_is_shared_by_instances(db: PgPool) {
     let smtp = Smtp::start();
-    let one = mail_app(opts.clone(), &smtp, &["--rate-limit-email", "2"]).await;
-    let two = mail_app(opts, &smtp, &["--rate-limit-email", "2"]).await;
+    let one = mail_app(&db, &smtp, &["--rate-limit-email", "2"]).await;
+    let two = mail_app(&db, &smtp, &["--rate-limit-email", "2"]).await;
     let recover = |email: &str| {
         let body = json!({"email": email});
         from_peer(
@@ -292,10 +283,10 @@ async fn the_email_request_limit_is_shared_by_instances(_: PgPoolOptions, opts: 
 /// site can verify a token: either would plant the refresh cookie of the site's own account
 /// (login CSRF). Through Hasura the same holds for `verifyEmailToken`.
 #[sqlx::test(migrations = false)]
-async fn verification_refuses_other_sites_in_cookie_mode(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn verification_refuses_other_sites_in_cookie_mode(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &[
             "--refresh-token-cookie",
@@ -362,14 +353,11 @@ async fn verification_refuses_other_sites_in_cookie_mode(_: PgPoolOptions, opts:
 /// The answer to a request for a message does the same work whether or not the address has
 /// an account: it stores the request, which a worker carries out afterwards.
 #[sqlx::test(migrations = false)]
-async fn requests_for_messages_are_answered_before_the_work(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn requests_for_messages_are_answered_before_the_work(db: PgPool) {
     let smtp = Smtp::start();
-    let mut app = mail_app(opts, &smtp, &[]).await;
+    let mut app = mail_app(&db, &smtp, &[]).await;
     app.signup("known@example.com").await;
-    app._mail.clear(); // no worker: see what the requests alone did
+    app.background.clear(); // no worker: see what the requests alone did
     let count = |table: &'static str| {
         let pool = app.pool.clone();
         async move {
@@ -418,9 +406,9 @@ async fn requests_for_messages_are_answered_before_the_work(
 
 /// The password policy answers in Supabase Auth's shape, through the API and the actions.
 #[sqlx::test(migrations = false)]
-async fn weak_passwords_are_refused_with_their_reasons(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn weak_passwords_are_refused_with_their_reasons(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--password-min-length",
             "12",
@@ -483,12 +471,9 @@ async fn weak_passwords_are_refused_with_their_reasons(_: PgPoolOptions, opts: P
 /// routes come from the OpenAPI document; admin routes (the admin secret) and Hasura's
 /// (server to server; the actions check the relayed origin themselves) are not the browser's.
 #[sqlx::test(migrations = false)]
-async fn every_browser_route_refuses_other_sites_in_cookie_mode(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn every_browser_route_refuses_other_sites_in_cookie_mode(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--refresh-token-cookie",
             "--cors-origins",
@@ -539,7 +524,7 @@ async fn every_browser_route_refuses_other_sites_in_cookie_mode(
 /// Code guesses never wait for a second connection while holding one: on a pool of two, many
 /// at once all get their answer (none a 503 for want of a connection).
 #[sqlx::test(migrations = false)]
-async fn code_guesses_cannot_starve_the_pool(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn code_guesses_cannot_starve_the_pool(db: PgPool) {
     use hasura_jwt_auth::{app::App, auth::keys::KeySet, config::Config, store};
     let config = Config::from_args([
         "--jwt-secret",
@@ -553,7 +538,9 @@ async fn code_guesses_cannot_starve_the_pool(_: PgPoolOptions, opts: PgConnectOp
     ])
     .unwrap();
     let keys = KeySet::load(&config.keys).unwrap();
-    let pool = store::connect_with(opts, "auth", 2).await.unwrap();
+    let pool = store::connect_with(common::options(&db), "auth", 2)
+        .await
+        .unwrap();
     store::migrate(&pool, "auth").await.unwrap();
     let state = App::from_parts(config, pool, keys).unwrap();
     let router = hasura_jwt_auth::http::router(state).unwrap();
@@ -578,13 +565,10 @@ async fn code_guesses_cannot_starve_the_pool(_: PgPoolOptions, opts: PgConnectOp
 
 /// Wrong codes counted against an expired token do not follow the next one.
 #[sqlx::test(migrations = false)]
-async fn attempts_start_again_once_the_earlier_token_expired(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn attempts_start_again_once_the_earlier_token_expired(db: PgPool) {
     let smtp = Smtp::start();
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &[
             "--email-code-attempts",
@@ -619,12 +603,9 @@ async fn attempts_start_again_once_the_earlier_token_expired(
 
 /// A sign-up refused for its password does not use up the address's allowance of messages.
 #[sqlx::test(migrations = false)]
-async fn a_refused_password_sends_nothing_and_counts_nothing(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn a_refused_password_sends_nothing_and_counts_nothing(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     let res = app
         .post(
             "/signup",

@@ -17,7 +17,7 @@ use hasura_jwt_auth::{
     hasura_config::metadata as hasura_metadata,
 };
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 pub(crate) const ACTIONS_SECRET: &str = "actions-secret-for-tests-0123456789abcdef";
 
@@ -60,10 +60,7 @@ async fn hasura_key(app: &TestApp, jwt_secret: &Value, token: &str) -> jsonwebto
 }
 
 #[sqlx::test(migrations = false)]
-async fn every_algorithm_namespace_and_format_passes_hasuras_rules(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn every_algorithm_namespace_and_format_passes_hasuras_rules(db: PgPool) {
     let hs384 = "h".repeat(48);
     let hs512 = "h".repeat(64);
     let combos: Vec<(JwtAlgorithm, Option<&str>, bool)> = vec![
@@ -110,7 +107,7 @@ async fn every_algorithm_namespace_and_format_passes_hasuras_rules(
         };
         let jwt_secret: Value =
             serde_json::from_str(&hasura_jwt_secret(&config, &keys, Some(mode))).unwrap();
-        let app = common::app_with(opts.clone(), config, keys).await;
+        let app = common::app_with(&db, config, keys).await;
         let s = app.signup(&format!("user{i}@example.com")).await;
         let at = str_of(&s.body, "access_token");
         let key = hasura_key(&app, &jwt_secret, at).await;
@@ -144,9 +141,9 @@ async fn every_algorithm_namespace_and_format_passes_hasuras_rules(
 }
 
 #[sqlx::test(migrations = false)]
-async fn new_users_get_the_configured_roles(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn new_users_get_the_configured_roles(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--default-role",
             "viewer",
@@ -178,11 +175,8 @@ const CLAIMS_SQL: &str = "SELECT json_build_object('organization-id', org_id, 'T
      FROM public.members WHERE user_id = $1";
 
 #[sqlx::test(migrations = false)]
-async fn custom_claims_come_from_sql_at_sign_in_and_every_refresh(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &["--custom-claims-sql", CLAIMS_SQL]).await;
+async fn custom_claims_come_from_sql_at_sign_in_and_every_refresh(db: PgPool) {
+    let app = common::app(&db, &["--custom-claims-sql", CLAIMS_SQL]).await;
     sqlx::query("CREATE TABLE public.members (user_id uuid PRIMARY KEY, org_id int NOT NULL, teams text[] NOT NULL)")
         .execute(&app.pool)
         .await
@@ -271,8 +265,8 @@ async fn custom_claims_come_from_sql_at_sign_in_and_every_refresh(
 }
 
 #[sqlx::test(migrations = false)]
-async fn claims_sql_is_checked_at_startup(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn claims_sql_is_checked_at_startup(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let err = hasura_jwt_auth::store::claims::check_custom_claims_sql(&app.pool, "SELEC nonsense")
         .await
         .unwrap_err();
@@ -374,8 +368,8 @@ pub(crate) fn assert_action_error(res: &common::Response, status: StatusCode, co
 }
 
 #[sqlx::test(migrations = false)]
-async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+async fn actions_handler_runs_every_action(db: PgPool) {
+    let app = common::app(&db, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
     let fields: BTreeSet<&str> = [
         "access_token",
         "token_type",
@@ -592,8 +586,8 @@ async fn actions_handler_runs_every_action(_: PgPoolOptions, opts: PgConnectOpti
 }
 
 #[sqlx::test(migrations = false)]
-async fn actions_handler_demands_its_secret(_: PgPoolOptions, opts: PgConnectOptions) {
-    let off = common::app(opts.clone(), &[]).await;
+async fn actions_handler_demands_its_secret(db: PgPool) {
+    let off = common::app(&db, &[]).await;
     let res = action(
         &off,
         "login",
@@ -602,7 +596,7 @@ async fn actions_handler_demands_its_secret(_: PgPoolOptions, opts: PgConnectOpt
     )
     .await;
     assert_action_error(&res, StatusCode::NOT_FOUND, "not_found");
-    let app = common::app(opts, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+    let app = common::app(&db, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
     let input = json!({"email": "a@example.com", "password": PASSWORD});
     for secret in [None, Some("wrong"), Some("")] {
         let res = action_with(&app, "signup", input.clone(), anonymous(), secret, None).await;
@@ -616,7 +610,7 @@ async fn actions_handler_demands_its_secret(_: PgPoolOptions, opts: PgConnectOpt
 }
 
 #[sqlx::test(migrations = false)]
-async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn generated_metadata_matches_the_handler(db: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::from_args(["--default-allowed-roles", "user,editor"]).unwrap();
     hasura_metadata::write(&config, dir.path()).unwrap();
@@ -721,7 +715,7 @@ async fn generated_metadata_matches_the_handler(_: PgPoolOptions, opts: PgConnec
     );
 
     // Call the handler exactly as the SDL declares and compare the answers with the output types.
-    let app = common::app(opts, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+    let app = common::app(&db, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
     let keys_of = |v: &Value| {
         v.as_object()
             .unwrap()
@@ -835,9 +829,9 @@ async fn webhook_get(app: &TestApp, headers: &[(&str, &str)]) -> common::Respons
 }
 
 #[sqlx::test(migrations = false)]
-async fn auth_webhook_get_and_post_modes(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn auth_webhook_get_and_post_modes(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--custom-claims-sql",
             "SELECT json_build_object('org', 'acme') WHERE $1::uuid IS NOT NULL",
@@ -1029,9 +1023,9 @@ fn set_cookies(res: &common::Response) -> Vec<String> {
 }
 
 #[sqlx::test(migrations = false)]
-async fn refresh_token_cookie_for_browsers(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn refresh_token_cookie_for_browsers(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--refresh-token-cookie",
             "--hasura-actions-secret",
@@ -1128,8 +1122,8 @@ async fn refresh_token_cookie_for_browsers(_: PgPoolOptions, opts: PgConnectOpti
 }
 
 #[sqlx::test(migrations = false)]
-async fn no_cookie_unless_enabled(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn no_cookie_unless_enabled(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("plain@example.com").await;
     assert!(set_cookies(&s).is_empty());
     let req = Request::post("/token?grant_type=refresh_token")
@@ -1143,9 +1137,9 @@ async fn no_cookie_unless_enabled(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn cors_allows_configured_origins_with_credentials(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn cors_allows_configured_origins_with_credentials(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--cors-origins",
             "https://app.example.com,https://admin.example.com",
@@ -1190,9 +1184,9 @@ async fn cors_allows_configured_origins_with_credentials(_: PgPoolOptions, opts:
 }
 
 #[sqlx::test(migrations = false)]
-async fn cookie_mode_refuses_cross_site_requests(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn cookie_mode_refuses_cross_site_requests(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--refresh-token-cookie",
             "--public-url",
@@ -1272,12 +1266,9 @@ async fn cookie_mode_refuses_cross_site_requests(_: PgPoolOptions, opts: PgConne
 }
 
 #[sqlx::test(migrations = false)]
-async fn action_logins_are_rate_limited_by_the_forwarded_address(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn action_logins_are_rate_limited_by_the_forwarded_address(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--hasura-actions-secret",
             ACTIONS_SECRET,
@@ -1323,8 +1314,8 @@ async fn action_logins_are_rate_limited_by_the_forwarded_address(
 }
 
 #[sqlx::test(migrations = false)]
-async fn wrong_current_password_is_audited(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+async fn wrong_current_password_is_audited(db: PgPool) {
+    let app = common::app(&db, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
     let s = action(
         &app,
         "signup",
@@ -1358,10 +1349,7 @@ async fn wrong_current_password_is_audited(_: PgPoolOptions, opts: PgConnectOpti
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_unauthorized_role_and_handler_url_are_settings(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn the_unauthorized_role_and_handler_url_are_settings(db: PgPool) {
     let args = [
         "--hasura-unauthorized-role",
         "guest",
@@ -1370,7 +1358,7 @@ async fn the_unauthorized_role_and_handler_url_are_settings(
         "--hasura-actions-secret",
         ACTIONS_SECRET,
     ];
-    let app = common::app(opts, &args).await;
+    let app = common::app(&db, &args).await;
     assert_eq!(
         webhook_get(&app, &[]).await.body,
         json!({"X-Hasura-Role": "guest"})
@@ -1417,11 +1405,8 @@ async fn the_unauthorized_role_and_handler_url_are_settings(
 }
 
 #[sqlx::test(migrations = false)]
-async fn action_errors_for_reauthentication_bans_and_bad_input(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts.clone(), &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+async fn action_errors_for_reauthentication_bans_and_bad_input(db: PgPool) {
+    let app = common::app(&db, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
     let s = action(
         &app,
         "signup",
@@ -1466,7 +1451,7 @@ async fn action_errors_for_reauthentication_bans_and_bad_input(
         "user_banned",
     );
     let closed = common::app(
-        opts,
+        &db,
         &[
             "--hasura-actions-secret",
             ACTIONS_SECRET,
@@ -1488,12 +1473,9 @@ async fn action_errors_for_reauthentication_bans_and_bad_input(
 }
 
 #[sqlx::test(migrations = false)]
-async fn every_session_response_sets_the_cookie_and_every_logout_clears_it(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn every_session_response_sets_the_cookie_and_every_logout_clears_it(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--refresh-token-cookie",
             "--hasura-actions-secret",
@@ -1542,12 +1524,9 @@ async fn every_session_response_sets_the_cookie_and_every_logout_clears_it(
 }
 
 #[sqlx::test(migrations = false)]
-async fn cookie_actions_refuse_other_sites_as_the_api_does(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn cookie_actions_refuse_other_sites_as_the_api_does(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--refresh-token-cookie",
             "--hasura-actions-secret",

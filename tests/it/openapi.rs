@@ -11,7 +11,7 @@ use hasura_jwt_auth::{
     config::{Config, JwtAlgorithm},
 };
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{self, str_of, TestApp, PASSWORD};
 
@@ -97,11 +97,11 @@ impl Checker {
 }
 
 #[sqlx::test(migrations = false)]
-async fn every_documented_route_answers_as_documented(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn every_documented_route_answers_as_documented(db: PgPool) {
     // An asymmetric key, so that the JWKS has a key to describe.
     let config = Config::from_args(["--admin-secret", ADMIN]).unwrap();
     let pem = generate_private_key_pem(JwtAlgorithm::Es256).unwrap();
-    let app = common::app_with(opts, config, KeySet::from_pems(pem.expose(), &[]).unwrap()).await;
+    let app = common::app_with(&db, config, KeySet::from_pems(pem.expose(), &[]).unwrap()).await;
 
     let res = app.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(res.status, StatusCode::OK);

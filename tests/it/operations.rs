@@ -10,7 +10,7 @@ use axum::{
     http::{header, Method, Request, StatusCode},
 };
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{self, from_peer, via_proxy, PASSWORD};
 
@@ -40,11 +40,8 @@ fn signup_request(email: &str, request_id: Option<&str>) -> Request<Body> {
 }
 
 #[sqlx::test(migrations = false)]
-async fn every_request_has_an_id_in_its_answer_logs_and_audit_entries(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &["--trusted-proxies", "127.0.0.1"]).await;
+async fn every_request_has_an_id_in_its_answer_logs_and_audit_entries(db: PgPool) {
+    let app = common::app(&db, &["--trusted-proxies", "127.0.0.1"]).await;
     let audit_id = |email: &'static str| {
         let pool = app.pool.clone();
         async move {
@@ -127,8 +124,8 @@ async fn every_request_has_an_id_in_its_answer_logs_and_audit_entries(
 }
 
 #[sqlx::test(migrations = false)]
-async fn probes_tell_liveness_from_readiness(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn probes_tell_liveness_from_readiness(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let res = app.call(Method::GET, "/ready", None, None).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
     assert_eq!(res.body["status"], "ready");
@@ -177,9 +174,9 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 #[sqlx::test(migrations = false)]
-async fn metrics_count_real_traffic(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn metrics_count_real_traffic(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--rate-limit-sign-in",
             "3",
@@ -288,10 +285,10 @@ async fn metrics_count_real_traffic(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_sign_in_limit_holds_across_instances(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn the_sign_in_limit_holds_across_instances(db: PgPool) {
     // Two instances on one database, as behind a load balancer.
-    let a = common::app(opts.clone(), &["--rate-limit-sign-in", "4"]).await;
-    let b = common::app(opts, &["--rate-limit-sign-in", "4"]).await;
+    let a = common::app(&db, &["--rate-limit-sign-in", "4"]).await;
+    let b = common::app(&db, &["--rate-limit-sign-in", "4"]).await;
     a.signup("lim@example.com").await;
     let attempt = |peer: [u8; 4]| {
         from_peer(
@@ -337,16 +334,13 @@ async fn the_sign_in_limit_holds_across_instances(_: PgPoolOptions, opts: PgConn
 }
 
 #[sqlx::test(migrations = false)]
-async fn sigterm_stops_accepting_finishes_requests_in_flight_and_exits_0(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn sigterm_stops_accepting_finishes_requests_in_flight_and_exits_0(db: PgPool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let url = format!(
         "postgres://postgres@{}:{}/{}",
-        opts.get_host(),
-        opts.get_port(),
-        opts.get_database().unwrap()
+        db.connect_options().get_host(),
+        db.connect_options().get_port(),
+        db.connect_options().get_database().unwrap()
     );
     let port = common::oidc::free_port();
     let addr = format!("127.0.0.1:{port}");

@@ -6,7 +6,7 @@ use crate::common;
 use crate::common::{hasura, jwt_payload, str_of, TestApp, PASSWORD, SECRET};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 fn tokens(res: &common::Response) -> (String, String) {
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
@@ -53,8 +53,8 @@ async fn audit_events(app: &TestApp, event: &str) -> Vec<Value> {
 }
 
 #[sqlx::test(migrations = false)]
-async fn refresh_rotates_and_keeps_the_session(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn refresh_rotates_and_keeps_the_session(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let (at0, rt0) = tokens(&app.signup("a@example.com").await);
     let (at1, rt1) = tokens(&app.refresh(&rt0).await);
     assert_ne!(rt0, rt1, "rotated");
@@ -87,8 +87,8 @@ async fn refresh_rotates_and_keeps_the_session(_: PgPoolOptions, opts: PgConnect
 }
 
 #[sqlx::test(migrations = false)]
-async fn concurrent_refreshes_with_one_token_converge(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn concurrent_refreshes_with_one_token_converge(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("tabs@example.com").await;
     let (at0, rt0) = tokens(&s);
     let user_id = str_of(&s.body["user"], "id").to_owned();
@@ -120,10 +120,10 @@ async fn concurrent_refreshes_with_one_token_converge(_: PgPoolOptions, opts: Pg
 }
 
 #[sqlx::test(migrations = false)]
-async fn concurrent_refreshes_across_instances_converge(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn concurrent_refreshes_across_instances_converge(db: PgPool) {
     // Two server instances (two pools, two apps) sharing one database.
-    let a = common::app(opts.clone(), &[]).await;
-    let b = common::app(opts, &[]).await;
+    let a = common::app(&db, &[]).await;
+    let b = common::app(&db, &[]).await;
     let (_, rt0) = tokens(&a.signup("multi@example.com").await);
     let racers = (0..10).map(|i| {
         if i % 2 == 0 {
@@ -138,8 +138,8 @@ async fn concurrent_refreshes_across_instances_converge(_: PgPoolOptions, opts: 
 }
 
 #[sqlx::test(migrations = false)]
-async fn retry_after_a_lost_response_converges(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn retry_after_a_lost_response_converges(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let (_, rt0) = tokens(&app.signup("flaky@example.com").await);
     let (_, lost) = tokens(&app.refresh(&rt0).await); // response never reached the client
     let (_, retried) = tokens(&app.refresh(&rt0).await);
@@ -154,9 +154,9 @@ async fn retry_after_a_lost_response_converges(_: PgPoolOptions, opts: PgConnect
 }
 
 #[sqlx::test(migrations = false)]
-async fn replay_after_the_interval_revokes_the_session(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn replay_after_the_interval_revokes_the_session(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--refresh-token-reuse-interval",
             "10s",
@@ -204,12 +204,9 @@ async fn replay_after_the_interval_revokes_the_session(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn forged_and_malformed_tokens_are_invalid_grant_and_revoke_nothing(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn forged_and_malformed_tokens_are_invalid_grant_and_revoke_nothing(db: PgPool) {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
-    let app = common::app(opts, &[]).await;
+    let app = common::app(&db, &[]).await;
     let s = app.signup("victim@example.com").await;
     let (_, rt0) = tokens(&s);
     let user_id = str_of(&s.body["user"], "id").to_owned();
@@ -253,9 +250,9 @@ async fn forged_and_malformed_tokens_are_invalid_grant_and_revoke_nothing(
 }
 
 #[sqlx::test(migrations = false)]
-async fn idle_and_absolute_lifetimes(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn idle_and_absolute_lifetimes(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--session-idle-timeout",
             "1h",
@@ -297,9 +294,9 @@ async fn idle_and_absolute_lifetimes(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn lifetimes_can_be_turned_off(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn lifetimes_can_be_turned_off(db: PgPool) {
     let app = common::app(
-        opts,
+        &db,
         &[
             "--session-idle-timeout",
             "off",
@@ -314,8 +311,8 @@ async fn lifetimes_can_be_turned_off(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn disabled_or_deleted_users_get_no_tokens(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn disabled_or_deleted_users_get_no_tokens(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("gone@example.com").await;
     let (_, rt) = tokens(&s);
     let user_id = str_of(&s.body["user"], "id").to_owned();
@@ -355,8 +352,8 @@ async fn disabled_or_deleted_users_get_no_tokens(_: PgPoolOptions, opts: PgConne
 }
 
 #[sqlx::test(migrations = false)]
-async fn role_changes_show_up_in_the_next_access_token(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn role_changes_show_up_in_the_next_access_token(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let (_, rt) = tokens(&app.signup("promoted@example.com").await);
     sqlx::query("UPDATE users SET allowed_roles = '{user,editor}', default_role = 'editor' WHERE email = 'promoted@example.com'")
         .execute(&app.pool)
@@ -369,8 +366,8 @@ async fn role_changes_show_up_in_the_next_access_token(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn logout_scopes(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn logout_scopes(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("multi-device@example.com").await;
     let user_id = str_of(&s.body["user"], "id").to_owned();
     let sign_in = || app.sign_in("multi-device@example.com", PASSWORD);
@@ -417,8 +414,8 @@ async fn logout_scopes(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn rfc7009_revoke(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn rfc7009_revoke(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("revoke@example.com").await;
     let user_id = str_of(&s.body["user"], "id").to_owned();
     let (_, rt) = tokens(&s);
@@ -458,8 +455,8 @@ async fn rfc7009_revoke(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn password_change_keeps_only_the_current_session(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn password_change_keeps_only_the_current_session(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app.signup("pw@example.com").await;
     let user_id = str_of(&s.body["user"], "id").to_owned();
     let (cur_at, cur_rt) = tokens(&s);
@@ -491,8 +488,8 @@ async fn password_change_keeps_only_the_current_session(_: PgPoolOptions, opts: 
 }
 
 #[sqlx::test(migrations = false)]
-async fn expired_sessions_are_pruned(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--session-idle-timeout", "1h"]).await;
+async fn expired_sessions_are_pruned(db: PgPool) {
+    let app = common::app(&db, &["--session-idle-timeout", "1h"]).await;
     let (at, _) = tokens(&app.signup("prune@example.com").await);
     tokens(&app.signup("fresh@example.com").await);
     age_session(&app, &sid(&at), 7200).await;
@@ -517,8 +514,8 @@ async fn set_rotations(app: &TestApp, session_id: &str, rotated_secs_ago: f64, p
 }
 
 #[sqlx::test(migrations = false)]
-async fn reuse_interval_boundaries(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--refresh-token-reuse-interval", "10s"]).await;
+async fn reuse_interval_boundaries(db: PgPool) {
+    let app = common::app(&db, &["--refresh-token-reuse-interval", "10s"]).await;
     // One rotation behind, 9 s after it was superseded: converges.
     let (at, rt0) = tokens(&app.signup("edge1@example.com").await);
     let (_, rt1) = tokens(&app.refresh(&rt0).await);
@@ -562,9 +559,9 @@ async fn reuse_interval_boundaries(_: PgPoolOptions, opts: PgConnectOptions) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn current_counter_with_a_wrong_secret_is_unknown(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn current_counter_with_a_wrong_secret_is_unknown(db: PgPool) {
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
-    let app = common::app(opts, &[]).await;
+    let app = common::app(&db, &[]).await;
     let (at, rt0) = tokens(&app.signup("cur@example.com").await);
     let (_, rt1) = tokens(&app.refresh(&rt0).await);
     let mut raw = B64.decode(&rt1).unwrap();
@@ -576,9 +573,9 @@ async fn current_counter_with_a_wrong_secret_is_unknown(_: PgPoolOptions, opts: 
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_stale_compare_and_set_rotates_nothing(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_stale_compare_and_set_rotates_nothing(db: PgPool) {
     use hasura_jwt_auth::{client::Client, store::sessions};
-    let app = common::app(opts, &[]).await;
+    let app = common::app(&db, &[]).await;
     let (at, rt0) = tokens(&app.signup("cas@example.com").await);
     let sid: uuid::Uuid = sid(&at).parse().unwrap();
     tokens(&app.refresh(&rt0).await);
@@ -598,11 +595,8 @@ async fn a_stale_compare_and_set_rotates_nothing(_: PgPoolOptions, opts: PgConne
 }
 
 #[sqlx::test(migrations = false)]
-async fn password_change_needs_the_current_password_on_older_sessions(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &["--reauthentication-window", "10m"]).await;
+async fn password_change_needs_the_current_password_on_older_sessions(db: PgPool) {
+    let app = common::app(&db, &["--reauthentication-window", "10m"]).await;
     let (at, _) = tokens(&app.signup("reauth@example.com").await);
     sqlx::query("UPDATE sessions SET created_at = now() - interval '11 minutes'")
         .execute(&app.pool)
@@ -658,12 +652,9 @@ async fn password_change_needs_the_current_password_on_older_sessions(
 }
 
 #[sqlx::test(migrations = false)]
-async fn old_tokens_are_theft_up_to_the_chain_limit_and_refused_beyond(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn old_tokens_are_theft_up_to_the_chain_limit_and_refused_beyond(db: PgPool) {
     use hasura_jwt_auth::auth::refresh::token::MAX_CHAIN;
-    let app = common::app(opts, &[]).await;
+    let app = common::app(&db, &[]).await;
     let (at, rt0) = tokens(&app.signup("long@example.com").await);
     let mut rts = vec![rt0];
     for _ in 0..MAX_CHAIN + 2 {
@@ -685,13 +676,10 @@ async fn old_tokens_are_theft_up_to_the_chain_limit_and_refused_beyond(
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_reuse_interval_counts_to_the_request_s_arrival(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn the_reuse_interval_counts_to_the_request_s_arrival(db: PgPool) {
     use hasura_jwt_auth::client::Client;
     use std::time::{Duration, Instant};
-    let app = common::app(opts, &["--refresh-token-reuse-interval", "10s"]).await;
+    let app = common::app(&db, &["--refresh-token-reuse-interval", "10s"]).await;
     let (at0, rt0) = tokens(&app.signup("stall@example.com").await);
     let (_, rt1) = tokens(&app.refresh(&rt0).await);
     // Superseded 11 s ago by the database's clock, but the retry arrived 3 s ago and waited

@@ -10,7 +10,7 @@
 
 use axum::http::StatusCode;
 use hasura_jwt_auth::auth::refresh::token::RefreshToken;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{self, str_of, TestApp};
 
@@ -42,12 +42,9 @@ fn next(token: &str, salt: &[u8]) -> String {
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_instance_that_knows_the_salt_rotates_without_reading_it(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let a = common::app(opts.clone(), &[]).await;
-    let b = common::app(opts, &[]).await;
+async fn the_instance_that_knows_the_salt_rotates_without_reading_it(db: PgPool) {
+    let a = common::app(&db, &[]).await;
+    let b = common::app(&db, &[]).await;
     let rt0 = refresh_token(&a.signup("one@example.com").await);
     let (real, other) = swap_salt(&a, &rt0).await;
 
@@ -72,11 +69,8 @@ async fn the_instance_that_knows_the_salt_rotates_without_reading_it(
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_token_that_is_not_current_takes_the_reading_path(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let app = common::app(opts, &[]).await;
+async fn a_token_that_is_not_current_takes_the_reading_path(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let rt0 = refresh_token(&app.signup("two@example.com").await);
     let rt1 = refresh_token(&app.refresh(&rt0).await);
     // rt0 is superseded: the one statement rotates nothing, the session is read and the
@@ -97,8 +91,8 @@ async fn a_token_that_is_not_current_takes_the_reading_path(
 }
 
 #[sqlx::test(migrations = false)]
-async fn size_zero_turns_the_salts_off(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--session-cache-size", "0"]).await;
+async fn size_zero_turns_the_salts_off(db: PgPool) {
+    let app = common::app(&db, &["--session-cache-size", "0"]).await;
     let rt0 = refresh_token(&app.signup("three@example.com").await);
     let (_, other) = swap_salt(&app, &rt0).await;
     let rt1 = refresh_token(&app.refresh(&rt0).await);
@@ -107,12 +101,12 @@ async fn size_zero_turns_the_salts_off(_: PgPoolOptions, opts: PgConnectOptions)
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_failing_custom_claims_query_rotates_nothing(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_failing_custom_claims_query_rotates_nothing(db: PgPool) {
     // Custom claims that fail (division by zero) for users flagged in their metadata.
     let sql = "SELECT json_build_object('x-hasura-org-id', \
                (1 / CASE WHEN user_metadata->>'fail' = 'yes' THEN 0 ELSE 1 END)::text) \
                FROM users WHERE id = $1";
-    let app = common::app(opts, &["--custom-claims-sql", sql]).await;
+    let app = common::app(&db, &["--custom-claims-sql", sql]).await;
     let rt0 = refresh_token(&app.signup("four@example.com").await);
     let flag = |value: &'static str| {
         sqlx::query("UPDATE users SET user_metadata = jsonb_build_object('fail', $1::text)")

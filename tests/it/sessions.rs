@@ -5,7 +5,7 @@ use axum::{
     http::{header, Method, Request, StatusCode},
 };
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{self, str_of, TestApp, PASSWORD};
 
@@ -27,8 +27,8 @@ async fn sign_in_from(app: &TestApp, email: &str, user_agent: &str) -> (String, 
 }
 
 #[sqlx::test(migrations = false)]
-async fn users_list_and_end_their_own_sessions(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn users_list_and_end_their_own_sessions(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     app.signup("alice@example.com").await;
     app.signup("bob@example.com").await;
     let (laptop, _) = sign_in_from(&app, "alice@example.com", "Laptop/1.0").await;
@@ -97,8 +97,8 @@ async fn users_list_and_end_their_own_sessions(_: PgPoolOptions, opts: PgConnect
 }
 
 #[sqlx::test(migrations = false)]
-async fn idle_sessions_are_not_listed(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &["--session-idle-timeout", "1h"]).await;
+async fn idle_sessions_are_not_listed(db: PgPool) {
+    let app = common::app(&db, &["--session-idle-timeout", "1h"]).await;
     app.signup("alice@example.com").await;
     let (token, _) = sign_in_from(&app, "alice@example.com", "Laptop/1.0").await;
     // The sign-up's session has been idle for two hours: over.
@@ -118,9 +118,9 @@ async fn idle_sessions_are_not_listed(_: PgPoolOptions, opts: PgConnectOptions) 
 
 /// The same as Hasura actions: `mySessions` and `endSession`.
 #[sqlx::test(migrations = false)]
-async fn sessions_as_hasura_actions(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn sessions_as_hasura_actions(db: PgPool) {
     use crate::hasura::{action, assert_action_error, user_vars, ACTIONS_SECRET};
-    let app = common::app(opts, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+    let app = common::app(&db, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
     app.signup("alice@example.com").await;
     let (laptop, _) = sign_in_from(&app, "alice@example.com", "Laptop/1.0").await;
     let (phone, _) = sign_in_from(&app, "alice@example.com", "Phone/2.0").await;

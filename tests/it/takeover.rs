@@ -5,7 +5,7 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::{
     common::{self, oidc::Oidc, smtp::Smtp, str_of, TestApp},
@@ -130,9 +130,9 @@ async fn me(app: &TestApp, access_token: &str) -> Value {
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_sign_in_link_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_sign_in_link_removes_what_the_squatter_set_up(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     let squatted = squat(&app, Some(&smtp)).await;
     app.post("/otp", json!({"email": VICTIM})).await;
     let mail = smtp.wait(VICTIM, 2).await;
@@ -153,9 +153,9 @@ async fn a_sign_in_link_removes_what_the_squatter_set_up(_: PgPoolOptions, opts:
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_code_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_code_removes_what_the_squatter_set_up(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     let squatted = squat(&app, Some(&smtp)).await;
     app.post("/otp", json!({"email": VICTIM})).await;
     let mail = smtp.wait(VICTIM, 2).await;
@@ -170,9 +170,9 @@ async fn a_code_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgConne
 }
 
 #[sqlx::test(migrations = false)]
-async fn recovery_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn recovery_removes_what_the_squatter_set_up(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &[]).await;
+    let app = mail_app(&db, &smtp, &[]).await;
     let squatted = squat(&app, Some(&smtp)).await;
     app.post("/recover", json!({"email": VICTIM})).await;
     let mail = smtp.wait(VICTIM, 2).await;
@@ -197,12 +197,9 @@ async fn recovery_removes_what_the_squatter_set_up(_: PgPoolOptions, opts: PgCon
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_provider_that_verified_the_address_removes_what_the_squatter_set_up(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn a_provider_that_verified_the_address_removes_what_the_squatter_set_up(db: PgPool) {
     let oidc = Oidc::start().await;
-    let app = oidc_app(opts, &oidc.providers_setting("acme"), &[]).await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &[]).await;
     let squatted = squat(&app, None).await;
     // "victim" at the provider has victim@example.com, verified.
     let location = sign_in(&app, WELCOME, "victim").await;
@@ -225,12 +222,9 @@ async fn a_provider_that_verified_the_address_removes_what_the_squatter_set_up(
 /// before its confirmation goes all the same, except the one password a confirmation
 /// activates: that of the only sign-up made for the address.
 #[sqlx::test(migrations = false)]
-async fn a_confirmation_link_removes_what_was_set_up_before_it(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn a_confirmation_link_removes_what_was_set_up_before_it(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     let res = app
         .post(
             "/signup",
@@ -274,12 +268,9 @@ async fn a_confirmation_link_removes_what_was_set_up_before_it(
 /// followed, neither caller's password is activated, and the one who proves the address
 /// chooses one.
 #[sqlx::test(migrations = false)]
-async fn a_second_sign_up_never_sets_the_password_a_confirmation_activates(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn a_second_sign_up_never_sets_the_password_a_confirmation_activates(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     let owner = app
         .post(
             "/signup",
@@ -322,9 +313,9 @@ async fn a_second_sign_up_never_sets_the_password_a_confirmation_activates(
 /// A sign-up for a taken address answers with a made-up user that looks like a real one,
 /// down to the precision of its times.
 #[sqlx::test(migrations = false)]
-async fn a_taken_address_answers_like_a_free_one(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn a_taken_address_answers_like_a_free_one(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     let real = app
         .post(
             "/signup",
@@ -354,10 +345,7 @@ async fn a_taken_address_answers_like_a_free_one(_: PgPoolOptions, opts: PgConne
 /// not yet exchanged (from a PKCE sign-in), a provider link under way, and links sent before
 /// (here a recovery the squatter asked for).
 #[sqlx::test(migrations = false)]
-async fn codes_links_and_messages_from_before_the_proof_go_with_it(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn codes_links_and_messages_from_before_the_proof_go_with_it(db: PgPool) {
     use hasura_jwt_auth::{
         auth::{email::pkce::Challenge, external::StartExternal},
         client::Client,
@@ -366,7 +354,7 @@ async fn codes_links_and_messages_from_before_the_proof_go_with_it(
     let smtp = Smtp::start();
     let oidc = Oidc::start().await;
     let app = mail_app(
-        opts,
+        &db,
         &smtp,
         &["--oidc-providers", &oidc.providers_setting("acme")],
     )
@@ -432,8 +420,8 @@ async fn codes_links_and_messages_from_before_the_proof_go_with_it(
 /// A password sign-in whose check began before the proof removed the password opens no
 /// session after it: the proof's transaction holds the password row while the sign-in waits.
 #[sqlx::test(migrations = false)]
-async fn a_sign_in_racing_the_proof_opens_no_session(_: PgPoolOptions, opts: PgConnectOptions) {
-    let app = common::app(opts, &[]).await;
+async fn a_sign_in_racing_the_proof_opens_no_session(db: PgPool) {
+    let app = common::app(&db, &[]).await;
     let s = app
         .post(
             "/signup",
@@ -487,12 +475,9 @@ async fn a_sign_in_racing_the_proof_opens_no_session(_: PgPoolOptions, opts: PgC
 /// A confirmation's code typed where a sign-in code is asked for (`type` `email`) proves the
 /// address but activates no password: only a confirmation followed as one does.
 #[sqlx::test(migrations = false)]
-async fn a_confirmation_code_used_as_a_sign_in_code_keeps_no_password(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn a_confirmation_code_used_as_a_sign_in_code_keeps_no_password(db: PgPool) {
     let smtp = Smtp::start();
-    let app = mail_app(opts, &smtp, &["--email-confirmation-required"]).await;
+    let app = mail_app(&db, &smtp, &["--email-confirmation-required"]).await;
     app.post(
         "/signup",
         json!({"email": VICTIM, "password": SQUATTER_PASSWORD}),

@@ -4,7 +4,7 @@
 
 use reqwest::{header, redirect::Policy, Client, StatusCode};
 use serde_json::json;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 
 use crate::common::{
     self,
@@ -99,12 +99,9 @@ async fn sign_in(s: &Served, b: &Client, query: &str, email: &str, password: &st
 }
 
 #[sqlx::test(migrations = false)]
-async fn pages_render_accessible_forms_with_strict_headers(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn pages_render_accessible_forms_with_strict_headers(db: PgPool) {
     let s = common::serve(
-        opts,
+        &db,
         &[
             "--ui-app-name",
             "Acme <Shop>",
@@ -155,8 +152,8 @@ async fn pages_render_accessible_forms_with_strict_headers(
 }
 
 #[sqlx::test(migrations = false)]
-async fn pages_can_be_turned_off_or_replaced(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = common::serve(opts.clone(), &["--disable-ui"]).await;
+async fn pages_can_be_turned_off_or_replaced(db: PgPool) {
+    let s = common::serve(&db, &["--disable-ui"]).await;
     let page = get(&browser(), &format!("{}/ui/sign-in", s.url)).await;
     assert_eq!(page.status, StatusCode::NOT_FOUND);
 
@@ -167,7 +164,7 @@ async fn pages_can_be_turned_off_or_replaced(_: PgPoolOptions, opts: PgConnectOp
     )
     .unwrap();
     // A second server on the same database, with its own templates.
-    let s = common::serve(opts, &["--ui-templates-dir", dir.path().to_str().unwrap()]).await;
+    let s = common::serve(&db, &["--ui-templates-dir", dir.path().to_str().unwrap()]).await;
     let page = get(&browser(), &format!("{}/ui/sign-in", s.url)).await;
     assert!(
         page.html.contains("<p>Custom sign-in for Your account</p>"),
@@ -181,8 +178,8 @@ async fn pages_can_be_turned_off_or_replaced(_: PgPoolOptions, opts: PgConnectOp
 }
 
 #[sqlx::test(migrations = false)]
-async fn forms_refuse_other_origins_and_missing_tokens(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = common::serve(opts, &[]).await;
+async fn forms_refuse_other_origins_and_missing_tokens(db: PgPool) {
+    let s = common::serve(&db, &[]).await;
     s.app.signup("alice@example.com").await;
     let b = browser();
     let page = get(&b, &format!("{}/ui/sign-in", s.url)).await;
@@ -219,8 +216,8 @@ async fn forms_refuse_other_origins_and_missing_tokens(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn sign_in_errors_do_not_tell_who_has_an_account(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = common::serve(opts, &[]).await;
+async fn sign_in_errors_do_not_tell_who_has_an_account(db: PgPool) {
+    let s = common::serve(&db, &[]).await;
     s.app.signup("alice@example.com").await;
     let b = browser();
     let known = sign_in(&s, &b, "", "alice@example.com", "wrong password").await;
@@ -259,11 +256,8 @@ async fn sign_in_errors_do_not_tell_who_has_an_account(_: PgPoolOptions, opts: P
 }
 
 #[sqlx::test(migrations = false)]
-async fn account_page_lists_and_ends_sessions_and_changes_the_password(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let s = common::serve(opts, &[]).await;
+async fn account_page_lists_and_ends_sessions_and_changes_the_password(db: PgPool) {
+    let s = common::serve(&db, &[]).await;
     s.app.signup("alice@example.com").await;
     let phone = s.app.sign_in("alice@example.com", PASSWORD).await;
     let b = browser();
@@ -419,8 +413,8 @@ async fn account_page_lists_and_ends_sessions_and_changes_the_password(
 }
 
 #[sqlx::test(migrations = false)]
-async fn sign_in_page_sends_apps_their_session(_: PgPoolOptions, opts: PgConnectOptions) {
-    let s = common::serve(opts, &["--site-url", "http://app.test"]).await;
+async fn sign_in_page_sends_apps_their_session(db: PgPool) {
+    let s = common::serve(&db, &["--site-url", "http://app.test"]).await;
     s.app.signup("alice@example.com").await;
 
     // Implicit: the session in the fragment.
@@ -513,14 +507,11 @@ async fn sign_in_page_sends_apps_their_session(_: PgPoolOptions, opts: PgConnect
 }
 
 #[sqlx::test(migrations = false)]
-async fn password_reset_and_confirmation_through_the_pages(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
+async fn password_reset_and_confirmation_through_the_pages(db: PgPool) {
     let smtp = Smtp::start();
     let port = smtp.port.to_string();
     let s = common::serve(
-        opts,
+        &db,
         &[
             "--smtp-host",
             "127.0.0.1",
@@ -642,13 +633,13 @@ async fn follow_email_link(b: &Client, s: &Served, link: &str) -> String {
 }
 
 #[sqlx::test(migrations = false)]
-async fn provider_buttons_sign_in_through_the_provider(_: PgPoolOptions, opts: PgConnectOptions) {
+async fn provider_buttons_sign_in_through_the_provider(db: PgPool) {
     let (listener, url) = common::bind().await;
     let oidc = Oidc::start_for(&format!("{url}/callback")).await;
     let s = common::serve_bound(
         listener,
         url,
-        opts,
+        &db,
         &[
             "--site-url",
             "http://app.test",
@@ -710,11 +701,8 @@ fn provider_href(html: &str) -> String {
 }
 
 #[sqlx::test(migrations = false)]
-async fn pages_renew_their_session_with_the_refresh_cookie(
-    _: PgPoolOptions,
-    opts: PgConnectOptions,
-) {
-    let s = common::serve(opts, &[]).await;
+async fn pages_renew_their_session_with_the_refresh_cookie(db: PgPool) {
+    let s = common::serve(&db, &[]).await;
     s.app.signup("gus@example.com").await;
     let b = browser();
     let signed = sign_in(&s, &b, "", "gus@example.com", PASSWORD).await;

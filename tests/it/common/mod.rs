@@ -26,8 +26,8 @@ pub struct TestApp {
     pub router: Router,
     pub state: App,
     pub pool: PgPool,
-    /// The email workers (requests, delivery), stopped with the app.
-    pub _mail: Vec<Background>,
+    /// Background work (the email workers, the session listener), stopped with the app.
+    pub background: Vec<Background>,
 }
 
 /// A background task that ends with its owner.
@@ -51,16 +51,24 @@ impl std::fmt::Debug for Response {
     }
 }
 
+/// The connection settings of the test's database.
+pub fn options(db: &PgPool) -> PgConnectOptions {
+    (*db.connect_options()).clone()
+}
+
 /// An app with an HS256 key and default settings, plus `extra` flags.
-pub async fn app(opts: PgConnectOptions, extra: &[&str]) -> TestApp {
+pub async fn app(db: &PgPool, extra: &[&str]) -> TestApp {
     let mut args = vec!["--jwt-secret", SECRET];
     args.extend_from_slice(extra);
     let config = Config::from_args(args).expect("test config");
     let keys = KeySet::load(&config.keys).expect("keys");
-    app_with(opts, config, keys).await
+    app_with(db, config, keys).await
 }
 
-pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> TestApp {
+/// An app with `config` and `keys` on the test's database (`db`: the pool `sqlx::test` made;
+/// the app opens its own, as `serve` does).
+pub async fn app_with(db: &PgPool, config: Config, keys: KeySet) -> TestApp {
+    let opts = options(db);
     // The test SMTP server brings a second TLS backend into this binary; the server itself
     // is built with ring only, so say which one to use.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -85,11 +93,17 @@ pub async fn app_with(opts: PgConnectOptions, config: Config, keys: KeySet) -> T
         router: hasura_jwt_auth::http::router(state.clone()).unwrap(),
         state,
         pool,
-        _mail: mail,
+        background: mail,
     }
 }
 
 impl TestApp {
+    /// Starts the session cache's listener, as `serve` does; it stops with the app.
+    pub fn listen(&mut self) {
+        self.background
+            .extend(self.state.start_session_listener().map(Background));
+    }
+
     pub async fn request(&self, req: Request<Body>) -> Response {
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
@@ -212,9 +226,9 @@ pub struct Served {
 }
 
 /// [`app`] with `extra` flags, listening on a loopback port with `--public-url` set to it.
-pub async fn serve(opts: PgConnectOptions, extra: &[&str]) -> Served {
+pub async fn serve(db: &PgPool, extra: &[&str]) -> Served {
     let (listener, url) = bind().await;
-    serve_bound(listener, url, opts, extra).await
+    serve_bound(listener, url, db, extra).await
 }
 
 /// A loopback listener and its URL (to name it in settings before the server starts).
@@ -228,12 +242,12 @@ pub async fn bind() -> (tokio::net::TcpListener, String) {
 pub async fn serve_bound(
     listener: tokio::net::TcpListener,
     url: String,
-    opts: PgConnectOptions,
+    db: &PgPool,
     extra: &[&str],
 ) -> Served {
     let mut args = vec!["--public-url", &url];
     args.extend_from_slice(extra);
-    let app = app(opts, &args).await;
+    let app = app(db, &args).await;
     let state = app.state.clone();
     let server = tokio::spawn(async move {
         hasura_jwt_auth::http::serve_on(listener, state, std::future::pending())
