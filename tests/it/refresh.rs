@@ -1,9 +1,7 @@
 //! Refresh tokens and sessions: rotation, reuse convergence, theft detection, lifetimes,
 //! re-reading the user, sign-out and revocation.
 
-use crate::common;
-
-use crate::common::{hasura, jwt_payload, str_of, TestApp, PASSWORD, SECRET};
+use crate::common::{self, hasura, jwt_payload, str_of, TestApp, PASSWORD, SECRET};
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
