@@ -282,6 +282,18 @@ impl From<anyhow::Error> for Error {
     }
 }
 
+/// A field a request must carry: `email.required("email")?` is the value, or
+/// `validation_failed` naming the field.
+pub trait Required<T> {
+    fn required(self, field: &'static str) -> Result<T>;
+}
+
+impl<T> Required<T> for Option<T> {
+    fn required(self, field: &'static str) -> Result<T> {
+        self.ok_or_else(|| Error::validation_failed(format!("{field} is required")))
+    }
+}
+
 /// Maps database constraint violations to domain errors by constraint name, in one place
 /// instead of matching driver errors in every caller.
 pub trait ConstraintExt<T> {

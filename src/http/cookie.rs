@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 
 use crate::{
     config::{Config, SameSite},
-    error::Error,
+    error::{Error, Required},
     secret::Secret,
 };
 
@@ -107,6 +107,6 @@ pub fn refresh_token(
         Some(token) => Ok((token, TokenSource::Body)),
         None => read(config, headers)
             .map(|t| (Secret::new(t), TokenSource::Cookie))
-            .ok_or_else(|| Error::validation_failed("refresh_token is required")),
+            .required("refresh_token"),
     }
 }

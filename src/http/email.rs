@@ -29,7 +29,7 @@ use crate::{
     app::App,
     auth::email::{pkce::Challenge, SignInLinkRequest},
     client::Client,
-    error::{Error, Result},
+    error::{Required, Result},
 };
 
 pub(super) mod verify;
@@ -81,9 +81,7 @@ async fn recover(
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<RecoverRequest>,
 ) -> Result<Json<Empty>> {
-    let email = req
-        .email
-        .ok_or_else(|| Error::validation_failed("email is required"))?;
+    let email = req.email.required("email")?;
     let challenge = Challenge::from_request(req.code_challenge, req.code_challenge_method)?;
     app.auth
         .request_recovery(&email, redirect_to.as_deref(), challenge, &client)
@@ -151,9 +149,7 @@ async fn send_sign_in_link(
     req: SignInLinkBody,
 ) -> Result<Json<Empty>> {
     let request = SignInLinkRequest {
-        email: req
-            .email
-            .ok_or_else(|| Error::validation_failed("email is required"))?,
+        email: req.email.required("email")?,
         create_user: req.create_user.unwrap_or(true),
         data: req.data,
         redirect_to,
@@ -186,12 +182,8 @@ async fn resend(
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<ResendRequest>,
 ) -> Result<Json<Empty>> {
-    let email = req
-        .email
-        .ok_or_else(|| Error::validation_failed("email is required"))?;
-    let kind = req
-        .kind
-        .ok_or_else(|| Error::validation_failed("type is required"))?;
+    let email = req.email.required("email")?;
+    let kind = req.kind.required("type")?;
     app.auth
         .resend(&kind, &email, redirect_to.as_deref(), &client)
         .await?;

@@ -33,7 +33,7 @@ use crate::{
     },
     client::Client,
     config::Config,
-    error::{Code, Error, Result},
+    error::{Code, Error, Required, Result},
 };
 
 /// Prefix of the state cookies: one per sign-in under way (named after the first characters
@@ -65,7 +65,7 @@ impl AuthorizeQuery {
         self.provider
             .as_deref()
             .filter(|p| !p.is_empty())
-            .ok_or_else(|| Error::validation_failed("provider is required"))
+            .required("provider")
     }
 
     fn scopes(&self) -> Vec<String> {

@@ -23,7 +23,7 @@ use crate::{
     app::App,
     auth::{email::pkce::Challenge, Authenticated, LogoutScope, Session, SignUpRequest, SignedUp},
     client::Client,
-    error::{Error, Kind, Result},
+    error::{Error, Kind, Required, Result},
     secret::Secret,
 };
 
@@ -99,12 +99,8 @@ async fn signup(
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
     app.auth.check_sign_up_allowed()?;
-    let email = req
-        .email
-        .ok_or_else(|| Error::validation_failed("email is required"))?;
-    let password = req
-        .password
-        .ok_or_else(|| Error::validation_failed("password is required"))?;
+    let email = req.email.required("email")?;
+    let password = req.password.required("password")?;
     let request = SignUpRequest {
         email,
         password,
@@ -264,7 +260,7 @@ async fn revoke(
     let token = req
         .token
         .filter(|t| !t.expose().is_empty())
-        .ok_or_else(|| Error::validation_failed("token is required"))?;
+        .required("token")?;
     app.auth.revoke(token.expose(), &client).await?;
     Ok(axum::http::StatusCode::OK.into_response())
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{invite::email_exists, IssuedToken, TokenKind, TokenRequest};
 use crate::{
     auth::{account::normalize_email, Auth},
-    error::{Error, Result},
+    error::{Error, Required, Result},
     secret::Secret,
     store::{self, users::User},
 };
@@ -68,7 +68,7 @@ impl Auth {
                 let new_email = req
                     .new_email
                     .as_deref()
-                    .ok_or_else(|| Error::validation_failed("new_email is required"))?;
+                    .required("new_email")?;
                 let (user, new_email) = self.start_email_change(&mut tx, user, new_email).await?;
                 if req.link_type == "email_change_new" {
                     (user, TokenKind::EmailChangeNew, new_email)

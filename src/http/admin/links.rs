@@ -17,7 +17,7 @@ use crate::{
     api::UserView,
     app::App,
     auth::email::generate_link::LinkRequest,
-    error::{Error, Result},
+    error::{Required, Result},
     http::{extract::RedirectTo, user::user_view, Payload},
     secret::Secret,
 };
@@ -51,12 +51,8 @@ async fn generate_link(
     Payload(req): Payload<GenerateLinkRequest>,
 ) -> Result<Response> {
     let request = LinkRequest {
-        link_type: req
-            .link_type
-            .ok_or_else(|| Error::validation_failed("type is required"))?,
-        email: req
-            .email
-            .ok_or_else(|| Error::validation_failed("email is required"))?,
+        link_type: req.link_type.required("type")?,
+        email: req.email.required("email")?,
         password: req.password,
         data: req.data,
         new_email: req.new_email,
@@ -103,9 +99,7 @@ async fn invite(
     RedirectTo(redirect_to): RedirectTo,
     Payload(req): Payload<InviteRequest>,
 ) -> Result<Json<UserView>> {
-    let email = req
-        .email
-        .ok_or_else(|| Error::validation_failed("email is required"))?;
+    let email = req.email.required("email")?;
     let user = app
         .auth
         .invite(&email, req.data, redirect_to.as_deref(), &actor.client)

@@ -15,7 +15,7 @@ use crate::{
     admin::{Ban, NewUserInput, UserPatch},
     api::{UserPage, UserView},
     app::App,
-    error::{Error, Result},
+    error::{Error, Required, Result},
     http::{user::user_view, Payload},
     secret::Secret,
 };
@@ -52,9 +52,7 @@ async fn create_user(
     AdminAuth(actor): AdminAuth,
     Payload(req): Payload<CreateUser>,
 ) -> Result<Json<UserView>> {
-    let email = req
-        .email
-        .ok_or_else(|| Error::validation_failed("email is required"))?;
+    let email = req.email.required("email")?;
     let input = NewUserInput {
         email,
         password: req.password,

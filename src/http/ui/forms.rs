@@ -56,49 +56,46 @@ impl HasCsrf for Credentials {
     }
 }
 
-/// What a form page shows besides the theme.
-pub(super) struct Shown<'a> {
-    pub title: &'a str,
-    pub email: &'a str,
-    pub error: Option<&'a str>,
-    pub errors: Value,
+/// One of the pages' forms (`template`, headed `title`), carrying what the visitor came
+/// with; shown blank, or again with what was typed and what was wrong.
+pub(super) struct FormPage<'a> {
+    pub app: &'a Ui,
+    pub headers: &'a HeaderMap,
+    pub template: &'static str,
+    pub title: &'static str,
+    pub carry: Carry,
 }
 
-pub(super) fn form_page(
-    app: &Ui,
-    headers: &HeaderMap,
-    status: StatusCode,
-    template: &str,
-    carry: &Carry,
-    shown: Shown<'_>,
-) -> Response {
-    let vars = context! {
-        title => shown.title,
-        email => shown.email,
-        error => shown.error,
-        errors => shown.errors,
-        providers => carry.providers(app),
-        sign_up_allowed => !app.config.accounts.disable_signup,
-        ..carry.vars()
-    };
-    page(app, headers, status, template, vars)
-}
+impl FormPage<'_> {
+    /// The form as first shown: nothing filled in, no errors.
+    pub fn blank(&self) -> Response {
+        self.show(StatusCode::OK, "", None, context! {})
+    }
 
-/// A form page as first shown: nothing filled in, no errors.
-pub(super) fn blank_form(
-    app: &Ui,
-    headers: &HeaderMap,
-    template: &str,
-    title: &str,
-    carry: &Carry,
-) -> Response {
-    let shown = Shown {
-        title,
-        email: "",
-        error: None,
-        errors: context! {},
-    };
-    form_page(app, headers, StatusCode::OK, template, carry, shown)
+    /// The form again with `email` filled in, `error` above it and `errors` by field.
+    pub fn again(&self, status: StatusCode, email: &str, error: &str, errors: Value) -> Response {
+        self.show(status, email, Some(error), errors)
+    }
+
+    fn show(
+        &self,
+        status: StatusCode,
+        email: &str,
+        error: Option<&str>,
+        errors: Value,
+    ) -> Response {
+        let (app, carry) = (self.app, &self.carry);
+        let vars = context! {
+            title => self.title,
+            email => email,
+            error => error,
+            errors => errors,
+            providers => carry.providers(app),
+            sign_up_allowed => !app.config.accounts.disable_signup,
+            ..carry.vars()
+        };
+        page(app, self.headers, status, self.template, vars)
+    }
 }
 
 const SIGN_IN: &str = "Sign in";
@@ -109,7 +106,14 @@ async fn sign_in_page(
     headers: HeaderMap,
     q: std::result::Result<Query<Carry>, QueryRejection>,
 ) -> Response {
-    blank_form(&app, &headers, "sign_in.html", SIGN_IN, &carry_of(q))
+    FormPage {
+        app: &app,
+        headers: &headers,
+        template: "sign_in.html",
+        title: SIGN_IN,
+        carry: carry_of(q),
+    }
+    .blank()
 }
 
 async fn sign_in(
@@ -122,16 +126,15 @@ async fn sign_in(
         Ok(form) => form,
         Err(e) => return error_page(&app, &headers, &e),
     };
-    let carry = form.carry.clone().cleaned();
-    let again = |status, error: &str, errors| {
-        let shown = Shown {
-            title: SIGN_IN,
-            email: &form.email,
-            error: Some(error),
-            errors,
-        };
-        form_page(&app, &headers, status, "sign_in.html", &carry, shown)
+    let page = FormPage {
+        app: &app,
+        headers: &headers,
+        template: "sign_in.html",
+        title: SIGN_IN,
+        carry: form.carry.clone().cleaned(),
     };
+    let carry = &page.carry;
+    let again = |status, error: &str, errors| page.again(status, &form.email, error, errors);
     let password = form
         .password
         .clone()
@@ -143,7 +146,7 @@ async fn sign_in(
         };
         return again(StatusCode::BAD_REQUEST, "Fill in both fields.", errors);
     }
-    match signed_in(&app, &client, &carry, &form.email, &password).await {
+    match signed_in(&app, &client, carry, &form.email, &password).await {
         Ok(response) => response,
         Err(e) if e.code == Code::InvalidCredentials => again(
             StatusCode::BAD_REQUEST,
@@ -199,7 +202,14 @@ async fn sign_up_page(
     if let Err(e) = app.auth.check_sign_up_allowed() {
         return error_page(&app, &headers, &e);
     }
-    blank_form(&app, &headers, "sign_up.html", SIGN_UP, &carry_of(q))
+    FormPage {
+        app: &app,
+        headers: &headers,
+        template: "sign_up.html",
+        title: SIGN_UP,
+        carry: carry_of(q),
+    }
+    .blank()
 }
 
 async fn sign_up(
@@ -212,17 +222,16 @@ async fn sign_up(
         Ok(form) => form,
         Err(e) => return error_page(&app, &headers, &e),
     };
-    let carry = form.carry.clone().cleaned();
-    let again = |status, error: &str, errors| {
-        let shown = Shown {
-            title: SIGN_UP,
-            email: &form.email,
-            error: Some(error),
-            errors,
-        };
-        form_page(&app, &headers, status, "sign_up.html", &carry, shown)
+    let page = FormPage {
+        app: &app,
+        headers: &headers,
+        template: "sign_up.html",
+        title: SIGN_UP,
+        carry: form.carry.clone().cleaned(),
     };
-    let result = signed_up(&app, &client, &headers, &carry, &form).await;
+    let carry = &page.carry;
+    let again = |status, error: &str, errors| page.again(status, &form.email, error, errors);
+    let result = signed_up(&app, &client, &headers, carry, &form).await;
     match result {
         Ok(response) => response,
         Err(e) if e.code == Code::WeakPassword => {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{
     account_url, carry_of, error_page,
-    forms::{blank_form, checked, form_page, FormResult, HasCsrf, Shown},
+    forms::{checked, FormPage, FormResult, HasCsrf},
     message, page, visitor, Carry,
 };
 use crate::{
@@ -55,7 +55,14 @@ async fn forgot_page(
     headers: HeaderMap,
     q: std::result::Result<Query<Carry>, QueryRejection>,
 ) -> Response {
-    blank_form(&app, &headers, "forgot_password.html", FORGOT, &carry_of(q))
+    FormPage {
+        app: &app,
+        headers: &headers,
+        template: "forgot_password.html",
+        title: FORGOT,
+        carry: carry_of(q),
+    }
+    .blank()
 }
 
 async fn forgot(
@@ -68,23 +75,14 @@ async fn forgot(
         Ok(form) => form,
         Err(e) => return error_page(&app, &headers, &e),
     };
-    let carry = form.carry.clone().cleaned();
-    let again = |status, error: &str, errors| {
-        let shown = Shown {
-            title: FORGOT,
-            email: &form.email,
-            error: Some(error),
-            errors,
-        };
-        form_page(
-            &app,
-            &headers,
-            status,
-            "forgot_password.html",
-            &carry,
-            shown,
-        )
+    let page = FormPage {
+        app: &app,
+        headers: &headers,
+        template: "forgot_password.html",
+        title: FORGOT,
+        carry: form.carry.clone().cleaned(),
     };
+    let again = |status, error: &str, errors| page.again(status, &form.email, error, errors);
     let landing = format!("{}/ui/reset-password", app.config.public_url());
     let result = app
         .auth
