@@ -191,10 +191,11 @@ pub(super) fn page(
         }
         Err(e) => {
             tracing::error!(error = %e, template, "rendering a page");
+            // A template that does not render (a broken override): plain words, no page.
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                "<!doctype html><title>Error</title><p>Something went wrong.</p>",
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "Something went wrong.",
             )
                 .into_response()
         }
