@@ -19,6 +19,7 @@
 //!   (where links may lead).
 
 pub mod account;
+pub mod assurance;
 pub mod authenticate;
 mod bounded;
 pub mod claims;
@@ -52,6 +53,7 @@ use crate::{
     secret::Secret,
     store::{self, users::User},
 };
+use assurance::{amr_method, Aal, Assurance};
 use claims::{normalize_custom_claims, HasuraClaims};
 use password::PasswordHasher;
 use refresh::token::RefreshToken;
@@ -96,15 +98,17 @@ pub struct Auth {
 pub struct Opened {
     claims: HasuraClaims,
     user: User,
+    assurance: Assurance,
     refresh: RefreshToken,
 }
 
-/// The Hasura claims of `user`, with `custom` claims beside the roles.
-fn claims_of(user: &User, custom: serde_json::Map<String, Value>) -> HasuraClaims {
+/// The Hasura claims of `user` in a session at `aal`, with `custom` claims beside the roles.
+fn claims_of(user: &User, aal: Aal, custom: serde_json::Map<String, Value>) -> HasuraClaims {
     HasuraClaims {
         user_id: user.id.to_string(),
         default_role: user.default_role.clone(),
         allowed_roles: user.allowed_roles.clone(),
+        aal,
         custom,
     }
 }
@@ -118,21 +122,23 @@ impl Opened {
             &self.claims,
             self.user,
             self.refresh.session_id,
+            &self.assurance,
             &self.refresh,
         )
     }
 }
 
 impl Auth {
-    /// The Hasura claims of `user`: roles from the user row, custom claims from the
-    /// configured SQL.
+    /// The Hasura claims of `user` in a session at `aal`: roles from the user row, custom
+    /// claims from the configured SQL.
     pub async fn claims_for(
         &self,
         db: impl sqlx::PgExecutor<'_>,
         user: &User,
+        aal: Aal,
     ) -> Result<HasuraClaims> {
         let custom = self.custom_claims(db, user.id).await?;
-        Ok(claims_of(user, custom))
+        Ok(claims_of(user, aal, custom))
     }
 
     /// The custom claims of user `user_id` from `AUTH_CUSTOM_CLAIMS_SQL` (none without it).
@@ -160,9 +166,12 @@ impl Auth {
         claims: &HasuraClaims,
         user: User,
         session_id: Uuid,
+        assurance: &Assurance,
         refresh: &RefreshToken,
     ) -> Result<Session> {
-        let access = self.tokens.issue(claims, &user.email, session_id)?;
+        let access = self
+            .tokens
+            .issue(claims, &user.email, session_id, assurance)?;
         Ok(Session {
             access,
             refresh_token: Secret::new(refresh.encode()),
@@ -202,7 +211,7 @@ impl Auth {
                 serde_json::json!({ "method": method }),
             ),
         };
-        let claims = self.claims_for(&mut *db, &user).await?;
+        let claims = self.claims_for(&mut *db, &user, Aal::Aal1).await?;
         let session_id = Uuid::new_v4();
         let chain = RefreshToken::new_chain(session_id);
         let new = store::sessions::NewSession {
@@ -212,15 +221,19 @@ impl Auth {
             token_salt: &chain.salt,
             client,
             password_hash,
+            amr_method: amr_method(method),
         };
         let opened = store::sessions::open(&mut *db, &new, event, &detail).await?;
-        user.last_sign_in_at = Some(opened.ok_or_else(Error::invalid_credentials)?);
+        let opened_at = opened.ok_or_else(Error::invalid_credentials)?;
+        user.last_sign_in_at = Some(opened_at);
+        let assurance = Assurance::one_factor(method, opened_at.timestamp());
         // Should the transaction roll back, the salt only takes room until it is evicted.
         self.salt_cache.insert(session_id, user.id, &chain.salt);
         let refresh = chain.token;
         Ok(Opened {
             claims,
             user,
+            assurance,
             refresh,
         })
     }

@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use super::assurance::Aal;
 use crate::config::{ClaimsFormat, SessionValues};
 
 pub const USER_ID: &str = "x-hasura-user-id";
@@ -14,13 +15,17 @@ pub const DEFAULT_ROLE: &str = "x-hasura-default-role";
 pub const ALLOWED_ROLES: &str = "x-hasura-allowed-roles";
 /// The session id, so Hasura permissions and actions (sign-out of this session) can use it.
 pub const SESSION_ID: &str = "x-hasura-session-id";
+/// The session's assurance level (`aal1`, `aal2`), so Hasura permissions can require a
+/// second factor.
+pub const AAL: &str = "x-hasura-aal";
 
 /// Built-in claims, which custom claims can never override.
-pub const BUILT_IN: [&str; 5] = [
+pub const BUILT_IN: [&str; 6] = [
     USER_ID,
     DEFAULT_ROLE,
     ALLOWED_ROLES,
     SESSION_ID,
+    AAL,
     "x-hasura-role",
 ];
 
@@ -30,6 +35,8 @@ pub struct HasuraClaims {
     pub user_id: String,
     pub default_role: String,
     pub allowed_roles: Vec<String>,
+    /// The session's assurance level.
+    pub aal: Aal,
     /// Extra `x-hasura-*` claims, already normalised by [`normalize_custom_claims`].
     pub custom: Map<String, Value>,
 }
@@ -42,6 +49,7 @@ impl HasuraClaims {
             map.insert(SESSION_ID.into(), Value::String(sid.to_owned()));
         }
         map.insert(USER_ID.into(), Value::String(self.user_id.clone()));
+        map.insert(AAL.into(), Value::String(self.aal.as_str().into()));
         map.insert(
             DEFAULT_ROLE.into(),
             Value::String(self.default_role.clone()),
@@ -214,11 +222,13 @@ mod tests {
             user_id: "u".into(),
             default_role: "user".into(),
             allowed_roles: vec!["user".into()],
+            aal: Aal::Aal1,
             custom: Map::new(),
         };
         let v = c.to_value(Some("s1"), ClaimsFormat::StringifiedJson);
         let parsed: Value = serde_json::from_str(v.as_str().unwrap()).unwrap();
         assert_eq!(parsed["x-hasura-allowed-roles"], json!(["user"]));
         assert_eq!(parsed["x-hasura-session-id"], "s1");
+        assert_eq!(parsed["x-hasura-aal"], "aal1");
     }
 }

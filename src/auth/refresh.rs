@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Auth, Session};
+use super::{assurance::Assurance, Auth, Session};
 use crate::{
     client::Client,
     error::{Code, Error, Result},
@@ -126,7 +126,10 @@ impl Auth {
         client: &Client,
     ) -> Result<Option<Session>> {
         let next = token.next(&row.token_salt);
-        let claims = self.claims_for(&self.pool, &row.user).await?;
+        let assurance = Assurance::stored(row.aal, row.amr);
+        let claims = self
+            .claims_for(&self.pool, &row.user, assurance.aal)
+            .await?;
         let rotated = store::sessions::rotate(
             &self.pool,
             row.session_id,
@@ -139,7 +142,7 @@ impl Auth {
             return Ok(None);
         }
         crate::metrics::refresh("rotated");
-        self.issue(&claims, row.user, row.session_id, &next)
+        self.issue(&claims, row.user, row.session_id, &assurance, &next)
             .map(Some)
     }
 
@@ -173,12 +176,15 @@ impl Auth {
         }
         // Converge on the current token, but only while the session is unchanged (not
         // revoked or rotated again meanwhile).
-        let claims = self.claims_for(&self.pool, &row.user).await?;
+        let assurance = Assurance::stored(row.aal, row.amr);
+        let claims = self
+            .claims_for(&self.pool, &row.user, assurance.aal)
+            .await?;
         if !store::sessions::touch(&self.pool, row.session_id, row.token_counter).await? {
             return Ok(None);
         }
         crate::metrics::refresh("converged");
-        self.issue(&claims, row.user, row.session_id, current)
+        self.issue(&claims, row.user, row.session_id, &assurance, current)
             .map(Some)
     }
 
@@ -206,12 +212,14 @@ impl Auth {
             client: client.clone(),
         };
         let rotated = self.rotations.rotate(rotation).await?;
-        let Some(user) = rotated else {
+        let Some(rotated) = rotated else {
             return Ok(None);
         };
         crate::metrics::refresh("rotated");
-        let claims = super::claims_of(&user, custom);
-        self.issue(&claims, user, token.session_id, &next).map(Some)
+        let assurance = Assurance::stored(rotated.aal, rotated.amr);
+        let claims = super::claims_of(&rotated.user, assurance.aal, custom);
+        self.issue(&claims, rotated.user, token.session_id, &assurance, &next)
+            .map(Some)
     }
 
     /// Passes a usable session; otherwise ends it (past its idle timeout or lifetime) or every

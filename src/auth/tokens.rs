@@ -1,5 +1,5 @@
 //! Access tokens: short-lived JWTs carrying Hasura's claims, plus the claims Supabase clients
-//! read (`aud`, `role`, `email`, `session_id`).
+//! read (`aud`, `role`, `email`, `session_id`, `aal`, `amr`, `is_anonymous`).
 //!
 //! Verification is as strict as Hasura's own (RFC 7519, RFC 8725): the algorithm is pinned to
 //! the keys', `exp` is checked without leeway, a token not yet valid (`nbf`) or issued in the
@@ -20,7 +20,7 @@ pub mod verified;
 pub use verified::{VerifiedToken, VerifiedTokens};
 
 use crate::{
-    auth::{claims::HasuraClaims, keys::KeySet},
+    auth::{assurance::Assurance, claims::HasuraClaims, keys::KeySet},
     config::{ClaimsFormat, Config, DEFAULT_USER_AUDIENCE},
 };
 
@@ -113,12 +113,13 @@ impl AccessTokens {
         }
     }
 
-    /// Signs an access token for `claims` in session `session_id`.
+    /// Signs an access token for `claims` in session `session_id` at its `assurance`.
     pub fn issue(
         &self,
         claims: &HasuraClaims,
         email: &str,
         session_id: Uuid,
+        assurance: &Assurance,
     ) -> anyhow::Result<Issued> {
         let now = chrono::Utc::now().timestamp();
         let exp = now + self.ttl.as_secs() as i64;
@@ -133,6 +134,9 @@ impl AccessTokens {
             "session_id": session_id,
             "email": email,
             "role": ROLE_CLAIM,
+            "aal": assurance.aal.as_str(),
+            "amr": assurance.amr,
+            "is_anonymous": false,
         });
         payload[&self.namespace] = claims.to_value(Some(&session_id.to_string()), self.format);
         let signing = self.keys.signing();

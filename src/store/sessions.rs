@@ -17,6 +17,22 @@ pub struct NewSession<'a> {
     pub client: &'a Client,
     /// For a password sign-in: the hash the password was checked against.
     pub password_hash: Option<&'a str>,
+    /// How the user proved who they are: the first entry of the session's `amr`.
+    pub amr_method: &'a str,
+}
+
+/// SQL of an `amr` entry for `method` (a text parameter) at the database's time.
+const AMR_ENTRY: &str =
+    "jsonb_build_object('method', {m}::text, 'timestamp', floor(extract(epoch FROM now()))::int8)";
+
+/// A session's user with the session's assurance: its level (1 or 2) and its `amr` entries
+/// (`[{method, timestamp}]`, newest first), as its tokens carry them.
+#[derive(FromRow)]
+pub struct SessionUser {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub aal: i16,
+    pub amr: serde_json::Value,
 }
 
 /// Opens a session and records the sign-in, in one statement (atomic on its own, or part of
@@ -36,12 +52,14 @@ pub async fn open(
     event: &str,
     detail: &serde_json::Value,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "WITH checked AS (
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let entry = AMR_ENTRY.replace("{m}", "$11");
+        format!(
+            "WITH checked AS (
              SELECT 1 FROM user_passwords WHERE user_id = $2 AND hash = $10 FOR SHARE
          ), session AS (
-             INSERT INTO sessions (id, user_id, token_hash, token_salt, user_agent, ip)
-             SELECT $1, $2, $3, $4, $5, $6
+             INSERT INTO sessions (id, user_id, token_hash, token_salt, user_agent, ip, amr)
+             SELECT $1, $2, $3, $4, $5, $6, jsonb_build_array({entry})
              WHERE $10::text IS NULL OR EXISTS (SELECT 1 FROM checked)
              RETURNING id
          ), audit AS (
@@ -52,20 +70,23 @@ pub async fn open(
               WHERE id = (SELECT id FROM users WHERE id = $2 AND EXISTS (SELECT 1 FROM session)
                           FOR NO KEY UPDATE SKIP LOCKED)
          )
-         SELECT now() FROM session",
-    )
-    .bind(s.id)
-    .bind(s.user_id)
-    .bind(s.token_hash)
-    .bind(s.token_salt)
-    .bind(&s.client.user_agent)
-    .bind(&s.client.ip)
-    .bind(event)
-    .bind(detail)
-    .bind(&s.client.request_id)
-    .bind(s.password_hash)
-    .fetch_optional(db)
-    .await
+         SELECT now() FROM session"
+        )
+    });
+    sqlx::query_scalar(&SQL)
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(s.token_hash)
+        .bind(s.token_salt)
+        .bind(&s.client.user_agent)
+        .bind(&s.client.ip)
+        .bind(event)
+        .bind(detail)
+        .bind(&s.client.request_id)
+        .bind(s.password_hash)
+        .bind(s.amr_method)
+        .fetch_optional(db)
+        .await
 }
 
 /// A session with its user, read in one query at every refresh.
@@ -81,6 +102,8 @@ pub struct RefreshRow {
     pub prev_rotated_at: Option<DateTime<Utc>>,
     pub session_created_at: DateTime<Utc>,
     pub refreshed_at: DateTime<Utc>,
+    pub aal: i16,
+    pub amr: serde_json::Value,
     pub db_now: DateTime<Utc>,
 }
 
@@ -92,7 +115,8 @@ pub async fn find_for_refresh(
         format!(
             "SELECT {USER_COLUMNS}, s.id AS session_id, s.token_counter, s.token_hash,
                     s.token_salt, s.rotated_at, s.prev_rotated_at,
-                    s.created_at AS session_created_at, s.refreshed_at, now() AS db_now
+                    s.created_at AS session_created_at, s.refreshed_at, s.aal, s.amr,
+                    now() AS db_now
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1"
         )
@@ -167,7 +191,7 @@ pub async fn rotate_current(
     db: impl PgExecutor<'_>,
     r: &CurrentRotation<'_>,
     lifetimes: Lifetimes,
-) -> sqlx::Result<Option<User>> {
+) -> sqlx::Result<Option<SessionUser>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "UPDATE sessions s
@@ -179,7 +203,7 @@ pub async fn rotate_current(
                AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
                AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
                AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
-             RETURNING {USER_COLUMNS}"
+             RETURNING {USER_COLUMNS}, s.aal, s.amr"
         )
     });
     sqlx::query_as(&SQL)
@@ -209,7 +233,7 @@ pub async fn rotate_current_many(
     db: impl PgExecutor<'_>,
     rs: &[CurrentRotation<'_>],
     lifetimes: Lifetimes,
-) -> sqlx::Result<Vec<(usize, User)>> {
+) -> sqlx::Result<Vec<(usize, SessionUser)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH free AS (SELECT id FROM sessions WHERE id = ANY($1) FOR NO KEY UPDATE SKIP LOCKED)
@@ -226,7 +250,7 @@ pub async fn rotate_current_many(
                AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
                AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
                AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
-             RETURNING r.n, s.id AS rotated, {USER_COLUMNS}"
+             RETURNING r.n, s.id AS rotated, {USER_COLUMNS}, s.aal, s.amr"
         )
     });
     #[derive(FromRow)]
@@ -234,7 +258,7 @@ pub async fn rotate_current_many(
         n: i64,
         rotated: Uuid,
         #[sqlx(flatten)]
-        user: User,
+        session: SessionUser,
     }
     if rs.is_empty() {
         return Ok(Vec::new());
@@ -263,7 +287,7 @@ pub async fn rotate_current_many(
         .into_iter()
         .filter_map(|r| {
             let i = usize::try_from(r.n - 1).ok()?;
-            (rs.get(i)?.session_id == r.rotated).then_some((i, r.user))
+            (rs.get(i)?.session_id == r.rotated).then_some((i, r.session))
         })
         .collect())
 }

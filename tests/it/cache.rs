@@ -261,10 +261,16 @@ async fn verified_tokens_are_remembered_until_they_expire() {
         user_id: uuid::Uuid::new_v4().to_string(),
         default_role: "user".into(),
         allowed_roles: vec!["user".into()],
+        aal: hasura_jwt_auth::auth::assurance::Aal::Aal1,
         custom: Default::default(),
     };
     let token = tokens
-        .issue(&claims, "v@example.com", uuid::Uuid::new_v4())
+        .issue(
+            &claims,
+            "v@example.com",
+            uuid::Uuid::new_v4(),
+            &hasura_jwt_auth::auth::assurance::Assurance::one_factor("password", 0),
+        )
         .unwrap()
         .token;
     let first = tokens.verify(&token).unwrap();

@@ -267,10 +267,16 @@ fn token_for(config: &Config, keys: &std::sync::Arc<KeySet>) -> String {
         user_id: "7f4df3a0-0000-4000-8000-000000000001".into(),
         default_role: "user".into(),
         allowed_roles: vec!["user".into(), "editor".into()],
+        aal: hasura_jwt_auth::auth::assurance::Aal::Aal1,
         custom,
     };
     tokens
-        .issue(&claims, "u@example.com", uuid::Uuid::new_v4())
+        .issue(
+            &claims,
+            "u@example.com",
+            uuid::Uuid::new_v4(),
+            &hasura_jwt_auth::auth::assurance::Assurance::one_factor("password", 0),
+        )
         .unwrap()
         .token
 }

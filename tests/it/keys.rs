@@ -148,6 +148,7 @@ fn hasura_jwt_secret_matches_the_configuration() {
         user_id: "u1".into(),
         default_role: "user".into(),
         allowed_roles: vec!["user".into()],
+        aal: hasura_jwt_auth::auth::assurance::Aal::Aal1,
         custom: Default::default(),
     };
     let tokens = hasura_jwt_auth::auth::tokens::AccessTokens {
@@ -160,7 +161,12 @@ fn hasura_jwt_secret_matches_the_configuration() {
         verified: Default::default(),
     };
     let at = tokens
-        .issue(&claims, "u@example.com", uuid::Uuid::new_v4())
+        .issue(
+            &claims,
+            "u@example.com",
+            uuid::Uuid::new_v4(),
+            &hasura_jwt_auth::auth::assurance::Assurance::one_factor("password", 0),
+        )
         .unwrap()
         .token;
     let key =

@@ -13,6 +13,7 @@
 //! - `external` (browser flow, linking, tokens), `github`, `auth_js`: external sign-in against
 //!   a real OpenID Connect provider, a stand-in of GitHub's API, and the real
 //!   `@supabase/auth-js` client;
+//! - `mfa`: second factors and the assurance level of sessions, in tokens and in Hasura;
 //! - `ui`, `browser`: the hosted pages, over HTTP and in Chromium;
 //! - `admin`, `cli`, `import`: the admin API, the command line, imports;
 //! - `cache`, `cache_here`: session state in memory, seen changing on every instance, and at
@@ -40,6 +41,7 @@ mod hasura;
 mod import;
 mod keys;
 mod limits;
+mod mfa;
 mod openapi;
 mod operations;
 mod refresh;

@@ -40,8 +40,7 @@ use crate::{
     error::{is_outage, Error, Result},
     store::{
         self,
-        sessions::{CurrentRotation, Lifetimes},
-        users::User,
+        sessions::{CurrentRotation, Lifetimes, SessionUser},
     },
 };
 
@@ -71,7 +70,7 @@ impl Rotation {
     }
 }
 
-type Reply = oneshot::Sender<Result<Option<User>>>;
+type Reply = oneshot::Sender<Result<Option<SessionUser>>>;
 
 struct Pending {
     id: u64,
@@ -129,7 +128,7 @@ impl RotationBatcher {
     /// Rotates `rotation` if its token is current and the session and user usable (see
     /// `store::sessions::rotate_current`): the user, or `None` when it did not rotate and
     /// nothing changed.
-    pub async fn rotate(self: &Arc<Self>, rotation: Rotation) -> Result<Option<User>> {
+    pub async fn rotate(self: &Arc<Self>, rotation: Rotation) -> Result<Option<SessionUser>> {
         if self.max_batch == 1 {
             let rotated =
                 store::sessions::rotate_current(&self.pool, &rotation.checked(), self.lifetimes)
@@ -299,8 +298,8 @@ fn ended() -> Error {
 }
 
 /// Hands each caller its user (`rotated` holds indexes into `batch`), or `None`.
-fn answer(batch: Vec<Pending>, rotated: Vec<(usize, User)>) {
-    let mut users: Vec<Option<User>> = batch.iter().map(|_| None).collect();
+fn answer(batch: Vec<Pending>, rotated: Vec<(usize, SessionUser)>) {
+    let mut users: Vec<Option<SessionUser>> = batch.iter().map(|_| None).collect();
     for (i, user) in rotated {
         if let Some(slot) = users.get_mut(i) {
             *slot = Some(user);
