@@ -7,6 +7,7 @@ mod actions;
 mod admin;
 mod error;
 mod meta;
+mod mfa;
 mod session;
 mod user;
 
@@ -14,6 +15,7 @@ pub use actions::{ActionError, ActionErrorExtensions, AuthSession, Done};
 pub use admin::{AdminSession, AdminSessions, AuditEntry, Revoked, UserPage};
 pub use error::{ErrorBody, WeakPassword};
 pub use meta::{Health, Jwk, Jwks, Migrations, Readiness, ServerMetadata, Settings};
+pub use mfa::{ChallengeResponse, EnrollResponse, FactorView, TotpView, UnenrollResponse};
 pub use session::{
     Empty, Message, OwnSession, SessionList, SessionResponse, SessionVariables, SignupResponse,
     VerifyResponse, WebhookDenied,

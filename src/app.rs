@@ -97,6 +97,7 @@ impl App {
                 session_cache,
                 salt_cache: Arc::new(SaltCache::new(cache_size)),
                 rotations,
+                mfa_key: mfa_key(&config)?,
                 config: config.clone(),
                 pool,
             },
@@ -222,4 +223,18 @@ pub async fn admin(config: &Config) -> anyhow::Result<Admin> {
         hasher: PasswordHasher::new(&config.passwords, 1)?,
         config: Arc::new(config.clone()),
     })
+}
+
+/// The key TOTP secrets are sealed with: `AUTH_MFA_KEY`, else a development key in
+/// `AUTH_DATA_DIR` (with a warning).
+fn mfa_key(config: &Config) -> anyhow::Result<crate::auth::sealing::SealingKey> {
+    let (key, generated) = crate::auth::mfa::load_key(&config.mfa, &config.keys.data_dir)?;
+    if generated {
+        tracing::warn!(
+            data_dir = %config.keys.data_dir.display(),
+            "TOTP secrets are encrypted with a development key kept in AUTH_DATA_DIR: \
+             set AUTH_MFA_KEY (openssl rand -base64 32), the same on every instance"
+        );
+    }
+    Ok(key)
 }

@@ -27,11 +27,13 @@ pub mod email;
 pub mod external;
 pub mod keys;
 pub mod lockout;
+pub mod mfa;
 pub mod password;
 pub mod proven;
 pub mod rate_limit;
 pub mod redirect;
 pub mod refresh;
+pub mod sealing;
 pub mod self_update;
 pub mod session_cache;
 pub mod sessions;
@@ -91,6 +93,8 @@ pub struct Auth {
     pub rotations: Arc<refresh::batch::RotationBatcher>,
     /// Rate limits shared by every instance (see [`rate_limit`]).
     pub limits: rate_limit::Limits,
+    /// The key second factors' secrets are sealed with (see [`mfa`]).
+    pub mfa_key: sealing::SealingKey,
 }
 
 /// A session opened inside a transaction; its tokens are signed once the transaction has
@@ -100,17 +104,6 @@ pub struct Opened {
     user: User,
     assurance: Assurance,
     refresh: RefreshToken,
-}
-
-/// The Hasura claims of `user` in a session at `aal`, with `custom` claims beside the roles.
-fn claims_of(user: &User, aal: Aal, custom: serde_json::Map<String, Value>) -> HasuraClaims {
-    HasuraClaims {
-        user_id: user.id.to_string(),
-        default_role: user.default_role.clone(),
-        allowed_roles: user.allowed_roles.clone(),
-        aal,
-        custom,
-    }
 }
 
 impl Opened {
@@ -129,6 +122,31 @@ impl Opened {
 }
 
 impl Auth {
+    /// The Hasura claims of `user` in a session at `aal`, with `custom` claims beside the
+    /// roles: the user's roles, less those that need aal2 in an aal1 session
+    /// (`AUTH_MFA_AAL2_ROLES`, see [`assurance::roles_at`]).
+    fn claims_of(
+        &self,
+        user: &User,
+        aal: Aal,
+        custom: serde_json::Map<String, Value>,
+    ) -> HasuraClaims {
+        let (default_role, allowed_roles) = assurance::roles_at(
+            aal,
+            &user.default_role,
+            &user.allowed_roles,
+            &self.config.mfa.mfa_aal2_roles,
+            &self.config.hasura.hasura_unauthorized_role,
+        );
+        HasuraClaims {
+            user_id: user.id.to_string(),
+            default_role: default_role.to_owned(),
+            allowed_roles: allowed_roles.into_iter().map(str::to_owned).collect(),
+            aal,
+            custom,
+        }
+    }
+
     /// The Hasura claims of `user` in a session at `aal`: roles from the user row, custom
     /// claims from the configured SQL.
     pub async fn claims_for(
@@ -138,7 +156,7 @@ impl Auth {
         aal: Aal,
     ) -> Result<HasuraClaims> {
         let custom = self.custom_claims(db, user.id).await?;
-        Ok(claims_of(user, aal, custom))
+        Ok(self.claims_of(user, aal, custom))
     }
 
     /// The custom claims of user `user_id` from `AUTH_CUSTOM_CLAIMS_SQL` (none without it).

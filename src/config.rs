@@ -9,6 +9,7 @@ mod db;
 mod hasura;
 mod keys;
 mod mail;
+mod mfa;
 mod parse;
 mod providers;
 mod server;
@@ -21,6 +22,7 @@ pub use db::DbArgs;
 pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLAIMS_NAMESPACE};
 pub use keys::{JwtAlgorithm, KeyArgs};
 pub use mail::{MailArgs, SmtpTls};
+pub use mfa::MfaArgs;
 pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDuration};
 pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
 pub use server::{LogFormat, ServerArgs};
@@ -61,6 +63,8 @@ pub struct Config {
     pub providers: ProviderArgs,
     #[command(flatten)]
     pub ui: UiArgs,
+    #[command(flatten)]
+    pub mfa: MfaArgs,
 }
 
 #[derive(Parser)]
@@ -96,6 +100,7 @@ impl Config {
         self.mail.validate()?;
         self.providers.validate()?;
         self.ui.validate()?;
+        self.mfa.validate(&self.accounts.default_role)?;
         ensure!(
             self.tokens.access_token_ttl >= Duration::from_secs(10),
             "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"

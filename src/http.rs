@@ -10,6 +10,7 @@ mod email;
 pub mod error;
 mod external;
 mod extract;
+mod factors;
 mod health;
 pub mod metrics;
 pub mod openapi;
@@ -64,6 +65,7 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .merge(email::router(pages))
         .merge(external::router())
         .merge(sessions::router())
+        .merge(factors::router())
         .merge(actions::router())
         .merge(well_known::router())
         .merge(health::router())

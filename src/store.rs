@@ -11,6 +11,7 @@ pub mod email_requests;
 pub mod email_send_limits;
 pub mod identities;
 pub mod legacy_user_ids;
+pub mod mfa;
 pub mod oauth_states;
 pub mod one_time_tokens;
 pub mod outbox;

@@ -23,6 +23,8 @@ pub struct UserView {
     #[schema(value_type = Object)]
     pub user_metadata: Value,
     pub identities: Vec<IdentityView>,
+    /// Second factors (verified, or unverified and not yet expired).
+    pub factors: Vec<super::FactorView>,
     pub banned_until: Option<DateTime<Utc>>,
     pub disabled: bool,
     pub is_anonymous: bool,
@@ -83,6 +85,7 @@ impl UserView {
                         .map(|i| IdentityView::external(user, i)),
                 )
                 .collect(),
+            factors: user.factors.iter().map(Into::into).collect(),
             banned_until: user.banned_until,
             disabled: !user.enabled,
             is_anonymous: false,

@@ -86,9 +86,59 @@ pub fn amr_method(method: &str) -> &'static str {
     }
 }
 
+/// The roles of a session at `aal` whose user has `default` and `allowed`, when the roles
+/// `gated` need aal2 (`AUTH_MFA_AAL2_ROLES`): at aal1 the gated roles are left out; a gated
+/// default gives way to the first role left; a user with only gated roles has `fallback` (the
+/// unauthenticated role) alone until a second factor is verified.
+pub fn roles_at<'a>(
+    aal: Aal,
+    default: &'a str,
+    allowed: &'a [String],
+    gated: &[String],
+    fallback: &'a str,
+) -> (&'a str, Vec<&'a str>) {
+    let kept: Vec<&str> = allowed
+        .iter()
+        .map(String::as_str)
+        .filter(|r| aal == Aal::Aal2 || !gated.iter().any(|g| g == r))
+        .collect();
+    match kept.first() {
+        None => (fallback, vec![fallback]),
+        Some(first) if !kept.contains(&default) => (first, kept),
+        Some(_) => (default, kept),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gated_roles_wait_for_aal2() {
+        let allowed = vec!["user".to_owned(), "admin".to_owned()];
+        let gated = vec!["admin".to_owned()];
+        assert_eq!(
+            roles_at(Aal::Aal1, "user", &allowed, &gated, "anonymous"),
+            ("user", vec!["user"])
+        );
+        assert_eq!(
+            roles_at(Aal::Aal2, "user", &allowed, &gated, "anonymous"),
+            ("user", vec!["user", "admin"])
+        );
+        assert_eq!(
+            roles_at(Aal::Aal1, "admin", &allowed, &gated, "anonymous"),
+            ("user", vec!["user"])
+        );
+        assert_eq!(
+            roles_at(Aal::Aal1, "user", &allowed, &[], "anonymous"),
+            ("user", vec!["user", "admin"])
+        );
+        let only = vec!["admin".to_owned()];
+        assert_eq!(
+            roles_at(Aal::Aal1, "admin", &only, &gated, "anonymous"),
+            ("anonymous", vec!["anonymous"])
+        );
+    }
 
     #[test]
     fn levels_and_methods() {

@@ -217,7 +217,7 @@ impl Auth {
         };
         crate::metrics::refresh("rotated");
         let assurance = Assurance::stored(rotated.aal, rotated.amr);
-        let claims = super::claims_of(&rotated.user, assurance.aal, custom);
+        let claims = self.claims_of(&rotated.user, assurance.aal, custom);
         self.issue(&claims, rotated.user, token.session_id, &assurance, &next)
             .map(Some)
     }

@@ -268,6 +268,7 @@ mod tests {
             email_change: None,
             email_identity: true,
             external_identities: sqlx::types::Json(vec![]),
+            factors: sqlx::types::Json(vec![]),
         }))
     }
 

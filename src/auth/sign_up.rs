@@ -232,5 +232,6 @@ fn made_up_user(accounts: &AccountArgs, email: &str, metadata: Value) -> User {
         email_change: None,
         email_identity: true,
         external_identities: Default::default(),
+        factors: Default::default(),
     }
 }

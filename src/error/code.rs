@@ -99,6 +99,13 @@ codes! {
     IdentityAlreadyExists = "identity_already_exists" => Validation,
     SingleIdentityNotDeletable = "single_identity_not_deletable" => Validation,
     IdentityNotFound = "identity_not_found" => NotFound,
+    InsufficientAal = "insufficient_aal" => Forbidden,
+    MfaFactorNotFound = "mfa_factor_not_found" => NotFound,
+    MfaFactorNameConflict = "mfa_factor_name_conflict" => Validation,
+    TooManyEnrolledMfaFactors = "too_many_enrolled_mfa_factors" => Validation,
+    MfaVerificationFailed = "mfa_verification_failed" => Validation,
+    MfaChallengeExpired = "mfa_challenge_expired" => Validation,
+    MfaIpAddressMismatch = "mfa_ip_address_mismatch" => Validation,
 }
 
 impl std::fmt::Display for Code {

@@ -19,7 +19,10 @@ use super::{extract::parse_bearer, Payload};
 use crate::{
     api::{SessionVariables, WebhookDenied},
     app::App,
-    auth::claims,
+    auth::{
+        assurance::{roles_at, Aal},
+        claims,
+    },
     config::SessionValues,
     error::Kind,
 };
@@ -60,11 +63,20 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
         Err(e) => return e.into_response(),
     };
     // Roles come from the user row just read, not from the token: a role taken away
-    // stops working at once in webhook mode.
+    // stops working at once in webhook mode. Roles that need a second factor wait for an
+    // aal2 token.
+    let aal = Aal::from_claim(who.token.hasura.get(claims::AAL).and_then(|v| v.as_str()));
+    let (default, allowed) = roles_at(
+        aal,
+        &who.user.default_role,
+        &who.user.allowed_roles,
+        &app.config.mfa.mfa_aal2_roles,
+        &app.config.hasura.hasura_unauthorized_role,
+    );
     let role = match header("x-hasura-role").filter(|r| !r.is_empty()) {
-        Some(requested) if who.user.allowed_roles.iter().any(|r| r == requested) => requested,
+        Some(requested) if allowed.contains(&requested) => requested,
         Some(_) => return deny("Your requested role is not in allowed roles"),
-        None => who.user.default_role.as_str(),
+        None => default,
     };
     // The token's session variables: strings (Hasura v2 and older DDN projects take nothing
     // else), or as their JSON type where the engine reads them so (AUTH_DDN_COMPATIBILITY_DATE).

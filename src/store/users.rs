@@ -34,12 +34,19 @@ pub struct User {
     pub email_identity: bool,
     /// Accounts at external identity providers.
     pub external_identities: sqlx::types::Json<Vec<super::identities::ExternalIdentity>>,
+    /// Second factors (see `store::mfa`).
+    pub factors: sqlx::types::Json<Vec<super::mfa::Factor>>,
 }
 
 impl User {
     /// Whether the user may sign in and refresh at `now` (enabled and not banned).
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.enabled && self.banned_until.is_none_or(|until| until <= now)
+    }
+
+    /// Whether the user has a verified second factor.
+    pub fn has_verified_factor(&self) -> bool {
+        self.factors.iter().any(super::mfa::Factor::is_verified)
     }
 }
 
@@ -52,7 +59,15 @@ pub const USER_COLUMNS: &str = concat!(
      'identity_data', i.identity_data, 'email', i.email, \
      'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at, \
      'updated_at', i.updated_at) ORDER BY i.created_at) \
-     FROM identities i WHERE i.user_id = u.id), '[]'::json) AS external_identities"
+     FROM identities i WHERE i.user_id = u.id), '[]'::json) AS external_identities, ",
+    // The factors that count: verified, or unverified and younger than `mfa::EXPIRY_SECS`.
+    "coalesce((SELECT json_agg(json_build_object(\
+     'id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type, \
+     'status', f.status, 'created_at', f.created_at, 'updated_at', f.updated_at) \
+     ORDER BY f.created_at) \
+     FROM mfa_factors f WHERE f.user_id = u.id \
+       AND (f.status = 'verified' OR f.created_at > now() - interval '300 seconds')), \
+     '[]'::json) AS factors"
 );
 
 pub struct NewUser<'a> {

@@ -4,7 +4,7 @@
 
 mod actions;
 mod claims;
-mod webhook;
+pub(crate) mod webhook;
 
 use crate::common::{self, jwt_payload, TestApp};
 use axum::{

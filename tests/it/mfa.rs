@@ -1,64 +1,78 @@
-//! Multi-factor authentication: the assurance level and methods in tokens and Hasura's
-//! claims.
+//! Multi-factor authentication: TOTP factors in Supabase Auth's dialect, the assurance level
+//! of sessions in tokens and in Hasura, and the rules around them.
 
-use crate::common::{self, hasura, jwt_payload, str_of, PASSWORD, SECRET};
-use axum::http::StatusCode;
-use sqlx::PgPool;
+mod assurance;
+mod auth_js;
+mod factors;
+mod guessing;
+mod hasura;
 
-fn access(res: &common::Response) -> String {
-    assert_eq!(res.status, StatusCode::OK, "{res:?}");
-    str_of(&res.body, "access_token").to_owned()
+use crate::common::{str_of, Response, TestApp};
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use totp_rs::Totp;
+
+/// Enrols a TOTP factor; the answer.
+pub async fn enroll(app: &TestApp, token: &str, name: &str) -> Response {
+    app.call(
+        Method::POST,
+        "/factors",
+        Some(token),
+        Some(json!({"factor_type": "totp", "friendly_name": name})),
+    )
+    .await
 }
 
-#[sqlx::test(migrations = false)]
-async fn tokens_say_how_sure_the_session_is_and_refresh_keeps_it(db: PgPool) {
-    let app = common::app(&db, &[]).await;
-    let signed_up = app.signup("a@example.com").await;
-    let token = access(&signed_up);
-    let payload = jwt_payload(&token);
-    assert_eq!(payload["aal"], "aal1");
-    assert_eq!(payload["is_anonymous"], false);
-    assert_eq!(payload["session_id"], payload["sid"]);
-    let amr = payload["amr"].as_array().unwrap();
-    assert_eq!(amr.len(), 1);
-    assert_eq!(amr[0]["method"], "password");
-    let at = amr[0]["timestamp"].as_i64().unwrap();
-    assert!((at - chrono::Utc::now().timestamp()).abs() <= 5, "{at}");
-    let claims = hasura::check(&token, &hasura::hmac(SECRET), &hasura::Expect::default());
-    assert_eq!(claims["x-hasura-aal"], "aal1");
+/// The authenticator app's view of an enrolment answer: the TOTP its URI describes.
+pub fn authenticator(enrolled: &Response) -> Totp {
+    assert_eq!(enrolled.status, StatusCode::OK, "{enrolled:?}");
+    Totp::from_url(str_of(&enrolled.body["totp"], "uri")).expect("an otpauth URI")
+}
 
-    // A refresh keeps the level and the methods, as stored with the session.
-    let session_id = str_of(&payload, "session_id").to_owned();
-    sqlx::query(
-        "UPDATE sessions SET aal = 2,
-                amr = jsonb_build_array(jsonb_build_object('method', 'totp', 'timestamp', 1700000000)) || amr
-         WHERE id = $1::uuid",
+/// A challenge of `factor`; its id.
+pub async fn challenge(app: &TestApp, token: &str, factor: &str) -> String {
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/factors/{factor}/challenge"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    str_of(&res.body, "id").to_owned()
+}
+
+pub async fn verify(
+    app: &TestApp,
+    token: &str,
+    factor: &str,
+    challenge: &str,
+    code: &str,
+) -> Response {
+    app.call(
+        Method::POST,
+        &format!("/factors/{factor}/verify"),
+        Some(token),
+        Some(json!({"challenge_id": challenge, "code": code})),
     )
-    .bind(&session_id)
-    .execute(&app.pool)
     .await
-    .unwrap();
-    let refreshed = app.refresh(str_of(&signed_up.body, "refresh_token")).await;
-    let payload = jwt_payload(&access(&refreshed));
-    assert_eq!(payload["aal"], "aal2");
-    assert_eq!(payload["session_id"], session_id.as_str());
-    let methods: Vec<_> = payload["amr"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["method"].clone())
-        .collect();
-    assert_eq!(methods, ["totp", "password"]);
-    let claims = hasura::check(
-        &access(&refreshed),
-        &hasura::hmac(SECRET),
-        &hasura::Expect::default(),
-    );
-    assert_eq!(claims["x-hasura-aal"], "aal2");
+}
 
-    // A sign-in opens another session at aal1, whatever the first one reached.
-    let signed_in = app.sign_in("a@example.com", PASSWORD).await;
-    let payload = jwt_payload(&access(&signed_in));
-    assert_eq!(payload["aal"], "aal1");
-    assert_ne!(payload["session_id"], session_id.as_str());
+/// The code of `totp` `steps` steps from now.
+pub fn code(totp: &Totp, steps: i64) -> String {
+    let now = chrono::Utc::now().timestamp() + steps * 30;
+    totp.generate(now as u64).to_string()
+}
+
+/// Challenges `factor` and answers with the code `steps` steps from now.
+pub async fn step_up(
+    app: &TestApp,
+    token: &str,
+    factor: &str,
+    totp: &Totp,
+    steps: i64,
+) -> Response {
+    let id = challenge(app, token, factor).await;
+    verify(app, token, factor, &id, &code(totp, steps)).await
 }

@@ -143,6 +143,7 @@ async fn every_documented_route_answers_as_documented(db: PgPool) {
 
     let signed = sign_up_and_in(&mut c).await;
     user_and_sessions(&mut c, &signed).await;
+    factors(&mut c).await;
     email_flows(&mut c).await;
     metadata_and_webhook(&mut c, &signed.access).await;
     sign_out(&mut c, &signed.access).await;
@@ -234,6 +235,68 @@ async fn user_and_sessions(c: &mut Checker<'_>, signed: &Signed) {
         c.call(Method::DELETE, "/sessions/{id}", &uri, access, None)
             .await;
     }
+}
+
+/// Second factors, of a user of their own (verifying ends the user's other aal1 sessions).
+async fn factors(c: &mut Checker<'_>) {
+    let signed_up = c.app.signup("mfa-doc@example.com").await;
+    let token = str_of(&signed_up.body, "access_token").to_owned();
+    let access = Some(token.as_str());
+    let totp = json!({"factor_type": "totp", "friendly_name": "phone"});
+    let enrolled = c
+        .at(Method::POST, "/factors", access, Some(totp.clone()))
+        .await;
+    c.at(Method::POST, "/factors", access, Some(totp)).await;
+    c.at(Method::POST, "/factors", None, Some(json!({}))).await;
+    let id = str_of(&enrolled.body, "id").to_owned();
+    let app = crate::mfa::authenticator(&enrolled);
+    let unknown = uuid::Uuid::new_v4();
+    let template = "/factors/{id}/challenge";
+    let made = c
+        .call(
+            Method::POST,
+            template,
+            &format!("/factors/{id}/challenge"),
+            access,
+            None,
+        )
+        .await;
+    c.call(
+        Method::POST,
+        template,
+        &format!("/factors/{unknown}/challenge"),
+        access,
+        None,
+    )
+    .await;
+    let challenge_id = str_of(&made.body, "id");
+    let template = "/factors/{id}/verify";
+    let uri = format!("/factors/{id}/verify");
+    let wrong = json!({"challenge_id": challenge_id, "code": "12345"});
+    c.call(Method::POST, template, &uri, access, Some(wrong))
+        .await;
+    let right = json!({"challenge_id": challenge_id, "code": crate::mfa::code(&app, 0)});
+    let raised = c
+        .call(Method::POST, template, &uri, access, Some(right))
+        .await;
+    let aal2 = str_of(&raised.body, "access_token").to_owned();
+    let template = "/factors/{id}";
+    c.call(
+        Method::DELETE,
+        template,
+        &format!("/factors/{unknown}"),
+        Some(&aal2),
+        None,
+    )
+    .await;
+    c.call(
+        Method::DELETE,
+        template,
+        &format!("/factors/{id}"),
+        Some(&aal2),
+        None,
+    )
+    .await;
 }
 
 /// The email flows (no SMTP configured: messages go to the log).

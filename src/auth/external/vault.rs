@@ -1,13 +1,11 @@
-//! Provider tokens at rest (`AUTH_PROVIDER_TOKENS_KEY`): AES-256-GCM by `ring`, a random
-//! nonce per message, and the identity's id as associated data, so a ciphertext copied to
-//! another identity does not decrypt.
+//! Provider tokens at rest (`AUTH_PROVIDER_TOKENS_KEY`), sealed (see [`crate::auth::sealing`])
+//! with the identity's id as the owner, so a ciphertext copied to another identity does not
+//! decrypt.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::secret::Secret;
-
+use crate::{auth::sealing::SealingKey, secret::Secret};
 /// The provider's tokens for an identity, as its token endpoint gave them.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderTokens {
@@ -23,25 +21,17 @@ struct Plain {
 }
 
 /// The key provider tokens are encrypted with.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Vault {
-    key: std::sync::Arc<LessSafeKey>,
-}
-
-impl std::fmt::Debug for Vault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Vault([REDACTED])")
-    }
+    key: SealingKey,
 }
 
 impl Vault {
     /// From 32 key bytes.
     pub fn new(key: &[u8]) -> anyhow::Result<Self> {
-        let key = UnboundKey::new(&AES_256_GCM, key)
+        let key = SealingKey::new(key)
             .map_err(|_| anyhow::anyhow!("AUTH_PROVIDER_TOKENS_KEY must be 32 bytes"))?;
-        Ok(Self {
-            key: std::sync::Arc::new(LessSafeKey::new(key)),
-        })
+        Ok(Self { key })
     }
 
     pub fn seal(&self, identity_id: Uuid, tokens: &ProviderTokens) -> anyhow::Result<Vec<u8>> {
@@ -49,36 +39,16 @@ impl Vault {
             access_token: tokens.access_token.expose().to_owned(),
             refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()),
         };
-        let mut data = serde_json::to_vec(&plain)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
         self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(identity_id.as_bytes()),
-                &mut data,
-            )
-            .map_err(|_| anyhow::anyhow!("encryption failed"))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&data);
-        Ok(out)
+            .seal(identity_id.as_bytes(), &serde_json::to_vec(&plain)?)
     }
 
     pub fn open(&self, identity_id: Uuid, sealed: &[u8]) -> anyhow::Result<ProviderTokens> {
-        anyhow::ensure!(sealed.len() > NONCE_LEN, "ciphertext too short");
-        let (nonce, rest) = sealed.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow::anyhow!("bad nonce"))?;
-        let mut data = rest.to_vec();
         let plain = self
             .key
-            .open_in_place(nonce, Aad::from(identity_id.as_bytes()), &mut data)
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "provider tokens do not decrypt (another key, or another identity's)"
-                )
-            })?;
-        let plain: Plain = serde_json::from_slice(plain)?;
+            .open(identity_id.as_bytes(), sealed)
+            .map_err(|e| anyhow::anyhow!("provider tokens: {e}"))?;
+        let plain: Plain = serde_json::from_slice(&plain)?;
         Ok(ProviderTokens {
             access_token: Secret::new(plain.access_token),
             refresh_token: plain.refresh_token.map(Secret::new),

@@ -88,6 +88,20 @@ impl RefreshToken {
         }
     }
 
+    /// A token with a new random secret for session `session_id` at `counter`: the session's
+    /// chain starts again from it (the salt stays), so no token issued before derives it.
+    /// Raising a session's assurance level does this, so that a token of the lower level
+    /// cannot obtain the higher one.
+    pub fn restart(session_id: Uuid, counter: u64) -> Self {
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
+        Self {
+            session_id,
+            counter,
+            secret,
+        }
+    }
+
     pub fn encode(&self) -> String {
         let mut raw = Vec::with_capacity(RAW_LEN);
         raw.push(VERSION);

@@ -21,6 +21,8 @@ use tower::ServiceExt;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub const PASSWORD: &str = "correct horse battery";
+/// The key TOTP secrets are sealed with in tests (32 bytes in base64).
+pub const MFA_KEY: &str = "bWZhLWtleS1mb3ItdGVzdHMtb25seS0zMi1ieXRlcyE=";
 
 pub struct TestApp {
     pub router: Router,
@@ -58,7 +60,7 @@ pub fn options(db: &PgPool) -> PgConnectOptions {
 
 /// An app with an HS256 key and default settings, plus `extra` flags.
 pub async fn app(db: &PgPool, extra: &[&str]) -> TestApp {
-    let mut args = vec!["--jwt-secret", SECRET];
+    let mut args = vec!["--jwt-secret", SECRET, "--mfa-key", MFA_KEY];
     args.extend_from_slice(extra);
     let config = Config::from_args(args).expect("test config");
     let keys = KeySet::load(&config.keys).expect("keys");

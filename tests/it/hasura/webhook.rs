@@ -8,7 +8,7 @@ use axum::{
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-pub(super) async fn webhook_get(app: &TestApp, headers: &[(&str, &str)]) -> common::Response {
+pub(crate) async fn webhook_get(app: &TestApp, headers: &[(&str, &str)]) -> common::Response {
     let mut req = Request::get("/hasura/webhook");
     for (k, v) in headers {
         req = req.header(*k, *v);

@@ -1,0 +1,230 @@
+//! Second factors, in Supabase Auth's (GoTrue's) dialect: a signed-in user enrols a TOTP
+//! factor (`POST /factors`), asks for a challenge (`/challenge`) and answers it with a code
+//! (`/verify`), which raises the session to aal2 (see [`super::assurance`]); a factor can be
+//! removed (`DELETE /factors/{id}`). The rules live here, so every door (the API, the Hasura
+//! actions, the pages) gets them:
+//!
+//! - once a user has a verified factor, enrolling another or removing a verified one needs an
+//!   aal2 session (the session's level as stored, not as an older token says);
+//! - a code is accepted once: never again, nor one of an earlier step (replay);
+//! - wrong codes count towards the account's lockout and the client's sign-in limit;
+//! - verifying restarts the session's refresh token chain: the aal1 refresh token can no
+//!   longer refresh, so it cannot obtain aal2 tokens; sessions of the user still at aal1 end;
+//! - removing a factor brings the sessions it raised back to aal1;
+//! - secrets are sealed with `AUTH_MFA_KEY`, bound to their factor's id.
+
+mod key;
+pub mod totp;
+mod verify;
+
+pub use key::load as load_key;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{assurance::Aal, authenticate::Authenticated, sealing::SealingKey, Auth};
+use crate::{
+    client::Client,
+    error::{Code, Error, Result},
+    store::{
+        self,
+        audit::{self, event},
+        mfa::Factor,
+    },
+};
+use totp::{Enrolment, TotpSecret};
+
+/// A factor just enrolled, with what the authenticator app needs (shown once).
+pub struct Enrolled {
+    pub factor: Factor,
+    pub totp: Enrolment,
+}
+
+/// A challenge just made.
+pub struct ChallengeMade {
+    pub id: Uuid,
+    pub factor_type: String,
+    pub expires_at: i64,
+}
+
+/// The longest friendly name accepted.
+const MAX_NAME_CHARS: usize = 100;
+
+fn insufficient_aal(message: &'static str) -> Error {
+    Error::new(Code::InsufficientAal, message)
+}
+
+pub(crate) fn factor_not_found() -> Error {
+    Error::new(Code::MfaFactorNotFound, "Factor not found")
+}
+
+impl Auth {
+    /// The key TOTP secrets are sealed with.
+    fn mfa_key(&self) -> &SealingKey {
+        &self.mfa_key
+    }
+
+    /// The level of the caller's session as stored (401 when it has ended).
+    async fn session_level(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        who: &Authenticated,
+    ) -> Result<Aal> {
+        store::mfa::session_aal(db, who.token.session_id, who.user.id)
+            .await?
+            .map(Aal::from_level)
+            .ok_or_else(Error::session_not_found)
+    }
+
+    /// `POST /factors` with `factor_type: totp`: a new unverified factor and its secret.
+    pub async fn enroll_totp(
+        &self,
+        who: &Authenticated,
+        friendly_name: Option<&str>,
+        issuer: Option<&str>,
+        client: &Client,
+    ) -> Result<Enrolled> {
+        let name = friendly_name.unwrap_or("").trim();
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Error::validation_failed(
+                "friendly_name is too long (at most 100 characters)",
+            ));
+        }
+        let issuer = self.totp_issuer(issuer)?;
+        let user_id = who.user.id;
+        let mut tx = self.pool.begin().await?;
+        // The user row is locked, so racing enrolments count each other.
+        let user = store::users::find_by_id_for_update(&mut *tx, user_id)
+            .await?
+            .ok_or_else(Error::session_not_found)?;
+        store::mfa::delete_expired(&mut *tx, user_id).await?;
+        if user.has_verified_factor() && self.session_level(&mut *tx, who).await? < Aal::Aal2 {
+            return Err(insufficient_aal("AAL2 required to enroll a new factor"));
+        }
+        if user.factors.len() >= self.config.mfa.mfa_max_factors as usize {
+            return Err(Error::new(
+                Code::TooManyEnrolledMfaFactors,
+                "Maximum number of verified factors reached, unenroll to continue",
+            ));
+        }
+        let id = Uuid::new_v4();
+        let secret = TotpSecret::generate();
+        let account = if user.email.is_empty() {
+            user.id.to_string()
+        } else {
+            user.email.clone()
+        };
+        let totp = secret
+            .enrolment(&issuer, &account)
+            .map_err(Error::internal)?;
+        let sealed = self
+            .mfa_key()
+            .seal(id.as_bytes(), secret.bytes())
+            .map_err(Error::internal)?;
+        let new = store::mfa::NewFactor {
+            id,
+            user_id,
+            friendly_name: name,
+            sealed_secret: &sealed,
+        };
+        let factor = store::mfa::insert(&mut *tx, &new).await?.ok_or_else(|| {
+            Error::new(
+                Code::MfaFactorNameConflict,
+                format!("A factor with the friendly name {name:?} for this user already exists"),
+            )
+        })?;
+        let detail = json!({"factor_id": id, "factor_type": "totp"});
+        audit::record(
+            &mut *tx,
+            event::MFA_FACTOR_ENROLLED,
+            Some(user_id),
+            Some(who.token.session_id),
+            client,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.session_cache.user_changed(user_id);
+        Ok(Enrolled { factor, totp })
+    }
+
+    /// The issuer authenticator apps show: the request's, else `AUTH_MFA_ISSUER`, else the
+    /// host of `AUTH_SITE_URL`, else this server's name.
+    fn totp_issuer(&self, requested: Option<&str>) -> Result<String> {
+        if let Some(issuer) = requested.map(str::trim).filter(|s| !s.is_empty()) {
+            if issuer.contains(':') || issuer.chars().count() > MAX_NAME_CHARS {
+                return Err(Error::validation_failed(
+                    "issuer may not contain ':' (at most 100 characters)",
+                ));
+            }
+            return Ok(issuer.to_owned());
+        }
+        let site_host = self.config.mail.site_url.as_deref().and_then(|u| {
+            url::Url::parse(u)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+        });
+        Ok(self
+            .config
+            .mfa
+            .mfa_issuer
+            .clone()
+            .or(site_host)
+            .unwrap_or_else(|| "hasura-jwt-auth".to_owned()))
+    }
+
+    /// `POST /factors/{id}/challenge`: a challenge of the caller's factor, answerable for
+    /// five minutes from the same client address.
+    pub async fn challenge_factor(
+        &self,
+        who: &Authenticated,
+        factor_id: Uuid,
+        client: &Client,
+    ) -> Result<ChallengeMade> {
+        let factor = store::mfa::find(&self.pool, who.user.id, factor_id)
+            .await?
+            .ok_or_else(factor_not_found)?;
+        let id = Uuid::new_v4();
+        let made =
+            store::mfa::insert_challenge(&self.pool, id, factor.id, client.ip.as_deref()).await?;
+        Ok(ChallengeMade {
+            id,
+            factor_type: factor.factor_type,
+            expires_at: made.timestamp() + store::mfa::EXPIRY_SECS as i64,
+        })
+    }
+
+    /// `DELETE /factors/{id}`: removes the caller's factor (a verified one only from an aal2
+    /// session); the sessions it raised drop to aal1.
+    pub async fn unenroll_factor(
+        &self,
+        who: &Authenticated,
+        factor_id: Uuid,
+        client: &Client,
+    ) -> Result<Uuid> {
+        let user_id = who.user.id;
+        let mut tx = self.pool.begin().await?;
+        let factor = store::mfa::find(&mut *tx, user_id, factor_id)
+            .await?
+            .ok_or_else(factor_not_found)?;
+        if factor.is_verified() && self.session_level(&mut *tx, who).await? < Aal::Aal2 {
+            return Err(insufficient_aal(
+                "AAL2 required to unenroll verified factor",
+            ));
+        }
+        store::mfa::delete(&mut tx, user_id, factor_id).await?;
+        let detail = json!({"factor_id": factor_id, "factor_status": factor.status});
+        audit::record(
+            &mut *tx,
+            event::MFA_FACTOR_UNENROLLED,
+            Some(user_id),
+            Some(who.token.session_id),
+            client,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.session_cache.user_changed(user_id);
+        Ok(factor_id)
+    }
+}

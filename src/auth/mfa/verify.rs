@@ -1,0 +1,226 @@
+//! `POST /factors/{id}/verify`: a code that answers a challenge raises the session to aal2.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{factor_not_found, totp::TotpSecret};
+use crate::{
+    auth::{
+        assurance::{Aal, Assurance},
+        authenticate::Authenticated,
+        lockout::Failures,
+        refresh::token::RefreshToken,
+        Auth, Session,
+    },
+    client::Client,
+    error::{Code, Error, Result},
+    store::{
+        self,
+        audit::{self, event},
+        mfa::FactorSecret,
+    },
+};
+
+/// The `amr` method of a TOTP code.
+const TOTP: &str = "totp";
+
+fn wrong_code() -> Error {
+    Error::new(Code::MfaVerificationFailed, "Invalid TOTP code entered")
+}
+
+/// How a guess went, before anything is written.
+enum Outcome {
+    Right(i64),
+    Wrong(&'static str),
+}
+
+impl Auth {
+    /// Checks `code` against challenge `challenge_id` of the caller's factor `factor_id`; on
+    /// success the session is at aal2, with a new refresh token (the old one no longer
+    /// refreshes), and the factor is verified.
+    pub async fn verify_factor(
+        &self,
+        who: &Authenticated,
+        factor_id: Uuid,
+        challenge_id: Uuid,
+        code: &str,
+        client: &Client,
+    ) -> Result<Session> {
+        if code.trim().is_empty() {
+            return Err(Error::validation_failed("Code needs to be non-empty"));
+        }
+        let account = lockout_account(who);
+        self.limits.sign_in.check(client).await?;
+        let failures = self.check_not_locked(&account).await?;
+        let mut tx = self.pool.begin().await?;
+        let factor = store::mfa::find_secret_for_update(&mut *tx, who.user.id, factor_id)
+            .await?
+            .ok_or_else(factor_not_found)?;
+        if let Err(e) = self
+            .take_challenge(&mut tx, factor_id, challenge_id, client)
+            .await
+        {
+            tx.commit().await?;
+            return Err(e);
+        }
+        match self.check_code(&factor, code)? {
+            Outcome::Wrong(reason) => {
+                tx.rollback().await?;
+                self.wrong_factor_code(who, factor_id, &account, reason, client)
+                    .await?;
+                Err(wrong_code())
+            }
+            Outcome::Right(step) => {
+                let session = self
+                    .raise(tx, who, &factor, step, challenge_id, client)
+                    .await?;
+                self.right_factor_code(&account, failures).await?;
+                Ok(session)
+            }
+        }
+    }
+
+    /// Checks the challenge (this factor's, from this client address, unanswered, not
+    /// expired) and marks it answered; an expired one is removed.
+    async fn take_challenge(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        factor_id: Uuid,
+        challenge_id: Uuid,
+        client: &Client,
+    ) -> Result<()> {
+        let challenge = store::mfa::find_challenge_for_update(&mut *tx, factor_id, challenge_id)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    Code::MfaFactorNotFound,
+                    "MFA factor with the provided challenge ID not found",
+                )
+            })?;
+        if challenge.verified || challenge.ip.as_deref() != client.ip.as_deref() {
+            return Err(Error::new(
+                Code::MfaIpAddressMismatch,
+                "Challenge and verify IP addresses mismatch.",
+            ));
+        }
+        if challenge.expired {
+            store::mfa::delete_challenge(&mut *tx, challenge_id).await?;
+            return Err(Error::new(
+                Code::MfaChallengeExpired,
+                format!("MFA challenge {challenge_id} has expired, verify against another challenge or create a new challenge."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `code` is the factor's current code, not accepted before.
+    fn check_code(&self, factor: &FactorSecret, code: &str) -> Result<Outcome> {
+        let secret = self
+            .mfa_key()
+            .open(factor.id.as_bytes(), &factor.secret)
+            .map_err(|e| {
+                Error::internal(e.context("a TOTP secret does not open with AUTH_MFA_KEY"))
+            })?;
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        Ok(match TotpSecret::from_bytes(secret).check(code, now) {
+            None => Outcome::Wrong("wrong_code"),
+            Some(step)
+                if factor
+                    .last_used_step
+                    .is_some_and(|used| step as i64 <= used) =>
+            {
+                Outcome::Wrong("code_reused")
+            }
+            Some(step) => Outcome::Right(step as i64),
+        })
+    }
+
+    /// A wrong (or replayed) code: audited, and counted towards the account's lockout.
+    async fn wrong_factor_code(
+        &self,
+        who: &Authenticated,
+        factor_id: Uuid,
+        account: &str,
+        reason: &str,
+        client: &Client,
+    ) -> Result<()> {
+        let detail = json!({"factor_id": factor_id, "reason": reason});
+        audit::record(
+            &self.pool,
+            event::MFA_VERIFICATION_FAILED,
+            Some(who.user.id),
+            Some(who.token.session_id),
+            client,
+            detail,
+        )
+        .await?;
+        self.note_failed_check(account, Some(who.user.id), client)
+            .await
+    }
+
+    async fn right_factor_code(&self, account: &str, failures: Failures) -> Result<()> {
+        self.note_successful_check(account, failures).await
+    }
+
+    /// Writes a right code's effects in `tx` and signs the aal2 session.
+    async fn raise(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        who: &Authenticated,
+        factor: &FactorSecret,
+        step: i64,
+        challenge_id: Uuid,
+        client: &Client,
+    ) -> Result<Session> {
+        let (user_id, session_id) = (who.user.id, who.token.session_id);
+        if !store::mfa::use_step(&mut *tx, factor.id, step).await? {
+            // A racing request took this step's code first.
+            return Err(wrong_code());
+        }
+        store::mfa::mark_challenge_verified(&mut *tx, challenge_id).await?;
+        store::mfa::delete_unverified(&mut *tx, user_id).await?;
+        let restart = RefreshToken::restart(session_id, 0);
+        let raised = store::mfa::raise_session(
+            &mut *tx,
+            session_id,
+            user_id,
+            factor.id,
+            TOTP,
+            &restart.hash(),
+        )
+        .await?
+        .ok_or_else(Error::session_not_found)?;
+        let ended = store::mfa::end_aal1_sessions(&mut *tx, user_id, session_id).await?;
+        let detail = json!({"factor_id": factor.id, "challenge_id": challenge_id, "factor_type": "totp",
+                            "first": factor.status != "verified", "sessions_ended": ended.len()});
+        audit::record(
+            &mut *tx,
+            event::MFA_VERIFIED,
+            Some(user_id),
+            Some(session_id),
+            client,
+            detail,
+        )
+        .await?;
+        let user = store::users::find_by_id(&mut *tx, user_id)
+            .await?
+            .ok_or_else(Error::session_not_found)?;
+        let claims = self.claims_for(&mut *tx, &user, Aal::Aal2).await?;
+        tx.commit().await?;
+        self.session_cache.user_changed(user_id);
+        let mut refresh = restart;
+        refresh.counter = raised.token_counter as u64;
+        let assurance = Assurance::stored(2, raised.amr);
+        self.issue(&claims, user, session_id, &assurance, &refresh)
+    }
+}
+
+/// What the lockout counts a user's wrong codes under: their address (as wrong passwords),
+/// or their id when they have none.
+fn lockout_account(who: &Authenticated) -> String {
+    if who.user.email.is_empty() {
+        who.user.id.to_string()
+    } else {
+        who.user.email.clone()
+    }
+}

@@ -1,0 +1,307 @@
+//! Second factors and their challenges (`mfa_factors`, `mfa_challenges`), and what they do to
+//! sessions. A factor's secret is stored sealed (see `auth::sealing`); this module never sees
+//! it in clear.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgExecutor};
+use uuid::Uuid;
+
+/// How long an unverified factor, or a challenge, lives (Supabase Auth's default).
+pub const EXPIRY_SECS: f64 = 300.0;
+
+/// A factor as user payloads carry it (never its secret).
+#[derive(Debug, Clone, PartialEq, FromRow, Serialize, Deserialize)]
+pub struct Factor {
+    pub id: Uuid,
+    pub friendly_name: String,
+    pub factor_type: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Factor {
+    pub fn is_verified(&self) -> bool {
+        self.status == "verified"
+    }
+}
+
+/// A factor with its sealed secret, for checking a code.
+#[derive(FromRow)]
+pub struct FactorSecret {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub status: String,
+    pub secret: Vec<u8>,
+    pub last_used_step: Option<i64>,
+}
+
+pub struct NewFactor<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub friendly_name: &'a str,
+    pub sealed_secret: &'a [u8],
+}
+
+/// Removes `user_id`'s unverified factors that have expired.
+pub async fn delete_expired(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM mfa_factors WHERE user_id = $1 AND status = 'unverified'
+           AND created_at <= now() - make_interval(secs => $2)",
+    )
+    .bind(user_id)
+    .bind(EXPIRY_SECS)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Removes every expired unverified factor and every expired challenge (housekeeping).
+pub async fn prune_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<u64> {
+    let factors = sqlx::query(
+        "DELETE FROM mfa_factors WHERE status = 'unverified'
+           AND created_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(EXPIRY_SECS)
+    .execute(db)
+    .await?;
+    let challenges = sqlx::query(
+        "DELETE FROM mfa_challenges WHERE created_at <= now() - make_interval(secs => $1)",
+    )
+    .bind(EXPIRY_SECS)
+    .execute(db)
+    .await?;
+    Ok(factors.rows_affected() + challenges.rows_affected())
+}
+
+/// Inserts a new unverified TOTP factor; `None` when the user already has a factor of that
+/// (non-empty) name.
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewFactor<'_>) -> sqlx::Result<Option<Factor>> {
+    sqlx::query_as(
+        "INSERT INTO mfa_factors (id, user_id, friendly_name, factor_type, secret)
+         VALUES ($1, $2, $3, 'totp', $4)
+         ON CONFLICT DO NOTHING
+         RETURNING id, friendly_name, factor_type, status, created_at, updated_at",
+    )
+    .bind(new.id)
+    .bind(new.user_id)
+    .bind(new.friendly_name)
+    .bind(new.sealed_secret)
+    .fetch_optional(db)
+    .await
+}
+
+/// `user_id`'s factor `id` with its sealed secret, locked until the end of the transaction.
+pub async fn find_secret_for_update(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<FactorSecret>> {
+    sqlx::query_as(
+        "SELECT id, user_id, status, secret, last_used_step FROM mfa_factors
+         WHERE id = $1 AND user_id = $2
+           AND (status = 'verified' OR created_at > now() - make_interval(secs => $3))
+         FOR UPDATE",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(EXPIRY_SECS)
+    .fetch_optional(db)
+    .await
+}
+
+/// `user_id`'s factor `id`, if it has one (and it has not expired unverified).
+pub async fn find(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<Factor>> {
+    sqlx::query_as(
+        "SELECT id, friendly_name, factor_type, status, created_at, updated_at FROM mfa_factors
+         WHERE id = $1 AND user_id = $2
+           AND (status = 'verified' OR created_at > now() - make_interval(secs => $3))",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(EXPIRY_SECS)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records that the code of time step `step` was accepted, and marks the factor verified;
+/// `false` (nothing changed) when a code of that step or a later one was accepted before.
+pub async fn use_step(db: impl PgExecutor<'_>, id: Uuid, step: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE mfa_factors SET last_used_step = $2, status = 'verified', updated_at = now()
+         WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)",
+    )
+    .bind(id)
+    .bind(step)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes `user_id`'s other unverified factors (once one is verified, as Supabase Auth does).
+pub async fn delete_unverified(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND status = 'unverified'")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Removes factor `id` of `user_id`, first bringing the sessions it raised back to aal1
+/// (without its `totp` entries in `amr`). Returns the factor removed.
+pub async fn delete(
+    db: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<Factor>> {
+    sqlx::query(
+        "UPDATE sessions SET aal = 1, factor_id = NULL,
+                amr = coalesce((SELECT jsonb_agg(e ORDER BY n) FROM jsonb_array_elements(amr)
+                                WITH ORDINALITY AS a(e, n) WHERE e->>'method' <> 'totp'), '[]'::jsonb)
+         WHERE factor_id = $1 AND user_id = $2",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query_as(
+        "DELETE FROM mfa_factors WHERE id = $1 AND user_id = $2
+         RETURNING id, friendly_name, factor_type, status, created_at, updated_at",
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&mut *db)
+    .await
+}
+
+/// Opens a challenge of factor `factor_id` for client address `ip`; returns when it was made.
+pub async fn insert_challenge(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    factor_id: Uuid,
+    ip: Option<&str>,
+) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar(
+        "INSERT INTO mfa_challenges (id, factor_id, ip) VALUES ($1, $2, $3) RETURNING created_at",
+    )
+    .bind(id)
+    .bind(factor_id)
+    .bind(ip)
+    .fetch_one(db)
+    .await
+}
+
+/// A challenge as verification checks it.
+#[derive(FromRow)]
+pub struct Challenge {
+    pub ip: Option<String>,
+    pub verified: bool,
+    pub expired: bool,
+}
+
+/// Challenge `id` of factor `factor_id`, locked until the end of the transaction.
+pub async fn find_challenge_for_update(
+    db: impl PgExecutor<'_>,
+    factor_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<Challenge>> {
+    sqlx::query_as(
+        "SELECT ip, verified_at IS NOT NULL AS verified,
+                created_at <= now() - make_interval(secs => $3) AS expired
+         FROM mfa_challenges WHERE id = $1 AND factor_id = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(factor_id)
+    .bind(EXPIRY_SECS)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn delete_challenge(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM mfa_challenges WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_challenge_verified(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE mfa_challenges SET verified_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The assurance level of session `session_id` of `user_id` (1 or 2), if it exists.
+pub async fn session_aal(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<i16>> {
+    sqlx::query_scalar("SELECT aal FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A session raised to aal2: its new token counter and `amr`.
+#[derive(FromRow)]
+pub struct Raised {
+    pub token_counter: i64,
+    pub amr: serde_json::Value,
+}
+
+/// Raises session `session_id` of `user_id` to aal2 by factor `factor_id` (`method` first in
+/// its `amr`, replacing an earlier entry of that method) and restarts its refresh token chain
+/// with `new_hash`, so that no token issued before can refresh it. `None` when the session is
+/// gone.
+pub async fn raise_session(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+    factor_id: Uuid,
+    method: &str,
+    new_hash: &[u8],
+) -> sqlx::Result<Option<Raised>> {
+    sqlx::query_as(
+        "UPDATE sessions SET aal = 2, factor_id = $3,
+                amr = jsonb_build_array(jsonb_build_object(
+                          'method', $4::text, 'timestamp', floor(extract(epoch FROM now()))::bigint))
+                      || coalesce((SELECT jsonb_agg(e ORDER BY n) FROM jsonb_array_elements(amr)
+                                   WITH ORDINALITY AS a(e, n) WHERE e->>'method' <> $4), '[]'::jsonb),
+                token_counter = token_counter + 1, token_hash = $5,
+                prev_rotated_at = NULL, rotated_at = now(), refreshed_at = now()
+         WHERE id = $1 AND user_id = $2
+         RETURNING token_counter, amr",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(factor_id)
+    .bind(method)
+    .bind(new_hash)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ends `user_id`'s sessions below aal2 other than `keep` (once a second factor is proven,
+/// sessions opened without it go, as in Supabase Auth); returns their ids.
+pub async fn end_aal1_sessions(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    keep: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND aal < 2 RETURNING id",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .fetch_all(db)
+    .await
+}
