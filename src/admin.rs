@@ -1,10 +1,12 @@
 //! Administration: the operations behind both the admin HTTP API and the CLI, so the two
 //! behave the same. Every change is audited.
 //!
-//! `users.rs` creates, changes and deletes users; `metadata.rs` splits the roles out of
+//! `users.rs` creates, changes and deletes users; `factors.rs` lists and removes their second
+//! factors; `metadata.rs` splits the roles out of
 //! `app_metadata`; `ban.rs` reads ban durations; [`import`] brings users in from elsewhere.
 
 mod ban;
+mod factors;
 pub mod import;
 mod metadata;
 mod users;

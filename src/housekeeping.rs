@@ -1,6 +1,7 @@
 //! Background housekeeping while the server runs: deleting sessions past their idle timeout
 //! or lifetime, audit entries past their retention, expired email tokens and PKCE codes, and
-//! forgetting idle rate-limit, lockout and send-limit state.
+//! unverified second factors and challenges, and forgetting idle rate-limit, lockout and
+//! send-limit state.
 
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub async fn run_once(auth: &Auth) {
         (
             "expired external sign-in states",
             store::oauth_states::prune_expired(&auth.pool).await,
+        ),
+        (
+            "unverified second factors and challenges past five minutes",
+            store::mfa::prune_expired(&auth.pool).await,
         ),
         ("idle rate-limit state", auth.limits.forget_idle().await),
         (

@@ -23,6 +23,7 @@ use crate::{
 };
 
 pub(super) mod audit;
+pub(super) mod factors;
 pub(super) mod links;
 pub(super) mod sessions;
 pub(super) mod users;
@@ -31,6 +32,7 @@ pub fn router() -> Router<App> {
     Router::new()
         .merge(users::router())
         .merge(sessions::router())
+        .merge(factors::router())
         .merge(audit::router())
         .merge(links::router())
 }

@@ -58,6 +58,8 @@ use crate::{
         super::admin::users::update_user,
         super::admin::users::delete_user,
         super::admin::users::provider_tokens,
+        super::admin::factors::list_factors,
+        super::admin::factors::delete_factor,
         super::admin::sessions::list_sessions,
         super::admin::sessions::revoke_all_sessions,
         super::admin::sessions::revoke_session,

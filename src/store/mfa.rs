@@ -58,7 +58,7 @@ pub async fn delete_expired(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Res
 }
 
 /// Removes every expired unverified factor and every expired challenge (housekeeping).
-pub async fn prune_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<u64> {
+pub async fn prune_expired(db: &sqlx::PgPool) -> sqlx::Result<u64> {
     let factors = sqlx::query(
         "DELETE FROM mfa_factors WHERE status = 'unverified'
            AND created_at <= now() - make_interval(secs => $1)",

@@ -389,6 +389,7 @@ async fn admin_users(c: &mut Checker<'_>) {
     c.call(Method::PUT, "/admin/users/{id}", &user, admin, Some(patch))
         .await;
     admin_sessions(c, &user).await;
+    admin_factors(c, &user).await;
     let audit = c
         .call(
             Method::GET,
@@ -417,6 +418,31 @@ async fn admin_users(c: &mut Checker<'_>) {
     for _ in 0..2 {
         c.call(Method::DELETE, "/admin/users/{id}", &user, admin, None)
             .await;
+    }
+}
+
+/// The factors of the admin API's user at `user`: listed, one removed.
+async fn admin_factors(c: &mut Checker<'_>, user: &str) {
+    let admin = Some(ADMIN);
+    let signed = c.app.sign_in("adm@example.com", PASSWORD).await;
+    let token = str_of(&signed.body, "access_token");
+    let enrolled = crate::mfa::enroll(c.app, token, "phone").await;
+    let factor = str_of(&enrolled.body, "id");
+    let list = "/admin/users/{id}/factors";
+    let listed = c
+        .call(Method::GET, list, &format!("{user}/factors"), admin, None)
+        .await;
+    assert_eq!(listed.body[0]["id"], factor);
+    let one = "/admin/users/{id}/factors/{factor_id}";
+    for id in [factor.to_owned(), uuid::Uuid::new_v4().to_string()] {
+        c.call(
+            Method::DELETE,
+            one,
+            &format!("{user}/factors/{id}"),
+            admin,
+            None,
+        )
+        .await;
     }
 }
 

@@ -232,6 +232,12 @@ async fn verifying_ends_the_users_aal1_sessions_and_unverified_factors_expire(db
         )
         .await;
     assert_eq!(gone.body["error_code"], "mfa_factor_not_found");
+    hasura_jwt_auth::housekeeping::run_once(&app.state.auth).await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM mfa_factors")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "housekeeping removes expired unverified factors");
 
     let enrolled = enroll(&app, &at, "old").await;
     let totp = authenticator(&enrolled);
