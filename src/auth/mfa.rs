@@ -76,6 +76,25 @@ impl Auth {
             .ok_or_else(Error::session_not_found)
     }
 
+    /// 403 `insufficient_aal` when `user_id` has a verified factor and session `session_id`
+    /// is below aal2: the steps that could lock a user out of their account, or keep an
+    /// intruder in, need the second factor once there is one (`what` says which).
+    pub(crate) async fn require_step_up(
+        &self,
+        db: impl sqlx::PgExecutor<'_>,
+        user_id: Uuid,
+        session_id: Option<Uuid>,
+        what: &str,
+    ) -> Result<()> {
+        if store::mfa::needs_step_up(db, user_id, session_id).await? {
+            return Err(Error::new(
+                Code::InsufficientAal,
+                format!("AAL2 required to {what}: verify a second factor first"),
+            ));
+        }
+        Ok(())
+    }
+
     /// `POST /factors` with `factor_type: totp`: a new unverified factor and its secret.
     pub async fn enroll_totp(
         &self,

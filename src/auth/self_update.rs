@@ -71,6 +71,13 @@ impl Auth {
         }
         let new_email = update.email.as_deref().map(normalize_email).transpose()?;
         if update.needs_reauthentication() {
+            self.require_step_up(
+                &self.pool,
+                user_id,
+                Some(session_id),
+                "change the password or email address",
+            )
+            .await?;
             // Refused before any hashing work when reauthentication is missing.
             match &update.current_password {
                 None if !self

@@ -50,6 +50,10 @@ impl Auth {
         current: Uuid,
         client: &Client,
     ) -> Result<()> {
+        if session_id != current {
+            self.require_step_up(&self.pool, user_id, Some(current), "end other sessions")
+                .await?;
+        }
         let mut tx = self.pool.begin().await?;
         if store::sessions::delete_of_user(&mut *tx, session_id, user_id).await? == 0 {
             return Err(Error::no_such_session());

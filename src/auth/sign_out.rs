@@ -74,6 +74,10 @@ impl Auth {
                 "scope local and others need the caller's session id",
             )
         };
+        if scope != LogoutScope::Local {
+            self.require_step_up(&self.pool, user_id, session_id, "end other sessions")
+                .await?;
+        }
         let mut tx = self.pool.begin().await?;
         let (n, ended) = match scope {
             LogoutScope::Local => {

@@ -236,7 +236,8 @@ async fn link(
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?
             .ok_or_else(link_needs_pkce)?;
-    start(&app, &client, &q, Some(challenge), Some(me.user.id)).await
+    let link_to = (me.user.id, me.token.session_id);
+    start(&app, &client, &q, Some(challenge), Some(link_to)).await
 }
 
 /// Stores the sign-in (or link) under way and sends the browser to the provider with its
@@ -247,7 +248,7 @@ async fn start(
     client: &Client,
     q: &AuthorizeQuery,
     challenge: Option<Challenge>,
-    link_user_id: Option<Uuid>,
+    link_to: Option<(Uuid, Uuid)>,
 ) -> Result<Response> {
     let browser = new_browser_secret();
     let request = StartExternal {
@@ -256,10 +257,10 @@ async fn start(
         scopes: &q.scopes(),
         challenge,
         browser_secret: &browser,
-        link_user_id,
+        link_to,
     };
     let url = app.auth.start_external(request, client).await?;
-    if link_user_id.is_some() && q.skip_http_redirect == Some(true) {
+    if link_to.is_some() && q.skip_http_redirect == Some(true) {
         return Ok(Json(json!({ "url": url })).into_response());
     }
     let mut response = redirect::to(StatusCode::FOUND, &url);

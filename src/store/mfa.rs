@@ -251,6 +251,23 @@ pub async fn session_aal(
         .await
 }
 
+/// Whether `user_id` has a verified factor while session `session_id` (none: no session) is
+/// below aal2: then steps that need a second factor are refused.
+pub async fn needs_step_up(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    session_id: Option<Uuid>,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM mfa_factors WHERE user_id = $1 AND status = 'verified')
+            AND coalesce((SELECT aal FROM sessions WHERE id = $2 AND user_id = $1), 1) < 2",
+    )
+    .bind(user_id)
+    .bind(session_id)
+    .fetch_one(db)
+    .await
+}
+
 /// A session raised to aal2: its new token counter and `amr`.
 #[derive(FromRow)]
 pub struct Raised {

@@ -381,7 +381,7 @@ async fn codes_links_and_messages_from_before_the_proof_go_with_it(db: PgPool) {
         scopes: &[],
         challenge: Some(challenge.clone()),
         browser_secret: "the-squatter-s-browser",
-        link_user_id: Some(user_id),
+        link_to: Some((user_id, uuid::Uuid::new_v4())),
     };
     auth.start_external(start, &Client::default())
         .await

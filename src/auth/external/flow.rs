@@ -29,8 +29,8 @@ pub struct StartExternal<'a> {
     pub challenge: Option<Challenge>,
     /// The value of the browser's state cookie.
     pub browser_secret: &'a str,
-    /// Link the identity to this signed-in user instead of signing in.
-    pub link_user_id: Option<Uuid>,
+    /// Link the identity to this signed-in user (user and session ids) instead of signing in.
+    pub link_to: Option<(Uuid, Uuid)>,
 }
 
 impl Auth {
@@ -45,8 +45,18 @@ impl Auth {
             scopes,
             challenge,
             browser_secret,
-            link_user_id,
+            link_to,
         } = req;
+        if let Some((user_id, session_id)) = link_to {
+            self.require_step_up(
+                &self.pool,
+                user_id,
+                Some(session_id),
+                "link another identity",
+            )
+            .await?;
+        }
+        let link_user_id = link_to.map(|(user_id, _)| user_id);
         let providers = &self.providers;
         let started = match providers.get(provider)? {
             Provider::Oidc(p) => p
