@@ -122,22 +122,33 @@ impl Opened {
 }
 
 impl Auth {
+    /// The default and allowed roles of a session of `user` at `aal`: the user's roles, less
+    /// those that need aal2 in an aal1 session (`AUTH_MFA_AAL2_ROLES`, see
+    /// [`assurance::roles_at`]), or only the unauthenticated role while the session owes a
+    /// second factor ([`Self::mfa_pending`]).
+    pub fn session_roles<'a>(&'a self, user: &'a User, aal: Aal) -> (&'a str, Vec<&'a str>) {
+        let fallback = self.config.hasura.hasura_unauthorized_role.as_str();
+        if self.mfa_pending(user, aal) {
+            return (fallback, vec![fallback]);
+        }
+        assurance::roles_at(
+            aal,
+            &user.default_role,
+            &user.allowed_roles,
+            &self.config.mfa.mfa_aal2_roles,
+            fallback,
+        )
+    }
+
     /// The Hasura claims of `user` in a session at `aal`, with `custom` claims beside the
-    /// roles: the user's roles, less those that need aal2 in an aal1 session
-    /// (`AUTH_MFA_AAL2_ROLES`, see [`assurance::roles_at`]).
+    /// roles ([`Self::session_roles`]).
     fn claims_of(
         &self,
         user: &User,
         aal: Aal,
         custom: serde_json::Map<String, Value>,
     ) -> HasuraClaims {
-        let (default_role, allowed_roles) = assurance::roles_at(
-            aal,
-            &user.default_role,
-            &user.allowed_roles,
-            &self.config.mfa.mfa_aal2_roles,
-            &self.config.hasura.hasura_unauthorized_role,
-        );
+        let (default_role, allowed_roles) = self.session_roles(user, aal);
         HasuraClaims {
             user_id: user.id.to_string(),
             default_role: default_role.to_owned(),

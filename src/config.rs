@@ -22,7 +22,7 @@ pub use db::DbArgs;
 pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLAIMS_NAMESPACE};
 pub use keys::{JwtAlgorithm, KeyArgs};
 pub use mail::{MailArgs, SmtpTls};
-pub use mfa::MfaArgs;
+pub use mfa::{MfaArgs, MfaRequired};
 pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDuration};
 pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
 pub use server::{LogFormat, ServerArgs};

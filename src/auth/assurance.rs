@@ -89,7 +89,9 @@ pub fn amr_method(method: &str) -> &'static str {
 /// The roles of a session at `aal` whose user has `default` and `allowed`, when the roles
 /// `gated` need aal2 (`AUTH_MFA_AAL2_ROLES`): at aal1 the gated roles are left out; a gated
 /// default gives way to the first role left; a user with only gated roles has `fallback` (the
-/// unauthenticated role) alone until a second factor is verified.
+/// unauthenticated role) alone until a second factor is verified. (A user who must use a
+/// second factor, `AUTH_MFA_REQUIRED`, has `fallback` alone at aal1: see
+/// `Auth::claims_of`.)
 pub fn roles_at<'a>(
     aal: Aal,
     default: &'a str,

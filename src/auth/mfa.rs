@@ -30,6 +30,7 @@ use crate::{
         self,
         audit::{self, event},
         mfa::Factor,
+        users::User,
     },
 };
 use totp::{Enrolment, TotpSecret};
@@ -74,6 +75,24 @@ impl Auth {
             .await?
             .map(Aal::from_level)
             .ok_or_else(Error::session_not_found)
+    }
+
+    /// Whether a session of `user` at `aal` still owes its second factor: the user must use
+    /// one (`AUTH_MFA_REQUIRED`) and the session is at aal1. Such a session can only enrol and
+    /// verify a factor, read the user and sign out.
+    pub fn mfa_pending(&self, user: &User, aal: Aal) -> bool {
+        aal < Aal::Aal2 && self.config.mfa.mfa_required.applies_to(&user.allowed_roles)
+    }
+
+    /// 403 `insufficient_aal` when the session of `who` still owes its second factor (see
+    /// [`Self::mfa_pending`]): every call but the MFA steps checks this.
+    pub fn require_no_pending_mfa(&self, who: &Authenticated) -> Result<()> {
+        if self.mfa_pending(&who.user, who.token.aal) {
+            return Err(insufficient_aal(
+                "AAL2 required: verify a second factor first (AUTH_MFA_REQUIRED)",
+            ));
+        }
+        Ok(())
     }
 
     /// 403 `insufficient_aal` when `user_id` has a verified factor and session `session_id`

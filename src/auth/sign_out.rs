@@ -75,8 +75,17 @@ impl Auth {
             )
         };
         if scope != LogoutScope::Local {
-            self.require_step_up(&self.pool, user_id, session_id, "end other sessions")
-                .await?;
+            let step_up = self
+                .require_step_up(&self.pool, user_id, session_id, "end other sessions")
+                .await;
+            if let Err(e) = step_up {
+                // A global sign-out still ends the caller's own session (auth-js forgets it
+                // locally whatever the answer); the others need the second factor.
+                if scope == LogoutScope::Global && session_id.is_some() {
+                    Box::pin(self.logout(user_id, session_id, LogoutScope::Local, client)).await?;
+                }
+                return Err(e);
+            }
         }
         let mut tx = self.pool.begin().await?;
         let (n, ended) = match scope {

@@ -230,10 +230,12 @@ impl AccessTokens {
             }
             _ => return Err(VerifyError::InvalidClaims),
         };
+        let aal = super::assurance::Aal::from_claim(c.rest.get("aal").and_then(Value::as_str));
         Ok(VerifiedToken {
             user_id,
             session_id,
             expires_at: c.exp,
+            aal,
             hasura,
         })
     }

@@ -27,6 +27,44 @@ pub struct MfaArgs {
     /// roles (in tokens and in the webhook's answer); verifying a factor brings them in.
     #[arg(long, env = "AUTH_MFA_AAL2_ROLES", value_delimiter = ',', value_parser = parse_role)]
     pub mfa_aal2_roles: Vec<String>,
+
+    /// Who must use a second factor: `off`, `all`, or the roles (comma-separated) whose users
+    /// must. Their aal1 sessions can only enrol and verify a factor (every other call answers
+    /// 403 insufficient_aal) and are only AUTH_HASURA_UNAUTHORIZED_ROLE to Hasura.
+    #[arg(long, env = "AUTH_MFA_REQUIRED", default_value = "off", value_parser = MfaRequired::parse)]
+    pub mfa_required: MfaRequired,
+}
+
+/// `AUTH_MFA_REQUIRED`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MfaRequired {
+    Off,
+    All,
+    /// The users with any of these roles among their allowed roles.
+    Roles(Vec<String>),
+}
+
+impl MfaRequired {
+    fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "" | "off" | "false" => Ok(Self::Off),
+            "all" | "true" => Ok(Self::All),
+            list => list
+                .split(',')
+                .map(parse_role)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Self::Roles),
+        }
+    }
+
+    /// Whether a user with `allowed_roles` must use a second factor.
+    pub fn applies_to(&self, allowed_roles: &[String]) -> bool {
+        match self {
+            Self::Off => false,
+            Self::All => true,
+            Self::Roles(roles) => allowed_roles.iter().any(|r| roles.contains(r)),
+        }
+    }
 }
 
 impl MfaArgs {

@@ -208,12 +208,28 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, Error> {
         .ok_or_else(|| Error::new(Code::BadJwt, "Authorization header must be: Bearer <token>"))
 }
 
+/// The caller's live session, which must not owe a second factor (`AUTH_MFA_REQUIRED`:
+/// 403 `insufficient_aal` until it is verified).
 impl FromRequestParts<App> for Authenticated {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        let MfaCaller(who) = MfaCaller::from_request_parts(parts, app).await?;
+        app.auth.require_no_pending_mfa(&who)?;
+        Ok(who)
+    }
+}
+
+/// The caller's live session, also one that still owes its second factor: for the steps
+/// such a session may take (the MFA steps, reading the user, signing out).
+pub struct MfaCaller(pub Authenticated);
+
+impl FromRequestParts<App> for MfaCaller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
         let token = bearer(&parts.headers)?;
-        app.auth.authenticate(token).await
+        app.auth.authenticate(token).await.map(Self)
     }
 }
 

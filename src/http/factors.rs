@@ -11,11 +11,11 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{origin::ApiOrigin, token::session_response, Payload};
+use super::{extract::MfaCaller, origin::ApiOrigin, token::session_response, Payload};
 use crate::{
     api::{ChallengeResponse, EnrollResponse, UnenrollResponse},
     app::App,
-    auth::{mfa, Authenticated},
+    auth::mfa,
     client::Client,
     error::{Error, Result},
     secret::Secret,
@@ -52,7 +52,7 @@ struct EnrollRequest {
 async fn enroll(
     State(app): State<App>,
     _: ApiOrigin,
-    who: Authenticated,
+    MfaCaller(who): MfaCaller,
     client: Client,
     Payload(req): Payload<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>> {
@@ -82,7 +82,7 @@ async fn enroll(
 async fn challenge(
     State(app): State<App>,
     _: ApiOrigin,
-    who: Authenticated,
+    MfaCaller(who): MfaCaller,
     client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<ChallengeResponse>> {
@@ -117,7 +117,7 @@ struct VerifyRequest {
 async fn verify(
     State(app): State<App>,
     _: ApiOrigin,
-    who: Authenticated,
+    MfaCaller(who): MfaCaller,
     client: Client,
     Path(id): Path<String>,
     Payload(req): Payload<VerifyRequest>,
@@ -147,7 +147,7 @@ async fn verify(
 async fn unenroll(
     State(app): State<App>,
     _: ApiOrigin,
-    who: Authenticated,
+    MfaCaller(who): MfaCaller,
     client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<UnenrollResponse>> {

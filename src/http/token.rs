@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{
     cookie::{self, TokenSource},
-    extract::{bad_query, Arrival, RedirectTo},
+    extract::{bad_query, Arrival, MfaCaller, RedirectTo},
     no_content,
     origin::ApiOrigin,
     user::user_view,
@@ -21,7 +21,7 @@ use super::{
 use crate::{
     api::{SessionResponse, SignupResponse},
     app::App,
-    auth::{email::pkce::Challenge, Authenticated, LogoutScope, Session, SignUpRequest, SignedUp},
+    auth::{email::pkce::Challenge, LogoutScope, Session, SignUpRequest, SignedUp},
     client::Client,
     error::{Error, Kind, Required, Result},
     secret::Secret,
@@ -225,7 +225,7 @@ async fn logout(
     _: ApiOrigin,
     client: Client,
     query: Result<Query<LogoutQuery>, QueryRejection>,
-    who: Authenticated,
+    MfaCaller(who): MfaCaller,
 ) -> Result<Response> {
     let scope = match query.map_err(bad_query)?.0.scope.as_deref() {
         None => LogoutScope::default(),

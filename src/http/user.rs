@@ -10,7 +10,11 @@ use axum::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{extract::RedirectTo, origin::ApiOrigin, Payload};
+use super::{
+    extract::{MfaCaller, RedirectTo},
+    origin::ApiOrigin,
+    Payload,
+};
 use crate::{
     api::UserView,
     app::App,
@@ -35,7 +39,7 @@ pub fn user_view(app: &App, user: &User) -> UserView {
 /// the user changes.
 #[utoipa::path(get, path = "/user", tag = "user", security(("access_token" = [])),
     responses((status = 200, body = UserView), (status = 401, body = crate::api::ErrorBody)))]
-async fn get_user(State(app): State<App>, who: Authenticated) -> Result<Response> {
+async fn get_user(State(app): State<App>, MfaCaller(who): MfaCaller) -> Result<Response> {
     let body = who
         .user
         .api_body(|user| serde_json::to_vec(&user_view(&app, user)))

@@ -19,10 +19,7 @@ use super::{extract::parse_bearer, Payload};
 use crate::{
     api::{SessionVariables, WebhookDenied},
     app::App,
-    auth::{
-        assurance::{roles_at, Aal},
-        claims,
-    },
+    auth::claims,
     config::SessionValues,
     error::Kind,
 };
@@ -65,14 +62,7 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
     // Roles come from the user row just read, not from the token: a role taken away
     // stops working at once in webhook mode. Roles that need a second factor wait for an
     // aal2 token.
-    let aal = Aal::from_claim(who.token.hasura.get(claims::AAL).and_then(|v| v.as_str()));
-    let (default, allowed) = roles_at(
-        aal,
-        &who.user.default_role,
-        &who.user.allowed_roles,
-        &app.config.mfa.mfa_aal2_roles,
-        &app.config.hasura.hasura_unauthorized_role,
-    );
+    let (default, allowed) = app.auth.session_roles(&who.user, who.token.aal);
     let role = match header("x-hasura-role").filter(|r| !r.is_empty()) {
         Some(requested) if allowed.contains(&requested) => requested,
         Some(_) => return deny("Your requested role is not in allowed roles"),

@@ -23,6 +23,8 @@ pub struct VerifiedToken {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub expires_at: i64,
+    /// The session's assurance level when the token was issued (`aal`).
+    pub aal: crate::auth::assurance::Aal,
     /// The Hasura claims object as it stands in the token.
     pub hasura: Map<String, Value>,
 }
@@ -126,6 +128,7 @@ mod tests {
             user_id: uuid::Uuid::new_v4(),
             session_id: uuid::Uuid::new_v4(),
             expires_at,
+            aal: crate::auth::assurance::Aal::Aal1,
             hasura: Default::default(),
         })
     }
