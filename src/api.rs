@@ -15,7 +15,10 @@ pub use actions::{ActionError, ActionErrorExtensions, AuthSession, Done};
 pub use admin::{AdminSession, AdminSessions, AuditEntry, Revoked, UserPage};
 pub use error::{ErrorBody, WeakPassword};
 pub use meta::{Health, Jwk, Jwks, Migrations, Readiness, ServerMetadata, Settings};
-pub use mfa::{ChallengeResponse, EnrollResponse, FactorView, TotpView, UnenrollResponse};
+pub use mfa::{
+    ChallengeResponse, EnrollResponse, FactorView, RecoveryCodes, RecoveryCodesLeft, TotpView,
+    UnenrollResponse,
+};
 pub use session::{
     Empty, Message, OwnSession, SessionList, SessionResponse, SessionVariables, SignupResponse,
     VerifyResponse, WebhookDenied,

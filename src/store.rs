@@ -12,6 +12,7 @@ pub mod email_send_limits;
 pub mod identities;
 pub mod legacy_user_ids;
 pub mod mfa;
+pub mod mfa_recovery;
 pub mod oauth_states;
 pub mod one_time_tokens;
 pub mod outbox;

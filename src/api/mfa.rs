@@ -85,3 +85,19 @@ pub struct ChallengeResponse {
 pub struct UnenrollResponse {
     pub id: Uuid,
 }
+
+/// `POST /factors/recovery_codes`: the codes, shown this once. Never logged: no `Debug`.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten codes, `xxxx-xxxx-xxxx-xxxx`; each works once.
+    pub recovery_codes: Vec<String>,
+}
+
+/// `GET /factors/recovery_codes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesLeft {
+    /// Unused codes.
+    pub remaining: i64,
+    /// When the set was made (`null`: never).
+    pub created_at: Option<DateTime<Utc>>,
+}

@@ -11,9 +11,11 @@
 //! - verifying restarts the session's refresh token chain: the aal1 refresh token can no
 //!   longer refresh, so it cannot obtain aal2 tokens; sessions of the user still at aal1 end;
 //! - removing a factor brings the sessions it raised back to aal1;
-//! - secrets are sealed with `AUTH_MFA_KEY`, bound to their factor's id.
+//! - secrets are sealed with `AUTH_MFA_KEY`, bound to their factor's id;
+//! - recovery codes stand in for a lost factor (see [`recovery`]).
 
 mod key;
+mod recovery;
 pub mod totp;
 mod verify;
 

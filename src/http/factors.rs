@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{extract::MfaCaller, origin::ApiOrigin, token::session_response, Payload};
 use crate::{
-    api::{ChallengeResponse, EnrollResponse, UnenrollResponse},
+    api::{ChallengeResponse, EnrollResponse, RecoveryCodes, RecoveryCodesLeft, UnenrollResponse},
     app::App,
     auth::mfa,
     client::Client,
@@ -27,6 +27,11 @@ pub fn router() -> Router<App> {
         .route("/factors/{id}", delete(unenroll))
         .route("/factors/{id}/challenge", post(challenge))
         .route("/factors/{id}/verify", post(verify))
+        .route(
+            "/factors/recovery_codes",
+            post(generate_recovery_codes).get(recovery_codes_left),
+        )
+        .route("/factors/recovery_codes/verify", post(verify_recovery_code))
 }
 
 /// A factor id from the path; anything else is a factor that does not exist.
@@ -156,4 +161,64 @@ async fn unenroll(
         .unenroll_factor(&who, factor_id(&id)?, &client)
         .await?;
     Ok(Json(UnenrollResponse { id }))
+}
+
+/// A new set of ten recovery codes, shown this once (the previous set stops working). Needs
+/// an aal2 session.
+#[utoipa::path(post, path = "/factors/recovery_codes", tag = "mfa", security(("access_token" = [])),
+    responses(
+        (status = 200, body = RecoveryCodes),
+        (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
+    ))]
+async fn generate_recovery_codes(
+    State(app): State<App>,
+    _: ApiOrigin,
+    MfaCaller(who): MfaCaller,
+    client: Client,
+) -> Result<Json<RecoveryCodes>> {
+    let recovery_codes = app.auth.generate_recovery_codes(&who, &client).await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
+}
+
+/// How many recovery codes are left (never the codes).
+#[utoipa::path(get, path = "/factors/recovery_codes", tag = "mfa", security(("access_token" = [])),
+    responses((status = 200, body = RecoveryCodesLeft), (status = 401, body = crate::api::ErrorBody)))]
+async fn recovery_codes_left(
+    State(app): State<App>,
+    MfaCaller(who): MfaCaller,
+) -> Result<Json<RecoveryCodesLeft>> {
+    let (remaining, created_at) = app.auth.recovery_codes_left(&who).await?;
+    Ok(Json(RecoveryCodesLeft {
+        remaining,
+        created_at,
+    }))
+}
+
+#[derive(Deserialize)]
+struct RecoveryCodeRequest {
+    code: Option<Secret>,
+}
+
+/// A recovery code in place of a factor's code: the session at aal2, as `/verify` answers.
+/// Each code works once.
+#[utoipa::path(post, path = "/factors/recovery_codes/verify", tag = "mfa", security(("access_token" = [])),
+    request_body(content = Object, description = "`{code}`"),
+    responses(
+        (status = 200, body = crate::api::SessionResponse),
+        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
+        (status = 422, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody),
+    ))]
+async fn verify_recovery_code(
+    State(app): State<App>,
+    _: ApiOrigin,
+    MfaCaller(who): MfaCaller,
+    client: Client,
+    Payload(req): Payload<RecoveryCodeRequest>,
+) -> Result<Response> {
+    let code = req.code.unwrap_or_default();
+    let session = app
+        .auth
+        .verify_recovery_code(&who, code.expose(), &client)
+        .await?;
+    Ok(session_response(&app, session))
 }

@@ -42,6 +42,7 @@ pub mod event {
     pub const MFA_FACTOR_ENROLLED: &str = "mfa_factor_enrolled";
     pub const MFA_FACTOR_UNENROLLED: &str = "mfa_factor_unenrolled";
     pub const MFA_VERIFIED: &str = "mfa_verified";
+    pub const MFA_RECOVERY_CODES_GENERATED: &str = "mfa_recovery_codes_generated";
     pub const MFA_VERIFICATION_FAILED: &str = "mfa_verification_failed";
 }
 

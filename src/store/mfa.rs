@@ -153,7 +153,8 @@ pub async fn delete_unverified(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::
 }
 
 /// Removes factor `id` of `user_id`, first bringing the sessions it raised back to aal1
-/// (without its `totp` entries in `amr`). Returns the factor removed.
+/// (without its `totp` entries in `amr`), and the user's recovery codes when no verified
+/// factor is left. Returns the factor removed.
 pub async fn delete(
     db: &mut sqlx::PgConnection,
     user_id: Uuid,
@@ -169,14 +170,23 @@ pub async fn delete(
     .bind(user_id)
     .execute(&mut *db)
     .await?;
-    sqlx::query_as(
+    let deleted: Option<Factor> = sqlx::query_as(
         "DELETE FROM mfa_factors WHERE id = $1 AND user_id = $2
          RETURNING id, friendly_name, factor_type, status, created_at, updated_at",
     )
     .bind(id)
     .bind(user_id)
     .fetch_optional(&mut *db)
-    .await
+    .await?;
+    // Recovery codes stand in for a factor: without a verified one they go too.
+    sqlx::query(
+        "DELETE FROM mfa_recovery_codes WHERE user_id = $1 AND NOT EXISTS
+             (SELECT 1 FROM mfa_factors WHERE user_id = $1 AND status = 'verified')",
+    )
+    .bind(user_id)
+    .execute(&mut *db)
+    .await?;
+    Ok(deleted)
 }
 
 /// Opens a challenge of factor `factor_id` for client address `ip`; returns when it was made.
@@ -275,7 +285,8 @@ pub struct Raised {
     pub amr: serde_json::Value,
 }
 
-/// Raises session `session_id` of `user_id` to aal2 by factor `factor_id` (`method` first in
+/// Raises session `session_id` of `user_id` to aal2 by factor `factor_id` (none: a recovery
+/// code) (`method` first in
 /// its `amr`, replacing an earlier entry of that method) and restarts its refresh token chain
 /// with `new_hash`, so that no token issued before can refresh it. `None` when the session is
 /// gone.
@@ -283,7 +294,7 @@ pub async fn raise_session(
     db: impl PgExecutor<'_>,
     session_id: Uuid,
     user_id: Uuid,
-    factor_id: Uuid,
+    factor_id: Option<Uuid>,
     method: &str,
     new_hash: &[u8],
 ) -> sqlx::Result<Option<Raised>> {

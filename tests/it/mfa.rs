@@ -6,6 +6,7 @@ mod auth_js;
 mod factors;
 mod guessing;
 mod hasura;
+mod recovery;
 mod step_up;
 
 use crate::common::{str_of, Response, TestApp};

@@ -280,6 +280,30 @@ async fn factors(c: &mut Checker<'_>) {
         .call(Method::POST, template, &uri, access, Some(right))
         .await;
     let aal2 = str_of(&raised.body, "access_token").to_owned();
+    let aal2_access = Some(aal2.as_str());
+    let codes = c
+        .at(Method::POST, "/factors/recovery_codes", aal2_access, None)
+        .await;
+    c.at(Method::POST, "/factors/recovery_codes", access, None)
+        .await;
+    c.at(Method::GET, "/factors/recovery_codes", aal2_access, None)
+        .await;
+    let code = codes.body["recovery_codes"][0].clone();
+    let verify = "/factors/recovery_codes/verify";
+    c.at(
+        Method::POST,
+        verify,
+        aal2_access,
+        Some(json!({"code": "nope"})),
+    )
+    .await;
+    c.at(
+        Method::POST,
+        verify,
+        aal2_access,
+        Some(json!({"code": code})),
+    )
+    .await;
     let template = "/factors/{id}";
     c.call(
         Method::DELETE,

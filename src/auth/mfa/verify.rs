@@ -66,7 +66,7 @@ impl Auth {
         match self.check_code(&factor, code)? {
             Outcome::Wrong(reason) => {
                 tx.rollback().await?;
-                self.wrong_factor_code(who, factor_id, &account, reason, client)
+                self.wrong_factor_code(who, Some(factor_id), &account, reason, client)
                     .await?;
                 Err(wrong_code())
             }
@@ -136,10 +136,10 @@ impl Auth {
     }
 
     /// A wrong (or replayed) code: audited, and counted towards the account's lockout.
-    async fn wrong_factor_code(
+    pub(super) async fn wrong_factor_code(
         &self,
         who: &Authenticated,
-        factor_id: Uuid,
+        factor_id: Option<Uuid>,
         account: &str,
         reason: &str,
         client: &Client,
@@ -172,27 +172,47 @@ impl Auth {
         challenge_id: Uuid,
         client: &Client,
     ) -> Result<Session> {
-        let (user_id, session_id) = (who.user.id, who.token.session_id);
         if !store::mfa::use_step(&mut *tx, factor.id, step).await? {
             // A racing request took this step's code first.
             return Err(wrong_code());
         }
         store::mfa::mark_challenge_verified(&mut *tx, challenge_id).await?;
-        store::mfa::delete_unverified(&mut *tx, user_id).await?;
+        store::mfa::delete_unverified(&mut *tx, who.user.id).await?;
+        let raise = Raise {
+            factor_id: Some(factor.id),
+            method: TOTP,
+            detail: json!({"factor_id": factor.id, "challenge_id": challenge_id, "factor_type": "totp",
+                           "first": factor.status != "verified"}),
+        };
+        self.raise_session(tx, who, raise, client).await
+    }
+
+    /// Raises the caller's session to aal2 in `tx` (audited as `mfa_verified` with
+    /// `raise.detail`), restarting its refresh token chain and ending the user's other aal1
+    /// sessions; commits, and signs the session.
+    pub(super) async fn raise_session(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        who: &Authenticated,
+        raise: Raise,
+        client: &Client,
+    ) -> Result<Session> {
+        let (user_id, session_id) = (who.user.id, who.token.session_id);
         let restart = RefreshToken::restart(session_id, 0);
         let raised = store::mfa::raise_session(
             &mut *tx,
             session_id,
             user_id,
-            factor.id,
-            TOTP,
+            raise.factor_id,
+            raise.method,
             &restart.hash(),
         )
         .await?
         .ok_or_else(Error::session_not_found)?;
         let ended = store::mfa::end_aal1_sessions(&mut *tx, user_id, session_id).await?;
-        let detail = json!({"factor_id": factor.id, "challenge_id": challenge_id, "factor_type": "totp",
-                            "first": factor.status != "verified", "sessions_ended": ended.len()});
+        let mut detail = raise.detail;
+        detail["method"] = json!(raise.method);
+        detail["sessions_ended"] = json!(ended.len());
         audit::record(
             &mut *tx,
             event::MFA_VERIFIED,
@@ -215,9 +235,17 @@ impl Auth {
     }
 }
 
+/// What raised a session to aal2: a factor (none for a recovery code), the `amr` method, and
+/// what the audit entry says.
+pub(super) struct Raise {
+    pub factor_id: Option<Uuid>,
+    pub method: &'static str,
+    pub detail: serde_json::Value,
+}
+
 /// What the lockout counts a user's wrong codes under: their address (as wrong passwords),
 /// or their id when they have none.
-fn lockout_account(who: &Authenticated) -> String {
+pub(super) fn lockout_account(who: &Authenticated) -> String {
     if who.user.email.is_empty() {
         who.user.id.to_string()
     } else {
