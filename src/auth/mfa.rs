@@ -37,6 +37,22 @@ use crate::{
 };
 use totp::{Enrolment, TotpSecret};
 
+/// Who takes an MFA step: the user of a live session, and that session.
+pub struct Caller<'a> {
+    pub user: &'a User,
+    pub session_id: Uuid,
+}
+
+impl Authenticated {
+    /// This access token's user and session, as the MFA steps take them.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            user: &self.user,
+            session_id: self.token.session_id,
+        }
+    }
+}
+
 /// A factor just enrolled, with what the authenticator app needs (shown once).
 pub struct Enrolled {
     pub factor: Factor,
@@ -68,12 +84,8 @@ impl Auth {
     }
 
     /// The level of the caller's session as stored (401 when it has ended).
-    async fn session_level(
-        &self,
-        db: impl sqlx::PgExecutor<'_>,
-        who: &Authenticated,
-    ) -> Result<Aal> {
-        store::mfa::session_aal(db, who.token.session_id, who.user.id)
+    async fn session_level(&self, db: impl sqlx::PgExecutor<'_>, who: &Caller<'_>) -> Result<Aal> {
+        store::mfa::session_aal(db, who.session_id, who.user.id)
             .await?
             .map(Aal::from_level)
             .ok_or_else(Error::session_not_found)
@@ -119,7 +131,7 @@ impl Auth {
     /// `POST /factors` with `factor_type: totp`: a new unverified factor and its secret.
     pub async fn enroll_totp(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         friendly_name: Option<&str>,
         issuer: Option<&str>,
         client: &Client,
@@ -178,7 +190,7 @@ impl Auth {
             &mut *tx,
             event::MFA_FACTOR_ENROLLED,
             Some(user_id),
-            Some(who.token.session_id),
+            Some(who.session_id),
             client,
             detail,
         )
@@ -217,7 +229,7 @@ impl Auth {
     /// five minutes from the same client address.
     pub async fn challenge_factor(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         factor_id: Uuid,
         client: &Client,
     ) -> Result<ChallengeMade> {
@@ -238,7 +250,7 @@ impl Auth {
     /// session); the sessions it raised drop to aal1.
     pub async fn unenroll_factor(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         factor_id: Uuid,
         client: &Client,
     ) -> Result<Uuid> {
@@ -258,7 +270,7 @@ impl Auth {
             &mut *tx,
             event::MFA_FACTOR_UNENROLLED,
             Some(user_id),
-            Some(who.token.session_id),
+            Some(who.session_id),
             client,
             detail,
         )

@@ -1,7 +1,8 @@
 //! `hasura-jwt-auth hasura metadata <dir>`: Hasura metadata (`actions.graphql`,
 //! `actions.yaml`) declaring the actions that `POST /hasura/actions` answers, so that
 //! `hasura metadata apply` exposes sign-up, login, refresh, sign-out, password change, the
-//! email flows and the session list as GraphQL mutations (and one query).
+//! email flows, the session list and the second-factor steps as GraphQL mutations (and two
+//! queries).
 
 use std::path::Path;
 
@@ -10,8 +11,9 @@ use anyhow::Context;
 use super::{ACTIONS_SECRET_ENV, ACTIONS_SECRET_HEADER};
 use crate::config::Config;
 
-/// The actions, with whether the unauthorized role may call them.
-pub const ACTIONS: [(&str, bool); 10] = [
+/// The actions, with whether the unauthorized role may call them (the MFA steps: a session
+/// that owes its second factor is that role to Hasura, and the handler checks the session).
+pub const ACTIONS: [(&str, bool); 17] = [
     ("signup", true),
     ("login", true),
     ("refreshToken", true),
@@ -22,9 +24,16 @@ pub const ACTIONS: [(&str, bool); 10] = [
     ("requestPasswordRecovery", true),
     ("requestSignInLink", true),
     ("verifyEmailToken", true),
+    ("enrollFactor", true),
+    ("challengeFactor", true),
+    ("verifyFactor", true),
+    ("unenrollFactor", true),
+    ("myFactors", true),
+    ("generateRecoveryCodes", true),
+    ("verifyRecoveryCode", true),
 ];
 
-/// SDL of the actions and their types. All but `mySessions` are mutations: Hasura only passes
+/// SDL of the actions and their types. All but `mySessions` and `myFactors` are mutations: Hasura only passes
 /// `Set-Cookie` (the refresh-token cookie) on for mutation actions.
 pub fn actions_graphql() -> String {
     r#"type Mutation {
@@ -67,6 +76,34 @@ type Mutation {
   endSession(id: String!): LogoutOutput
 }
 
+type Mutation {
+  enrollFactor(friendly_name: String, issuer: String): EnrolledFactor
+}
+
+type Mutation {
+  challengeFactor(factor_id: String!): FactorChallenge
+}
+
+type Mutation {
+  verifyFactor(factor_id: String!, challenge_id: String!, code: String!): AuthSession
+}
+
+type Mutation {
+  unenrollFactor(factor_id: String!): FactorOutput
+}
+
+type Query {
+  myFactors: [MfaFactor!]!
+}
+
+type Mutation {
+  generateRecoveryCodes: RecoveryCodesOutput
+}
+
+type Mutation {
+  verifyRecoveryCode(code: String!): AuthSession
+}
+
 enum LogoutScope {
   local
   others
@@ -106,6 +143,38 @@ type ChangePasswordOutput {
   ok: Boolean!
 }
 
+type EnrolledFactor {
+  id: String!
+  type: String!
+  friendly_name: String!
+  qr_code: String!
+  secret: String!
+  uri: String!
+}
+
+type FactorChallenge {
+  id: String!
+  type: String!
+  expires_at: Int!
+}
+
+type FactorOutput {
+  id: String!
+}
+
+type MfaFactor {
+  id: String!
+  friendly_name: String!
+  factor_type: String!
+  status: String!
+  created_at: String!
+  updated_at: String!
+}
+
+type RecoveryCodesOutput {
+  recovery_codes: [String!]!
+}
+
 type AuthSessionInfo {
   id: String!
   created_at: String!
@@ -141,7 +210,7 @@ pub fn actions_yaml(config: &Config) -> String {
         }
     }
     out.push_str(
-        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: SignUpOutput\n  - name: RequestOutput\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  - name: AuthSessionInfo\n  scalars: []\n",
+        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: SignUpOutput\n  - name: RequestOutput\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  - name: AuthSessionInfo\n  - name: EnrolledFactor\n  - name: FactorChallenge\n  - name: FactorOutput\n  - name: MfaFactor\n  - name: RecoveryCodesOutput\n  scalars: []\n",
     );
     out
 }

@@ -2,7 +2,8 @@
 //! `hasura metadata`): for anyone, `signup`, `login`, `refreshToken`,
 //! `requestPasswordRecovery`, `requestSignInLink` and `verifyEmailToken`
 //! ([`anonymous`]); for a signed-in user, `logout`, `mySessions`, `endSession` and
-//! `changePassword` ([`signed_in`]).
+//! `changePassword` ([`signed_in`]); the second-factor steps, also for a session that still
+//! owes its factor ([`mfa`]).
 //!
 //! Hasura calls it with `{"action": {"name"}, "input": {…}, "session_variables": {…}}` and the
 //! shared secret header; it answers 2xx with the action's output type or 4xx
@@ -31,6 +32,7 @@ use crate::{
 };
 
 mod anonymous;
+mod mfa;
 mod signed_in;
 
 pub fn router() -> Router<App> {
@@ -84,8 +86,12 @@ async fn run_action(call: &Call<'_>, req: ActionRequest) -> Result<Response, Err
         return anonymous::run(call, name, req.input).await;
     }
     if signed_in::ACTIONS.contains(&name) {
-        let who = signed_in::acting_user(call.app, &req.session_variables).await?;
+        let who = signed_in::acting_user(call.app, &req.session_variables, false).await?;
         return signed_in::run(call, who, name, req.input).await;
+    }
+    if mfa::ACTIONS.contains(&name) {
+        let who = signed_in::acting_user(call.app, &req.session_variables, true).await?;
+        return mfa::run(call, who, name, req.input).await;
     }
     Err(unknown(name))
 }

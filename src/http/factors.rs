@@ -67,7 +67,7 @@ async fn enroll(
     let enrolled = app
         .auth
         .enroll_totp(
-            &who,
+            &who.caller(),
             req.friendly_name.as_deref(),
             req.issuer.as_deref(),
             &client,
@@ -93,7 +93,7 @@ async fn challenge(
 ) -> Result<Json<ChallengeResponse>> {
     let made = app
         .auth
-        .challenge_factor(&who, factor_id(&id)?, &client)
+        .challenge_factor(&who.caller(), factor_id(&id)?, &client)
         .await?;
     Ok(Json(ChallengeResponse {
         id: made.id,
@@ -136,7 +136,7 @@ async fn verify(
     let code = req.code.unwrap_or_default();
     let session = app
         .auth
-        .verify_factor(&who, factor, challenge, code.expose(), &client)
+        .verify_factor(&who.caller(), factor, challenge, code.expose(), &client)
         .await?;
     Ok(session_response(&app, session))
 }
@@ -158,7 +158,7 @@ async fn unenroll(
 ) -> Result<Json<UnenrollResponse>> {
     let id = app
         .auth
-        .unenroll_factor(&who, factor_id(&id)?, &client)
+        .unenroll_factor(&who.caller(), factor_id(&id)?, &client)
         .await?;
     Ok(Json(UnenrollResponse { id }))
 }
@@ -176,7 +176,10 @@ async fn generate_recovery_codes(
     MfaCaller(who): MfaCaller,
     client: Client,
 ) -> Result<Json<RecoveryCodes>> {
-    let recovery_codes = app.auth.generate_recovery_codes(&who, &client).await?;
+    let recovery_codes = app
+        .auth
+        .generate_recovery_codes(&who.caller(), &client)
+        .await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
@@ -187,7 +190,7 @@ async fn recovery_codes_left(
     State(app): State<App>,
     MfaCaller(who): MfaCaller,
 ) -> Result<Json<RecoveryCodesLeft>> {
-    let (remaining, created_at) = app.auth.recovery_codes_left(&who).await?;
+    let (remaining, created_at) = app.auth.recovery_codes_left(&who.caller()).await?;
     Ok(Json(RecoveryCodesLeft {
         remaining,
         created_at,
@@ -218,7 +221,7 @@ async fn verify_recovery_code(
     let code = req.code.unwrap_or_default();
     let session = app
         .auth
-        .verify_recovery_code(&who, code.expose(), &client)
+        .verify_recovery_code(&who.caller(), code.expose(), &client)
         .await?;
     Ok(session_response(&app, session))
 }

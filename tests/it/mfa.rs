@@ -1,6 +1,7 @@
 //! Multi-factor authentication: TOTP factors in Supabase Auth's dialect, the assurance level
 //! of sessions in tokens and in Hasura, and the rules around them.
 
+mod actions;
 mod assurance;
 mod auth_js;
 mod factors;

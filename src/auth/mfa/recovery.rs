@@ -13,9 +13,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{insufficient_aal, verify::Raise};
+use super::{insufficient_aal, verify::Raise, Caller};
 use crate::{
-    auth::{assurance::Aal, authenticate::Authenticated, Auth, Session},
+    auth::{assurance::Aal, Auth, Session},
     client::Client,
     error::{Code, Error, Result},
     store::{
@@ -61,7 +61,7 @@ impl Auth {
     /// an aal2 session.
     pub async fn generate_recovery_codes(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         client: &Client,
     ) -> Result<Vec<String>> {
         let user_id = who.user.id;
@@ -79,7 +79,7 @@ impl Auth {
             &mut *tx,
             event::MFA_RECOVERY_CODES_GENERATED,
             Some(user_id),
-            Some(who.token.session_id),
+            Some(who.session_id),
             client,
             detail,
         )
@@ -91,7 +91,7 @@ impl Auth {
     /// `GET /factors/recovery_codes`: how many codes are left, and when the set was made.
     pub async fn recovery_codes_left(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
     ) -> Result<(i64, Option<DateTime<Utc>>)> {
         Ok(store::mfa_recovery::status(&self.pool, who.user.id).await?)
     }
@@ -99,7 +99,7 @@ impl Auth {
     /// `POST /factors/recovery_codes/verify`: a recovery code in place of a TOTP code.
     pub async fn verify_recovery_code(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         code: &str,
         client: &Client,
     ) -> Result<Session> {

@@ -3,11 +3,10 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{factor_not_found, totp::TotpSecret};
+use super::{factor_not_found, totp::TotpSecret, Caller};
 use crate::{
     auth::{
         assurance::{Aal, Assurance},
-        authenticate::Authenticated,
         lockout::Failures,
         refresh::token::RefreshToken,
         Auth, Session,
@@ -40,7 +39,7 @@ impl Auth {
     /// refreshes), and the factor is verified.
     pub async fn verify_factor(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         factor_id: Uuid,
         challenge_id: Uuid,
         code: &str,
@@ -138,7 +137,7 @@ impl Auth {
     /// A wrong (or replayed) code: audited, and counted towards the account's lockout.
     pub(super) async fn wrong_factor_code(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         factor_id: Option<Uuid>,
         account: &str,
         reason: &str,
@@ -149,7 +148,7 @@ impl Auth {
             &self.pool,
             event::MFA_VERIFICATION_FAILED,
             Some(who.user.id),
-            Some(who.token.session_id),
+            Some(who.session_id),
             client,
             detail,
         )
@@ -166,7 +165,7 @@ impl Auth {
     async fn raise(
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
-        who: &Authenticated,
+        who: &Caller<'_>,
         factor: &FactorSecret,
         step: i64,
         challenge_id: Uuid,
@@ -193,11 +192,11 @@ impl Auth {
     pub(super) async fn raise_session(
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
-        who: &Authenticated,
+        who: &Caller<'_>,
         raise: Raise,
         client: &Client,
     ) -> Result<Session> {
-        let (user_id, session_id) = (who.user.id, who.token.session_id);
+        let (user_id, session_id) = (who.user.id, who.session_id);
         let restart = RefreshToken::restart(session_id, 0);
         let raised = store::mfa::raise_session(
             &mut *tx,
@@ -245,7 +244,7 @@ pub(super) struct Raise {
 
 /// What the lockout counts a user's wrong codes under: their address (as wrong passwords),
 /// or their id when they have none.
-pub(super) fn lockout_account(who: &Authenticated) -> String {
+pub(super) fn lockout_account(who: &Caller<'_>) -> String {
     if who.user.email.is_empty() {
         who.user.id.to_string()
     } else {

@@ -164,7 +164,11 @@ async fn verify(call: &Call<'_>, v: VerifyInput) -> Result<Response, Error> {
 
 /// The session as `AuthSession` (with `confirmation_sent` for `SignUpOutput`), and its
 /// refresh token in the cookie in cookie mode.
-fn session_output(app: &App, session: Session, confirmation_sent: Option<bool>) -> Response {
+pub(super) fn session_output(
+    app: &App,
+    session: Session,
+    confirmation_sent: Option<bool>,
+) -> Response {
     let body = AuthSession {
         access_token: Some(&session.access.token),
         token_type: Some("bearer"),

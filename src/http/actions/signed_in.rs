@@ -2,7 +2,7 @@
 //! password. Hasura only checked the token's signature, so each first checks that the
 //! session is still live and the user active.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     response::{IntoResponse, Response},
@@ -16,7 +16,7 @@ use super::{optional_input, required_input, unknown, Call};
 use crate::{
     api::Done,
     app::App,
-    auth::{claims, LogoutScope, SelfUpdate},
+    auth::{assurance::Aal, claims, LiveUser, LogoutScope, SelfUpdate},
     error::{Code, Error},
     http::cookie,
     secret::Secret,
@@ -26,15 +26,18 @@ pub(super) const ACTIONS: [&str; 4] = ["logout", "mySessions", "endSession", "ch
 
 /// The user and session an action acts for.
 pub(super) struct Acting {
-    user_id: Uuid,
-    session_id: Uuid,
+    pub(super) user: Arc<LiveUser>,
+    pub(super) session_id: Uuid,
 }
 
 /// The signed-in user and session of an action call, from Hasura's session variables, if
-/// the session is still live and the user active.
+/// the session is still live and the user active. A session that owes its second factor
+/// (`AUTH_MFA_REQUIRED`, or only roles that need one) is the unauthenticated role to Hasura:
+/// it may take the MFA steps (`mfa_step`), and is answered `insufficient_aal` otherwise.
 pub(super) async fn acting_user(
     app: &App,
     vars: &HashMap<String, String>,
+    mfa_step: bool,
 ) -> Result<Acting, Error> {
     let get = |k: &str| {
         vars.iter()
@@ -42,20 +45,26 @@ pub(super) async fn acting_user(
             .map(|(_, v)| v.as_str())
     };
     let unauthorized = || Error::new(Code::NoAuthorization, "This action needs a signed-in user");
-    if get("x-hasura-role") == Some(app.config.hasura.hasura_unauthorized_role.as_str()) {
-        return Err(unauthorized());
-    }
     let id = |name| {
         get(name)
             .and_then(|v| Uuid::parse_str(v).ok())
             .ok_or_else(unauthorized)
     };
     let (user_id, session_id) = (id(claims::USER_ID)?, id(claims::SESSION_ID)?);
-    app.auth.live_user(session_id, user_id).await?;
-    Ok(Acting {
-        user_id,
-        session_id,
-    })
+    let user = app.auth.live_user(session_id, user_id).await?;
+    let aal = Aal::from_claim(get(claims::AAL));
+    if !mfa_step && app.auth.mfa_pending(&user, aal) {
+        return Err(Error::new(
+            Code::InsufficientAal,
+            "AAL2 required: verify a second factor first (AUTH_MFA_REQUIRED)",
+        ));
+    }
+    let anonymous =
+        get("x-hasura-role") == Some(app.config.hasura.hasura_unauthorized_role.as_str());
+    if anonymous && !mfa_step {
+        return Err(unauthorized());
+    }
+    Ok(Acting { user, session_id })
 }
 
 #[derive(Deserialize, Default)]
@@ -81,7 +90,7 @@ pub(super) async fn run(
     input: Value,
 ) -> Result<Response, Error> {
     let auth = &call.app.auth;
-    let (user_id, session_id) = (who.user_id, who.session_id);
+    let (user_id, session_id) = (who.user.id, who.session_id);
     match name {
         "logout" => {
             let l: LogoutInput = optional_input(input)?;

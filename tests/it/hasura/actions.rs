@@ -295,6 +295,14 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
             "requestPasswordRecovery",
             "requestSignInLink",
             "verifyEmailToken",
+            // A session that owes its second factor is the unauthorized role to Hasura.
+            "enrollFactor",
+            "challengeFactor",
+            "verifyFactor",
+            "unenrollFactor",
+            "myFactors",
+            "generateRecoveryCodes",
+            "verifyRecoveryCode",
         ]
         .contains(&name.as_str());
         assert_eq!(roles.contains(&"anonymous"), public, "{name}: {roles:?}");
@@ -316,7 +324,14 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
             "endSession",
             "requestPasswordRecovery",
             "requestSignInLink",
-            "verifyEmailToken"
+            "verifyEmailToken",
+            "enrollFactor",
+            "challengeFactor",
+            "verifyFactor",
+            "unenrollFactor",
+            "myFactors",
+            "generateRecoveryCodes",
+            "verifyRecoveryCode"
         ]
     );
     let objects: Vec<&str> = yaml["custom_types"]["objects"]
