@@ -73,6 +73,8 @@ pub struct Session {
     pub refresh_token: Secret,
     pub user: User,
     pub session_id: Uuid,
+    /// The session's assurance level, as its access token says.
+    pub aal: Aal,
 }
 
 /// The session service behind the HTTP handlers and the Hasura actions.
@@ -206,6 +208,7 @@ impl Auth {
             refresh_token: Secret::new(refresh.encode()),
             user,
             session_id,
+            aal: assurance.aal,
         })
     }
 

@@ -77,11 +77,12 @@ impl Assurance {
 
 /// The `amr` method of a session opened by `method` (what the audit log records: `password`,
 /// `sign_up`, an email link or code's type, or an identity provider's name), in Supabase
-/// Auth's names: `password`, `otp` for links and codes, `oauth` for identity providers.
+/// Auth's names: `password`, `otp` for links and codes, `oauth` for identity providers (a name
+/// already among these stays).
 pub fn amr_method(method: &str) -> &'static str {
     match method {
         "password" | "sign_up" => "password",
-        "signup" | "invite" | "magiclink" | "recovery" | "email_change" | "email" => "otp",
+        "signup" | "invite" | "magiclink" | "recovery" | "email_change" | "email" | "otp" => "otp",
         _ => "oauth",
     }
 }

@@ -14,11 +14,13 @@
 //! - secrets are sealed with `AUTH_MFA_KEY`, bound to their factor's id;
 //! - recovery codes stand in for a lost factor (see [`recovery`]).
 
+mod hand_off;
 mod key;
 mod recovery;
 pub mod totp;
 mod verify;
 
+pub use hand_off::HandOff;
 pub use key::load as load_key;
 
 use serde_json::json;

@@ -4,7 +4,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    account::normalize_email, email::pkce::Challenge, password::MAX_PASSWORD_CHARS, Auth, Session,
+    account::normalize_email, email::pkce::Challenge, mfa::HandOff, password::MAX_PASSWORD_CHARS,
+    Auth, Session,
 };
 use crate::{
     client::Client,
@@ -16,6 +17,14 @@ use crate::{
         users::User,
     },
 };
+
+/// What the hosted sign-in page's password step gives.
+pub enum PageSignIn {
+    /// What the app gets.
+    Done(HandOff),
+    /// The page's own session, to take the second factor in before the app gets its own.
+    SecondFactor(Box<Session>),
+}
 
 /// A password that checked out: its user, and the hash it was checked against (the session
 /// opens only if the password is still that one).
@@ -35,6 +44,11 @@ impl Auth {
         client: &Client,
     ) -> Result<Session> {
         let checked = self.counted_sign_in(email, password, client).await?;
+        self.session_for(checked, client).await
+    }
+
+    /// The session of a password that checked out.
+    async fn session_for(&self, checked: Checked, client: &Client) -> Result<Session> {
         // One statement opens the session and records the sign-in, if the password is still
         // the one checked: no transaction needed.
         let mut db = self.pool.acquire().await?;
@@ -50,6 +64,32 @@ impl Auth {
         opened.finish(self)
     }
 
+    /// The hosted sign-in page's password step: what the app gets (a session, or a code with
+    /// `challenge`), or, for a user with a verified factor or who must use one
+    /// (`AUTH_MFA_REQUIRED`), a session for the page to take the second factor in first (see
+    /// [`Auth::hand_off`]).
+    pub async fn sign_in_on_page(
+        &self,
+        email: &str,
+        password: &Secret,
+        challenge: Option<&Challenge>,
+        client: &Client,
+    ) -> Result<PageSignIn> {
+        let checked = self.counted_sign_in(email, password, client).await?;
+        let user = &checked.user;
+        let second_factor = user.has_verified_factor()
+            || self.config.mfa.mfa_required.applies_to(&user.allowed_roles);
+        Ok(match (second_factor, challenge) {
+            (true, _) => {
+                PageSignIn::SecondFactor(Box::new(self.session_for(checked, client).await?))
+            }
+            (false, Some(c)) => PageSignIn::Done(HandOff::Code(self.code_for(checked, c).await?)),
+            (false, None) => PageSignIn::Done(HandOff::Session(Box::new(
+                self.session_for(checked, client).await?,
+            ))),
+        })
+    }
+
     /// Password sign-in for a PKCE client (the hosted sign-in page with a `code_challenge`):
     /// the same checks, then an authorization code instead of a session; the session opens
     /// when the client exchanges the code with its verifier.
@@ -60,10 +100,16 @@ impl Auth {
         challenge: &Challenge,
         client: &Client,
     ) -> Result<Secret> {
+        let checked = self.counted_sign_in(email, password, client).await?;
+        self.code_for(checked, challenge).await
+    }
+
+    /// The PKCE code of a password that checked out.
+    async fn code_for(&self, checked: Checked, challenge: &Challenge) -> Result<Secret> {
         let Checked {
             user,
             password_hash,
-        } = self.counted_sign_in(email, password, client).await?;
+        } = checked;
         let mut tx = self.pool.begin().await?;
         // The password must still be the one checked (see `store::sessions::open`).
         if !store::passwords::hold(&mut *tx, user.id, &password_hash).await? {

@@ -1,5 +1,6 @@
 //! The hosted pages under `/ui` (off with `AUTH_DISABLE_UI`): sign in, sign up, forgot and
-//! reset password, the email-confirmation landing, and an account page (password, sessions).
+//! reset password, the email-confirmation landing, an account page (password, two-step
+//! verification, sessions), and the sign-in's second step ([`factors`]).
 //! Server-rendered from templates ([`Pages`]), usable without JavaScript; every form carries a
 //! CSRF token ([`visitor`]), every answer a strict Content-Security-Policy (no script at all)
 //! and forbids framing.
@@ -9,6 +10,8 @@
 //! the API's redirects do: `?code=` for PKCE, else the session in the fragment.
 
 mod account;
+mod devices;
+mod factors;
 mod forms;
 mod pages;
 mod recovery;
@@ -75,6 +78,7 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
         .merge(forms::router())
         .merge(recovery::router())
         .merge(account::router())
+        .merge(factors::router())
         // Forms posted from another site are refused with a page (see `http::origin`).
         .route_layer(axum::middleware::from_fn_with_state(
             ui.clone(),
@@ -284,13 +288,17 @@ impl Carry {
 
     /// The page variables: `carry` (hidden fields) and `query` (for links).
     pub fn vars(&self) -> Value {
+        context! { carry => Value::from_serialize(self), query => self.query() }
+    }
+
+    /// As a query string (`?redirect_to=…`), or nothing.
+    pub fn query(&self) -> String {
         let query = serde_urlencoded::to_string(self).unwrap_or_default();
-        let query = if query.is_empty() {
+        if query.is_empty() {
             String::new()
         } else {
             format!("?{query}")
-        };
-        context! { carry => Value::from_serialize(self), query }
+        }
     }
 
     /// The app's `redirect_to`, when it is an allowed one.

@@ -15,13 +15,17 @@ pub struct NewAuthCode<'a> {
     /// An external identity to link to the user when the code is exchanged.
     pub pending_identity: Option<&'a Value>,
     pub ttl: Duration,
+    /// For a code handed out after a second factor: the `amr` method and factor that raised
+    /// the session it comes from (the session it opens starts at aal2).
+    pub raised: Option<(&'a str, Option<Uuid>)>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, c: &NewAuthCode<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO auth_codes (code_hash, user_id, code_challenge, code_challenge_method,
-                                 authentication_method, pending_identity, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))",
+                                 authentication_method, pending_identity, expires_at,
+                                 raised_by, raised_factor_id)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7), $8, $9)",
     )
     .bind(c.code_hash)
     .bind(c.user_id)
@@ -30,6 +34,8 @@ pub async fn insert(db: impl PgExecutor<'_>, c: &NewAuthCode<'_>) -> sqlx::Resul
     .bind(c.authentication_method)
     .bind(c.pending_identity)
     .bind(c.ttl.as_secs_f64())
+    .bind(c.raised.map(|(by, _)| by))
+    .bind(c.raised.and_then(|(_, factor)| factor))
     .execute(db)
     .await?;
     Ok(())
@@ -44,6 +50,9 @@ pub struct AuthCode {
     /// An external identity to link to the user when the code is exchanged.
     pub pending_identity: Option<Value>,
     pub live: bool,
+    /// See [`NewAuthCode::raised`].
+    pub raised_by: Option<String>,
+    pub raised_factor_id: Option<Uuid>,
 }
 
 impl std::fmt::Debug for AuthCode {
@@ -59,7 +68,7 @@ pub async fn take(db: impl PgExecutor<'_>, code_hash: &[u8]) -> sqlx::Result<Opt
     sqlx::query_as(
         "DELETE FROM auth_codes WHERE code_hash = $1
          RETURNING user_id, code_challenge, code_challenge_method, authentication_method,
-                   pending_identity, expires_at > now() AS live",
+                   pending_identity, expires_at > now() AS live, raised_by, raised_factor_id",
     )
     .bind(code_hash)
     .fetch_optional(db)

@@ -333,3 +333,28 @@ pub async fn end_aal1_sessions(
     .fetch_all(db)
     .await
 }
+
+/// How session `session_id` of `user_id` was raised, if it is at aal2: the factor (none for a
+/// recovery code), the newest `amr` method and the oldest (the first factor).
+#[derive(FromRow)]
+pub struct RaisedSession {
+    pub factor_id: Option<Uuid>,
+    pub raised_by: String,
+    pub first_method: String,
+}
+
+pub async fn raised_session(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<RaisedSession>> {
+    sqlx::query_as(
+        "SELECT factor_id, coalesce(amr->0->>'method', '') AS raised_by,
+                coalesce(amr->-1->>'method', '') AS first_method
+         FROM sessions WHERE id = $1 AND user_id = $2 AND aal = 2",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}

@@ -221,3 +221,46 @@ async fn cookie_mode_keeps_the_refresh_token_from_scripts_and_other_sites(db: Pg
         .await;
     assert_eq!(counter, 1, "{out}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn two_step_verification_through_the_pages_in_chromium(db: PgPool) {
+    let stage = stage(&db, &[]).await;
+    let email = "erin@example.com";
+    stage.served.app.signup(email).await;
+    let out = stage.run("mfa", json!({ "email": email })).await;
+    assert_eq!(out["amr"], json!(["totp", "password"]), "{out}");
+    let verified = stage
+        .scalar(
+            "SELECT count(*) FROM mfa_factors f JOIN users u ON u.id = f.user_id \
+             WHERE u.email = $1 AND f.status = 'verified'",
+            email,
+        )
+        .await;
+    assert_eq!(verified, 1);
+    let replays = stage
+        .scalar(
+            "SELECT count(*) FROM audit_log a JOIN users u ON u.id = a.user_id \
+             WHERE u.email = $1 AND a.event = 'mfa_verification_failed' \
+               AND a.detail->>'reason' = 'code_reused'",
+            email,
+        )
+        .await;
+    assert_eq!(replays, 1, "the replayed code was refused as such");
+    let left = stage
+        .scalar(
+            "SELECT count(*) FROM mfa_recovery_codes c JOIN users u ON u.id = c.user_id \
+             WHERE u.email = $1 AND c.used_at IS NULL",
+            email,
+        )
+        .await;
+    assert_eq!(left, 9);
+    // The app's session and the pages' sessions of the second and third browsers are aal2.
+    let aal2 = stage
+        .scalar(
+            "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE u.email = $1 AND s.aal = 2",
+            email,
+        )
+        .await;
+    assert!(aal2 >= 3, "{aal2}");
+}

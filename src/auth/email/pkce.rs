@@ -85,6 +85,47 @@ impl Auth {
         authentication_method: &str,
         pending_identity: Option<&serde_json::Value>,
     ) -> Result<Secret> {
+        self.insert_auth_code(
+            tx,
+            user_id,
+            challenge,
+            authentication_method,
+            pending_identity,
+            None,
+        )
+        .await
+    }
+
+    /// [`Self::issue_auth_code`] for a code whose session starts at aal2, raised by `raised`
+    /// (the `amr` method and factor of the session it is handed out from).
+    pub(crate) async fn issue_raised_auth_code(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user_id: Uuid,
+        challenge: &Challenge,
+        authentication_method: &str,
+        raised: (&str, Option<Uuid>),
+    ) -> Result<Secret> {
+        self.insert_auth_code(
+            tx,
+            user_id,
+            challenge,
+            authentication_method,
+            None,
+            Some(raised),
+        )
+        .await
+    }
+
+    async fn insert_auth_code(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user_id: Uuid,
+        challenge: &Challenge,
+        authentication_method: &str,
+        pending_identity: Option<&serde_json::Value>,
+        raised: Option<(&str, Option<Uuid>)>,
+    ) -> Result<Secret> {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
         let code = B64.encode(bytes);
@@ -98,6 +139,7 @@ impl Auth {
                 authentication_method,
                 pending_identity,
                 ttl: CODE_TTL,
+                raised,
             },
         )
         .await?;
@@ -150,7 +192,13 @@ impl Auth {
             Some(pending) => self.link_pending(&mut tx, user.id, pending, client).await?,
             None => user,
         };
-        let session = self.open_session_for(&mut tx, user, client, "pkce").await?;
+        let method = found.authentication_method.as_str();
+        let mut session = self.open_session_for(&mut tx, user, client, method).await?;
+        if let Some(by) = &found.raised_by {
+            session = self
+                .raise_opened(&mut tx, session, found.raised_factor_id, by)
+                .await?;
+        }
         tx.commit().await?;
         session.finish(self)
     }

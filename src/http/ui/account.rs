@@ -13,7 +13,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    account_url, error_page,
+    account_url,
+    devices::{device_name, when},
+    error_page,
     forms::HasCsrf,
     page,
     visitor::{self, Visitor},
@@ -47,6 +49,10 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "password_changed" => "Your password was changed. Every other device was signed out.",
         "session_ended" => "That device was signed out.",
         "others_ended" => "Every other device was signed out.",
+        "factor_added" => {
+            "Two-step verification is on: sign-ins will ask for a code from your app."
+        }
+        "factor_removed" => "That authenticator app was removed.",
         _ => return None,
     })
 }
@@ -55,14 +61,20 @@ fn sign_in_url(app: &Ui) -> String {
     format!("{}/ui/sign-in", app.config.public_url())
 }
 
-/// The visitor, or the answer to give instead (to sign in, or an error page).
-async fn visitor_or(
+/// The visitor, or the answer to give instead (to sign in, an error page, or with `gate` to
+/// the second-factor page while the session owes one).
+pub(super) async fn visitor_or(
     app: &Ui,
     headers: &HeaderMap,
     client: &Client,
     arrived: std::time::Instant,
+    gate: bool,
 ) -> std::result::Result<Visitor, Response> {
     match visitor::current(app, headers, client, arrived).await {
+        Ok(Some(v)) if gate && v.owes_second_factor(app) => {
+            let to = format!("{}/ui/second-factor", app.config.public_url());
+            Err(kept(app, &v, redirect::see_other(&to)))
+        }
         Ok(Some(v)) => Ok(v),
         Ok(None) => {
             let mut response = redirect::see_other(&sign_in_url(app));
@@ -71,47 +83,6 @@ async fn visitor_or(
         }
         Err(e) => Err(error_page(app, headers, &e)),
     }
-}
-
-/// "Firefox on Windows" from a user agent (the full string stays in the page as a tooltip).
-fn device_name(user_agent: Option<&str>) -> String {
-    let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
-        return "Unknown device".to_owned();
-    };
-    let browser = [
-        ("Edg/", "Edge"),
-        ("OPR/", "Opera"),
-        ("Firefox/", "Firefox"),
-        ("HeadlessChrome/", "Headless Chrome"),
-        ("Chrome/", "Chrome"),
-        ("Safari/", "Safari"),
-    ]
-    .iter()
-    .find(|(marker, _)| ua.contains(marker))
-    .map(|(_, name)| *name);
-    let os = [
-        ("Android", "Android"),
-        ("iPhone", "iOS"),
-        ("iPad", "iPadOS"),
-        ("Windows", "Windows"),
-        ("Mac OS X", "macOS"),
-        ("CrOS", "ChromeOS"),
-        ("Linux", "Linux"),
-    ]
-    .iter()
-    .find(|(marker, _)| ua.contains(marker))
-    .map(|(_, name)| *name);
-    match (browser, os) {
-        (Some(b), Some(o)) => format!("{b} on {o}"),
-        (Some(b), None) => b.to_owned(),
-        (None, Some(o)) => o.to_owned(),
-        // Not a browser (an app, a script): its own name, cut short.
-        (None, None) => ua.chars().take(40).collect(),
-    }
-}
-
-fn when(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 async fn render_account(
@@ -143,9 +114,24 @@ async fn render_account(
             }
         })
         .collect();
+    let factors: Vec<_> = v
+        .user
+        .factors
+        .iter()
+        .filter(|f| f.is_verified())
+        .map(|f| {
+            let name = if f.friendly_name.is_empty() {
+                "Authenticator app"
+            } else {
+                &f.friendly_name
+            };
+            context! { id => f.id.to_string(), name, added => when(&f.created_at) }
+        })
+        .collect();
     let vars = context! {
         title => "Your account",
         email => v.user.email.clone(),
+        factors,
         sessions,
         notice,
         error,
@@ -161,7 +147,7 @@ async fn account(
     Arrival(arrived): Arrival,
     q: std::result::Result<Query<Notice>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let v = match visitor_or(&app, &headers, &client, arrived).await {
+    let v = match visitor_or(&app, &headers, &client, arrived, true).await {
         Ok(v) => v,
         Err(response) => return response,
     };
@@ -193,7 +179,7 @@ impl HasCsrf for PasswordForm {
 }
 
 #[derive(Deserialize)]
-struct CsrfOnly {
+pub(super) struct CsrfOnly {
     csrf: Option<String>,
 }
 
@@ -203,31 +189,32 @@ impl HasCsrf for CsrfOnly {
     }
 }
 
-/// A signed-in visitor's form: checked, with the visitor.
-async fn signed_in_form<T: HasCsrf>(
+/// A signed-in visitor's form: checked, with the visitor (see [`visitor_or`] for `gate`).
+pub(super) async fn signed_in_form<T: HasCsrf>(
     app: &Ui,
     headers: &HeaderMap,
     client: &Client,
     arrived: std::time::Instant,
     form: std::result::Result<Form<T>, FormRejection>,
+    gate: bool,
 ) -> std::result::Result<(Visitor, T), Response> {
     let checked = form
         .map_err(|e| Error::validation_failed(e.body_text()))
         .and_then(|Form(f)| visitor::check_form(&app.config, headers, f.csrf()).map(|()| f));
     let form = checked.map_err(|e| error_page(app, headers, &e))?;
-    let v = visitor_or(app, headers, client, arrived).await?;
+    let v = visitor_or(app, headers, client, arrived, gate).await?;
     Ok((v, form))
 }
 
 /// `response` with the visitor's renewed tokens, whatever it is: a rotated refresh token that
 /// never reached the browser would later be taken for a stolen one.
-fn kept(app: &Ui, v: &Visitor, mut response: Response) -> Response {
+pub(super) fn kept(app: &Ui, v: &Visitor, mut response: Response) -> Response {
     v.keep(&app.config, &mut response);
     response
 }
 
 /// After a change: back to the account page with a notice.
-fn back(app: &Ui, notice: &str) -> Response {
+pub(super) fn back(app: &Ui, notice: &str) -> Response {
     redirect::see_other(&format!("{}?notice={notice}", account_url(app)))
 }
 
@@ -238,7 +225,7 @@ async fn change_password(
     Arrival(arrived): Arrival,
     form: std::result::Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
-    let (v, form) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+    let (v, form) = match signed_in_form(&app, &headers, &client, arrived, form, true).await {
         Ok(x) => x,
         Err(response) => return response,
     };
@@ -313,7 +300,7 @@ async fn end_session(
     Path(id): Path<String>,
     form: std::result::Result<Form<CsrfOnly>, FormRejection>,
 ) -> Response {
-    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form, true).await {
         Ok(x) => x,
         Err(response) => return response,
     };
@@ -340,7 +327,7 @@ async fn sign_out_others(
     Arrival(arrived): Arrival,
     form: std::result::Result<Form<CsrfOnly>, FormRejection>,
 ) -> Response {
-    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form, true).await {
         Ok(x) => x,
         Err(response) => return response,
     };
@@ -362,7 +349,7 @@ async fn sign_out(
     Arrival(arrived): Arrival,
     form: std::result::Result<Form<CsrfOnly>, FormRejection>,
 ) -> Response {
-    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form).await {
+    let (v, _) = match signed_in_form(&app, &headers, &client, arrived, form, false).await {
         Ok(x) => x,
         Err(response) => return response,
     };
@@ -377,23 +364,5 @@ async fn sign_out(
             response
         }
         Err(e) => kept(&app, &v, error_page(&app, &headers, &e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::device_name;
-
-    #[test]
-    fn device_names() {
-        let firefox =
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
-        assert_eq!(device_name(Some(firefox)), "Firefox on Windows");
-        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-        assert_eq!(device_name(Some(safari)), "Safari on iOS");
-        let edge = "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
-        assert_eq!(device_name(Some(edge)), "Edge on Windows");
-        assert_eq!(device_name(Some("FormBrowser/1.0")), "FormBrowser/1.0");
-        assert_eq!(device_name(None), "Unknown device");
     }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{account_url, carry_of, error_page, message, page, visitor, Carry};
 use crate::{
-    auth::{SignUpRequest, SignedUp},
+    auth::{mfa::HandOff, sign_in::PageSignIn, SignUpRequest, SignedUp},
     client::Client,
     error::{Code, Error, Kind, Result},
     http::redirect,
@@ -166,7 +166,8 @@ async fn sign_in(
 }
 
 /// Signs in and goes where the visitor came from: back to the app (`?code=` for PKCE, else
-/// the session in the fragment), or to the account page with the pages' own session.
+/// the session in the fragment), or to the account page with the pages' own session; first
+/// to the second step (a code) when the account has, or must have, a second factor.
 async fn signed_in(
     app: &Ui,
     client: &Client,
@@ -174,23 +175,34 @@ async fn signed_in(
     email: &str,
     password: &Secret,
 ) -> Result<Response> {
-    let challenge = carry.challenge()?;
-    Ok(match (carry.target(app), challenge) {
-        (Some(target), Some(challenge)) => {
-            let code = app
-                .auth
-                .sign_in_for_code(email, password, &challenge, client)
-                .await?;
+    let target = carry.target(app);
+    let challenge = match target {
+        Some(_) => carry.challenge()?,
+        None => None,
+    };
+    let signed = app
+        .auth
+        .sign_in_on_page(email, password, challenge.as_ref(), client)
+        .await?;
+    Ok(match (signed, target) {
+        (PageSignIn::SecondFactor(session), _) => {
+            let second = format!(
+                "{}/ui/second-factor{}",
+                app.config.public_url(),
+                carry.query()
+            );
+            redirect::with_session(app, &session, &second, &[])
+        }
+        (PageSignIn::Done(HandOff::Code(code)), Some(target)) => {
             redirect::with_code(&target, &code)
         }
-        (Some(target), None) => {
-            let session = app.auth.sign_in(email, password, client).await?;
+        (PageSignIn::Done(HandOff::Session(session)), Some(target)) => {
             redirect::with_session(app, &session, &target, &[])
         }
-        (None, _) => {
-            let session = app.auth.sign_in(email, password, client).await?;
+        (PageSignIn::Done(HandOff::Session(session)), None) => {
             redirect::with_session(app, &session, &account_url(app), &[])
         }
+        (PageSignIn::Done(HandOff::Code(_)), None) => redirect::see_other(&account_url(app)),
     })
 }
 

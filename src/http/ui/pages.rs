@@ -8,7 +8,7 @@ use minijinja::{context, Environment, Value};
 
 use crate::config::Config;
 
-const BUILT_IN: [(&str, &str); 10] = [
+const BUILT_IN: [(&str, &str); 12] = [
     ("base.html", include_str!("../../../templates/ui/base.html")),
     (
         "macros.html",
@@ -41,6 +41,14 @@ const BUILT_IN: [(&str, &str); 10] = [
     (
         "verify.html",
         include_str!("../../../templates/ui/verify.html"),
+    ),
+    (
+        "second_factor.html",
+        include_str!("../../../templates/ui/second_factor.html"),
+    ),
+    (
+        "recovery_codes.html",
+        include_str!("../../../templates/ui/recovery_codes.html"),
     ),
     ("style.css", include_str!("../../../templates/ui/style.css")),
 ];

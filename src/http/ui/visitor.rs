@@ -23,7 +23,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::{
-    auth::Session,
+    auth::{assurance::Aal, Session},
     client::Client,
     config::Config,
     error::{Code, Error, Kind, Result},
@@ -71,11 +71,20 @@ fn read(config: &Config, headers: &HeaderMap, base: &str) -> Option<String> {
 pub struct Visitor {
     pub user: User,
     pub session_id: Uuid,
+    /// The session's assurance level (as its access token says).
+    pub aal: Aal,
     /// Tokens renewed while recognising the visitor: their cookies go on the response.
     renewed: Option<Session>,
 }
 
 impl Visitor {
+    /// Whether the visitor's session must take its second factor before anything else: at
+    /// aal1, with a verified factor or a second factor required (`AUTH_MFA_REQUIRED`).
+    pub fn owes_second_factor(&self, app: &Ui) -> bool {
+        self.aal < Aal::Aal2
+            && (self.user.has_verified_factor() || app.auth.mfa_pending(&self.user, self.aal))
+    }
+
     /// Puts renewed tokens (if any) on `response`.
     pub fn keep(&self, config: &Config, response: &mut Response) {
         if let Some(session) = &self.renewed {
@@ -100,6 +109,7 @@ pub async fn current(
         match app.auth.authenticate(&access).await {
             Ok(who) => {
                 return Ok(Some(Visitor {
+                    aal: who.token.aal,
                     user: crate::auth::LiveUser::into_user(who.user),
                     session_id: who.token.session_id,
                     renewed: None,
@@ -116,6 +126,7 @@ pub async fn current(
         Ok(session) => Ok(Some(Visitor {
             user: session.user.clone(),
             session_id: session.session_id,
+            aal: session.aal,
             renewed: Some(session),
         })),
         // The session is over (unknown, expired, revoked, user banned): signed out.
