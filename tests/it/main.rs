@@ -50,5 +50,5 @@ mod sessions;
 mod startup;
 mod takeover;
 mod token;
-mod ui;
+pub(crate) mod ui;
 mod user;

@@ -7,6 +7,7 @@ mod auth_js;
 mod factors;
 mod guessing;
 mod hasura;
+mod pages;
 mod recovery;
 mod step_up;
 

@@ -14,7 +14,7 @@ use crate::common::{
 };
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects by itself.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(Policy::none())
@@ -23,13 +23,13 @@ fn browser() -> Client {
         .unwrap()
 }
 
-struct Page {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    html: String,
+pub(crate) struct Page {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub html: String,
 }
 
-async fn get(b: &Client, url: &str) -> Page {
+pub(crate) async fn get(b: &Client, url: &str) -> Page {
     let r = b.get(url).send().await.unwrap();
     Page {
         status: r.status(),
@@ -48,7 +48,7 @@ fn csrf(html: &str) -> String {
 }
 
 /// Posts `fields` (with the CSRF token of `page_html`) to `url` from this server's origin.
-async fn submit(
+pub(crate) async fn submit(
     b: &Client,
     base: &str,
     url: &str,
@@ -72,12 +72,18 @@ async fn submit(
     }
 }
 
-fn location(p: &Page) -> &str {
+pub(crate) fn location(p: &Page) -> &str {
     p.headers[header::LOCATION].to_str().unwrap()
 }
 
 /// Signs in through the sign-in page; the answer (a redirect on success).
-async fn sign_in(s: &Served, b: &Client, query: &str, email: &str, password: &str) -> Page {
+pub(crate) async fn sign_in(
+    s: &Served,
+    b: &Client,
+    query: &str,
+    email: &str,
+    password: &str,
+) -> Page {
     let page = get(b, &format!("{}/ui/sign-in{query}", s.url)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     let mut fields = vec![("email", email), ("password", password)];
