@@ -339,6 +339,9 @@ fn tokens_work_in_ddn_at_old_and_current_dates() {
                             assert_eq!(org, Ok(Value::from(42)), "{case}");
                             let team = typecast(&vars["x-hasura-team"], Column::Text, date(at));
                             assert_eq!(team, Ok(Value::from("red")), "{case}");
+                            // The assurance level reaches DDN's permissions too.
+                            let aal = typecast(&vars["x-hasura-aal"], Column::Text, date(at));
+                            assert_eq!(aal, Ok(Value::from("aal1")), "{case}");
                             checked += 1;
                         }
                     }
