@@ -23,7 +23,7 @@ pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLA
 pub use keys::{JwtAlgorithm, KeyArgs};
 pub use mail::{MailArgs, SmtpTls};
 pub use mfa::{MfaArgs, MfaRequired};
-pub use parse::{parse_duration, parse_optional_duration, parse_role, OptionalDuration};
+pub use parse::{key_bytes, parse_duration, parse_optional_duration, parse_role, OptionalDuration};
 pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
 pub use server::{LogFormat, ServerArgs};
 pub use tokens::{SessionArgs, TokenArgs};

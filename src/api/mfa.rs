@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{auth::mfa::Enrolled, store::mfa::Factor};
+use crate::store::mfa::Factor;
 
 /// A factor in user payloads (`factors`) and the admin API.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -53,21 +53,6 @@ pub struct TotpView {
     pub secret: String,
     /// `otpauth://totp/<issuer>:<account>?secret=…&issuer=…`.
     pub uri: String,
-}
-
-impl From<Enrolled> for EnrollResponse {
-    fn from(e: Enrolled) -> Self {
-        Self {
-            id: e.factor.id,
-            factor_type: e.factor.factor_type,
-            friendly_name: e.factor.friendly_name,
-            totp: TotpView {
-                qr_code: e.totp.qr_code,
-                secret: e.totp.secret,
-                uri: e.totp.uri,
-            },
-        }
-    }
 }
 
 /// `POST /factors/{id}/challenge`.

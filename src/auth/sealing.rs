@@ -6,10 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, ensure};
-use base64::{engine::general_purpose::STANDARD, Engine};
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-
-use crate::secret::Secret;
 
 /// A 256-bit key that seals and opens values.
 #[derive(Clone)]
@@ -30,19 +27,6 @@ impl SealingKey {
         Ok(Self {
             key: Arc::new(LessSafeKey::new(key)),
         })
-    }
-
-    /// From a setting holding 32 bytes in base64 (`openssl rand -base64 32`); `setting` names
-    /// it in the error.
-    pub fn from_base64(value: &Secret, setting: &str) -> anyhow::Result<Self> {
-        STANDARD
-            .decode(value.expose().trim())
-            .ok()
-            .filter(|b| b.len() == 32)
-            .and_then(|b| Self::new(&b).ok())
-            .ok_or_else(|| {
-                anyhow!("{setting} must be 32 bytes in base64 (openssl rand -base64 32)")
-            })
     }
 
     /// `plain` encrypted for the row `owner`.
@@ -97,6 +81,5 @@ mod tests {
             sealed,
             "a new nonce each time"
         );
-        assert!(SealingKey::from_base64(&Secret::new("c2hvcnQ="), "AUTH_X").is_err());
     }
 }

@@ -71,7 +71,7 @@ impl MfaArgs {
     pub fn validate(&self, default_role: &str) -> anyhow::Result<()> {
         use anyhow::ensure;
         if let Some(key) = &self.mfa_key {
-            crate::auth::sealing::SealingKey::from_base64(key, "AUTH_MFA_KEY")?;
+            super::parse::key_bytes(key, "AUTH_MFA_KEY")?;
         }
         if let Some(issuer) = &self.mfa_issuer {
             ensure!(

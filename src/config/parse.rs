@@ -43,6 +43,19 @@ pub fn parse_role(s: &str) -> Result<String, String> {
     crate::roles::validate_role(s.trim()).map(str::to_owned)
 }
 
+/// The 32 bytes of a key given in base64 (`openssl rand -base64 32`); `setting` names it in
+/// the error.
+pub fn key_bytes(value: &crate::secret::Secret, setting: &str) -> anyhow::Result<Vec<u8>> {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    STANDARD
+        .decode(value.expose().trim())
+        .ok()
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| {
+            anyhow::anyhow!("{setting} must be 32 bytes in base64 (openssl rand -base64 32)")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

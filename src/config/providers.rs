@@ -94,20 +94,10 @@ pub struct ProviderArgs {
 impl ProviderArgs {
     /// The bytes of `AUTH_PROVIDER_TOKENS_KEY`.
     pub fn tokens_key_bytes(&self) -> anyhow::Result<Option<Vec<u8>>> {
-        use base64::{engine::general_purpose::STANDARD, Engine};
-        let Some(key) = &self.provider_tokens_key else {
-            return Ok(None);
-        };
-        let bytes = STANDARD
-            .decode(key.expose().trim())
-            .ok()
-            .filter(|b| b.len() == 32)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "AUTH_PROVIDER_TOKENS_KEY must be 32 bytes in base64 (openssl rand -base64 32)"
-                )
-            })?;
-        Ok(Some(bytes))
+        self.provider_tokens_key
+            .as_ref()
+            .map(|key| super::parse::key_bytes(key, "AUTH_PROVIDER_TOKENS_KEY"))
+            .transpose()
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

@@ -13,7 +13,10 @@ use uuid::Uuid;
 
 use super::{extract::MfaCaller, origin::ApiOrigin, token::session_response, Payload};
 use crate::{
-    api::{ChallengeResponse, EnrollResponse, RecoveryCodes, RecoveryCodesLeft, UnenrollResponse},
+    api::{
+        ChallengeResponse, EnrollResponse, RecoveryCodes, RecoveryCodesLeft, TotpView,
+        UnenrollResponse,
+    },
     app::App,
     auth::mfa,
     client::Client,
@@ -73,7 +76,16 @@ async fn enroll(
             &client,
         )
         .await?;
-    Ok(Json(enrolled.into()))
+    Ok(Json(EnrollResponse {
+        id: enrolled.factor.id,
+        factor_type: enrolled.factor.factor_type,
+        friendly_name: enrolled.factor.friendly_name,
+        totp: TotpView {
+            qr_code: enrolled.totp.qr_code,
+            secret: enrolled.totp.secret,
+            uri: enrolled.totp.uri,
+        },
+    }))
 }
 
 /// A challenge of one of the caller's factors, to answer from the same client address within

@@ -6,14 +6,18 @@ use std::path::Path;
 use anyhow::Context;
 use base64::{engine::general_purpose::STANDARD, Engine};
 
-use crate::{auth::sealing::SealingKey, config::MfaArgs, secret::Secret};
+use crate::{
+    auth::sealing::SealingKey,
+    config::{key_bytes, MfaArgs},
+    secret::Secret,
+};
 
 const DEV_KEY_FILE: &str = "dev-mfa-key";
 
 /// The configured key, or the development key in `data_dir` (then `true`).
 pub fn load(args: &MfaArgs, data_dir: &Path) -> anyhow::Result<(SealingKey, bool)> {
     if let Some(key) = &args.mfa_key {
-        return Ok((SealingKey::from_base64(key, "AUTH_MFA_KEY")?, false));
+        return Ok((SealingKey::new(&key_bytes(key, "AUTH_MFA_KEY")?)?, false));
     }
     let path = data_dir.join(DEV_KEY_FILE);
     if !path.exists() {
@@ -21,7 +25,7 @@ pub fn load(args: &MfaArgs, data_dir: &Path) -> anyhow::Result<(SealingKey, bool
     }
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let key = SealingKey::from_base64(&Secret::new(text), &path.display().to_string())?;
+    let key = SealingKey::new(&key_bytes(&Secret::new(text), &path.display().to_string())?)?;
     Ok((key, true))
 }
 

@@ -117,7 +117,10 @@ async fn a_required_factor_is_set_up_before_the_app(db: PgPool) {
     )
     .await;
     assert_eq!(setup.status, StatusCode::OK, "{}", setup.html);
-    assert!(setup.html.contains("<img src=\"data:image"), "the QR code as an image");
+    assert!(
+        setup.html.contains("<img src=\"data:image"),
+        "the QR code as an image"
+    );
     let secret = setup
         .html
         .split("id=\"totp-secret\" class=\"secret\">")
