@@ -151,30 +151,9 @@ impl Auth {
         let user = store::users::find_by_id_for_update(&mut *tx, user_id)
             .await?
             .ok_or_else(Error::session_not_found)?;
-        store::mfa::delete_expired(&mut *tx, user_id).await?;
-        if user.has_verified_factor() && self.session_level(&mut *tx, who).await? < Aal::Aal2 {
-            return Err(insufficient_aal("AAL2 required to enroll a new factor"));
-        }
-        if user.factors.len() >= self.config.mfa.mfa_max_factors as usize {
-            return Err(Error::new(
-                Code::TooManyEnrolledMfaFactors,
-                "Maximum number of verified factors reached, unenroll to continue",
-            ));
-        }
+        self.check_can_enroll(&mut tx, who, &user).await?;
         let id = Uuid::new_v4();
-        let secret = TotpSecret::generate();
-        let account = if user.email.is_empty() {
-            user.id.to_string()
-        } else {
-            user.email.clone()
-        };
-        let totp = secret
-            .enrolment(&issuer, &account)
-            .map_err(Error::internal)?;
-        let sealed = self
-            .mfa_key()
-            .seal(id.as_bytes(), secret.bytes())
-            .map_err(Error::internal)?;
+        let (totp, sealed) = self.new_secret(id, &issuer, &user)?;
         let new = store::mfa::NewFactor {
             id,
             user_id,
@@ -200,6 +179,45 @@ impl Auth {
         tx.commit().await?;
         self.session_cache.user_changed(user_id);
         Ok(Enrolled { factor, totp })
+    }
+
+    /// Whether `user` may enrol another factor: an aal2 session once a factor is verified,
+    /// and room under `AUTH_MFA_MAX_FACTORS` (expired unverified factors are removed first).
+    async fn check_can_enroll(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        who: &Caller<'_>,
+        user: &User,
+    ) -> Result<()> {
+        store::mfa::delete_expired(&mut *tx, user.id).await?;
+        if user.has_verified_factor() && self.session_level(&mut *tx, who).await? < Aal::Aal2 {
+            return Err(insufficient_aal("AAL2 required to enroll a new factor"));
+        }
+        if user.factors.len() >= self.config.mfa.mfa_max_factors as usize {
+            return Err(Error::new(
+                Code::TooManyEnrolledMfaFactors,
+                "Maximum number of verified factors reached, unenroll to continue",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A new secret for factor `id` of `user`: what the app is shown, and the secret sealed.
+    fn new_secret(&self, id: Uuid, issuer: &str, user: &User) -> Result<(Enrolment, Vec<u8>)> {
+        let secret = TotpSecret::generate();
+        let account = if user.email.is_empty() {
+            user.id.to_string()
+        } else {
+            user.email.clone()
+        };
+        let shown = secret
+            .enrolment(issuer, &account)
+            .map_err(Error::internal)?;
+        let sealed = self
+            .mfa_key()
+            .seal(id.as_bytes(), secret.bytes())
+            .map_err(Error::internal)?;
+        Ok((shown, sealed))
     }
 
     /// The issuer authenticator apps show: the request's, else `AUTH_MFA_ISSUER`, else the

@@ -70,18 +70,7 @@ pub(super) async fn run(
     };
     let (who, client) = (&caller, call.client);
     Ok(match name {
-        "enrollFactor" => {
-            let e: EnrollInput = optional_input(input)?;
-            let enrolled = auth
-                .enroll_totp(who, e.friendly_name.as_deref(), e.issuer.as_deref(), client)
-                .await?;
-            Json(json!({
-                "id": enrolled.factor.id, "type": enrolled.factor.factor_type,
-                "friendly_name": enrolled.factor.friendly_name, "qr_code": enrolled.totp.qr_code,
-                "secret": enrolled.totp.secret, "uri": enrolled.totp.uri,
-            }))
-            .into_response()
-        }
+        "enrollFactor" => enroll(call, who, optional_input(input)?).await?,
         "challengeFactor" => {
             let f: FactorInput = required_input(input)?;
             let made = auth
@@ -90,21 +79,7 @@ pub(super) async fn run(
             Json(json!({"id": made.id, "type": made.factor_type, "expires_at": made.expires_at}))
                 .into_response()
         }
-        "verifyFactor" => {
-            let v: VerifyInput = required_input(input)?;
-            let challenge = Uuid::parse_str(v.challenge_id.trim())
-                .map_err(|_| Error::validation_failed("challenge_id must be a UUID"))?;
-            let session = auth
-                .verify_factor(
-                    who,
-                    factor_id(&v.factor_id)?,
-                    challenge,
-                    v.code.expose(),
-                    client,
-                )
-                .await?;
-            session_output(call.app, session, None)
-        }
+        "verifyFactor" => verify(call, who, required_input(input)?).await?,
         "unenrollFactor" => {
             let f: FactorInput = required_input(input)?;
             let id = auth
@@ -129,4 +104,42 @@ pub(super) async fn run(
         }
         other => return Err(unknown(other)),
     })
+}
+
+/// `enrollFactor`: `EnrolledFactor`.
+async fn enroll(call: &Call<'_>, who: &Caller<'_>, e: EnrollInput) -> Result<Response> {
+    let enrolled = call
+        .app
+        .auth
+        .enroll_totp(
+            who,
+            e.friendly_name.as_deref(),
+            e.issuer.as_deref(),
+            call.client,
+        )
+        .await?;
+    Ok(Json(json!({
+        "id": enrolled.factor.id, "type": enrolled.factor.factor_type,
+        "friendly_name": enrolled.factor.friendly_name, "qr_code": enrolled.totp.qr_code,
+        "secret": enrolled.totp.secret, "uri": enrolled.totp.uri,
+    }))
+    .into_response())
+}
+
+/// `verifyFactor`: the session at aal2, as `AuthSession`.
+async fn verify(call: &Call<'_>, who: &Caller<'_>, v: VerifyInput) -> Result<Response> {
+    let challenge = Uuid::parse_str(v.challenge_id.trim())
+        .map_err(|_| Error::validation_failed("challenge_id must be a UUID"))?;
+    let session = call
+        .app
+        .auth
+        .verify_factor(
+            who,
+            factor_id(&v.factor_id)?,
+            challenge,
+            v.code.expose(),
+            call.client,
+        )
+        .await?;
+    Ok(session_output(call.app, session, None))
 }
