@@ -12,7 +12,7 @@
 //!   longer refresh, so it cannot obtain aal2 tokens; sessions of the user still at aal1 end;
 //! - removing a factor brings the sessions it raised back to aal1;
 //! - secrets are sealed with `AUTH_MFA_KEY`, bound to their factor's id;
-//! - recovery codes stand in for a lost factor (see [`recovery`]).
+//! - recovery codes stand in for a lost factor (see `recovery.rs`).
 
 mod hand_off;
 mod key;

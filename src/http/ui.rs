@@ -1,6 +1,6 @@
 //! The hosted pages under `/ui` (off with `AUTH_DISABLE_UI`): sign in, sign up, forgot and
 //! reset password, the email-confirmation landing, an account page (password, two-step
-//! verification, sessions), and the sign-in's second step ([`factors`]).
+//! verification, sessions), and the sign-in's second step (`factors.rs`).
 //! Server-rendered from templates ([`Pages`]), usable without JavaScript; every form carries a
 //! CSRF token ([`visitor`]), every answer a strict Content-Security-Policy (no script at all)
 //! and forbids framing.
