@@ -88,6 +88,31 @@ async fn a_pkce_app_gets_its_code_only_after_the_second_factor(db: PgPool) {
         .map(|e| e["method"].clone())
         .collect();
     assert_eq!(methods, ["totp", "password"]);
+
+    // The pages' own session is at aal2 too: the account page lists the app and removes it.
+    let account = get(&b, &format!("{}/ui/account", s.url)).await;
+    assert_eq!(account.status, StatusCode::OK, "{}", account.html);
+    let remove = account
+        .html
+        .split("action=\"")
+        .map(|a| a.split('"').next().unwrap().replace("&#x2f;", "/"))
+        .find(|a| a.ends_with("/remove"))
+        .expect("a remove button");
+    let removed = submit(
+        &b,
+        &s.url,
+        &format!("{}{remove}", s.url.trim_end_matches('/')),
+        &account.html,
+        &[],
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.html);
+    assert!(location(&removed).ends_with("notice=factor_removed"));
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM mfa_factors")
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
 }
 
 #[sqlx::test(migrations = false)]
