@@ -98,6 +98,7 @@ impl App {
                 salt_cache: Arc::new(SaltCache::new(cache_size)),
                 rotations,
                 mfa_key: mfa_key(&config)?,
+                passkeys: crate::auth::passkeys::Passkeys::from_config(&config)?,
                 config: config.clone(),
                 pool,
             },

@@ -28,6 +28,7 @@ pub mod external;
 pub mod keys;
 pub mod lockout;
 pub mod mfa;
+pub mod passkeys;
 pub mod password;
 pub mod proven;
 pub mod rate_limit;
@@ -97,6 +98,8 @@ pub struct Auth {
     pub limits: rate_limit::Limits,
     /// The key second factors' secrets are sealed with (see [`mfa`]).
     pub mfa_key: sealing::SealingKey,
+    /// The relying party of passkeys, when they are on (see [`passkeys`]).
+    pub passkeys: Option<passkeys::Passkeys>,
 }
 
 /// A session opened inside a transaction; its tokens are signed once the transaction has

@@ -15,6 +15,7 @@ mod providers;
 mod server;
 mod tokens;
 mod ui;
+mod webauthn;
 
 pub use accounts::{AccountArgs, PasswordArgs, MAX_PASSWORD_CHARS};
 pub use cookie::{CookieArgs, SameSite};
@@ -28,6 +29,7 @@ pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
 pub use server::{LogFormat, ServerArgs};
 pub use tokens::{SessionArgs, TokenArgs};
 pub use ui::UiArgs;
+pub use webauthn::WebauthnArgs;
 
 use std::time::Duration;
 
@@ -65,6 +67,8 @@ pub struct Config {
     pub ui: UiArgs,
     #[command(flatten)]
     pub mfa: MfaArgs,
+    #[command(flatten)]
+    pub webauthn: WebauthnArgs,
 }
 
 #[derive(Parser)]

@@ -15,6 +15,7 @@ mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod origin;
+mod passkeys;
 mod redirect;
 pub mod request_id;
 pub mod server;
@@ -66,6 +67,7 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .merge(external::router())
         .merge(sessions::router())
         .merge(factors::router())
+        .merge(passkeys::router())
         .merge(actions::router())
         .merge(well_known::router())
         .merge(health::router())

@@ -16,6 +16,7 @@ pub mod mfa_recovery;
 pub mod oauth_states;
 pub mod one_time_tokens;
 pub mod outbox;
+pub mod passkeys;
 pub mod passwords;
 pub mod plpgsql_users;
 pub mod rate_limits;

@@ -83,6 +83,7 @@ pub fn amr_method(method: &str) -> &'static str {
     match method {
         "password" | "sign_up" => "password",
         "signup" | "invite" | "magiclink" | "recovery" | "email_change" | "email" | "otp" => "otp",
+        "passkey" => "passkey",
         _ => "oauth",
     }
 }

@@ -106,6 +106,12 @@ codes! {
     MfaVerificationFailed = "mfa_verification_failed" => Validation,
     MfaChallengeExpired = "mfa_challenge_expired" => Validation,
     MfaIpAddressMismatch = "mfa_ip_address_mismatch" => Validation,
+    WebauthnChallengeNotFound = "webauthn_challenge_not_found" => BadRequest,
+    WebauthnChallengeExpired = "webauthn_challenge_expired" => BadRequest,
+    WebauthnVerificationFailed = "webauthn_verification_failed" => BadRequest,
+    WebauthnCredentialExists = "webauthn_credential_exists" => Validation,
+    TooManyPasskeys = "too_many_passkeys" => Validation,
+    PasskeyNotFound = "passkey_not_found" => NotFound,
 }
 
 impl std::fmt::Display for Code {

@@ -43,6 +43,9 @@ pub mod event {
     pub const MFA_FACTOR_UNENROLLED: &str = "mfa_factor_unenrolled";
     pub const MFA_VERIFIED: &str = "mfa_verified";
     pub const MFA_RECOVERY_CODES_GENERATED: &str = "mfa_recovery_codes_generated";
+    pub const PASSKEY_REGISTERED: &str = "passkey_registered";
+    pub const PASSKEY_REMOVED: &str = "passkey_removed";
+    pub const PASSKEY_CLONE_DETECTED: &str = "passkey_clone_detected";
     pub const MFA_VERIFICATION_FAILED: &str = "mfa_verification_failed";
 }
 

@@ -77,6 +77,28 @@ async fn stage(db: &PgPool, extra: &[&str]) -> Stage {
     }
 }
 
+/// Runs `scenario` of `tests/node/browser.mjs` with settings `all`; its observations.
+async fn run_driver(scenario: &str, all: Value) -> Value {
+    let mut command = Command::new("node");
+    command
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node"))
+        .arg("browser.mjs")
+        .arg(scenario)
+        .arg(all.to_string());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "browser scenario {scenario} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|_| panic!("JSON from the driver: {stdout}"))
+}
+
 impl Stage {
     /// Runs `scenario` of the driver with `settings` (plus the stage's); its observations.
     async fn run(&self, scenario: &str, settings: Value) -> Value {
@@ -90,24 +112,7 @@ impl Stage {
         for (k, v) in settings.as_object().unwrap() {
             all[k] = v.clone();
         }
-        let mut command = Command::new("node");
-        command
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node"))
-            .arg("browser.mjs")
-            .arg(scenario)
-            .arg(all.to_string());
-        let output = tokio::task::spawn_blocking(move || command.output())
-            .await
-            .unwrap()
-            .expect("node");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "browser scenario {scenario} failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let last = stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(last).unwrap_or_else(|_| panic!("JSON from the driver: {stdout}"))
+        run_driver(scenario, all).await
     }
 
     async fn scalar(&self, sql: &str, email: &str) -> i64 {
@@ -263,4 +268,42 @@ async fn two_step_verification_through_the_pages_in_chromium(db: PgPool) {
         )
         .await;
     assert!(aal2 >= 3, "{aal2}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn passkeys_register_sign_in_and_refuse_a_clone_in_chromium(db: PgPool) {
+    // The relying party is `localhost`: the page and the API are on http://localhost:<port>.
+    let (listener, url) = common::bind().await;
+    let local = url.replace("127.0.0.1", "localhost");
+    let args = [
+        "--webauthn-rp-id",
+        "localhost",
+        "--webauthn-origins",
+        &local,
+    ];
+    let served = common::serve_bound(listener, url, &db, &args).await;
+    let settings = json!({
+        "auth": local,
+        "spaPort": free_port(),
+        "screenshots": SCREENSHOTS,
+        "email": "pat@example.com",
+        "password": PASSWORD,
+    });
+    let out = run_driver("passkeys", settings).await;
+    assert_eq!(out["amr"], json!(["passkey"]), "{out}");
+    assert_eq!(out["aal"], "aal1");
+    assert_eq!(out["cloned"], "webauthn_verification_failed");
+    let audited = |event: &'static str| {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log WHERE event = $1")
+            .bind(event)
+            .fetch_one(&served.app.pool)
+    };
+    assert_eq!(audited("passkey_registered").await.unwrap(), 1);
+    assert_eq!(audited("passkey_clone_detected").await.unwrap(), 1);
+    let last_used: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT last_used_at FROM passkeys")
+            .fetch_one(&served.app.pool)
+            .await
+            .unwrap();
+    assert!(last_used.is_some());
 }

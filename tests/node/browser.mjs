@@ -482,7 +482,67 @@ async function mfa() {
   return { ok: true, amr: claims.amr.map((e) => e.method) };
 }
 
-const scenarios = { pages, reset, tabs, cookie, mfa };
+// Passkeys with Chromium's virtual authenticator (the DevTools WebAuthn domain): register one
+// for a signed-in user, sign in with it alone, then present a clone of it whose signature
+// counter went back, which is refused. The page is one of the server's own answers on
+// `localhost` (the relying party id), calling the API as an app would.
+async function passkeys() {
+  const { email, password } = cfg;
+  const ctx = await device();
+  const page = await ctx.newPage();
+  await page.goto(`${cfg.auth}/live`);
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const options = { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+    isUserVerified: true, automaticPresenceSimulation: true };
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options });
+  const registered = await page.evaluate(async ({ email, password }) => {
+    const post = (path, body, token) => fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body ?? {}),
+    }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null) }));
+    const signedUp = await post('/signup', { email, password });
+    const token = signedUp.body.access_token;
+    const begun = await post('/passkeys/registration/options', {}, token);
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begun.body.options);
+    const credential = await navigator.credentials.create({ publicKey });
+    const verified = await post('/passkeys/registration/verify',
+      { challenge_id: begun.body.challenge_id, credential: credential.toJSON() }, token);
+    const listed = await fetch('/passkeys', { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
+    return { begun: begun.status, verified: verified.status, body: verified.body, listed: listed.length,
+      residentKey: begun.body.options.authenticatorSelection?.residentKey };
+  }, { email, password });
+  check(registered.verified === 200, `registered: ${JSON.stringify(registered)}`);
+  check(registered.listed === 1, `listed: ${JSON.stringify(registered)}`);
+
+  const signIn = () => page.evaluate(async () => {
+    const post = (path, body) => fetch(path, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}),
+    }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null) }));
+    const begun = await post('/passkeys/authentication/options');
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(begun.body.options);
+    const assertion = await navigator.credentials.get({ publicKey });
+    return post('/passkeys/authentication/verify', { challenge_id: begun.body.challenge_id, credential: assertion.toJSON() });
+  });
+  const first = await signIn();
+  check(first.status === 200, `signed in with the passkey: ${JSON.stringify(first)}`);
+  const claims = JSON.parse(Buffer.from(first.body.access_token.split('.')[1], 'base64url'));
+  const second = await signIn();
+  check(second.status === 200, `signed in again: ${JSON.stringify(second)}`);
+
+  // The clone: the same private key on another authenticator, its counter back at 0.
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  check(credentials.length === 1 && credentials[0].signCount >= 2, `the authenticator counts: ${JSON.stringify(credentials.map((c) => c.signCount))}`);
+  await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+  const clone = await cdp.send('WebAuthn.addVirtualAuthenticator', { options });
+  await cdp.send('WebAuthn.addCredential', { authenticatorId: clone.authenticatorId, credential: { ...credentials[0], signCount: 0 } });
+  const cloned = await signIn();
+  check(cloned.status === 400, `the clone is refused: ${JSON.stringify(cloned)}`);
+  return { amr: claims.amr.map((e) => e.method), aal: claims.aal, cloned: cloned.body.error_code, residentKey: registered.residentKey };
+}
+
+const scenarios = { pages, reset, tabs, cookie, mfa, passkeys };
 try {
   check(scenarios[scenario], `unknown scenario ${scenario}`);
   const result = await scenarios[scenario]();
