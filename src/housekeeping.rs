@@ -1,6 +1,6 @@
 //! Background housekeeping while the server runs: deleting sessions past their idle timeout
 //! or lifetime, audit entries past their retention, expired email tokens and PKCE codes, and
-//! unverified second factors and challenges, and forgetting idle rate-limit, lockout and
+//! unverified second factors and challenges, passkey ceremonies, and forgetting idle rate-limit, lockout and
 //! send-limit state.
 
 use std::time::Duration;
@@ -37,6 +37,10 @@ pub async fn run_once(auth: &Auth) {
         (
             "unverified second factors and challenges past five minutes",
             store::mfa::prune_expired(&auth.pool).await,
+        ),
+        (
+            "passkey ceremonies past five minutes",
+            store::passkeys::prune_challenges(&auth.pool).await,
         ),
         ("idle rate-limit state", auth.limits.forget_idle().await),
         (
