@@ -8,6 +8,7 @@ mod admin;
 mod error;
 mod meta;
 mod mfa;
+mod passkeys;
 mod session;
 mod user;
 
@@ -19,6 +20,7 @@ pub use mfa::{
     ChallengeResponse, EnrollResponse, FactorView, RecoveryCodes, RecoveryCodesLeft, TotpView,
     UnenrollResponse,
 };
+pub use passkeys::{CeremonyResponse, PasskeyView};
 pub use session::{
     Empty, Message, OwnSession, SessionList, SessionResponse, SessionVariables, SignupResponse,
     VerifyResponse, WebhookDenied,

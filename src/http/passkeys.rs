@@ -7,17 +7,17 @@ use axum::{
     routing::{get, patch, post},
     Json, Router,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{no_content, origin::ApiOrigin, token::session_response, Payload};
 use crate::{
+    api::{CeremonyResponse, PasskeyView},
     app::App,
     auth::{passkeys::Begun, Authenticated},
     client::Client,
     error::{Code, Error, Required, Result},
-    store::passkeys::PasskeyInfo,
 };
 
 pub fn router() -> Router<App> {
@@ -34,48 +34,6 @@ pub fn router() -> Router<App> {
             "/passkeys/authentication/verify",
             post(authentication_verify),
         )
-}
-
-/// `{challenge_id, options, expires_at}`: `options` is what `navigator.credentials.create()`
-/// (or `.get()`) takes as `publicKey`, binary fields in base64url.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CeremonyResponse {
-    pub challenge_id: Uuid,
-    #[schema(value_type = Object)]
-    pub options: Value,
-    pub expires_at: i64,
-}
-
-impl From<Begun> for CeremonyResponse {
-    fn from(b: Begun) -> Self {
-        Self {
-            challenge_id: b.challenge_id,
-            options: b.options,
-            expires_at: b.expires_at,
-        }
-    }
-}
-
-/// A passkey: `{id, friendly_name?, created_at, last_used_at?}`.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct PasskeyView {
-    pub id: Uuid,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub friendly_name: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl From<PasskeyInfo> for PasskeyView {
-    fn from(p: PasskeyInfo) -> Self {
-        Self {
-            id: p.id,
-            friendly_name: p.friendly_name,
-            created_at: p.created_at,
-            last_used_at: p.last_used_at,
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -97,19 +55,36 @@ impl VerifyRequest {
     }
 }
 
+fn ceremony(b: Begun) -> CeremonyResponse {
+    CeremonyResponse {
+        challenge_id: b.challenge_id,
+        options: b.options,
+        expires_at: b.expires_at,
+    }
+}
+
 fn passkey_id(id: &str) -> Result<Uuid> {
     Uuid::parse_str(id).map_err(|_| Error::new(Code::PasskeyNotFound, "Passkey not found"))
 }
 
+/// Begins adding a passkey (aal2 once a second factor is verified; at most 10).
+#[utoipa::path(post, path = "/passkeys/registration/options", tag = "passkeys", security(("access_token" = [])),
+    responses((status = 200, body = CeremonyResponse), (status = 401, body = crate::api::ErrorBody),
+        (status = 403, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody)))]
 async fn registration_options(
     State(app): State<App>,
     _: ApiOrigin,
     who: Authenticated,
 ) -> Result<Json<CeremonyResponse>> {
     let begun = app.auth.passkey_registration_options(&who.caller()).await?;
-    Ok(Json(begun.into()))
+    Ok(Json(ceremony(begun)))
 }
 
+/// The authenticator's answer: the new passkey.
+#[utoipa::path(post, path = "/passkeys/registration/verify", tag = "passkeys", security(("access_token" = [])),
+    request_body(content = Object, description = "`{challenge_id, credential}`"),
+    responses((status = 200, body = PasskeyView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
+        (status = 404, body = crate::api::ErrorBody), (status = 422, body = crate::api::ErrorBody)))]
 async fn registration_verify(
     State(app): State<App>,
     _: ApiOrigin,
@@ -125,19 +100,23 @@ async fn registration_verify(
     Ok(Json(info.into()))
 }
 
+/// Begins a sign-in with a passkey (no address needed).
+#[utoipa::path(post, path = "/passkeys/authentication/options", tag = "passkeys",
+    responses((status = 200, body = CeremonyResponse), (status = 404, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody)))]
 async fn authentication_options(
     State(app): State<App>,
     _: ApiOrigin,
     client: Client,
 ) -> Result<Json<CeremonyResponse>> {
-    Ok(Json(
-        app.auth
-            .passkey_authentication_options(&client)
-            .await?
-            .into(),
-    ))
+    let begun = app.auth.passkey_authentication_options(&client).await?;
+    Ok(Json(ceremony(begun)))
 }
 
+/// The authenticator's assertion: a session (`amr` method `passkey`).
+#[utoipa::path(post, path = "/passkeys/authentication/verify", tag = "passkeys",
+    request_body(content = Object, description = "`{challenge_id, credential}`"),
+    responses((status = 200, body = crate::api::SessionResponse), (status = 400, body = crate::api::ErrorBody),
+        (status = 404, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody)))]
 async fn authentication_verify(
     State(app): State<App>,
     _: ApiOrigin,
@@ -152,6 +131,9 @@ async fn authentication_verify(
     Ok(session_response(&app, session))
 }
 
+/// The signed-in user's passkeys.
+#[utoipa::path(get, path = "/passkeys", tag = "passkeys", security(("access_token" = [])),
+    responses((status = 200, body = Vec<PasskeyView>), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
 async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Vec<PasskeyView>>> {
     let all = app.auth.own_passkeys(&who.caller()).await?;
     Ok(Json(all.into_iter().map(Into::into).collect()))
@@ -162,6 +144,10 @@ struct RenameRequest {
     friendly_name: Option<String>,
 }
 
+/// Renames a passkey.
+#[utoipa::path(patch, path = "/passkeys/{id}", tag = "passkeys", security(("access_token" = [])),
+    params(("id" = String, Path)), request_body(content = Object, description = "`{friendly_name}`"),
+    responses((status = 200, body = PasskeyView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
 async fn rename(
     State(app): State<App>,
     _: ApiOrigin,
@@ -177,6 +163,10 @@ async fn rename(
     Ok(Json(info.into()))
 }
 
+/// Removes a passkey (aal2 once a second factor is verified). 204.
+#[utoipa::path(delete, path = "/passkeys/{id}", tag = "passkeys", security(("access_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
 async fn remove(
     State(app): State<App>,
     _: ApiOrigin,

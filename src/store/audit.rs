@@ -39,6 +39,7 @@ pub mod event {
     pub const IDENTITY_UNLINKED: &str = "identity_unlinked";
     pub const PROVIDER_TOKENS_READ: &str = "provider_tokens_read";
     pub const ADMIN_FACTOR_DELETED: &str = "admin_factor_deleted";
+    pub const ADMIN_PASSKEY_DELETED: &str = "admin_passkey_deleted";
     pub const MFA_FACTOR_ENROLLED: &str = "mfa_factor_enrolled";
     pub const MFA_FACTOR_UNENROLLED: &str = "mfa_factor_unenrolled";
     pub const MFA_VERIFIED: &str = "mfa_verified";

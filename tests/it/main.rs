@@ -13,6 +13,7 @@
 //! - `external` (browser flow, linking, tokens), `github`, `auth_js`: external sign-in against
 //!   a real OpenID Connect provider, a stand-in of GitHub's API, and the real
 //!   `@supabase/auth-js` client;
+//! - `passkeys`: passkeys over HTTP (their ceremonies in Chromium: `browser`);
 //! - `mfa`: second factors and the assurance level of sessions, in tokens and in Hasura;
 //! - `ui`, `browser`: the hosted pages, over HTTP and in Chromium;
 //! - `admin`, `cli`, `import`: the admin API, the command line, imports;
@@ -44,6 +45,7 @@ mod limits;
 mod mfa;
 mod openapi;
 mod operations;
+mod passkeys;
 mod refresh;
 mod rotation;
 mod sessions;

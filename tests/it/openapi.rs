@@ -126,7 +126,15 @@ impl Checker<'_> {
 #[sqlx::test(migrations = false)]
 async fn every_documented_route_answers_as_documented(db: PgPool) {
     // An asymmetric key, so that the JWKS has a key to describe.
-    let config = Config::from_args(["--admin-secret", ADMIN]).unwrap();
+    let config = Config::from_args([
+        "--admin-secret",
+        ADMIN,
+        "--webauthn-rp-id",
+        "example.com",
+        "--webauthn-origins",
+        "https://app.example.com",
+    ])
+    .unwrap();
     let pem = generate_private_key_pem(JwtAlgorithm::Es256).unwrap();
     let app = common::app_with(&db, config, KeySet::from_pems(pem.expose(), &[]).unwrap()).await;
 
@@ -144,6 +152,7 @@ async fn every_documented_route_answers_as_documented(db: PgPool) {
     let signed = sign_up_and_in(&mut c).await;
     user_and_sessions(&mut c, &signed).await;
     factors(&mut c).await;
+    passkeys(&mut c, &signed).await;
     email_flows(&mut c).await;
     metadata_and_webhook(&mut c, &signed.access).await;
     sign_out(&mut c, &signed.access).await;
@@ -323,6 +332,52 @@ async fn factors(c: &mut Checker<'_>) {
     .await;
 }
 
+/// Passkeys: the ceremonies begin (finishing one takes an authenticator: see browser.rs),
+/// the list, and what is refused.
+async fn passkeys(c: &mut Checker<'_>, signed: &Signed) {
+    let access = Some(signed.access.as_str());
+    let begun = c
+        .at(Method::POST, "/passkeys/registration/options", access, None)
+        .await;
+    assert_eq!(
+        begun.body["options"]["rp"]["id"], "example.com",
+        "{}",
+        begun.body
+    );
+    let made_up = json!({"challenge_id": begun.body["challenge_id"], "credential": {"id": "x"}});
+    c.at(
+        Method::POST,
+        "/passkeys/registration/verify",
+        access,
+        Some(made_up),
+    )
+    .await;
+    let sign_in = c
+        .at(Method::POST, "/passkeys/authentication/options", None, None)
+        .await;
+    let made_up = json!({"challenge_id": sign_in.body["challenge_id"], "credential": {"id": "x"}});
+    c.at(
+        Method::POST,
+        "/passkeys/authentication/verify",
+        None,
+        Some(made_up),
+    )
+    .await;
+    c.at(Method::GET, "/passkeys", access, None).await;
+    let unknown = format!("/passkeys/{}", uuid::Uuid::new_v4());
+    let name = json!({"friendly_name": "Laptop"});
+    c.call(
+        Method::PATCH,
+        "/passkeys/{id}",
+        &unknown,
+        access,
+        Some(name),
+    )
+    .await;
+    c.call(Method::DELETE, "/passkeys/{id}", &unknown, access, None)
+        .await;
+}
+
 /// The email flows (no SMTP configured: messages go to the log).
 async fn email_flows(c: &mut Checker<'_>) {
     for path in ["/recover", "/otp", "/magiclink"] {
@@ -445,7 +500,7 @@ async fn admin_users(c: &mut Checker<'_>) {
     }
 }
 
-/// The factors of the admin API's user at `user`: listed, one removed.
+/// The factors and passkeys of the admin API's user at `user`: listed, one removed.
 async fn admin_factors(c: &mut Checker<'_>, user: &str) {
     let admin = Some(ADMIN);
     let signed = c.app.sign_in("adm@example.com", PASSWORD).await;
@@ -457,6 +512,24 @@ async fn admin_factors(c: &mut Checker<'_>, user: &str) {
         .call(Method::GET, list, &format!("{user}/factors"), admin, None)
         .await;
     assert_eq!(listed.body[0]["id"], factor);
+    let passkeys = "/admin/users/{id}/passkeys";
+    c.call(
+        Method::GET,
+        passkeys,
+        &format!("{user}/passkeys"),
+        admin,
+        None,
+    )
+    .await;
+    let one = format!("{user}/passkeys/{}", uuid::Uuid::new_v4());
+    c.call(
+        Method::DELETE,
+        "/admin/users/{id}/passkeys/{passkey_id}",
+        &one,
+        admin,
+        None,
+    )
+    .await;
     let one = "/admin/users/{id}/factors/{factor_id}";
     for id in [factor.to_owned(), uuid::Uuid::new_v4().to_string()] {
         c.call(
