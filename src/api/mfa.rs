@@ -41,7 +41,9 @@ pub struct EnrollResponse {
     #[serde(rename = "type")]
     pub factor_type: String,
     pub friendly_name: String,
-    pub totp: TotpView,
+    /// For a TOTP factor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totp: Option<TotpView>,
 }
 
 /// What an authenticator app needs. Never logged: no `Debug`.
@@ -63,6 +65,11 @@ pub struct ChallengeResponse {
     pub factor_type: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// For a WebAuthn factor: `{type: "create"|"request", credential_options: {publicKey}}`,
+    /// what `navigator.credentials.create()` (or `.get()`) takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub webauthn: Option<serde_json::Value>,
 }
 
 /// `DELETE /factors/{id}`.

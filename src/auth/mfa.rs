@@ -19,9 +19,11 @@ mod key;
 mod recovery;
 pub mod totp;
 mod verify;
+mod webauthn;
 
 pub use hand_off::HandOff;
 pub use key::load as load_key;
+pub use verify::Answer;
 
 use serde_json::json;
 use uuid::Uuid;
@@ -55,17 +57,24 @@ impl Authenticated {
     }
 }
 
-/// A factor just enrolled, with what the authenticator app needs (shown once).
+/// A factor just enrolled, with what the authenticator app needs (shown once; none for a
+/// WebAuthn factor).
 pub struct Enrolled {
     pub factor: Factor,
-    pub totp: Enrolment,
+    pub totp: Option<Enrolment>,
 }
+
+/// The factor types.
+pub const TOTP: &str = "totp";
+pub const WEBAUTHN: &str = "webauthn";
 
 /// A challenge just made.
 pub struct ChallengeMade {
     pub id: Uuid,
     pub factor_type: String,
     pub expires_at: i64,
+    /// A WebAuthn factor's ceremony: `{type: create|request, credential_options}`.
+    pub webauthn: Option<serde_json::Value>,
 }
 
 /// The longest friendly name accepted.
@@ -138,6 +147,19 @@ impl Auth {
         issuer: Option<&str>,
         client: &Client,
     ) -> Result<Enrolled> {
+        self.enroll(who, TOTP, friendly_name, issuer, client).await
+    }
+
+    /// A new unverified factor of `factor_type` (`totp`: with its secret; `webauthn`: its
+    /// credential comes with its first challenge).
+    pub async fn enroll(
+        &self,
+        who: &Caller<'_>,
+        factor_type: &'static str,
+        friendly_name: Option<&str>,
+        issuer: Option<&str>,
+        client: &Client,
+    ) -> Result<Enrolled> {
         let name = friendly_name.unwrap_or("").trim();
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(Error::validation_failed(
@@ -153,12 +175,19 @@ impl Auth {
             .ok_or_else(Error::session_not_found)?;
         self.check_can_enroll(&mut tx, who, &user).await?;
         let id = Uuid::new_v4();
-        let (totp, sealed) = self.new_secret(id, &issuer, &user)?;
+        let (totp, sealed) = match factor_type {
+            TOTP => {
+                let (shown, sealed) = self.new_secret(id, &issuer, &user)?;
+                (Some(shown), Some(sealed))
+            }
+            _ => (None, None),
+        };
         let new = store::mfa::NewFactor {
+            factor_type,
             id,
             user_id,
             friendly_name: name,
-            sealed_secret: &sealed,
+            sealed_secret: sealed.as_deref(),
         };
         let factor = store::mfa::insert(&mut *tx, &new).await?.ok_or_else(|| {
             Error::new(
@@ -166,7 +195,7 @@ impl Auth {
                 format!("A factor with the friendly name {name:?} for this user already exists"),
             )
         })?;
-        let detail = json!({"factor_id": id, "factor_type": "totp"});
+        let detail = json!({"factor_id": id, "factor_type": factor_type});
         audit::record(
             &mut *tx,
             event::MFA_FACTOR_ENROLLED,
@@ -253,16 +282,23 @@ impl Auth {
         factor_id: Uuid,
         client: &Client,
     ) -> Result<ChallengeMade> {
-        let factor = store::mfa::find(&self.pool, who.user.id, factor_id)
+        let factor = store::mfa::find_secret_for_update(&self.pool, who.user.id, factor_id)
             .await?
             .ok_or_else(factor_not_found)?;
+        let ceremony = match factor.factor_type.as_str() {
+            WEBAUTHN => Some(self.webauthn_ceremony(who, &factor)?),
+            _ => None,
+        };
         let id = Uuid::new_v4();
+        let state = ceremony.as_ref().map(|c| &c.state);
         let made =
-            store::mfa::insert_challenge(&self.pool, id, factor.id, client.ip.as_deref()).await?;
+            store::mfa::insert_challenge(&self.pool, id, factor.id, client.ip.as_deref(), state)
+                .await?;
         Ok(ChallengeMade {
             id,
             factor_type: factor.factor_type,
             expires_at: made.timestamp() + store::mfa::EXPIRY_SECS as i64,
+            webauthn: ceremony.map(|c| webauthn::challenge_field(c.kind, c.options)),
         })
     }
 

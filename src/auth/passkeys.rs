@@ -49,6 +49,10 @@ impl std::fmt::Debug for Passkeys {
 }
 
 impl Passkeys {
+    pub(crate) fn webauthn(&self) -> &Webauthn {
+        &self.webauthn
+    }
+
     /// From the settings; `None` without `AUTH_WEBAUTHN_RP_ID`, an error for settings that do
     /// not fit together (an origin outside the relying party id, say).
     pub fn from_config(config: &Config) -> anyhow::Result<Option<Self>> {

@@ -18,7 +18,7 @@ use crate::{
         UnenrollResponse,
     },
     app::App,
-    auth::mfa,
+    auth::mfa::{self, Answer},
     client::Client,
     error::{Error, Result},
     secret::Secret,
@@ -64,13 +64,20 @@ async fn enroll(
     client: Client,
     Payload(req): Payload<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>> {
-    if req.factor_type.as_deref() != Some("totp") {
-        return Err(Error::validation_failed("factor_type must be totp"));
-    }
+    let factor_type = match req.factor_type.as_deref() {
+        Some("totp") => mfa::TOTP,
+        Some("webauthn") => mfa::WEBAUTHN,
+        _ => {
+            return Err(Error::validation_failed(
+                "factor_type must be totp or webauthn",
+            ))
+        }
+    };
     let enrolled = app
         .auth
-        .enroll_totp(
+        .enroll(
             &who.caller(),
+            factor_type,
             req.friendly_name.as_deref(),
             req.issuer.as_deref(),
             &client,
@@ -80,11 +87,11 @@ async fn enroll(
         id: enrolled.factor.id,
         factor_type: enrolled.factor.factor_type,
         friendly_name: enrolled.factor.friendly_name,
-        totp: TotpView {
-            qr_code: enrolled.totp.qr_code,
-            secret: enrolled.totp.secret,
-            uri: enrolled.totp.uri,
-        },
+        totp: enrolled.totp.map(|t| TotpView {
+            qr_code: t.qr_code,
+            secret: t.secret,
+            uri: t.uri,
+        }),
     }))
 }
 
@@ -111,6 +118,7 @@ async fn challenge(
         id: made.id,
         factor_type: made.factor_type,
         expires_at: made.expires_at,
+        webauthn: made.webauthn,
     }))
 }
 
@@ -118,6 +126,16 @@ async fn challenge(
 struct VerifyRequest {
     challenge_id: Option<String>,
     code: Option<Secret>,
+    webauthn: Option<WebauthnAnswer>,
+}
+
+/// A WebAuthn factor's answer: `{type, credential_response}` (what auth-js sends; its
+/// `rp_id` and `rp_origins` are ignored: the relying party is the settings').
+#[derive(Deserialize)]
+struct WebauthnAnswer {
+    #[serde(rename = "type")]
+    kind: String,
+    credential_response: serde_json::Value,
 }
 
 /// Answers a challenge with the factor's current code: the session, now at aal2, with a new
@@ -146,9 +164,16 @@ async fn verify(
         .and_then(|c| Uuid::parse_str(c.trim()).ok())
         .ok_or_else(|| Error::validation_failed("challenge_id must be a UUID"))?;
     let code = req.code.unwrap_or_default();
+    let answer = match &req.webauthn {
+        Some(w) => Answer::Webauthn {
+            kind: &w.kind,
+            response: w.credential_response.clone(),
+        },
+        None => Answer::Code(code.expose()),
+    };
     let session = app
         .auth
-        .verify_factor(&who.caller(), factor, challenge, code.expose(), &client)
+        .verify_factor(&who.caller(), factor, challenge, answer, &client)
         .await?;
     Ok(session_response(&app, session))
 }

@@ -32,16 +32,22 @@ impl Factor {
 pub struct FactorSecret {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub factor_type: String,
     pub status: String,
-    pub secret: Vec<u8>,
+    /// A TOTP factor's secret, sealed.
+    pub secret: Option<Vec<u8>>,
     pub last_used_step: Option<i64>,
+    /// A WebAuthn factor's credential (once registered).
+    pub webauthn_credential: Option<serde_json::Value>,
 }
 
 pub struct NewFactor<'a> {
+    /// `totp` or `webauthn`.
+    pub factor_type: &'a str,
     pub id: Uuid,
     pub user_id: Uuid,
     pub friendly_name: &'a str,
-    pub sealed_secret: &'a [u8],
+    pub sealed_secret: Option<&'a [u8]>,
 }
 
 /// Removes `user_id`'s unverified factors that have expired.
@@ -80,7 +86,7 @@ pub async fn prune_expired(db: &sqlx::PgPool) -> sqlx::Result<u64> {
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewFactor<'_>) -> sqlx::Result<Option<Factor>> {
     sqlx::query_as(
         "INSERT INTO mfa_factors (id, user_id, friendly_name, factor_type, secret)
-         VALUES ($1, $2, $3, 'totp', $4)
+         VALUES ($1, $2, $3, $5, $4)
          ON CONFLICT DO NOTHING
          RETURNING id, friendly_name, factor_type, status, created_at, updated_at",
     )
@@ -88,6 +94,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewFactor<'_>) -> sqlx::Resul
     .bind(new.user_id)
     .bind(new.friendly_name)
     .bind(new.sealed_secret)
+    .bind(new.factor_type)
     .fetch_optional(db)
     .await
 }
@@ -99,7 +106,8 @@ pub async fn find_secret_for_update(
     id: Uuid,
 ) -> sqlx::Result<Option<FactorSecret>> {
     sqlx::query_as(
-        "SELECT id, user_id, status, secret, last_used_step FROM mfa_factors
+        "SELECT id, user_id, factor_type, status, secret, last_used_step, webauthn_credential
+         FROM mfa_factors
          WHERE id = $1 AND user_id = $2
            AND (status = 'verified' OR created_at > now() - make_interval(secs => $3))
          FOR UPDATE",
@@ -127,6 +135,24 @@ pub async fn find(
     .bind(EXPIRY_SECS)
     .fetch_optional(db)
     .await
+}
+
+/// Stores a WebAuthn factor's credential (registered, or its counter moved) and marks it
+/// verified.
+pub async fn set_webauthn_credential(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    credential: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE mfa_factors SET webauthn_credential = $2, status = 'verified', updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(credential)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Records that the code of time step `step` was accepted, and marks the factor verified;
@@ -195,13 +221,16 @@ pub async fn insert_challenge(
     id: Uuid,
     factor_id: Uuid,
     ip: Option<&str>,
+    webauthn_state: Option<&serde_json::Value>,
 ) -> sqlx::Result<DateTime<Utc>> {
     sqlx::query_scalar(
-        "INSERT INTO mfa_challenges (id, factor_id, ip) VALUES ($1, $2, $3) RETURNING created_at",
+        "INSERT INTO mfa_challenges (id, factor_id, ip, webauthn_state) VALUES ($1, $2, $3, $4)
+         RETURNING created_at",
     )
     .bind(id)
     .bind(factor_id)
     .bind(ip)
+    .bind(webauthn_state)
     .fetch_one(db)
     .await
 }
@@ -212,6 +241,8 @@ pub struct Challenge {
     pub ip: Option<String>,
     pub verified: bool,
     pub expired: bool,
+    /// A WebAuthn challenge's ceremony state.
+    pub webauthn_state: Option<serde_json::Value>,
 }
 
 /// Challenge `id` of factor `factor_id`, locked until the end of the transaction.
@@ -221,7 +252,7 @@ pub async fn find_challenge_for_update(
     id: Uuid,
 ) -> sqlx::Result<Option<Challenge>> {
     sqlx::query_as(
-        "SELECT ip, verified_at IS NOT NULL AS verified,
+        "SELECT ip, verified_at IS NOT NULL AS verified, webauthn_state,
                 created_at <= now() - make_interval(secs => $3) AS expired
          FROM mfa_challenges WHERE id = $1 AND factor_id = $2 FOR UPDATE",
     )

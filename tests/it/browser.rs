@@ -271,7 +271,7 @@ async fn two_step_verification_through_the_pages_in_chromium(db: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn passkeys_register_sign_in_and_refuse_a_clone_in_chromium(db: PgPool) {
+async fn passkeys_and_webauthn_factors_in_chromium(db: PgPool) {
     // The relying party is `localhost`: the page and the API are on http://localhost:<port>.
     let (listener, url) = common::bind().await;
     let local = url.replace("127.0.0.1", "localhost");
@@ -293,6 +293,7 @@ async fn passkeys_register_sign_in_and_refuse_a_clone_in_chromium(db: PgPool) {
     assert_eq!(out["amr"], json!(["passkey"]), "{out}");
     assert_eq!(out["aal"], "aal1");
     assert_eq!(out["cloned"], "webauthn_verification_failed");
+    assert_eq!(out["factor"], json!(["mfa/webauthn", "mfa/webauthn"]), "{out}");
     let audited = |event: &'static str| {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log WHERE event = $1")
             .bind(event)

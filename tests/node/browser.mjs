@@ -531,15 +531,53 @@ async function passkeys() {
   const second = await signIn();
   check(second.status === 200, `signed in again: ${JSON.stringify(second)}`);
 
+  // The same authenticator as a second factor (Supabase Auth's WebAuthn factor): registered
+  // by the factor's first challenge, asked for an assertion by the next; each reaches aal2.
+  const factor = await page.evaluate(async ({ email, password }) => {
+    const post = (path, body, token) => fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body ?? {}),
+    }).then(async (r) => ({ status: r.status, body: await r.json().catch(() => null) }));
+    const aalOf = (t) => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    const signedIn = await post('/token?grant_type=password', { email, password });
+    const token = signedIn.body.access_token;
+    const enrolled = await post('/factors', { factor_type: 'webauthn', friendly_name: 'Laptop' }, token);
+    const steps = [];
+    let current = token;
+    for (const expected of ['create', 'request']) {
+      const challenge = await post(`/factors/${enrolled.body.id}/challenge`, {}, current);
+      const { type, credential_options } = challenge.body.webauthn;
+      const publicKey = type === 'create'
+        ? PublicKeyCredential.parseCreationOptionsFromJSON(credential_options.publicKey)
+        : PublicKeyCredential.parseRequestOptionsFromJSON(credential_options.publicKey);
+      const credential = type === 'create'
+        ? await navigator.credentials.create({ publicKey })
+        : await navigator.credentials.get({ publicKey });
+      const verified = await post(`/factors/${enrolled.body.id}/verify`,
+        { challenge_id: challenge.body.id, webauthn: { type, credential_response: credential.toJSON() } }, current);
+      const claims = verified.body?.access_token ? aalOf(verified.body.access_token) : null;
+      steps.push({ expected, type, status: verified.status, aal: claims?.aal, amr: claims?.amr?.[0]?.method });
+      if (verified.body?.access_token) current = verified.body.access_token;
+    }
+    return { enrolled: enrolled.status, type: enrolled.body.type, steps };
+  }, { email, password });
+  check(factor.enrolled === 200 && factor.type === 'webauthn', `enrolled: ${JSON.stringify(factor)}`);
+  for (const step of factor.steps) {
+    check(step.type === step.expected && step.status === 200 && step.aal === 'aal2', `factor: ${JSON.stringify(factor)}`);
+  }
+
   // The clone: the same private key on another authenticator, its counter back at 0.
   const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
-  check(credentials.length === 1 && credentials[0].signCount >= 2, `the authenticator counts: ${JSON.stringify(credentials.map((c) => c.signCount))}`);
+  const passkey = credentials.find((c) => c.isResidentCredential);
+  check(passkey && passkey.signCount >= 2, `the authenticator counts: ${JSON.stringify(credentials.map((c) => c.signCount))}`);
   await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
   const clone = await cdp.send('WebAuthn.addVirtualAuthenticator', { options });
-  await cdp.send('WebAuthn.addCredential', { authenticatorId: clone.authenticatorId, credential: { ...credentials[0], signCount: 0 } });
+  await cdp.send('WebAuthn.addCredential', { authenticatorId: clone.authenticatorId, credential: { ...passkey, signCount: 0 } });
   const cloned = await signIn();
   check(cloned.status === 400, `the clone is refused: ${JSON.stringify(cloned)}`);
-  return { amr: claims.amr.map((e) => e.method), aal: claims.aal, cloned: cloned.body.error_code, residentKey: registered.residentKey };
+  return { amr: claims.amr.map((e) => e.method), aal: claims.aal, cloned: cloned.body.error_code,
+    factor: factor.steps.map((s) => s.amr) };
 }
 
 const scenarios = { pages, reset, tabs, cookie, mfa, passkeys };

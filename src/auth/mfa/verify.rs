@@ -1,6 +1,6 @@
 //! `POST /factors/{id}/verify`: a code that answers a challenge raises the session to aal2.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{factor_not_found, totp::TotpSecret, Caller};
@@ -22,14 +22,32 @@ use crate::{
 
 /// The `amr` method of a TOTP code.
 const TOTP: &str = "totp";
+/// The `amr` method of a WebAuthn factor (Supabase Auth's name).
+const WEBAUTHN: &str = "mfa/webauthn";
 
 fn wrong_code() -> Error {
     Error::new(Code::MfaVerificationFailed, "Invalid TOTP code entered")
 }
 
+fn wrong_webauthn() -> Error {
+    Error::new(Code::MfaVerificationFailed, "WebAuthn verification failed")
+}
+
+/// What answers a challenge.
+pub enum Answer<'a> {
+    /// A TOTP code.
+    Code(&'a str),
+    /// A WebAuthn factor's browser answer (`kind`: `create` or `request`, as the challenge
+    /// said).
+    Webauthn { kind: &'a str, response: Value },
+}
+
 /// How a guess went, before anything is written.
 enum Outcome {
+    /// A right TOTP code, of this time step.
     Right(i64),
+    /// A right WebAuthn answer: the factor's credential to store.
+    Registered(Value),
     Wrong(&'static str),
 }
 
@@ -42,10 +60,10 @@ impl Auth {
         who: &Caller<'_>,
         factor_id: Uuid,
         challenge_id: Uuid,
-        code: &str,
+        answer: Answer<'_>,
         client: &Client,
     ) -> Result<Session> {
-        if code.trim().is_empty() {
+        if matches!(answer, Answer::Code(code) if code.trim().is_empty()) {
             return Err(Error::validation_failed("Code needs to be non-empty"));
         }
         let account = lockout_account(who);
@@ -55,39 +73,57 @@ impl Auth {
         let factor = store::mfa::find_secret_for_update(&mut *tx, who.user.id, factor_id)
             .await?
             .ok_or_else(factor_not_found)?;
-        if let Err(e) = self
+        let state = match self
             .take_challenge(&mut tx, factor_id, challenge_id, client)
             .await
         {
-            tx.commit().await?;
-            return Err(e);
-        }
-        match self.check_code(&factor, code)? {
-            Outcome::Wrong(reason) => {
-                tx.rollback().await?;
-                self.wrong_factor_code(who, Some(factor_id), &account, reason, client)
-                    .await?;
-                Err(wrong_code())
+            Ok(state) => state,
+            Err(e) => {
+                tx.commit().await?;
+                return Err(e);
             }
-            Outcome::Right(step) => {
-                let session = self
-                    .raise(tx, who, &factor, step, challenge_id, client)
-                    .await?;
-                self.right_factor_code(&account, failures).await?;
-                Ok(session)
+        };
+        let webauthn = factor.factor_type == super::WEBAUTHN;
+        let outcome = match (answer, state) {
+            (Answer::Code(code), _) if !webauthn => self.check_code(&factor, code)?,
+            (Answer::Webauthn { kind, response }, Some(state)) if webauthn => {
+                match self.webauthn_answer(&factor, state, kind, response)? {
+                    Some(credential) => Outcome::Registered(credential),
+                    None => Outcome::Wrong("webauthn_failed"),
+                }
             }
+            _ => {
+                return Err(Error::validation_failed(
+                    "The answer does not fit the factor's type",
+                ))
+            }
+        };
+        if let Outcome::Wrong(reason) = outcome {
+            tx.rollback().await?;
+            self.wrong_factor_code(who, Some(factor_id), &account, reason, client)
+                .await?;
+            return Err(if webauthn {
+                wrong_webauthn()
+            } else {
+                wrong_code()
+            });
         }
+        let session = self
+            .raise(tx, who, &factor, outcome, challenge_id, client)
+            .await?;
+        self.right_factor_code(&account, failures).await?;
+        Ok(session)
     }
 
     /// Checks the challenge (this factor's, from this client address, unanswered, not
-    /// expired) and marks it answered; an expired one is removed.
+    /// expired); an expired one is removed. A WebAuthn challenge's ceremony state.
     async fn take_challenge(
         &self,
         tx: &mut sqlx::PgConnection,
         factor_id: Uuid,
         challenge_id: Uuid,
         client: &Client,
-    ) -> Result<()> {
+    ) -> Result<Option<Value>> {
         let challenge = store::mfa::find_challenge_for_update(&mut *tx, factor_id, challenge_id)
             .await?
             .ok_or_else(|| {
@@ -109,14 +145,17 @@ impl Auth {
                 format!("MFA challenge {challenge_id} has expired, verify against another challenge or create a new challenge."),
             ));
         }
-        Ok(())
+        Ok(challenge.webauthn_state)
     }
 
     /// Whether `code` is the factor's current code, not accepted before.
     fn check_code(&self, factor: &FactorSecret, code: &str) -> Result<Outcome> {
         let secret = self
             .mfa_key()
-            .open(factor.id.as_bytes(), &factor.secret)
+            .open(
+                factor.id.as_bytes(),
+                factor.secret.as_deref().unwrap_or_default(),
+            )
             .map_err(|e| {
                 Error::internal(e.context("a TOTP secret does not open with AUTH_MFA_KEY"))
             })?;
@@ -167,21 +206,31 @@ impl Auth {
         mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
         who: &Caller<'_>,
         factor: &FactorSecret,
-        step: i64,
+        outcome: Outcome,
         challenge_id: Uuid,
         client: &Client,
     ) -> Result<Session> {
-        if !store::mfa::use_step(&mut *tx, factor.id, step).await? {
-            // A racing request took this step's code first.
-            return Err(wrong_code());
-        }
+        let method = match outcome {
+            Outcome::Right(step) => {
+                if !store::mfa::use_step(&mut *tx, factor.id, step).await? {
+                    // A racing request took this step's code first.
+                    return Err(wrong_code());
+                }
+                TOTP
+            }
+            Outcome::Registered(credential) => {
+                store::mfa::set_webauthn_credential(&mut *tx, factor.id, &credential).await?;
+                WEBAUTHN
+            }
+            Outcome::Wrong(_) => return Err(wrong_code()),
+        };
         store::mfa::mark_challenge_verified(&mut *tx, challenge_id).await?;
         store::mfa::delete_unverified(&mut *tx, who.user.id).await?;
         let raise = Raise {
             factor_id: Some(factor.id),
-            method: TOTP,
-            detail: json!({"factor_id": factor.id, "challenge_id": challenge_id, "factor_type": "totp",
-                           "first": factor.status != "verified"}),
+            method,
+            detail: json!({"factor_id": factor.id, "challenge_id": challenge_id,
+                           "factor_type": factor.factor_type, "first": factor.status != "verified"}),
         };
         self.raise_session(tx, who, raise, client).await
     }

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     api::FactorView,
-    auth::mfa::{factor_not_found, Caller},
+    auth::mfa::{factor_not_found, Answer, Caller},
     error::{Error, Result},
     secret::Secret,
 };
@@ -118,10 +118,13 @@ async fn enroll(call: &Call<'_>, who: &Caller<'_>, e: EnrollInput) -> Result<Res
             call.client,
         )
         .await?;
+    let totp = enrolled
+        .totp
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a TOTP factor without its secret")))?;
     Ok(Json(json!({
         "id": enrolled.factor.id, "type": enrolled.factor.factor_type,
-        "friendly_name": enrolled.factor.friendly_name, "qr_code": enrolled.totp.qr_code,
-        "secret": enrolled.totp.secret, "uri": enrolled.totp.uri,
+        "friendly_name": enrolled.factor.friendly_name, "qr_code": totp.qr_code,
+        "secret": totp.secret, "uri": totp.uri,
     }))
     .into_response())
 }
@@ -137,7 +140,7 @@ async fn verify(call: &Call<'_>, who: &Caller<'_>, v: VerifyInput) -> Result<Res
             who,
             factor_id(&v.factor_id)?,
             challenge,
-            v.code.expose(),
+            Answer::Code(v.code.expose()),
             call.client,
         )
         .await?;

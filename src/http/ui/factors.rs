@@ -26,7 +26,7 @@ use super::{
 };
 use crate::{
     auth::{
-        mfa::{Caller, Enrolled, HandOff},
+        mfa::{Answer, Caller, Enrolled, HandOff},
         Session,
     },
     client::Client,
@@ -82,13 +82,13 @@ fn code_page(
     carry: &Carry,
     step: CodeStep<'_>,
 ) -> Response {
-    let (qr_code, secret) = match step.enrolled {
-        Some(e) => (
+    let (qr_code, secret) = match step.enrolled.and_then(|e| e.totp.as_ref()) {
+        Some(totp) => (
             Some(format!(
                 "data:image/svg+xml;base64,{}",
-                STANDARD.encode(&e.totp.qr_code)
+                STANDARD.encode(&totp.qr_code)
             )),
-            Some(e.totp.secret.clone()),
+            Some(totp.secret.clone()),
         ),
         None => (None, None),
     };
@@ -211,7 +211,7 @@ async fn check_code(app: &Ui, v: &Visitor, client: &Client, form: &CodeForm) -> 
     };
     let challenge = app.auth.challenge_factor(&caller, factor, client).await?;
     app.auth
-        .verify_factor(&caller, factor, challenge.id, code, client)
+        .verify_factor(&caller, factor, challenge.id, Answer::Code(code), client)
         .await
 }
 
