@@ -160,6 +160,9 @@ impl Auth {
         issuer: Option<&str>,
         client: &Client,
     ) -> Result<Enrolled> {
+        if factor_type == WEBAUTHN && self.passkeys.is_none() {
+            return Err(crate::auth::passkeys::not_configured());
+        }
         let name = friendly_name.unwrap_or("").trim();
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(Error::validation_failed(

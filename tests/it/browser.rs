@@ -293,7 +293,11 @@ async fn passkeys_and_webauthn_factors_in_chromium(db: PgPool) {
     assert_eq!(out["amr"], json!(["passkey"]), "{out}");
     assert_eq!(out["aal"], "aal1");
     assert_eq!(out["cloned"], "webauthn_verification_failed");
-    assert_eq!(out["factor"], json!(["mfa/webauthn", "mfa/webauthn"]), "{out}");
+    assert_eq!(
+        out["factor"],
+        json!(["mfa/webauthn", "mfa/webauthn"]),
+        "{out}"
+    );
     let audited = |event: &'static str| {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log WHERE event = $1")
             .bind(event)

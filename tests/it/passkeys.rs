@@ -59,6 +59,17 @@ async fn passkeys_are_off_without_a_relying_party(db: PgPool) {
         .post("/passkeys/authentication/options", serde_json::json!({}))
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND, "{res:?}");
+    let signed_up = app.signup("a@example.com").await;
+    let at = str_of(&signed_up.body, "access_token");
+    let factor = serde_json::json!({"factor_type": "webauthn"});
+    let res = app
+        .call(Method::POST, "/factors", Some(at), Some(factor))
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::NOT_FOUND,
+        "no WebAuthn factor either: {res:?}"
+    );
 }
 
 #[sqlx::test(migrations = false)]
