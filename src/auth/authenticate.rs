@@ -10,7 +10,10 @@ use super::{
     tokens::{VerifiedToken, VerifyError},
     Auth,
 };
-use crate::error::{Code, Error, Result};
+use crate::{
+    error::{Code, Error, Result},
+    store::users::User,
+};
 
 /// An access token that checked out, with its live session's user (shared with the session
 /// cache: a cache hit copies nothing).
@@ -18,6 +21,23 @@ use crate::error::{Code, Error, Result};
 pub struct Authenticated {
     pub user: Arc<LiveUser>,
     pub token: Arc<VerifiedToken>,
+}
+
+/// Who takes a step on their account (a second factor, a passkey): the user of a live
+/// session, and that session.
+pub struct Caller<'a> {
+    pub user: &'a User,
+    pub session_id: Uuid,
+}
+
+impl Authenticated {
+    /// This access token's user and session, as the account steps take them.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            user: &self.user,
+            session_id: self.token.session_id,
+        }
+    }
 }
 
 /// 401 `bad_jwt`, worded as Supabase Auth words it.

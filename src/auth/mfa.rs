@@ -21,6 +21,7 @@ pub mod totp;
 mod verify;
 mod webauthn;
 
+pub use super::authenticate::Caller;
 pub use hand_off::HandOff;
 pub use key::load as load_key;
 pub use verify::Answer;
@@ -40,22 +41,6 @@ use crate::{
     },
 };
 use totp::{Enrolment, TotpSecret};
-
-/// Who takes an MFA step: the user of a live session, and that session.
-pub struct Caller<'a> {
-    pub user: &'a User,
-    pub session_id: Uuid,
-}
-
-impl Authenticated {
-    /// This access token's user and session, as the MFA steps take them.
-    pub fn caller(&self) -> Caller<'_> {
-        Caller {
-            user: &self.user,
-            session_id: self.token.session_id,
-        }
-    }
-}
 
 /// A factor just enrolled, with what the authenticator app needs (shown once; none for a
 /// WebAuthn factor).

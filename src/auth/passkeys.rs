@@ -22,7 +22,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
-use super::{mfa::Caller, Auth, Session};
+use super::{authenticate::Caller, Auth, Session};
 use crate::{
     client::Client,
     config::Config,

@@ -4,7 +4,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    auth::{mfa::Caller, Auth},
+    auth::{authenticate::Caller, Auth},
     client::Client,
     error::{Code, Error, Result},
     store::{
