@@ -272,19 +272,25 @@ async fn two_step_verification_through_the_pages_in_chromium(db: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn passkeys_and_webauthn_factors_in_chromium(db: PgPool) {
-    // The relying party is `localhost`: the page and the API are on http://localhost:<port>.
+    // The relying party is `localhost`: the page and the API are on http://localhost:<port>,
+    // and the example app (with the real auth-js) on http://localhost:<spa port> calls it too.
     let (listener, url) = common::bind().await;
     let local = url.replace("127.0.0.1", "localhost");
+    let spa_port = free_port();
+    let app = format!("http://localhost:{spa_port}");
+    let origins = format!("{local},{app}");
     let args = [
         "--webauthn-rp-id",
         "localhost",
         "--webauthn-origins",
-        &local,
+        &origins,
+        "--cors-origins",
+        &app,
     ];
     let served = common::serve_bound(listener, url, &db, &args).await;
     let settings = json!({
         "auth": local,
-        "spaPort": free_port(),
+        "spaPort": spa_port,
         "screenshots": SCREENSHOTS,
         "email": "pat@example.com",
         "password": PASSWORD,
@@ -298,12 +304,13 @@ async fn passkeys_and_webauthn_factors_in_chromium(db: PgPool) {
         json!(["mfa/webauthn", "mfa/webauthn"]),
         "{out}"
     );
+    assert_eq!(out["authJs"], json!(["passkey"]), "{out}");
     let audited = |event: &'static str| {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log WHERE event = $1")
             .bind(event)
             .fetch_one(&served.app.pool)
     };
-    assert_eq!(audited("passkey_registered").await.unwrap(), 1);
+    assert_eq!(audited("passkey_registered").await.unwrap(), 2);
     assert_eq!(audited("passkey_clone_detected").await.unwrap(), 1);
     let last_used: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT last_used_at FROM passkeys")

@@ -576,8 +576,39 @@ async function passkeys() {
   await cdp.send('WebAuthn.addCredential', { authenticatorId: clone.authenticatorId, credential: { ...passkey, signCount: 0 } });
   const cloned = await signIn();
   check(cloned.status === 400, `the clone is refused: ${JSON.stringify(cloned)}`);
+
+  // The real auth-js in the example app's page (on localhost too): registerPasskey() for a
+  // new user, signOut(), then signInWithPasskey() alone.
+  const appPage = await ctx.newPage();
+  await appPage.goto(`http://localhost:${cfg.spaPort}/`);
+  const appCdp = await ctx.newCDPSession(appPage);
+  await appCdp.send('WebAuthn.enable');
+  await appCdp.send('WebAuthn.addVirtualAuthenticator', { options });
+  const viaAuthJs = await appPage.evaluate(async ({ auth, password }) => {
+    const { GoTrueClient } = await import('@supabase/auth-js');
+    const items = new Map();
+    const client = new GoTrueClient({
+      url: auth, storageKey: 'passkey-test', persistSession: true, autoRefreshToken: false,
+      detectSessionInUrl: false, experimental: { passkey: true },
+      storage: { getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, v), removeItem: (k) => items.delete(k) },
+    });
+    const email = `auth-js-${Date.now()}@example.com`;
+    const signedUp = await client.signUp({ email, password });
+    if (signedUp.error) return { step: 'signUp', error: signedUp.error.message };
+    const registered = await client.registerPasskey();
+    if (registered.error) return { step: 'registerPasskey', error: registered.error.message };
+    const { data: listed } = await client.passkey.list();
+    await client.signOut({ scope: 'local' });
+    const signedIn = await client.signInWithPasskey();
+    if (signedIn.error) return { step: 'signInWithPasskey', error: signedIn.error.message };
+    const token = signedIn.data.session.access_token;
+    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return { email, listed: listed?.length, amr: claims.amr.map((e) => e.method), sameUser: signedIn.data.user.email === email };
+  }, { auth: cfg.auth, password });
+  check(viaAuthJs.sameUser && viaAuthJs.listed === 1, `auth-js: ${JSON.stringify(viaAuthJs)}`);
+
   return { amr: claims.amr.map((e) => e.method), aal: claims.aal, cloned: cloned.body.error_code,
-    factor: factor.steps.map((s) => s.amr) };
+    factor: factor.steps.map((s) => s.amr), authJs: viaAuthJs.amr };
 }
 
 const scenarios = { pages, reset, tabs, cookie, mfa, passkeys };
