@@ -206,7 +206,8 @@ const scenarios = {
   // Beyond auth-js's suite: the right code, as an app's MFA screen sends it.
   'challengeAndVerify with the code of the shown secret reaches aal2, kept by a refresh': async () => {
     const { auth, factorId, totp: shown } = await setupUserWithMFAAndTOTP();
-    const { data, error } = await auth.mfa.challengeAndVerify({ factorId, code: totp(shown.secret) });
+    const code = totp(shown.secret);
+    const { data, error } = await auth.mfa.challengeAndVerify({ factorId, code });
     expect(error).toBeNull();
     expect(jwtPayload(data.access_token).aal).toBe('aal2');
     const { data: aal } = await auth.mfa.getAuthenticatorAssuranceLevel();
@@ -218,7 +219,7 @@ const scenarios = {
     const { data: factors } = await auth.mfa.listFactors();
     expect(factors.totp).toHaveLength(1);
     // The same code again is refused.
-    const { error: replay } = await auth.mfa.challengeAndVerify({ factorId, code: totp(shown.secret) });
+    const { error: replay } = await auth.mfa.challengeAndVerify({ factorId, code });
     expect(replay?.message).toContain('Invalid TOTP code');
   },
 };
