@@ -274,14 +274,16 @@ async function tabs() {
   }
   let refreshes = 0;
   let lost = 0;
-  // Every refresh goes to the server; one in four, the tab reloads or navigates before the
-  // answer arrives, so the server has rotated a token the tab never learns.
+  let losing = true;
+  // Every refresh goes to the server; one in four (while `losing`), the tab reloads or
+  // navigates before the answer arrives, so the server has rotated a token the tab never
+  // learns.
   await ctx.route('**/token?grant_type=refresh_token', async (route) => {
     refreshes += 1;
     const response = await route.fetch();
     const page = route.request().frame().page();
     // The first one always, so that every run has at least one.
-    if (refreshes === 1 || Math.random() < 0.25) {
+    if (losing && (refreshes === 1 || Math.random() < 0.25)) {
       lost += 1;
       const target = Math.random() < 0.5 ? `${spa}/?view=other` : `${spa}/`;
       await page.goto(target).catch(() => {});
@@ -299,7 +301,11 @@ async function tabs() {
     if (Math.random() < 0.5) await p.reload().catch(() => {});
     else await p.goto(Math.random() < 0.5 ? `${spa}/?view=other` : `${spa}/`).catch(() => {});
   }
+  // No more lost answers: a navigation the handler starts now would destroy the page being
+  // read below. Let every tab settle first.
+  losing = false;
   await sleep(3000);
+  for (const p of pages) await p.waitForLoadState('load');
   const seen = [];
   for (const p of pages) {
     await signedIn(p);
