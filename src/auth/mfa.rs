@@ -29,7 +29,7 @@ pub use verify::Answer;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{assurance::Aal, authenticate::Authenticated, sealing::SealingKey, Auth};
+use super::{assurance::Aal, authenticate::Authenticated, Auth};
 use crate::{
     client::Client,
     error::{Code, Error, Result},
@@ -74,11 +74,6 @@ pub(crate) fn factor_not_found() -> Error {
 }
 
 impl Auth {
-    /// The key TOTP secrets are sealed with.
-    fn mfa_key(&self) -> &SealingKey {
-        &self.mfa_key
-    }
-
     /// The level of the caller's session as stored (401 when it has ended).
     async fn session_level(&self, db: impl sqlx::PgExecutor<'_>, who: &Caller<'_>) -> Result<Aal> {
         store::mfa::session_aal(db, who.session_id, who.user.id)
@@ -231,7 +226,7 @@ impl Auth {
             .enrolment(issuer, &account)
             .map_err(Error::internal)?;
         let sealed = self
-            .mfa_key()
+            .mfa_key
             .seal(id.as_bytes(), secret.bytes())
             .map_err(Error::internal)?;
         Ok((shown, sealed))

@@ -2,6 +2,8 @@
 //! sessions. A factor's secret is stored sealed (see `auth::sealing`); this module never sees
 //! it in clear.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
@@ -9,6 +11,15 @@ use uuid::Uuid;
 
 /// How long an unverified factor, or a challenge, lives (Supabase Auth's default).
 pub const EXPIRY_SECS: f64 = 300.0;
+
+/// A session's `amr` without its entries whose method `{keep}` rejects (an SQL condition on
+/// `e->>'method'`), in their order.
+const AMR_WITHOUT: &str =
+    "coalesce((SELECT jsonb_agg(e ORDER BY n) FROM jsonb_array_elements(amr) \
+     WITH ORDINALITY AS a(e, n) WHERE e->>'method' {keep}), '[]'::jsonb)";
+
+/// The `amr` methods of second factors (what removing the factor takes away).
+const FACTOR_METHODS: &str = "NOT IN ('totp', 'mfa/webauthn')";
 
 /// A factor as user payloads carry it (never its secret).
 #[derive(Debug, Clone, PartialEq, FromRow, Serialize, Deserialize)]
@@ -179,23 +190,25 @@ pub async fn delete_unverified(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::
 }
 
 /// Removes factor `id` of `user_id`, first bringing the sessions it raised back to aal1
-/// (without its `totp` entries in `amr`), and the user's recovery codes when no verified
+/// (without their second factors' entries in `amr`), and the user's recovery codes when no verified
 /// factor is left. Returns the factor removed.
 pub async fn delete(
     db: &mut sqlx::PgConnection,
     user_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<Factor>> {
-    sqlx::query(
-        "UPDATE sessions SET aal = 1, factor_id = NULL,
-                amr = coalesce((SELECT jsonb_agg(e ORDER BY n) FROM jsonb_array_elements(amr)
-                                WITH ORDINALITY AS a(e, n) WHERE e->>'method' <> 'totp'), '[]'::jsonb)
-         WHERE factor_id = $1 AND user_id = $2",
-    )
-    .bind(id)
-    .bind(user_id)
-    .execute(&mut *db)
-    .await?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE sessions SET aal = 1, factor_id = NULL, amr = {}
+             WHERE factor_id = $1 AND user_id = $2",
+            AMR_WITHOUT.replace("{keep}", FACTOR_METHODS)
+        )
+    });
+    sqlx::query(&SQL)
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
     let deleted: Option<Factor> = sqlx::query_as(
         "DELETE FROM mfa_factors WHERE id = $1 AND user_id = $2
          RETURNING id, friendly_name, factor_type, status, created_at, updated_at",
@@ -329,24 +342,27 @@ pub async fn raise_session(
     method: &str,
     new_hash: &[u8],
 ) -> sqlx::Result<Option<Raised>> {
-    sqlx::query_as(
-        "UPDATE sessions SET aal = 2, factor_id = $3,
-                amr = jsonb_build_array(jsonb_build_object(
-                          'method', $4::text, 'timestamp', floor(extract(epoch FROM now()))::bigint))
-                      || coalesce((SELECT jsonb_agg(e ORDER BY n) FROM jsonb_array_elements(amr)
-                                   WITH ORDINALITY AS a(e, n) WHERE e->>'method' <> $4), '[]'::jsonb),
-                token_counter = token_counter + 1, token_hash = $5,
-                prev_rotated_at = NULL, rotated_at = now(), refreshed_at = now()
-         WHERE id = $1 AND user_id = $2
-         RETURNING token_counter, amr",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .bind(factor_id)
-    .bind(method)
-    .bind(new_hash)
-    .fetch_optional(db)
-    .await
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE sessions SET aal = 2, factor_id = $3,
+                    amr = jsonb_build_array(jsonb_build_object(
+                              'method', $4::text, 'timestamp', floor(extract(epoch FROM now()))::bigint))
+                          || {},
+                    token_counter = token_counter + 1, token_hash = $5,
+                    prev_rotated_at = NULL, rotated_at = now(), refreshed_at = now()
+             WHERE id = $1 AND user_id = $2
+             RETURNING token_counter, amr",
+            AMR_WITHOUT.replace("{keep}", "<> $4")
+        )
+    });
+    sqlx::query_as(&SQL)
+        .bind(session_id)
+        .bind(user_id)
+        .bind(factor_id)
+        .bind(method)
+        .bind(new_hash)
+        .fetch_optional(db)
+        .await
 }
 
 /// Ends `user_id`'s sessions below aal2 other than `keep` (once a second factor is proven,

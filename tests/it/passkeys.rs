@@ -165,3 +165,21 @@ async fn registering_needs_a_session_aal2_with_a_factor_and_room(db: PgPool) {
         .await;
     assert_eq!(full.body["error_code"], "too_many_passkeys", "{full:?}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn passkey_sign_ins_count_against_the_address_limit(db: PgPool) {
+    let mut args = ON.to_vec();
+    args.extend(["--rate-limit-sign-in", "2"]);
+    let app = common::app(&db, &args).await;
+    let ask = || {
+        let req = axum::http::Request::post("/passkeys/authentication/options")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.request(common::from_peer([192, 0, 2, 9], req))
+    };
+    assert_eq!(ask().await.status, StatusCode::OK);
+    assert_eq!(ask().await.status, StatusCode::OK);
+    let third = ask().await;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS, "{third:?}");
+    assert!(third.headers.contains_key("retry-after"));
+}

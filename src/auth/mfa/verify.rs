@@ -7,7 +7,6 @@ use super::{factor_not_found, totp::TotpSecret, Caller};
 use crate::{
     auth::{
         assurance::{Aal, Assurance},
-        lockout::Failures,
         refresh::token::RefreshToken,
         Auth, Session,
     },
@@ -111,7 +110,8 @@ impl Auth {
         let session = self
             .raise(tx, who, &factor, outcome, challenge_id, client)
             .await?;
-        self.right_factor_code(&account, failures).await?;
+        // A right answer clears the lockout's count, as a right password does.
+        self.note_successful_check(&account, failures).await?;
         Ok(session)
     }
 
@@ -151,7 +151,7 @@ impl Auth {
     /// Whether `code` is the factor's current code, not accepted before.
     fn check_code(&self, factor: &FactorSecret, code: &str) -> Result<Outcome> {
         let secret = self
-            .mfa_key()
+            .mfa_key
             .open(
                 factor.id.as_bytes(),
                 factor.secret.as_deref().unwrap_or_default(),
@@ -194,10 +194,6 @@ impl Auth {
         .await?;
         self.note_failed_check(account, Some(who.user.id), client)
             .await
-    }
-
-    async fn right_factor_code(&self, account: &str, failures: Failures) -> Result<()> {
-        self.note_successful_check(account, failures).await
     }
 
     /// Writes a right code's effects in `tx` and signs the aal2 session.

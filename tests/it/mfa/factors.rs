@@ -395,3 +395,66 @@ async fn bad_requests_are_clear_errors(db: PgPool) {
         "{moved:?}"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_administrator_removing_a_factor_brings_its_sessions_back_to_aal1(db: PgPool) {
+    const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
+    let app = common::app(&db, &["--admin-secret", ADMIN]).await;
+    let (at, _) = tokens(&app.signup("a@example.com").await);
+    let payload = jwt_payload(&at);
+    let (user, session) = (str_of(&payload, "sub"), str_of(&payload, "session_id"));
+    // A session raised by a WebAuthn factor (the ceremony itself: browser.rs), and one by TOTP.
+    let factor: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO mfa_factors (id, user_id, factor_type, status, webauthn_credential)
+         VALUES (gen_random_uuid(), $1::uuid, 'webauthn', 'verified', '{}') RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE sessions SET aal = 2, factor_id = $2,
+                amr = '[{\"method\": \"mfa/webauthn\", \"timestamp\": 2}, {\"method\": \"password\", \"timestamp\": 1}]'
+         WHERE id = $1::uuid",
+    )
+    .bind(session)
+    .bind(factor)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let listed = app
+        .call(
+            Method::GET,
+            &format!("/admin/users/{user}/factors"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body[0]["factor_type"], "webauthn", "{listed:?}");
+    let removed = app
+        .call(
+            Method::DELETE,
+            &format!("/admin/users/{user}/factors/{factor}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{removed:?}");
+    let (aal, amr): (i16, Value) =
+        sqlx::query_as("SELECT aal, amr FROM sessions WHERE id = $1::uuid")
+            .bind(session)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(aal, 1);
+    assert_eq!(
+        amr,
+        serde_json::json!([{"method": "password", "timestamp": 1}])
+    );
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE event = 'admin_factor_deleted'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+}
