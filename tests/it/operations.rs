@@ -100,6 +100,10 @@ async fn every_request_has_an_id_in_its_answer_logs_and_audit_entries(db: PgPool
         .with_ansi(false)
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
+    // Other tests on other threads may have met a callsite for the first time
+    // while no subscriber listened and cached it as disabled, racing with the
+    // rebuild that registering ours does: ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
     let res = app
         .request(via_proxy(
             Request::post("/token?grant_type=password")
