@@ -11,6 +11,7 @@
 //!   cloned authenticator) is refused and audited.
 
 mod manage;
+mod page;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use crate::{
     store::{
         self,
         audit::{self, event},
+        users::User,
     },
 };
 
@@ -40,6 +42,8 @@ pub const MAX_PASSKEYS: i64 = 10;
 #[derive(Clone)]
 pub struct Passkeys {
     webauthn: Arc<Webauthn>,
+    /// Whether the hosted pages' origin (the public URL's) is one of the relying party's.
+    on_pages: bool,
 }
 
 impl std::fmt::Debug for Passkeys {
@@ -51,6 +55,12 @@ impl std::fmt::Debug for Passkeys {
 impl Passkeys {
     pub(crate) fn webauthn(&self) -> &Webauthn {
         &self.webauthn
+    }
+
+    /// Whether the hosted pages can use passkeys: their origin (the public URL's) is one of
+    /// the relying party's origins.
+    pub fn on_pages(&self) -> bool {
+        self.on_pages
     }
 
     /// From the settings; `None` without `AUTH_WEBAUTHN_RP_ID`, an error for settings that do
@@ -99,8 +109,13 @@ impl Passkeys {
         let webauthn = builder
             .build()
             .map_err(|e| anyhow::anyhow!("passkey settings: {e}"))?;
+        let pages = origin_of(&config.public_url());
+        let on_pages = urls
+            .iter()
+            .any(|u| u.origin().ascii_serialization() == pages);
         Ok(Some(Self {
             webauthn: Arc::new(webauthn),
+            on_pages,
         }))
     }
 }
@@ -217,12 +232,14 @@ impl Auth {
         .await
     }
 
-    /// `POST /passkeys/registration/verify`: the authenticator's answer; the new passkey.
+    /// `POST /passkeys/registration/verify`: the authenticator's answer; the new passkey,
+    /// named `friendly_name` (cut to 100 characters; may be empty).
     pub async fn passkey_registration_verify(
         &self,
         who: &Caller<'_>,
         challenge_id: Uuid,
         credential: Value,
+        friendly_name: &str,
         client: &Client,
     ) -> Result<store::passkeys::PasskeyInfo> {
         let webauthn = &self.passkeys()?.webauthn;
@@ -235,13 +252,15 @@ impl Auth {
         let passkey = webauthn
             .finish_passkey_registration(&credential, &state)
             .map_err(|_| verification_failed("Credential verification failed"))?;
-        self.store_passkey(who, &passkey, client).await
+        let name: String = friendly_name.trim().chars().take(100).collect();
+        self.store_passkey(who, &passkey, &name, client).await
     }
 
     async fn store_passkey(
         &self,
         who: &Caller<'_>,
         passkey: &Passkey,
+        friendly_name: &str,
         client: &Client,
     ) -> Result<store::passkeys::PasskeyInfo> {
         let mut tx = self.pool.begin().await?;
@@ -258,7 +277,7 @@ impl Auth {
             user_id: who.user.id,
             credential_id: passkey.cred_id().as_ref(),
             credential: &credential,
-            friendly_name: "",
+            friendly_name,
         };
         let info = store::passkeys::insert(&mut *tx, &new)
             .await?
@@ -304,6 +323,27 @@ impl Auth {
         credential: Value,
         client: &Client,
     ) -> Result<Session> {
+        let asserted = self
+            .check_assertion(challenge_id, credential, client)
+            .await?;
+        let mut tx = self.pool.begin().await?;
+        let user = self.use_passkey(&mut tx, &asserted).await?;
+        let opened = self
+            .open_session_for(&mut tx, user, client, "passkey")
+            .await?;
+        tx.commit().await?;
+        opened.finish(self)
+    }
+
+    /// Checks a sign-in's assertion against its ceremony (taken, so used once) and the stored
+    /// passkey; a signature counter that went back is refused and audited. Counted against
+    /// the address's sign-in limit.
+    async fn check_assertion(
+        &self,
+        challenge_id: Uuid,
+        credential: Value,
+        client: &Client,
+    ) -> Result<Asserted> {
         let webauthn = &self.passkeys()?.webauthn;
         self.limits.sign_in.check(client).await?;
         let state = self.take(challenge_id, "authentication", None).await?;
@@ -337,30 +377,31 @@ impl Auth {
                 Err(_) => return Err(verification_failed("Credential verification failed")),
             };
         passkey.update_credential(&result);
-        self.open_passkey_session(row.id, user_id, &passkey, client)
-            .await
+        Ok(Asserted {
+            passkey_id: row.id,
+            user_id,
+            passkey,
+        })
     }
 
-    async fn open_passkey_session(
-        &self,
-        passkey_id: Uuid,
-        user_id: Uuid,
-        passkey: &Passkey,
-        client: &Client,
-    ) -> Result<Session> {
-        let mut tx = self.pool.begin().await?;
-        let user = store::users::find_by_id(&mut *tx, user_id)
+    /// In `tx`: the asserted passkey's user, if still allowed in, with the passkey's new
+    /// counter and last use stored.
+    async fn use_passkey(&self, tx: &mut sqlx::PgConnection, asserted: &Asserted) -> Result<User> {
+        let user = store::users::find_by_id(&mut *tx, asserted.user_id)
             .await?
             .ok_or_else(|| verification_failed("Credential verification failed"))?;
         if !user.is_active(chrono::Utc::now()) {
             return Err(Error::user_banned_grant());
         }
-        let credential = serde_json::to_value(passkey).map_err(internal)?;
-        store::passkeys::used(&mut *tx, passkey_id, &credential).await?;
-        let opened = self
-            .open_session_for(&mut tx, user, client, "passkey")
-            .await?;
-        tx.commit().await?;
-        opened.finish(self)
+        let credential = serde_json::to_value(&asserted.passkey).map_err(internal)?;
+        store::passkeys::used(&mut *tx, asserted.passkey_id, &credential).await?;
+        Ok(user)
     }
+}
+
+/// A sign-in's assertion that checked out: whose passkey, updated by it.
+struct Asserted {
+    passkey_id: Uuid,
+    user_id: Uuid,
+    passkey: Passkey,
 }

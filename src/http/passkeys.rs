@@ -95,7 +95,7 @@ async fn registration_verify(
     let (id, credential) = req.parts()?;
     let info = app
         .auth
-        .passkey_registration_verify(&who.caller(), id, credential, &client)
+        .passkey_registration_verify(&who.caller(), id, credential, "", &client)
         .await?;
     Ok(Json(info.into()))
 }

@@ -2,8 +2,8 @@
 //! reset password, the email-confirmation landing, an account page (password, two-step
 //! verification, sessions), and the sign-in's second step (`factors.rs`).
 //! Server-rendered from templates ([`Pages`]), usable without JavaScript; every form carries a
-//! CSRF token ([`visitor`]), every answer a strict Content-Security-Policy (no script at all)
-//! and forbids framing.
+//! CSRF token ([`visitor`]), every answer a strict Content-Security-Policy (no script, but for
+//! the one file that passkeys need when they are on) and forbids framing.
 //!
 //! An app can use them as its login screen: `/ui/sign-in?redirect_to=…` (plus
 //! `code_challenge` and `code_challenge_method` for PKCE) signs in and redirects back the way
@@ -14,6 +14,7 @@ mod devices;
 mod factors;
 mod forms;
 mod pages;
+mod passkeys;
 mod recovery;
 pub mod visitor;
 
@@ -67,9 +68,10 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
         app: app.clone(),
         pages,
     };
-    let csp = HeaderValue::from_str(&content_security_policy(&app.config))
+    let with_passkeys = passkeys_on(&ui);
+    let csp = HeaderValue::from_str(&content_security_policy(&app.config, with_passkeys))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
-    let routes = Router::new()
+    let mut routes = Router::new()
         .route(
             "/",
             get(|State(app): State<Ui>| async move { redirect::see_other(&account_url(&app)) }),
@@ -78,7 +80,11 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
         .merge(forms::router())
         .merge(recovery::router())
         .merge(account::router())
-        .merge(factors::router())
+        .merge(factors::router());
+    if with_passkeys {
+        routes = routes.merge(passkeys::router());
+    }
+    let routes = routes
         // Forms posted from another site are refused with a page (see `http::origin`).
         .route_layer(axum::middleware::from_fn_with_state(
             ui.clone(),
@@ -108,18 +114,32 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
     routes.with_state(ui)
 }
 
-/// No script, styles and images from here (images also over https), forms to here and to
-/// the places sign-in may redirect to, never framed.
-fn content_security_policy(config: &Config) -> String {
+/// Whether the pages offer passkeys: they are on, for the pages' origin too.
+fn passkeys_on(app: &Ui) -> bool {
+    app.auth.passkeys.as_ref().is_some_and(|p| p.on_pages())
+}
+
+/// Styles and images from here (images also over https), forms to here and to the places
+/// sign-in may redirect to, never framed. No script, except with passkeys on: the one file
+/// `/ui/passkeys.js`, fetching only from here.
+fn content_security_policy(config: &Config, passkeys: bool) -> String {
     let mut form_action = vec!["'self'".to_owned()];
     let site = config.site_url();
     for target in std::iter::once(&site).chain(&config.mail.redirect_urls) {
         form_action.push(csp_source(target));
     }
     form_action.dedup();
+    let script = if passkeys {
+        format!(
+            "script-src {}/ui/passkeys.js; connect-src 'self'; ",
+            config.public_url().trim_end_matches('/')
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action {}; \
-         frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; {script}style-src 'self'; img-src 'self' https: data:; \
+         form-action {}; frame-ancestors 'none'; base-uri 'none'",
         form_action.join(" ")
     )
 }
@@ -306,6 +326,14 @@ impl Carry {
         let wanted = self.redirect_to.as_deref()?;
         let allowed = app.auth.redirect_target(Some(wanted));
         (allowed == wanted.trim()).then_some(allowed)
+    }
+
+    /// The app's PKCE challenge, when there is an app target to hand a code to.
+    pub fn app_challenge(&self, app: &Ui) -> Result<Option<Challenge>> {
+        match self.target(app) {
+            Some(_) => self.challenge(),
+            None => Ok(None),
+        }
     }
 
     /// The app's PKCE challenge (only with an app target).

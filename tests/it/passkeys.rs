@@ -9,6 +9,8 @@ use axum::http::{Method, StatusCode};
 use hasura_jwt_auth::{auth::passkeys::Passkeys, config::Config};
 use sqlx::PgPool;
 
+mod pages;
+
 const ON: [&str; 4] = [
     "--webauthn-rp-id",
     "example.com",

@@ -53,6 +53,9 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
             "Two-step verification is on: sign-ins will ask for a code from your app."
         }
         "factor_removed" => "That authenticator app was removed.",
+        "passkey_added" => "Your passkey was added: you can sign in with it from now on.",
+        "passkey_renamed" => "The passkey was renamed.",
+        "passkey_removed" => "That passkey was removed.",
         _ => return None,
     })
 }
@@ -85,7 +88,7 @@ pub(super) async fn visitor_or(
     }
 }
 
-async fn render_account(
+pub(super) async fn render_account(
     app: &Ui,
     headers: &HeaderMap,
     v: &Visitor,
@@ -128,10 +131,16 @@ async fn render_account(
             context! { id => f.id.to_string(), name, added => when(&f.created_at) }
         })
         .collect();
+    let passkeys = match super::passkeys::listed(app, v).await {
+        Ok(p) => p,
+        Err(e) => return error_page(app, headers, &e),
+    };
     let vars = context! {
         title => "Your account",
         email => v.user.email.clone(),
         factors,
+        passkeys,
+        passkeys_on => super::passkeys_on(app),
         sessions,
         notice,
         error,

@@ -91,6 +91,7 @@ impl FormPage<'_> {
             error => error,
             errors => errors,
             providers => carry.providers(app),
+            passkeys_on => super::passkeys_on(app),
             sign_up_allowed => !app.config.accounts.disable_signup,
             ..carry.vars()
         };
@@ -165,9 +166,7 @@ async fn sign_in(
     }
 }
 
-/// Signs in and goes where the visitor came from: back to the app (`?code=` for PKCE, else
-/// the session in the fragment), or to the account page with the pages' own session; first
-/// to the second step (a code) when the account has, or must have, a second factor.
+/// Signs in with a password (see [`landing`]).
 async fn signed_in(
     app: &Ui,
     client: &Client,
@@ -175,16 +174,19 @@ async fn signed_in(
     email: &str,
     password: &Secret,
 ) -> Result<Response> {
-    let target = carry.target(app);
-    let challenge = match target {
-        Some(_) => carry.challenge()?,
-        None => None,
-    };
+    let challenge = carry.app_challenge(app)?;
     let signed = app
         .auth
         .sign_in_on_page(email, password, challenge.as_ref(), client)
         .await?;
-    Ok(match (signed, target) {
+    Ok(landing(app, carry, signed))
+}
+
+/// Where a sign-in on the page goes: back to the app (`?code=` for PKCE, else the session in
+/// the fragment), or to the account page with the pages' own session; first to the second
+/// step when the account has, or must have, a second factor.
+pub(super) fn landing(app: &Ui, carry: &Carry, signed: PageSignIn) -> Response {
+    match (signed, carry.target(app)) {
         (PageSignIn::SecondFactor(session), _) => {
             let second = format!(
                 "{}/ui/second-factor{}",
@@ -203,7 +205,7 @@ async fn signed_in(
             redirect::with_session(app, &session, &account_url(app), &[])
         }
         (PageSignIn::Done(HandOff::Code(_)), None) => redirect::see_other(&account_url(app)),
-    })
+    }
 }
 
 async fn sign_up_page(
