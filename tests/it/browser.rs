@@ -319,3 +319,43 @@ async fn passkeys_and_webauthn_factors_in_chromium(db: PgPool) {
             .unwrap();
     assert!(last_used.is_some());
 }
+
+#[sqlx::test(migrations = false)]
+async fn passkeys_through_the_pages_in_chromium(db: PgPool) {
+    // The pages on http://localhost:<port> (the relying party), the app on 127.0.0.1.
+    let (listener, url) = common::bind().await;
+    let local = url.replace("127.0.0.1", "localhost");
+    let spa_port = free_port();
+    let spa = format!("http://127.0.0.1:{spa_port}");
+    let args = [
+        "--site-url",
+        &spa,
+        "--cors-origins",
+        &spa,
+        "--webauthn-rp-id",
+        "localhost",
+        "--webauthn-origins",
+        &local,
+    ];
+    let served = common::serve_bound(listener, local.clone(), &db, &args).await;
+    let email = "quinn@example.com";
+    served.app.signup(email).await;
+    let settings = json!({
+        "auth": local,
+        "spaPort": spa_port,
+        "screenshots": SCREENSHOTS,
+        "email": email,
+        "password": PASSWORD,
+    });
+    let out = run_driver("passkeyPages", settings).await;
+    // The app's session came from the passkey, at aal1.
+    assert_eq!(out["app"]["amr"], json!(["passkey"]), "{out}");
+    assert_eq!(out["app"]["aal"], "aal1", "{out}");
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT event FROM audit_log WHERE event LIKE 'passkey%' ORDER BY created_at, id",
+    )
+    .fetch_all(&served.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(events, ["passkey_registered", "passkey_removed"], "{out}");
+}

@@ -488,6 +488,95 @@ async function mfa() {
   return { ok: true, amr: claims.amr.map((e) => e.method) };
 }
 
+// A platform authenticator that keeps passkeys and verifies its user without asking.
+const authenticatorOptions = { protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+  hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true };
+
+// Passkeys on the hosted pages, through their script: add one on the account page (named
+// after the device), rename it, sign out, sign in with it alone (autofill); sign in to the app
+// through the hosted page with it (the button); with an authenticator app added, a passkey
+// sign-in asks for its code; remove the passkey, after which it no longer signs in.
+async function passkeyPages() {
+  const { email, password } = cfg;
+  const ctx = await device();
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: authenticatorOptions });
+  await page.goto(`${cfg.auth}/ui/sign-in`);
+  // The button appears only when the script ran (the CSP allowed it).
+  await page.waitForSelector('#passkey-sign-in:not([hidden])');
+  check(await page.getAttribute('#email', 'autocomplete') === 'username webauthn', 'autofill offers passkeys');
+  await shot(page, 'ui-sign-in-passkey');
+  await hostedSignIn(page, email, password);
+  await page.waitForURL(`${cfg.auth}/ui/account`);
+  await page.waitForSelector('#passkey-add:not([hidden])');
+  check(await page.isHidden('#passkey-unsupported'), 'the "needs a browser" line is hidden');
+  await page.click('#passkey-add button');
+  await page.waitForURL(`${cfg.auth}/ui/account?notice=passkey_added`);
+  const names = () => page.locator('ul.passkeys input[name=friendly_name]').evaluateAll((els) => els.map((e) => e.value));
+  const added = await names();
+  check(added.length === 1 && added[0] === 'Headless Chrome on Linux', `named after the device: ${JSON.stringify(added)}`);
+  await shot(page, 'ui-passkeys');
+  await page.fill('ul.passkeys input[name=friendly_name]', 'This laptop');
+  await page.click('ul.passkeys button:has-text("Rename")');
+  await page.waitForURL(`${cfg.auth}/ui/account?notice=passkey_renamed`);
+  check(JSON.stringify(await names()) === '["This laptop"]', 'renamed');
+
+  // Signed out: the sign-in page's autofill request (conditional mediation) finds the passkey
+  // (the virtual authenticator picks it as a user would from the list) and signs in with it.
+  await page.click('form[action$="/ui/sign-out"] button');
+  await page.waitForURL(`${cfg.auth}/ui/account`);
+  check((await page.textContent('main')).includes(email), 'signed in as the passkey\'s owner');
+  await shot(page, 'ui-passkey-signed-in');
+
+  // A browser without autofill for passkeys: the button. The app's hosted sign-in gets the
+  // app its own session.
+  await page.addInitScript(() => {
+    PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+  });
+  await page.goto(`${spa}/`);
+  await signedOut(page);
+  await page.click('#hosted-sign-in');
+  await page.waitForURL(`${cfg.auth}/ui/sign-in?**`);
+  await page.waitForSelector('#passkey-sign-in:not([hidden])');
+  await page.click('#passkey-sign-in button');
+  await page.waitForURL(`${spa}/**`);
+  await signedIn(page);
+  const stored = await storedSession(page);
+  const claims = JSON.parse(Buffer.from(stored.access_token.split('.')[1], 'base64url'));
+
+  // With an authenticator app, a passkey sign-in still owes the second step (a passkey is
+  // one factor, aal1, as in Supabase Auth).
+  await page.goto(`${cfg.auth}/ui/account`);
+  await page.click('button:has-text("Add an authenticator app")');
+  const secret = (await page.textContent('#totp-secret')).trim();
+  await page.fill('#code', totp(secret));
+  await page.click('form[action$="/ui/account/factors/verify"] button[type=submit]');
+  await page.waitForURL(`${cfg.auth}/ui/account?notice=factor_added`);
+  await page.click('form[action$="/ui/sign-out"] button');
+  await page.waitForURL(`${cfg.auth}/ui/sign-in`);
+  await page.waitForSelector('#passkey-sign-in:not([hidden])');
+  await page.click('#passkey-sign-in button');
+  await page.waitForURL(`${cfg.auth}/ui/second-factor`);
+  await page.fill('#code', totp(secret, Date.now() / 1000 + 30));
+  await page.click('form[action$="/ui/second-factor"] button[type=submit]');
+  await page.waitForURL(`${cfg.auth}/ui/account`);
+
+  // Removed: the authenticator still has it, the server no longer takes it.
+  await page.click('ul.passkeys button:has-text("Remove")');
+  await page.waitForURL(`${cfg.auth}/ui/account?notice=passkey_removed`);
+  check((await names()).length === 0, 'removed from the list');
+  await page.click('form[action$="/ui/sign-out"] button');
+  await page.waitForURL(`${cfg.auth}/ui/sign-in`);
+  await page.waitForSelector('#passkey-sign-in:not([hidden])');
+  await page.click('#passkey-sign-in button');
+  await page.waitForSelector('#form-error');
+  const refused = await page.textContent('#form-error');
+  check(refused.includes('could not be used'), `a removed passkey is refused: ${refused}`);
+  return { app: { aal: claims.aal, amr: claims.amr.map((e) => e.method) } };
+}
+
 // Passkeys with Chromium's virtual authenticator (the DevTools WebAuthn domain): register one
 // for a signed-in user, sign in with it alone, then present a clone of it whose signature
 // counter went back, which is refused. The page is one of the server's own answers on
@@ -499,8 +588,7 @@ async function passkeys() {
   await page.goto(`${cfg.auth}/live`);
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
-  const options = { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
-    isUserVerified: true, automaticPresenceSimulation: true };
+  const options = authenticatorOptions;
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', { options });
   const registered = await page.evaluate(async ({ email, password }) => {
     const post = (path, body, token) => fetch(path, {
@@ -617,7 +705,7 @@ async function passkeys() {
     factor: factor.steps.map((s) => s.amr), authJs: viaAuthJs.amr };
 }
 
-const scenarios = { pages, reset, tabs, cookie, mfa, passkeys };
+const scenarios = { pages, reset, tabs, cookie, mfa, passkeys, passkeyPages };
 try {
   check(scenarios[scenario], `unknown scenario ${scenario}`);
   const result = await scenarios[scenario]();
