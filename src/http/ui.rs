@@ -16,6 +16,7 @@ mod forms;
 mod pages;
 mod passkeys;
 mod recovery;
+mod signed_in;
 pub mod visitor;
 
 pub use pages::Pages;

@@ -1,5 +1,6 @@
 //! The account page: the visitor's address, a password change, the list of their sessions
-//! with "sign out" for each other one and for all the others, and signing out.
+//! with "sign out" for each other one and for all the others, and signing out; the lists of
+//! their authenticator apps (`factors.rs`) and passkeys (`passkeys.rs`) changed there.
 
 use axum::{
     extract::{rejection::FormRejection, Path, Query, State},
@@ -8,21 +9,21 @@ use axum::{
     routing::{get, post},
     Form, Router,
 };
-use minijinja::context;
+use minijinja::{context, Value};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    account_url,
     devices::{device_name, when},
     error_page,
     forms::HasCsrf,
     page,
+    signed_in::{back, kept, sign_in_url, signed_in_form, visitor_or, CsrfOnly},
     visitor::{self, Visitor},
 };
 use crate::{
     api::OwnSession,
-    auth::{LogoutScope, SelfUpdate},
+    auth::{mfa::Caller, LogoutScope, SelfUpdate},
     client::Client,
     error::{Code, Error, Kind, Result},
     http::ui::Ui,
@@ -58,34 +59,6 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "passkey_removed" => "That passkey was removed.",
         _ => return None,
     })
-}
-
-fn sign_in_url(app: &Ui) -> String {
-    format!("{}/ui/sign-in", app.config.public_url())
-}
-
-/// The visitor, or the answer to give instead (to sign in, an error page, or with `gate` to
-/// the second-factor page while the session owes one).
-pub(super) async fn visitor_or(
-    app: &Ui,
-    headers: &HeaderMap,
-    client: &Client,
-    arrived: std::time::Instant,
-    gate: bool,
-) -> std::result::Result<Visitor, Response> {
-    match visitor::current(app, headers, client, arrived).await {
-        Ok(Some(v)) if gate && v.owes_second_factor(app) => {
-            let to = format!("{}/ui/second-factor", app.config.public_url());
-            Err(kept(app, &v, redirect::see_other(&to)))
-        }
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => {
-            let mut response = redirect::see_other(&sign_in_url(app));
-            visitor::clear_session(&app.config, response.headers_mut());
-            Err(response)
-        }
-        Err(e) => Err(error_page(app, headers, &e)),
-    }
 }
 
 pub(super) async fn render_account(
@@ -131,7 +104,7 @@ pub(super) async fn render_account(
             context! { id => f.id.to_string(), name, added => when(&f.created_at) }
         })
         .collect();
-    let passkeys = match super::passkeys::listed(app, v).await {
+    let passkeys = match passkeys_listed(app, v).await {
         Ok(p) => p,
         Err(e) => return error_page(app, headers, &e),
     };
@@ -147,6 +120,34 @@ pub(super) async fn render_account(
         errors,
     };
     page(app, headers, status, "account.html", vars)
+}
+
+/// The account page's list of passkeys (empty when passkeys are off on the pages).
+async fn passkeys_listed(app: &Ui, v: &Visitor) -> Result<Vec<Value>> {
+    if !super::passkeys_on(app) {
+        return Ok(Vec::new());
+    }
+    let caller = Caller {
+        user: &v.user,
+        session_id: v.session_id,
+    };
+    let passkeys = app.auth.own_passkeys(&caller).await?;
+    Ok(passkeys
+        .iter()
+        .map(|p| {
+            let name = if p.friendly_name.is_empty() {
+                "Passkey"
+            } else {
+                &p.friendly_name
+            };
+            context! {
+                id => p.id.to_string(),
+                name,
+                added => when(&p.created_at),
+                last_used => p.last_used_at.as_ref().map(when),
+            }
+        })
+        .collect())
 }
 
 async fn account(
@@ -185,46 +186,6 @@ impl HasCsrf for PasswordForm {
     fn csrf(&self) -> Option<&str> {
         self.csrf.as_deref()
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf: Option<String>,
-}
-
-impl HasCsrf for CsrfOnly {
-    fn csrf(&self) -> Option<&str> {
-        self.csrf.as_deref()
-    }
-}
-
-/// A signed-in visitor's form: checked, with the visitor (see [`visitor_or`] for `gate`).
-pub(super) async fn signed_in_form<T: HasCsrf>(
-    app: &Ui,
-    headers: &HeaderMap,
-    client: &Client,
-    arrived: std::time::Instant,
-    form: std::result::Result<Form<T>, FormRejection>,
-    gate: bool,
-) -> std::result::Result<(Visitor, T), Response> {
-    let checked = form
-        .map_err(|e| Error::validation_failed(e.body_text()))
-        .and_then(|Form(f)| visitor::check_form(&app.config, headers, f.csrf()).map(|()| f));
-    let form = checked.map_err(|e| error_page(app, headers, &e))?;
-    let v = visitor_or(app, headers, client, arrived, gate).await?;
-    Ok((v, form))
-}
-
-/// `response` with the visitor's renewed tokens, whatever it is: a rotated refresh token that
-/// never reached the browser would later be taken for a stolen one.
-pub(super) fn kept(app: &Ui, v: &Visitor, mut response: Response) -> Response {
-    v.keep(&app.config, &mut response);
-    response
-}
-
-/// After a change: back to the account page with a notice.
-pub(super) fn back(app: &Ui, notice: &str) -> Response {
-    redirect::see_other(&format!("{}?notice={notice}", account_url(app)))
 }
 
 async fn change_password(

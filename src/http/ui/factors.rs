@@ -17,10 +17,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    account::{back, kept, signed_in_form, visitor_or, CsrfOnly},
     account_url, carry_of, error_page,
     forms::HasCsrf,
     page,
+    signed_in::{back, kept, signed_in_form, visitor_or, CsrfOnly},
     visitor::{self, Visitor},
     Carry,
 };

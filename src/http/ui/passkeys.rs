@@ -11,16 +11,17 @@ use axum::{
     routing::{get, post},
     Form, Json, Router,
 };
-use minijinja::{context, Value};
+use minijinja::context;
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    account::{back, kept, render_account, signed_in_form, visitor_or, CsrfOnly},
-    devices::{device_name, when},
+    account::render_account,
+    devices::device_name,
     error_page,
     forms::{checked, landing, FormPage, HasCsrf},
+    signed_in::{back, kept, signed_in_form, visitor_or, CsrfOnly},
     visitor::Visitor,
     Carry,
 };
@@ -73,31 +74,6 @@ fn ceremony(begun: Result<Begun>) -> Response {
             (status, Json(json!({"error": message}))).into_response()
         }
     }
-}
-
-/// The account page's list of passkeys (empty when passkeys are off on the pages).
-pub(super) async fn listed(app: &Ui, v: &Visitor) -> Result<Vec<Value>> {
-    if !super::passkeys_on(app) {
-        return Ok(Vec::new());
-    }
-    let caller = caller(v);
-    let passkeys = app.auth.own_passkeys(&caller).await?;
-    Ok(passkeys
-        .iter()
-        .map(|p| {
-            let name = if p.friendly_name.is_empty() {
-                "Passkey"
-            } else {
-                &p.friendly_name
-            };
-            context! {
-                id => p.id.to_string(),
-                name,
-                added => when(&p.created_at),
-                last_used => p.last_used_at.as_ref().map(when),
-            }
-        })
-        .collect())
 }
 
 fn caller(v: &Visitor) -> Caller<'_> {
