@@ -160,6 +160,11 @@ fn limits(config: &Config, pool: &PgPool) -> Limits {
             "code_guesses",
             config.mail.email_code_guesses_per_hour,
         ),
+        anonymous: SharedLimiter::per_hour(
+            pool.clone(),
+            "anonymous_sign_in",
+            config.anonymous.rate_limit_anonymous_users,
+        ),
     }
 }
 

@@ -19,6 +19,7 @@
 //!   (where links may lead).
 
 pub mod account;
+pub mod anonymous;
 pub mod assurance;
 pub mod authenticate;
 mod bounded;
@@ -32,6 +33,7 @@ pub mod passkeys;
 pub mod password;
 pub mod proven;
 pub mod rate_limit;
+pub mod reauthenticate;
 pub mod redirect;
 pub mod refresh;
 pub mod sealing;
@@ -203,9 +205,13 @@ impl Auth {
         assurance: &Assurance,
         refresh: &RefreshToken,
     ) -> Result<Session> {
-        let access = self
-            .tokens
-            .issue(claims, &user.email, session_id, assurance)?;
+        let access = self.tokens.issue(
+            claims,
+            &user.email,
+            user.is_anonymous,
+            session_id,
+            assurance,
+        )?;
         Ok(Session {
             access,
             refresh_token: Secret::new(refresh.encode()),
@@ -241,6 +247,10 @@ impl Auth {
     ) -> Result<Opened> {
         let (event, detail) = match method {
             "sign_up" => (store::audit::event::SIGN_UP, serde_json::json!({})),
+            "anonymous" => (
+                store::audit::event::ANONYMOUS_SIGN_UP,
+                serde_json::json!({}),
+            ),
             _ => (
                 store::audit::event::SIGN_IN,
                 serde_json::json!({ "method": method }),

@@ -4,6 +4,7 @@
 //! setting and what it accepts.
 
 mod accounts;
+mod anonymous;
 mod cookie;
 mod db;
 mod hasura;
@@ -18,6 +19,7 @@ mod ui;
 mod webauthn;
 
 pub use accounts::{AccountArgs, PasswordArgs, MAX_PASSWORD_CHARS};
+pub use anonymous::AnonymousArgs;
 pub use cookie::{CookieArgs, SameSite};
 pub use db::DbArgs;
 pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLAIMS_NAMESPACE};
@@ -69,6 +71,8 @@ pub struct Config {
     pub mfa: MfaArgs,
     #[command(flatten)]
     pub webauthn: WebauthnArgs,
+    #[command(flatten)]
+    pub anonymous: AnonymousArgs,
 }
 
 #[derive(Parser)]

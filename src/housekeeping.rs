@@ -66,6 +66,14 @@ pub async fn run_once(auth: &Auth) {
             Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
         }
     }
+    match auth.delete_expired_anonymous_users().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            users = n,
+            "deleted anonymous users past AUTH_ANONYMOUS_USERS_MAX_AGE"
+        ),
+        Err(e) => tracing::warn!(error = %e, "deleting old anonymous users failed"),
+    }
     let sessions = &auth.config.sessions;
     let idle = sessions.session_idle_timeout.0.map(|d| d.as_secs_f64());
     let max = sessions.session_max_lifetime.0.map(|d| d.as_secs_f64());

@@ -63,8 +63,11 @@ impl UserView {
         } else {
             providers.first().copied().unwrap_or("email")
         };
-        app_metadata.insert("provider".into(), json!(provider));
-        app_metadata.insert("providers".into(), json!(providers));
+        // An anonymous user has no way in but its session: no provider (as Supabase Auth).
+        if !user.is_anonymous {
+            app_metadata.insert("provider".into(), json!(provider));
+            app_metadata.insert("providers".into(), json!(providers));
+        }
         app_metadata.insert("default_role".into(), json!(user.default_role));
         app_metadata.insert("allowed_roles".into(), json!(user.allowed_roles));
         Self {
@@ -88,7 +91,7 @@ impl UserView {
             factors: user.factors.iter().map(Into::into).collect(),
             banned_until: user.banned_until,
             disabled: !user.enabled,
-            is_anonymous: false,
+            is_anonymous: user.is_anonymous,
             last_sign_in_at: user.last_sign_in_at,
             created_at: user.created_at,
             updated_at: user.updated_at,

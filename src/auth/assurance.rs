@@ -84,6 +84,7 @@ pub fn amr_method(method: &str) -> &'static str {
         "password" | "sign_up" => "password",
         "signup" | "invite" | "magiclink" | "recovery" | "email_change" | "email" | "otp" => "otp",
         "passkey" => "passkey",
+        "anonymous" => "anonymous",
         _ => "oauth",
     }
 }

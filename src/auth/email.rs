@@ -47,6 +47,8 @@ pub enum TokenKind {
     EmailChangeNew,
     /// Sent to the current address (secure email change).
     EmailChangeCurrent,
+    /// A code proving it is the user again (`GET /reauthenticate`); its link leads nowhere.
+    Reauthentication,
 }
 
 impl TokenKind {
@@ -58,6 +60,7 @@ impl TokenKind {
             Self::Invite => "invite",
             Self::EmailChangeNew => "email_change_new",
             Self::EmailChangeCurrent => "email_change_current",
+            Self::Reauthentication => "reauthentication",
         }
     }
 
@@ -69,6 +72,7 @@ impl TokenKind {
             Self::Invite,
             Self::EmailChangeNew,
             Self::EmailChangeCurrent,
+            Self::Reauthentication,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -81,6 +85,7 @@ impl TokenKind {
             Self::MagicLink => MessageKind::MagicLink,
             Self::Invite => MessageKind::Invite,
             Self::EmailChangeNew | Self::EmailChangeCurrent => MessageKind::EmailChange,
+            Self::Reauthentication => MessageKind::Reauthentication,
         }
     }
 
@@ -92,6 +97,7 @@ impl TokenKind {
             Self::MagicLink => "magiclink",
             Self::Invite => "invite",
             Self::EmailChangeNew | Self::EmailChangeCurrent => "email_change",
+            Self::Reauthentication => "reauthentication",
         }
     }
 }

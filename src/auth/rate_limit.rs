@@ -98,6 +98,8 @@ pub struct Limits {
     pub email: SharedLimiter,
     /// Code guesses per email address and hour, from any client.
     pub code_guesses: SharedLimiter,
+    /// Anonymous sign-ins per client address and hour.
+    pub anonymous: SharedLimiter,
 }
 
 impl Limits {

@@ -3,7 +3,10 @@
 //!
 //! A new password and a new address are account takeovers in the hands of whoever stole an
 //! access token, so both need the user to show they are the user again: `current_password`,
-//! or a session signed in within the reauthentication window. Metadata needs neither.
+//! a `nonce` from `GET /reauthenticate`, or a session signed in within the reauthentication
+//! window. Metadata needs neither. An anonymous user has nothing to show (its session is its
+//! only credential): it may add an address (with a password, or not), never a password
+//! alone.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -29,6 +32,8 @@ use crate::{
 pub struct SelfUpdate {
     pub password: Option<Secret>,
     pub current_password: Option<Secret>,
+    /// A reauthentication code (`GET /reauthenticate`), in place of `current_password`.
+    pub nonce: Option<Secret>,
     /// Merged into `user_metadata` (see [`merge_metadata`]).
     pub data: Option<Value>,
     /// A new address: it changes once confirmed (see the email flows).
@@ -70,35 +75,15 @@ impl Auth {
             self.hasher.check_new(new.expose())?;
         }
         let new_email = update.email.as_deref().map(normalize_email).transpose()?;
-        if update.needs_reauthentication() {
-            self.require_step_up(
-                &self.pool,
-                user_id,
-                Some(session_id),
-                "change the password or email address",
-            )
+        let proven = self
+            .prove_it_is_them(user_id, session_id, &update, new_email.is_some(), client)
             .await?;
-            // Refused before any hashing work when reauthentication is missing.
-            match &update.current_password {
-                None if !self
-                    .session_is_recent(&self.pool, user_id, session_id, false)
-                    .await? =>
-                {
-                    return Err(reauthentication_needed())
-                }
-                None => {}
-                Some(current) => {
-                    self.check_current_password(user_id, session_id, current, client)
-                        .await?
-                }
-            }
-        }
         let hash = match &update.password {
             Some(new) => Some(self.hasher.hash(new).await?),
             None => None,
         };
         let user = self
-            .apply_self_update(user_id, session_id, &update, hash, data, client)
+            .apply_self_update(user_id, session_id, proven, hash, data, client)
             .await?;
         let Some(new_email) = new_email else {
             return Ok(user);
@@ -117,12 +102,67 @@ impl Auth {
         })
     }
 
-    /// The transaction of [`Self::update_self`]: the new password (`hash`) and metadata.
-    async fn apply_self_update(
+    /// Checks what [`Self::update_self`] needs the caller to show (see the module): whether
+    /// they showed it already (a current password, a nonce, or nothing to show); `false`
+    /// leaves it to the session's age.
+    async fn prove_it_is_them(
         &self,
         user_id: Uuid,
         session_id: Uuid,
         update: &SelfUpdate,
+        new_email: bool,
+        client: &Client,
+    ) -> Result<bool> {
+        if !update.needs_reauthentication() {
+            return Ok(true);
+        }
+        let user = store::users::find_by_id(&self.pool, user_id)
+            .await?
+            .ok_or_else(Error::session_not_found)?;
+        if user.is_anonymous {
+            if update.password.is_some() && !new_email {
+                return Err(Error::validation_failed(
+                    "Updating password of an anonymous user without an email or phone is not allowed",
+                ));
+            }
+            return Ok(true);
+        }
+        self.require_step_up(
+            &self.pool,
+            user_id,
+            Some(session_id),
+            "change the password or email address",
+        )
+        .await?;
+        // Refused before any hashing work when reauthentication is missing.
+        match (&update.current_password, &update.nonce) {
+            (Some(current), _) => {
+                self.check_current_password(user_id, session_id, current, client)
+                    .await?;
+                Ok(true)
+            }
+            (None, Some(nonce)) => {
+                self.check_nonce(&user, nonce.expose(), client).await?;
+                Ok(true)
+            }
+            (None, None)
+                if self
+                    .session_is_recent(&self.pool, user_id, session_id, false)
+                    .await? =>
+            {
+                Ok(false)
+            }
+            (None, None) => Err(reauthentication_needed()),
+        }
+    }
+
+    /// The transaction of [`Self::update_self`]: the new password (`hash`) and metadata
+    /// (`proven`: the caller showed who they are; else their session must still be recent).
+    async fn apply_self_update(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        proven: bool,
         hash: Option<String>,
         data: Option<Value>,
         client: &Client,
@@ -133,7 +173,7 @@ impl Auth {
         let recent = self
             .session_is_recent(&mut *tx, user_id, session_id, true)
             .await?;
-        if update.needs_reauthentication() && update.current_password.is_none() && !recent {
+        if !proven && !recent {
             return Err(reauthentication_needed());
         }
         if let Some(hash) = &hash {

@@ -267,6 +267,7 @@ mod tests {
             invited_at: None,
             email_change: None,
             email_identity: true,
+            is_anonymous: false,
             external_identities: sqlx::types::Json(vec![]),
             factors: sqlx::types::Json(vec![]),
         }))

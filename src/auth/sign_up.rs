@@ -233,5 +233,6 @@ fn made_up_user(accounts: &AccountArgs, email: &str, metadata: Value) -> User {
         email_identity: true,
         external_identities: Default::default(),
         factors: Default::default(),
+        is_anonymous: false,
     }
 }

@@ -113,11 +113,13 @@ impl AccessTokens {
         }
     }
 
-    /// Signs an access token for `claims` in session `session_id` at its `assurance`.
+    /// Signs an access token for `claims` (a user with address `email`, anonymous or not) in
+    /// session `session_id` at its `assurance`.
     pub fn issue(
         &self,
         claims: &HasuraClaims,
         email: &str,
+        is_anonymous: bool,
         session_id: Uuid,
         assurance: &Assurance,
     ) -> anyhow::Result<Issued> {
@@ -136,7 +138,7 @@ impl AccessTokens {
             "role": ROLE_CLAIM,
             "aal": assurance.aal.as_str(),
             "amr": assurance.amr,
-            "is_anonymous": false,
+            "is_anonymous": is_anonymous,
         });
         payload[&self.namespace] = claims.to_value(Some(&session_id.to_string()), self.format);
         let signing = self.keys.signing();

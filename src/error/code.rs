@@ -112,6 +112,12 @@ codes! {
     WebauthnCredentialExists = "webauthn_credential_exists" => Validation,
     TooManyPasskeys = "too_many_passkeys" => Validation,
     PasskeyNotFound = "passkey_not_found" => NotFound,
+    AnonymousProviderDisabled = "anonymous_provider_disabled" => Validation,
+    /// Supabase Auth answers 403 `no_authorization`; that code is ours for a missing token
+    /// (401), so anonymous users refused an action get their own code.
+    AnonymousUserNotAllowed = "anonymous_user_not_allowed" => Forbidden,
+    ManualLinkingDisabled = "manual_linking_disabled" => NotFound,
+    ReauthenticationNotValid = "reauthentication_not_valid" => Validation,
 }
 
 impl std::fmt::Display for Code {

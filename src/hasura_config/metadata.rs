@@ -13,12 +13,14 @@ use crate::config::Config;
 
 /// The actions, with whether the unauthorized role may call them (the MFA steps: a session
 /// that owes its second factor is that role to Hasura, and the handler checks the session).
-pub const ACTIONS: [(&str, bool); 17] = [
+pub const ACTIONS: [(&str, bool); 19] = [
     ("signup", true),
+    ("signInAnonymously", true),
     ("login", true),
     ("refreshToken", true),
     ("logout", false),
     ("changePassword", false),
+    ("reauthenticate", false),
     ("mySessions", false),
     ("endSession", false),
     ("requestPasswordRecovery", true),
@@ -53,7 +55,17 @@ pub fn actions_yaml(config: &Config) -> String {
         if anonymous {
             roles.push(&config.hasura.hasura_unauthorized_role);
         }
-        for role in &config.accounts.default_allowed_roles {
+        // Anonymous users are signed in, with their own role.
+        let anonymous_users = config
+            .anonymous
+            .anonymous_users
+            .then_some(&config.anonymous.anonymous_role);
+        for role in config
+            .accounts
+            .default_allowed_roles
+            .iter()
+            .chain(anonymous_users)
+        {
             if !roles.contains(&role.as_str()) {
                 roles.push(role);
             }

@@ -232,6 +232,7 @@ async fn link(
     client: Client,
     q: std::result::Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
+    app.auth.check_manual_linking()?;
     let q = query(q)?;
     let challenge =
         Challenge::from_request(q.code_challenge.clone(), q.code_challenge_method.clone())?

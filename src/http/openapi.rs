@@ -33,6 +33,7 @@ use crate::{
         super::token::revoke,
         super::user::get_user,
         super::user::update_user,
+        super::user::reauthenticate,
         super::sessions::list,
         super::sessions::end,
         super::factors::enroll,

@@ -76,15 +76,17 @@ pub fn session_response(app: &App, session: Session) -> Response {
 #[derive(Deserialize)]
 struct SignupRequest {
     email: Option<String>,
+    phone: Option<String>,
     password: Option<Secret>,
     data: Option<Value>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
 }
 
-/// Sign up with email and password (`@supabase/auth-js` `signUp`).
+/// Sign up with email and password (`@supabase/auth-js` `signUp`), or with neither: an
+/// anonymous user and its session (`signInAnonymously`, with `AUTH_ANONYMOUS_USERS`).
 #[utoipa::path(post, path = "/signup", tag = "sessions",
-    request_body(content = Object, description = "`{email, password, data?, code_challenge?, code_challenge_method?}`"),
+    request_body(content = Object, description = "`{email, password, data?, code_challenge?, code_challenge_method?}`, or `{data?}` alone for an anonymous user"),
     params(("redirect_to" = Option<String>, Query, description = "Where the confirmation link leads")),
     responses(
         (status = 200, body = crate::api::SignupResponse),
@@ -99,6 +101,12 @@ async fn signup(
     Payload(req): Payload<SignupRequest>,
 ) -> Result<Response> {
     app.auth.check_sign_up_allowed()?;
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+    if blank(&req.email) && blank(&req.phone) {
+        // No address: an anonymous user (a password alone is ignored, as in Supabase Auth).
+        let session = app.auth.sign_in_anonymously(req.data, &client).await?;
+        return Ok(session_response(&app, session));
+    }
     let email = req.email.required("email")?;
     let password = req.password.required("password")?;
     let request = SignUpRequest {

@@ -1,4 +1,5 @@
-//! `GET /user`, `PUT /user`: the signed-in user.
+//! `GET /user`, `PUT /user`: the signed-in user; `GET /reauthenticate`: a code to prove it
+//! is them before a sensitive change.
 
 use axum::{
     extract::State,
@@ -26,7 +27,9 @@ use crate::{
 };
 
 pub fn router() -> Router<App> {
-    Router::new().route("/user", get(get_user).put(update_user))
+    Router::new()
+        .route("/user", get(get_user).put(update_user))
+        .route("/reauthenticate", get(reauthenticate))
 }
 
 /// `user` as this server's clients see it.
@@ -51,6 +54,8 @@ async fn get_user(State(app): State<App>, MfaCaller(who): MfaCaller) -> Result<R
 struct UpdateUserRequest {
     password: Option<Secret>,
     current_password: Option<Secret>,
+    /// A code from `GET /reauthenticate`, in place of `current_password`.
+    nonce: Option<Secret>,
     data: Option<Value>,
     /// A new address: it changes once confirmed (see the email flows).
     email: Option<String>,
@@ -60,7 +65,7 @@ struct UpdateUserRequest {
 
 /// Changes the signed-in user's password, metadata or email.
 #[utoipa::path(put, path = "/user", tag = "user", security(("access_token" = [])),
-    request_body(content = Object, description = "`{password?, current_password?, data?, email?}`"),
+    request_body(content = Object, description = "`{password?, current_password?, nonce?, data?, email?}`"),
     responses(
         (status = 200, body = UserView),
         (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
@@ -84,6 +89,7 @@ async fn update_user(
     let update = SelfUpdate {
         password: req.password,
         current_password: req.current_password,
+        nonce: req.nonce.filter(|n| !n.expose().trim().is_empty()),
         data: req.data.filter(|_| has_data),
         email,
         redirect_to,
@@ -94,4 +100,20 @@ async fn update_user(
         .update_self(who.user.id, who.token.session_id, update, &client)
         .await?;
     Ok(Json(user_view(&app, &user)))
+}
+
+/// Sends the signed-in user a code (to their confirmed address) to give as `nonce` with
+/// `PUT /user` in place of `current_password` (auth-js `reauthenticate`). 200 `{}`.
+#[utoipa::path(get, path = "/reauthenticate", tag = "user", security(("access_token" = [])),
+    responses((status = 200, body = Object), (status = 400, body = crate::api::ErrorBody),
+        (status = 401, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody)))]
+async fn reauthenticate(
+    State(app): State<App>,
+    client: Client,
+    who: Authenticated,
+) -> Result<Json<Value>> {
+    app.auth
+        .request_reauthentication(who.user.id, who.token.session_id, &client)
+        .await?;
+    Ok(Json(serde_json::json!({})))
 }

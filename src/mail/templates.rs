@@ -27,16 +27,19 @@ pub enum MessageKind {
     EmailChange,
     /// Tell the old address that the account's address changed (no link, no code).
     EmailChanged,
+    /// A code to confirm it is the user before a sensitive change (no link).
+    Reauthentication,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 6] = [
+    pub const ALL: [MessageKind; 7] = [
         Self::Confirmation,
         Self::Recovery,
         Self::MagicLink,
         Self::Invite,
         Self::EmailChange,
         Self::EmailChanged,
+        Self::Reauthentication,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +50,7 @@ impl MessageKind {
             Self::Invite => "invite",
             Self::EmailChange => "email_change",
             Self::EmailChanged => "email_changed",
+            Self::Reauthentication => "reauthentication",
         }
     }
 
@@ -73,6 +77,7 @@ impl MessageKind {
             Self::Invite => built_in!("invite"),
             Self::EmailChange => built_in!("email_change"),
             Self::EmailChanged => built_in!("email_changed"),
+            Self::Reauthentication => built_in!("reauthentication"),
         }
     }
 }

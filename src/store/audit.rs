@@ -47,6 +47,10 @@ pub mod event {
     pub const PASSKEY_REGISTERED: &str = "passkey_registered";
     pub const PASSKEY_REMOVED: &str = "passkey_removed";
     pub const PASSKEY_CLONE_DETECTED: &str = "passkey_clone_detected";
+    pub const ANONYMOUS_SIGN_UP: &str = "anonymous_sign_up";
+    pub const ANONYMOUS_CONVERTED: &str = "anonymous_converted";
+    pub const ANONYMOUS_USER_EXPIRED: &str = "anonymous_user_expired";
+    pub const REAUTHENTICATION_REQUESTED: &str = "reauthentication_requested";
     pub const MFA_VERIFICATION_FAILED: &str = "mfa_verification_failed";
 }
 

@@ -36,6 +36,8 @@ pub struct User {
     pub external_identities: sqlx::types::Json<Vec<super::identities::ExternalIdentity>>,
     /// Second factors (see `store::mfa`).
     pub factors: sqlx::types::Json<Vec<super::mfa::Factor>>,
+    /// Signed up with nothing (no address, no password) and not yet converted; `email` is ''.
+    pub is_anonymous: bool,
 }
 
 impl User {
@@ -53,7 +55,8 @@ impl User {
 pub const USER_COLUMNS: &str = concat!(
     "u.id, u.email, u.enabled, u.banned_until, u.default_role, u.allowed_roles, \
      u.user_metadata, u.app_metadata, u.last_sign_in_at, u.created_at, u.updated_at, \
-     u.email_confirmed_at, u.email_verified_at, u.invited_at, u.email_change, u.email_identity, ",
+     u.email_confirmed_at, u.email_verified_at, u.invited_at, u.email_change, u.email_identity, \
+     u.is_anonymous, ",
     "coalesce((SELECT json_agg(json_build_object(\
      'id', i.id, 'provider', i.provider, 'provider_id', i.provider_id, \
      'identity_data', i.identity_data, 'email', i.email, \
@@ -93,7 +96,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<
                                  email_confirmed_at, invited_at, email_verified_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8 OR $10 THEN now() END,
                  CASE WHEN $9 THEN now() END, CASE WHEN $10 THEN now() END)
-         ON CONFLICT ((lower(email))) DO NOTHING
+         ON CONFLICT ((lower(email))) WHERE email <> '' DO NOTHING
          RETURNING {USER_COLUMNS}"
     );
     sqlx::query_as(&sql)
@@ -113,7 +116,10 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<
 
 /// A user by email, case-insensitively (no password hash loaded).
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<User>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1)");
+    // Anonymous users share the empty address: never found by it.
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1) AND u.email <> ''"
+    );
     sqlx::query_as(&sql)
         .bind(email.trim())
         .fetch_optional(db)
@@ -311,4 +317,89 @@ pub async fn apply_email_change(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resu
          WHERE u.id = $1 AND u.email_change IS NOT NULL RETURNING {USER_COLUMNS}"
     );
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+}
+
+/// Inserts an anonymous user: no address, `role` its only role, `metadata` its
+/// `user_metadata`.
+pub async fn insert_anonymous(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    role: &str,
+    metadata: &Value,
+) -> sqlx::Result<User> {
+    let sql = format!(
+        "INSERT INTO users AS u (id, email, default_role, allowed_roles, user_metadata,
+                                 email_identity, is_anonymous)
+         VALUES ($1, '', $2, ARRAY[$2], $3, false, true)
+         RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(role)
+        .bind(metadata)
+        .fetch_one(db)
+        .await
+}
+
+/// Makes an anonymous user a full one with the given roles (`email_identity`: whether they
+/// now sign in by email). `None` when the user is not (or no longer) anonymous.
+pub async fn convert_anonymous(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    default_role: &str,
+    allowed_roles: &[String],
+    email_identity: bool,
+) -> sqlx::Result<Option<User>> {
+    let sql = format!(
+        "UPDATE users AS u SET is_anonymous = false, default_role = $2, allowed_roles = $3,
+                email_identity = u.email_identity OR $4, updated_at = now()
+         WHERE u.id = $1 AND u.is_anonymous RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(default_role)
+        .bind(allowed_roles)
+        .bind(email_identity)
+        .fetch_optional(db)
+        .await
+}
+
+/// Deletes up to `limit` anonymous users created more than `max_age_secs` ago (their
+/// sessions go with them); their ids.
+pub async fn delete_old_anonymous(
+    db: impl PgExecutor<'_>,
+    max_age_secs: f64,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "DELETE FROM users WHERE id IN (
+             SELECT id FROM users
+             WHERE is_anonymous AND created_at < now() - make_interval(secs => $1)
+             ORDER BY created_at LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         RETURNING id",
+    )
+    .bind(max_age_secs)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Sets a proven address on a user that has none (an anonymous user linking an identity
+/// whose provider verified it); fails on the `users_email_key` constraint when taken.
+pub async fn set_proven_email(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    email: &str,
+) -> sqlx::Result<Option<User>> {
+    let sql = format!(
+        "UPDATE users AS u SET email = $2, email_confirmed_at = now(), email_verified_at = now(),
+                updated_at = now()
+         WHERE u.id = $1 AND u.email = '' RETURNING {USER_COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(email)
+        .fetch_optional(db)
+        .await
 }

@@ -268,6 +268,7 @@ async fn verified_tokens_are_remembered_until_they_expire() {
         .issue(
             &claims,
             "v@example.com",
+            false,
             uuid::Uuid::new_v4(),
             &hasura_jwt_auth::auth::assurance::Assurance::one_factor("password", 0),
         )

@@ -274,6 +274,7 @@ fn token_for(config: &Config, keys: &std::sync::Arc<KeySet>) -> String {
         .issue(
             &claims,
             "u@example.com",
+            false,
             uuid::Uuid::new_v4(),
             &hasura_jwt_auth::auth::assurance::Assurance::one_factor("password", 0),
         )

@@ -164,6 +164,7 @@ fn hasura_jwt_secret_matches_the_configuration() {
         .issue(
             &claims,
             "u@example.com",
+            false,
             uuid::Uuid::new_v4(),
             &hasura_jwt_auth::auth::assurance::Assurance::one_factor("password", 0),
         )

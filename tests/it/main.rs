@@ -22,6 +22,7 @@
 //! - `operations`, `openapi`, `faults`: request ids, probes, metrics and shutdown; the
 //!   document against every answer; the database going away and coming back.
 mod admin;
+mod anonymous;
 mod auth_js;
 mod batch;
 mod browser;

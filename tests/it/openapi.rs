@@ -233,6 +233,8 @@ async fn user_and_sessions(c: &mut Checker<'_>, signed: &Signed) {
     ] {
         c.at(Method::PUT, "/user", access, Some(body)).await;
     }
+    c.at(Method::GET, "/reauthenticate", access, None).await;
+    c.at(Method::GET, "/reauthenticate", None, None).await;
     let list = c.at(Method::GET, "/sessions", access, None).await;
     assert!(list.body["sessions"].as_array().unwrap().len() >= 2);
     c.at(Method::GET, "/sessions", None, None).await;

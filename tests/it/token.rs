@@ -83,7 +83,8 @@ async fn signup_rejects_bad_input_with_stable_codes(db: PgPool) {
             "validation_failed",
         ),
         (json!({"email": "carol@example.com"}), "validation_failed"),
-        (json!({"password": PASSWORD}), "validation_failed"),
+        // No address: an anonymous sign-up, off by default (as in Supabase Auth).
+        (json!({"password": PASSWORD}), "anonymous_provider_disabled"),
         (
             json!({"email": "carol@example.com", "password": PASSWORD, "data": [1]}),
             "validation_failed",

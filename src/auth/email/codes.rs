@@ -20,7 +20,7 @@ use crate::{
 impl Auth {
     /// Counts a guess at a code sent to `email` against the limits; 429 past them. What the
     /// lockout found on record, for [`Self::right_code`].
-    pub(super) async fn start_code_guess(&self, email: &str, client: &Client) -> Result<Failures> {
+    pub(crate) async fn start_code_guess(&self, email: &str, client: &Client) -> Result<Failures> {
         self.limits.sign_in.check(client).await?;
         let failures = self.check_not_locked(email).await?;
         if let Some(wait) = self.limits.code_guesses.check_address(email).await? {
@@ -30,12 +30,12 @@ impl Auth {
     }
 
     /// A wrong code counts towards the address's lockout.
-    pub(super) async fn wrong_code(&self, email: &str, client: &Client) -> Result<()> {
+    pub(crate) async fn wrong_code(&self, email: &str, client: &Client) -> Result<()> {
         self.note_failed_check(email, None, client).await
     }
 
     /// A right code clears the lockout's count, as a right password does.
-    pub(super) async fn right_code(&self, email: &str, found: Failures) -> Result<()> {
+    pub(crate) async fn right_code(&self, email: &str, found: Failures) -> Result<()> {
         self.note_successful_check(email, found).await
     }
 
@@ -43,7 +43,7 @@ impl Auth {
     /// and a candidate out of attempts loses its code (its link keeps working, so nobody can
     /// void someone else's link by guessing). A token out of attempts takes no code, not
     /// even the right one: its attempts carry over to the code that replaces it.
-    pub(super) async fn take_by_code(
+    pub(crate) async fn take_by_code(
         &self,
         tx: &mut sqlx::PgConnection,
         email: &str,

@@ -143,7 +143,7 @@ impl Auth {
             ));
         }
         self.reserve_send(new_email).await?;
-        if self.config.mail.secure_email_change {
+        if self.secure_email_change(user) {
             self.reserve_send(&user.email).await?;
         }
         let mut tx = self.pool.begin().await?;
@@ -179,7 +179,7 @@ impl Auth {
             ..user.clone()
         };
         let mut recipients = vec![(TokenKind::EmailChangeNew, new_email)];
-        if self.config.mail.secure_email_change {
+        if self.secure_email_change(&user) {
             recipients.push((TokenKind::EmailChangeCurrent, user.email.as_str()));
         } else {
             store::one_time_tokens::delete_for_user(
@@ -205,9 +205,15 @@ impl Auth {
             Some(user.id),
             None,
             client,
-            json!({"secure": self.config.mail.secure_email_change}),
+            json!({"secure": self.secure_email_change(&user)}),
         )
         .await?;
         Ok(())
+    }
+
+    /// Whether `user`'s email change needs its current address's confirmation too: in secure
+    /// mode, when there is a current address (an anonymous user has none).
+    pub(super) fn secure_email_change(&self, user: &User) -> bool {
+        self.config.mail.secure_email_change && !user.email.is_empty()
     }
 }

@@ -212,7 +212,7 @@ impl Auth {
         }
         let (confirmed_new, confirmed_current) =
             store::users::confirm_email_change(&mut *tx, user.id, new).await?;
-        if !(confirmed_new && (confirmed_current || !self.config.mail.secure_email_change)) {
+        if !(confirmed_new && (confirmed_current || !self.secure_email_change(&user))) {
             return Ok(None);
         }
         let changed = store::users::apply_email_change(&mut *tx, user.id)
@@ -224,11 +224,17 @@ impl Auth {
                 )
             })?
             .ok_or_else(Error::otp_expired)?;
-        // Messages sent to the old address must not work any more; the old address is told,
-        // whoever made the change.
-        store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
-        self.notify_email_changed(tx, &user.email, &changed.email)
+        // An anonymous user's first proven address makes it a full user.
+        let changed = self
+            .convert_if_anonymous(tx, changed, true, "email", client)
             .await?;
+        // Messages sent to the old address must not work any more; the old address (if any)
+        // is told, whoever made the change.
+        store::one_time_tokens::delete_all_for_user(&mut *tx, user.id).await?;
+        if !user.email.is_empty() {
+            self.notify_email_changed(tx, &user.email, &changed.email)
+                .await?;
+        }
         audit::record(
             &mut *tx,
             event::EMAIL_CHANGED,

@@ -48,6 +48,7 @@ impl Auth {
             link_to,
         } = req;
         if let Some((user_id, session_id)) = link_to {
+            self.check_manual_linking()?;
             self.require_step_up(
                 &self.pool,
                 user_id,

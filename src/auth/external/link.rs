@@ -7,7 +7,7 @@ use super::ExternalUser;
 use crate::{
     auth::{account, proven::Proof, Auth},
     client::Client,
-    error::{Code, Error, Result},
+    error::{Code, ConstraintExt, Error, Result},
     store::{
         self,
         audit::{self, event},
@@ -17,6 +17,18 @@ use crate::{
 };
 
 impl Auth {
+    /// 404 `manual_linking_disabled` unless users may link and unlink identities on request
+    /// (`AUTH_MANUAL_LINKING`).
+    pub fn check_manual_linking(&self) -> Result<()> {
+        if self.config.anonymous.manual_linking {
+            return Ok(());
+        }
+        Err(Error::new(
+            Code::ManualLinkingDisabled,
+            "Manual linking is disabled",
+        ))
+    }
+
     /// The user `external` signs in as: the one its identity belongs to; or, for a new
     /// identity, the user linking it (`link_user_id`), the account of the address it proves,
     /// or a new account. A new identity is recorded and audited.
@@ -72,9 +84,41 @@ impl Auth {
         };
         self.attach_identity(tx, &user, external, email.as_deref(), event, client)
             .await?;
+        if user.is_anonymous {
+            return self
+                .convert_by_identity(tx, user, external, email.as_deref(), client)
+                .await;
+        }
         store::users::find_by_id(&mut *tx, user.id)
             .await?
             .ok_or_else(Error::user_not_found)
+    }
+
+    /// An anonymous user that linked an identity becomes a full user, with the identity's
+    /// address when its provider verified it (refused if another account has it: nothing is
+    /// merged).
+    async fn convert_by_identity(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        user: User,
+        external: &ExternalUser,
+        email: Option<&str>,
+        client: &Client,
+    ) -> Result<User> {
+        let user = match email.filter(|_| external.email_verified) {
+            Some(address) => store::users::set_proven_email(&mut *tx, user.id, address)
+                .await
+                .on_constraint("users_email_key", || {
+                    Error::new(
+                        Code::EmailExists,
+                        "A user with this email address has already been registered",
+                    )
+                })?
+                .ok_or_else(Error::user_not_found)?,
+            None => user,
+        };
+        self.convert_if_anonymous(tx, user, false, "identity", client)
+            .await
     }
 
     /// The account of the address a new identity comes with, if its provider verified the
@@ -190,6 +234,7 @@ impl Auth {
         identity_id: Uuid,
         client: &Client,
     ) -> Result<User> {
+        self.check_manual_linking()?;
         let mut tx = self.pool.begin().await?;
         let user = store::users::find_by_id_for_update(&mut *tx, user_id)
             .await?

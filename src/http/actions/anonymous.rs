@@ -23,8 +23,9 @@ use crate::{
     secret::Secret,
 };
 
-pub(super) const ACTIONS: [&str; 6] = [
+pub(super) const ACTIONS: [&str; 7] = [
     "signup",
+    "signInAnonymously",
     "login",
     "refreshToken",
     "requestPasswordRecovery",
@@ -41,6 +42,15 @@ pub(super) async fn run(call: &Call<'_>, name: &str, input: Value) -> Result<Res
                 .app
                 .auth
                 .sign_in(&c.email, &c.password, call.client)
+                .await?;
+            Ok(session_output(call.app, session, None))
+        }
+        "signInAnonymously" => {
+            let a: AnonymousInput = optional_input(input)?;
+            let session = call
+                .app
+                .auth
+                .sign_in_anonymously(a.data, call.client)
                 .await?;
             Ok(session_output(call.app, session, None))
         }
@@ -70,6 +80,11 @@ pub(super) async fn run(call: &Call<'_>, name: &str, input: Value) -> Result<Res
         "verifyEmailToken" => verify(call, required_input(input)?).await,
         other => Err(unknown(other)),
     }
+}
+
+#[derive(Deserialize, Default)]
+struct AnonymousInput {
+    data: Option<Value>,
 }
 
 #[derive(Deserialize)]

@@ -22,7 +22,13 @@ use crate::{
     secret::Secret,
 };
 
-pub(super) const ACTIONS: [&str; 4] = ["logout", "mySessions", "endSession", "changePassword"];
+pub(super) const ACTIONS: [&str; 5] = [
+    "logout",
+    "mySessions",
+    "endSession",
+    "changePassword",
+    "reauthenticate",
+];
 
 /// The user and session an action acts for.
 pub(super) struct Acting {
@@ -81,6 +87,8 @@ struct EndSessionInput {
 struct ChangePasswordInput {
     password: Secret,
     current_password: Option<Secret>,
+    /// A code from `reauthenticate`, in place of `current_password`.
+    nonce: Option<Secret>,
 }
 
 pub(super) async fn run(
@@ -114,9 +122,15 @@ pub(super) async fn run(
             let update = SelfUpdate {
                 password: Some(c.password),
                 current_password: c.current_password,
+                nonce: c.nonce,
                 ..Default::default()
             };
             auth.update_self(user_id, session_id, update, call.client)
+                .await?;
+            Ok(Json(Done::new()).into_response())
+        }
+        "reauthenticate" => {
+            auth.request_reauthentication(user_id, session_id, call.client)
                 .await?;
             Ok(Json(Done::new()).into_response())
         }

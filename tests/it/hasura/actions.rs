@@ -290,6 +290,7 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
             .collect();
         let public = [
             "signup",
+            "signInAnonymously",
             "login",
             "refreshToken",
             "requestPasswordRecovery",
@@ -316,10 +317,12 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
         declared_actions,
         [
             "signup",
+            "signInAnonymously",
             "login",
             "refreshToken",
             "logout",
             "changePassword",
+            "reauthenticate",
             "mySessions",
             "endSession",
             "requestPasswordRecovery",
@@ -376,7 +379,17 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
     );
 
     // Call the handler exactly as the SDL declares and compare the answers with the output types.
-    let app = common::app(&db, &["--hasura-actions-secret", ACTIONS_SECRET]).await;
+    let app = common::app(
+        &db,
+        &[
+            "--hasura-actions-secret",
+            ACTIONS_SECRET,
+            "--anonymous-users",
+            "--email-min-interval",
+            "0s",
+        ],
+    )
+    .await;
     let keys_of = |v: &Value| {
         v.as_object()
             .unwrap()
@@ -398,6 +411,8 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
             // Optional arguments the calls below leave out on purpose.
             let optional = [
                 "refresh_token",
+                "data",
+                "nonce",
                 "redirect_to",
                 "create_user",
                 "token_hash",
@@ -415,6 +430,18 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
     };
     let signup = action(&app, "signup", inputs("signup"), anonymous()).await;
     assert_eq!(keys_of(&signup.body), object_fields[&mutations["signup"].1]);
+    let guest = action(
+        &app,
+        "signInAnonymously",
+        inputs("signInAnonymously"),
+        anonymous(),
+    )
+    .await;
+    assert_eq!(
+        keys_of(&guest.body),
+        object_fields[&mutations["signInAnonymously"].1],
+        "{guest:?}"
+    );
     let login = action(&app, "login", inputs("login"), anonymous()).await;
     assert_eq!(keys_of(&login.body), object_fields[&mutations["login"].1]);
     let mut refresh_input = inputs("refreshToken");
@@ -436,6 +463,18 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
         keys_of(&changed.body),
         object_fields[&mutations["changePassword"].1],
         "{changed:?}"
+    );
+    let asked = action(
+        &app,
+        "reauthenticate",
+        inputs("reauthenticate"),
+        vars.clone(),
+    )
+    .await;
+    assert_eq!(
+        keys_of(&asked.body),
+        object_fields[&mutations["reauthenticate"].1],
+        "{asked:?}"
     );
     let out = action(&app, "logout", inputs("logout"), vars.clone()).await;
     assert_eq!(
