@@ -285,3 +285,68 @@ async fn an_unverified_address_opens_no_account_when_confirmation_is_required(db
     let location = sign_in(&app, WELCOME, "alice").await;
     assert!(location.contains("access_token="), "{location}");
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_anonymous_user_converts_by_linking_an_identity(db: PgPool) {
+    let oidc = Oidc::start().await;
+    let app = oidc_app(&db, &oidc.providers_setting("acme"), &["--anonymous-users"]).await;
+    let link = |token: String| {
+        let app = &app;
+        async move {
+            let (verifier, challenge) = pkce();
+            let uri = format!(
+                "/user/identities/authorize?{WELCOME}&skip_http_redirect=true\
+                 &code_challenge={challenge}&code_challenge_method=s256"
+            );
+            let res = app.call(Method::GET, &uri, Some(&token), None).await;
+            assert_eq!(res.status, StatusCode::OK, "{res:?}");
+            (str_of(&res.body, "url").to_owned(), verifier)
+        }
+    };
+    let exchange = |location: String, verifier: String| {
+        let app = &app;
+        async move {
+            let code = params(&location, '?')["code"].clone();
+            app.post(
+                "/token?grant_type=pkce",
+                json!({"auth_code": code, "code_verifier": verifier}),
+            )
+            .await
+        }
+    };
+
+    // The address the identity brings belongs to another account: refused, nothing merged.
+    app.signup("alice@example.com").await;
+    let guest = app.post("/signup", json!({})).await;
+    let token = str_of(&guest.body, "access_token").to_owned();
+    let (url, verifier) = link(token.clone()).await;
+    let back = Browser::new().sign_in(&url, "alice", CALLBACK).await;
+    let location = callback(&app, &back, None).await;
+    let res = exchange(location, verifier).await;
+    assert_eq!(res.body["error_code"], "email_exists", "{res:?}");
+    assert_eq!(me(&app, &token).await["is_anonymous"], true);
+
+    // An identity of its own: the same user, now a full one with the identity's address.
+    let (url, verifier) = link(token.clone()).await;
+    let back = Browser::new().sign_in(&url, "gina", CALLBACK).await;
+    let location = callback(&app, &back, None).await;
+    let res = exchange(location, verifier).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let user = &res.body["user"];
+    assert_eq!(user["id"], guest.body["user"]["id"]);
+    assert_eq!(user["is_anonymous"], false);
+    assert_eq!(user["email"], "gina@example.com");
+    assert_eq!(user["app_metadata"]["default_role"], "user");
+    let claims = common::jwt_payload(str_of(&res.body, "access_token"));
+    assert_eq!(claims["is_anonymous"], false);
+    assert_eq!(
+        claims["https://hasura.io/jwt/claims"]["x-hasura-default-role"],
+        "user"
+    );
+    let by: Value =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE event = 'anonymous_converted'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(by, json!({"by": "identity"}));
+}
