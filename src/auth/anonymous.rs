@@ -16,7 +16,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{account::validate_metadata, Auth, Session};
+use super::{account::validate_metadata, email::pkce::Challenge, mfa::HandOff, Auth, Session};
 use crate::{
     client::Client,
     error::{Code, Error, Result},
@@ -26,6 +26,12 @@ use crate::{
         users::User,
     },
 };
+
+/// What the app gets from the page, before the commit.
+enum ForApp {
+    Code(crate::secret::Secret),
+    Opened(Box<super::Opened>),
+}
 
 /// Most anonymous users one housekeeping pass deletes.
 const DELETE_BATCH: i64 = 500;
@@ -49,6 +55,59 @@ impl Auth {
         data: Option<Value>,
         client: &Client,
     ) -> Result<Session> {
+        let mut tx = self.pool.begin().await?;
+        let user = self.new_anonymous_user(&mut tx, data, client).await?;
+        let opened = self
+            .open_session_for(&mut tx, user, client, "anonymous")
+            .await?;
+        tx.commit().await?;
+        opened.finish(self)
+    }
+
+    /// The hosted sign-in page's "Continue without an account": an anonymous user with a
+    /// session for the pages (where the visitor may save the account later) and, when an app
+    /// asked (`for_app`), what the app gets: a session of its own, or a PKCE code with
+    /// `challenge`.
+    pub async fn sign_in_anonymously_on_page(
+        &self,
+        for_app: bool,
+        challenge: Option<&Challenge>,
+        client: &Client,
+    ) -> Result<(Session, Option<HandOff>)> {
+        let mut tx = self.pool.begin().await?;
+        let user = self.new_anonymous_user(&mut tx, None, client).await?;
+        let user_id = user.id;
+        let pages = self
+            .open_session_for(&mut tx, user.clone(), client, "anonymous")
+            .await?;
+        let app = match (for_app, challenge) {
+            (false, _) => None,
+            (true, Some(challenge)) => Some(ForApp::Code(
+                self.issue_auth_code(&mut tx, user_id, challenge, "anonymous", None)
+                    .await?,
+            )),
+            (true, None) => Some(ForApp::Opened(Box::new(
+                self.open_session_for(&mut tx, user, client, "anonymous")
+                    .await?,
+            ))),
+        };
+        tx.commit().await?;
+        let app = match app {
+            None => None,
+            Some(ForApp::Code(code)) => Some(HandOff::Code(code)),
+            Some(ForApp::Opened(opened)) => Some(HandOff::Session(Box::new(opened.finish(self)?))),
+        };
+        Ok((pages.finish(self)?, app))
+    }
+
+    /// In `tx`: a new anonymous user, if anonymous sign-ups are allowed and this client has
+    /// not used up its allowance.
+    async fn new_anonymous_user(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        data: Option<Value>,
+        client: &Client,
+    ) -> Result<User> {
         self.check_sign_up_allowed()?;
         if !self.config.anonymous.anonymous_users {
             return Err(Error::new(
@@ -58,19 +117,13 @@ impl Auth {
         }
         self.limits.anonymous.check(client).await?;
         let metadata = validate_metadata(data, "data")?.unwrap_or_else(|| json!({}));
-        let mut tx = self.pool.begin().await?;
-        let user = store::users::insert_anonymous(
+        Ok(store::users::insert_anonymous(
             &mut *tx,
             Uuid::new_v4(),
             &self.config.anonymous.anonymous_role,
             &metadata,
         )
-        .await?;
-        let opened = self
-            .open_session_for(&mut tx, user, client, "anonymous")
-            .await?;
-        tx.commit().await?;
-        opened.finish(self)
+        .await?)
     }
 
     /// In `tx`, after `user` proved an address (`email_identity`) or linked an identity: if it

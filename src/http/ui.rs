@@ -13,6 +13,7 @@ mod account;
 mod devices;
 mod factors;
 mod forms;
+mod guest;
 mod pages;
 mod passkeys;
 mod recovery;
@@ -81,7 +82,8 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
         .merge(forms::router())
         .merge(recovery::router())
         .merge(account::router())
-        .merge(factors::router());
+        .merge(factors::router())
+        .merge(guest::router());
     if with_passkeys {
         routes = routes.merge(passkeys::router());
     }

@@ -2,6 +2,7 @@
 //! address or a linked identity) with the same id, and their cleanup. Reauthentication and
 //! the manual-linking switch: `reauthenticate`.
 
+mod pages;
 mod reauthenticate;
 
 use axum::http::{Method, StatusCode};

@@ -609,7 +609,7 @@ async fn password_reset_and_confirmation_through_the_pages(db: PgPool) {
 }
 
 /// Opens an email link (the page with its button) and presses the button: where it leads.
-async fn follow_email_link(b: &Client, s: &Served, link: &str) -> String {
+pub(crate) async fn follow_email_link(b: &Client, s: &Served, link: &str) -> String {
     let page = get(b, link).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     let field = |name: &str| {

@@ -57,6 +57,9 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "passkey_added" => "Your passkey was added: you can sign in with it from now on.",
         "passkey_renamed" => "The passkey was renamed.",
         "passkey_removed" => "That passkey was removed.",
+        "account_saved" => {
+            "Your account is saved: sign in with your email address and password from now on."
+        }
         _ => return None,
     })
 }
@@ -113,7 +116,9 @@ pub(super) async fn render_account(
         email => v.user.email.clone(),
         factors,
         passkeys,
-        passkeys_on => super::passkeys_on(app),
+        passkeys_on => super::passkeys_on(app) && !v.user.is_anonymous,
+        anonymous => v.user.is_anonymous,
+        new_email => v.user.email_change.clone(),
         sessions,
         notice,
         error,

@@ -92,6 +92,7 @@ impl FormPage<'_> {
             errors => errors,
             providers => carry.providers(app),
             passkeys_on => super::passkeys_on(app),
+            anonymous_on => super::guest::offered(app),
             sign_up_allowed => !app.config.accounts.disable_signup,
             ..carry.vars()
         };
