@@ -161,6 +161,13 @@ impl Admin {
         let user = store::users::update(&mut *tx, id, &changes)
             .await
             .on_constraint(EMAIL_KEY, email_exists)?;
+        let roles_given = app_metadata
+            .as_ref()
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.contains_key("default_role") || m.contains_key("allowed_roles"));
+        let user = self
+            .convert_confirmed_anonymous(&mut tx, &current, user, roles_given, actor)
+            .await?;
         let new_email = email.filter(|e| *e != current.email);
         let revoked = self
             .after_update(&mut tx, &user, new_email.is_some(), hash.as_deref())
@@ -176,6 +183,44 @@ impl Admin {
         tx.commit().await?;
         self.session_cache.user_changed(id);
         Ok(user)
+    }
+
+    /// An anonymous user given a confirmed address (`email_confirm`) becomes a full user,
+    /// with the default roles unless the update named roles; audited.
+    async fn convert_confirmed_anonymous(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        before: &User,
+        user: User,
+        roles_given: bool,
+        actor: &Actor,
+    ) -> Result<User> {
+        if !before.is_anonymous || user.email.is_empty() || user.email_confirmed_at.is_none() {
+            return Ok(user);
+        }
+        let accounts = &self.config.accounts;
+        let (default_role, allowed_roles) = if roles_given {
+            (user.default_role.clone(), user.allowed_roles.clone())
+        } else {
+            (
+                accounts.default_role.clone(),
+                accounts.default_allowed_roles.clone(),
+            )
+        };
+        let converted =
+            store::users::convert_anonymous(&mut *tx, user.id, &default_role, &allowed_roles, true)
+                .await?
+                .unwrap_or(user);
+        let detail = json!({"by": "admin"});
+        self.record(
+            &mut *tx,
+            event::ANONYMOUS_CONVERTED,
+            Some(converted.id),
+            actor,
+            detail,
+        )
+        .await?;
+        Ok(converted)
     }
 
     /// What an update brings about: the new password stored; with a new address, links

@@ -266,3 +266,23 @@ async fn anonymous_users_are_deleted_after_the_set_time(db: PgPool) {
     .unwrap();
     assert_eq!(audited, [old_id]);
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_administrator_confirming_an_address_converts_the_user(db: PgPool) {
+    const ADMIN: &str = "admin-secret-for-anonymous-tests-0123456789";
+    let app = common::app(&db, &["--anonymous-users", "--admin-secret", ADMIN]).await;
+    let guest = anonymous(&app, json!({})).await;
+    let id = str_of(&guest.body["user"], "id");
+    let uri = format!("/admin/users/{id}");
+    // An address not confirmed: still anonymous.
+    let body = json!({"email": "una@example.com"});
+    let res = app.call(Method::PUT, &uri, Some(ADMIN), Some(body)).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["is_anonymous"], true);
+    let body = json!({"email": "una@example.com", "email_confirm": true});
+    let res = app.call(Method::PUT, &uri, Some(ADMIN), Some(body)).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(res.body["is_anonymous"], false);
+    assert_eq!(res.body["app_metadata"]["default_role"], "user");
+    assert_eq!(res.body["app_metadata"]["provider"], "email");
+}
