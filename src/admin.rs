@@ -9,6 +9,7 @@ mod ban;
 mod factors;
 pub mod import;
 mod metadata;
+pub mod migrate;
 mod users;
 
 pub use ban::Ban;

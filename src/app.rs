@@ -233,7 +233,7 @@ pub async fn admin(config: &Config) -> anyhow::Result<Admin> {
 
 /// The key TOTP secrets are sealed with: `AUTH_MFA_KEY`, else a development key in
 /// `AUTH_DATA_DIR` (with a warning).
-fn mfa_key(config: &Config) -> anyhow::Result<crate::auth::sealing::SealingKey> {
+pub fn mfa_key(config: &Config) -> anyhow::Result<crate::auth::sealing::SealingKey> {
     let (key, generated) = crate::auth::mfa::load_key(&config.mfa, &config.keys.data_dir)?;
     if generated {
         tracing::warn!(

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod email_requests;
 pub mod email_send_limits;
 pub mod identities;
+pub mod imports;
 pub mod legacy_user_ids;
 pub mod mfa;
 pub mod mfa_recovery;
@@ -23,6 +24,7 @@ pub mod rate_limits;
 pub mod session_events;
 pub mod sessions;
 pub mod sign_in_attempts;
+pub mod supabase;
 pub mod users;
 
 use std::time::Duration;

@@ -9,6 +9,7 @@
 //! merged into one statement ([`batch`]).
 
 pub mod batch;
+mod imported;
 pub mod salts;
 pub mod token;
 
@@ -82,7 +83,9 @@ impl Auth {
         client: &Client,
         arrived: Instant,
     ) -> Result<Session> {
-        let token = RefreshToken::parse(presented).ok_or_else(not_found)?;
+        let Some(token) = RefreshToken::parse(presented) else {
+            return self.refresh_imported(presented, client, arrived).await;
+        };
         if let Some(session) = self.rotate_in_one_statement(&token, client).await? {
             return Ok(session);
         }

@@ -1,4 +1,5 @@
-//! `import …`: users from the PL/pgSQL hasura-jwt-auth or from a file.
+//! `import …`: users from the PL/pgSQL hasura-jwt-auth, from a file, or moving in from
+//! Supabase Auth (with their identities, factors and live sessions).
 
 use std::path::PathBuf;
 
@@ -6,7 +7,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::{
-    admin::{import, Actor},
+    admin::{import, migrate, Actor},
     app,
     config::{parse_role, Config},
     secret::Secret,
@@ -25,6 +26,30 @@ pub enum ImportCommand {
         table: String,
         /// Roles imported users may have, comma-separated (default: AUTH_DEFAULT_ALLOWED_ROLES);
         /// a user with any other role is not imported.
+        #[arg(long, value_delimiter = ',', value_parser = parse_role)]
+        allowed_roles: Option<Vec<String>>,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Move in from Supabase Auth: users (same ids, bcrypt passwords), identities, TOTP
+    /// factors and live sessions, whose refresh tokens keep working here. Re-runs update
+    /// changed users and skip the rest.
+    Supabase {
+        /// PostgreSQL URL of the Supabase database (its `auth` schema is read).
+        #[arg(long, env = "AUTH_IMPORT_FROM", hide_env_values = true)]
+        from: Secret,
+        /// Report what would be imported and skipped, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Users per batch; each batch is one transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+        batch_size: i64,
+        /// The key of `raw_app_meta_data` holding each user's role or roles (the first is the
+        /// default role); users without it get AUTH_DEFAULT_ROLE and AUTH_DEFAULT_ALLOWED_ROLES.
+        #[arg(long)]
+        role_key: Option<String>,
+        /// Roles imported users may have, comma-separated (default: AUTH_DEFAULT_ALLOWED_ROLES);
+        /// a user with any other role is skipped.
         #[arg(long, value_delimiter = ',', value_parser = parse_role)]
         allowed_roles: Option<Vec<String>>,
         #[command(flatten)]
@@ -64,6 +89,14 @@ fn print_report(report: &import::Report) {
 pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
     let report = match cmd {
+        ImportCommand::Supabase {
+            from,
+            dry_run,
+            batch_size,
+            role_key,
+            allowed_roles,
+            config,
+        } => return supabase(&from, dry_run, batch_size, role_key, allowed_roles, &config).await,
         ImportCommand::HasuraJwtAuth {
             from,
             table,
@@ -116,4 +149,106 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn supabase(
+    from: &Secret,
+    dry_run: bool,
+    batch_size: i64,
+    role_key: Option<String>,
+    allowed_roles: Option<Vec<String>>,
+    config: &Config,
+) -> anyhow::Result<()> {
+    let admin = app::admin(config).await?;
+    let mfa_key = app::mfa_key(config)?;
+    let source = store::connect_source(from)
+        .await
+        .context("cannot connect to the --from database")?;
+    let target = migrate::Target {
+        pool: &admin.pool,
+        mfa_key: &mfa_key,
+        source: migrate::supabase::SOURCE,
+        dry_run,
+    };
+    let mapping = migrate::supabase::Mapping {
+        role_key: role_key.as_deref(),
+        default_role: &config.accounts.default_role,
+        default_allowed_roles: &config.accounts.default_allowed_roles,
+        permitted_roles: allowed_roles
+            .as_deref()
+            .unwrap_or(&config.accounts.default_allowed_roles),
+        anonymous_role: &config.anonymous.anonymous_role,
+    };
+    let mut progress = Progress::new();
+    let report = migrate::supabase::run(
+        &source,
+        &target,
+        &mapping,
+        batch_size,
+        &mut |done, total| progress.show(done, total),
+    )
+    .await?;
+    progress.finish();
+    print_migration(&report, dry_run);
+    Ok(())
+}
+
+/// Progress on stderr: a bar redrawn in place on a terminal, a line per step otherwise.
+struct Progress {
+    terminal: bool,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn show(&mut self, done: usize, total: i64) {
+        let total = total.max(done as i64).max(1);
+        let secs = self.started.elapsed().as_secs_f64();
+        if self.terminal {
+            let filled = (done as i64 * 30 / total) as usize;
+            eprint!(
+                "\r[{}{}] {done}/{total} users ({secs:.0} s)",
+                "#".repeat(filled),
+                " ".repeat(30 - filled.min(30))
+            );
+        } else {
+            tracing::info!(done, total, seconds = secs, "import progress");
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
+        }
+    }
+}
+
+fn print_migration(report: &migrate::Report, dry_run: bool) {
+    for (row, why) in &report.skipped {
+        println!("skipped {row}: {why}");
+    }
+    for (user, what) in &report.notes {
+        println!("note {user}: {what}");
+    }
+    let would = if dry_run { "would import" } else { "imported" };
+    println!(
+        "{would} {} new, updated {}, unchanged {}, skipped {}; {} identities, {} factors, {} sessions",
+        report.imported,
+        report.updated,
+        report.unchanged,
+        report.skipped.len(),
+        report.identities,
+        report.factors,
+        report.sessions
+    );
+    if dry_run {
+        println!("dry run: nothing was written");
+    }
 }

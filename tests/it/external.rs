@@ -84,7 +84,7 @@ pub(crate) async fn sign_in(app: &TestApp, query: &str, login: &str) -> String {
 }
 
 /// The parameters after `sep` (`#` or `?`) of a redirect.
-fn params(location: &str, sep: char) -> HashMap<String, String> {
+pub(crate) fn params(location: &str, sep: char) -> HashMap<String, String> {
     let tail = location.split_once(sep).map(|(_, t)| t).unwrap_or("");
     let tail = tail.split('#').next().unwrap();
     serde_urlencoded::from_str::<Vec<(String, String)>>(tail)

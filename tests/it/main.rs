@@ -44,6 +44,7 @@ mod import;
 mod keys;
 mod limits;
 mod mfa;
+mod migrate;
 mod openapi;
 mod operations;
 mod passkeys;
