@@ -9,10 +9,14 @@ CREATE TABLE imported_users (
     PRIMARY KEY (source, user_id)
 );
 -- The refresh tokens browsers hold from the old server, as SHA-256 only: each is accepted
--- once, for its own session, which then continues on this server's rotation.
+-- once, for its own session, which then continues on this server's rotation. No foreign key to
+-- sessions, so that `TRUNCATE sessions` (signing everyone out by hand) keeps working: a token
+-- whose session is gone finds nothing, and housekeeping deletes it.
 CREATE TABLE imported_refresh_tokens (
     token_hash bytea PRIMARY KEY,
-    session_id uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    session_id uuid NOT NULL,
+    -- When the old server would have stopped taking it (nhost's tokens expire; GoTrue's don't).
+    expires_at timestamptz,
     used_at    timestamptz
 );
 CREATE INDEX imported_refresh_tokens_session_id_idx ON imported_refresh_tokens (session_id);

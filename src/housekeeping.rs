@@ -42,6 +42,10 @@ pub async fn run_once(auth: &Auth) {
             "passkey ceremonies past five minutes",
             store::passkeys::prune_challenges(&auth.pool).await,
         ),
+        (
+            "imported refresh tokens of ended sessions",
+            store::imported_tokens::prune_orphans(&auth.pool).await,
+        ),
         ("idle rate-limit state", auth.limits.forget_idle().await),
         (
             "idle email send counts",

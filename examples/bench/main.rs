@@ -15,6 +15,9 @@
 //! PostgreSQL transactions per refresh and the server's memory.
 //! Client and server share the machine's cores, so the figures are a floor.
 //!
+//! `bench import --users 100000 --from supabase|nhost` measures the importers instead (see
+//! `import.rs`).
+//!
 //! `--refresh-batch-max 1` starts the server with refreshes unmerged (each its own statement
 //! and transaction, as the SQL floor runs them); the default merges those that arrive
 //! together, as the server does by default.
@@ -24,6 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod import;
 mod measure;
 mod reference;
 mod server;
@@ -73,8 +77,12 @@ fn args() -> Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) == Some("serve") {
-        return server::run_child(argv).await;
+    match argv.first().map(String::as_str) {
+        Some("serve") => return server::run_child(argv).await,
+        // `bench cli <command …>`: the CLI, in the process the import benchmark times.
+        Some("cli") => return server::run_child(argv[1..].to_vec()).await,
+        Some("import") => return import::run(&argv[1..]).await,
+        _ => {}
     }
     let a = args();
     let url = std::env::var("DATABASE_URL")

@@ -1,36 +1,27 @@
-//! Moving in from another auth server without logging anyone out (`import supabase`): its
-//! users keep their ids (the app's rows reference them), their passwords (bcrypt hashes,
+//! Moving in from another auth server without logging anyone out (`import supabase`,
+//! `import nhost`): its users keep their ids (the app's rows reference them), their passwords (bcrypt hashes,
 //! upgraded to Argon2id at the next sign-in), their identities, their TOTP factors
 //! (re-encrypted under `AUTH_MFA_KEY`) and their live sessions: the refresh token a browser
 //! holds now is accepted here once, for its own session, which then follows this server's
 //! rotation and reuse rules (see `auth::refresh::imported`).
 //!
-//! Users are written in batches, each in one transaction (a failing batch rolls back whole
-//! and names the user it failed on). Each user's fingerprint is recorded, so a re-run skips
-//! unchanged users and updates changed ones. A dry run does all of it and rolls every batch
-//! back, so its report is exactly what a real run would do.
+//! Users are read and written in batches, each written in one transaction with one statement
+//! per table (a failing batch rolls back whole and names the user it failed on, see
+//! `write`). Each user's fingerprint is recorded, so a re-run skips unchanged users and
+//! updates changed ones. A dry run does all of it and rolls every batch back, so its report
+//! is exactly what a real run would do.
 
+pub mod nhost;
 pub mod supabase;
+mod write;
 
-use std::collections::{HashMap, HashSet};
-
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{
-    auth::{refresh::token::RefreshToken, sealing::SealingKey},
-    client::Client,
-    store::{
-        self,
-        audit::{self, event},
-        imports::{ImportedIdentity, ImportedSession, ImportedUser},
-    },
-};
+use crate::auth::sealing::SealingKey;
 
 /// A user to write, whatever the source.
 #[derive(Serialize)]
@@ -94,8 +85,10 @@ pub struct IncomingSession {
     pub ip: Option<String>,
     pub aal: i16,
     pub amr: Value,
-    /// The refresh token its browser holds now (only its hash is stored).
-    pub refresh_token: Option<String>,
+    /// The SHA-256 (hex) of the refresh token its browser holds now: all that is kept of it.
+    pub refresh_token_sha256: Option<String>,
+    /// When the old server would have stopped taking it, if ever.
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
 
 /// What one source row becomes.
@@ -124,177 +117,95 @@ pub struct Report {
 pub struct Target<'a> {
     pub pool: &'a PgPool,
     pub mfa_key: &'a SealingKey,
-    /// Recorded with each user's fingerprint.
-    pub source: &'static str,
     pub dry_run: bool,
 }
 
-fn fingerprint(user: &Incoming) -> anyhow::Result<Vec<u8>> {
-    let canonical = serde_json::to_vec(user)?;
-    Ok(Sha256::digest(canonical).to_vec())
+/// Which roles imported users get.
+pub struct Mapping<'a> {
+    /// Supabase: the key of `raw_app_meta_data` that holds a user's role, or roles (the first
+    /// is the default); without it (or without the key in a user's data) the defaults.
+    pub role_key: Option<&'a str>,
+    pub default_role: &'a str,
+    pub default_allowed_roles: &'a [String],
+    /// The only roles a user may come with; a user with another is skipped.
+    pub permitted_roles: &'a [String],
+    /// Anonymous users' role (`AUTH_ANONYMOUS_ROLE`).
+    pub anonymous_role: &'a str,
 }
 
-/// Writes one batch in one transaction (rolled back on a dry run); the report grows.
-pub async fn write_batch(
-    target: &Target<'_>,
-    rows: Vec<Row>,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    let mut users = Vec::new();
-    for row in rows {
-        match row {
-            Row::Import(user) => users.push(*user),
-            Row::Skip(id, why) => report.skipped.push((id, why)),
+impl Mapping<'_> {
+    /// `Err(why)` when a role is outside the permitted ones, or the roles do not fit together.
+    pub fn check(&self, default: &str, allowed: &[String]) -> Result<(), String> {
+        if let Some(other) = allowed.iter().find(|r| !self.permitted_roles.contains(r)) {
+            return Err(format!(
+                "role {other} is not among the roles allowed for imported users"
+            ));
         }
+        crate::roles::validate_roles(default, allowed)
     }
-    let mut tx = target.pool.begin().await?;
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-    let emails: Vec<String> = users.iter().map(|u| u.email.clone()).collect();
-    let known: HashMap<Uuid, Vec<u8>> = store::imports::fingerprints(&mut *tx, target.source, &ids)
-        .await?
-        .into_iter()
-        .collect();
-    let taken: HashSet<Uuid> = store::imports::addresses_of_others(&mut *tx, &ids, &emails)
-        .await?
-        .into_iter()
-        .collect();
-    for user in users {
-        let id = user.id;
-        if taken.contains(&id) {
-            let why = format!("duplicate address: another user here has {}", user.email);
-            report.skipped.push((id.to_string(), why));
-            continue;
-        }
-        let print = fingerprint(&user)?;
-        match known.get(&id) {
-            Some(before) if *before == print => report.unchanged += 1,
-            seen => {
-                write_user(&mut tx, target, &user, &print, report)
-                    .await
-                    .with_context(|| format!("importing user {id}"))?;
-                if seen.is_some() {
-                    report.updated += 1;
-                } else {
-                    report.imported += 1;
-                }
-                for note in &user.notes {
-                    report.notes.push((id.to_string(), note.clone()));
-                }
-            }
-        }
-    }
-    if target.dry_run {
-        tx.rollback().await?;
-    } else {
-        tx.commit().await?;
-    }
-    Ok(())
 }
 
-async fn write_user(
-    tx: &mut sqlx::PgConnection,
+/// The source's password hash, when this server can check it (bcrypt, Argon2); otherwise a
+/// note says why the user will need to reset the password.
+fn usable_password(stored: Option<&str>, notes: &mut Vec<String>) -> Option<String> {
+    let hash = stored.map(str::trim).filter(|h| !h.is_empty())?;
+    if hash.starts_with('{') {
+        notes.push("password encrypted at the source (database encryption): not imported".into());
+        return None;
+    }
+    if !crate::auth::password::is_supported_hash(hash) {
+        notes.push("password hash of a kind this server cannot check: not imported".into());
+        return None;
+    }
+    Some(hash.to_owned())
+}
+
+/// The servers users move in from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Supabase Auth (GoTrue's `auth` schema).
+    Supabase,
+    /// nhost's hasura-auth (its `auth` schema).
+    Nhost,
+}
+
+impl Origin {
+    /// The name recorded with imported users' fingerprints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Supabase => "supabase",
+            Self::Nhost => "nhost",
+        }
+    }
+}
+
+/// Imports every user of `source` in batches of `batch_size`; `progress` hears how many rows
+/// are done out of how many.
+pub async fn run(
+    from: Origin,
+    source: &PgPool,
     target: &Target<'_>,
-    u: &Incoming,
-    print: &[u8],
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    let row = ImportedUser {
-        id: u.id,
-        email: &u.email,
-        default_role: &u.default_role,
-        allowed_roles: &u.allowed_roles,
-        user_metadata: &u.user_metadata,
-        app_metadata: &u.app_metadata,
-        banned_until: u.banned_until,
-        email_confirmed_at: u.email_confirmed_at,
-        email_verified_at: u.email_verified_at,
-        email_identity: u.email_identity,
-        is_anonymous: u.is_anonymous,
-        created_at: u.created_at,
-        last_sign_in_at: u.last_sign_in_at,
+    mapping: &Mapping<'_>,
+    batch_size: i64,
+    progress: &mut dyn FnMut(usize, i64),
+) -> anyhow::Result<Report> {
+    let total = match from {
+        Origin::Supabase => supabase::count(source).await?,
+        Origin::Nhost => nhost::count(source).await?,
     };
-    store::imports::upsert_user(&mut *tx, &row).await?;
-    if let Some(hash) = &u.password_hash {
-        store::passwords::set(&mut *tx, u.id, hash).await?;
-    }
-    for i in &u.identities {
-        let identity = ImportedIdentity {
-            user_id: u.id,
-            provider: &i.provider,
-            provider_id: &i.provider_id,
-            identity_data: &i.identity_data,
-            email: i.email.as_deref(),
-            created_at: i.created_at,
-            last_sign_in_at: i.last_sign_in_at,
+    let mut report = Report::default();
+    let mut after = Uuid::nil();
+    let mut done = 0;
+    loop {
+        let (last, rows) = match from {
+            Origin::Supabase => supabase::batch(source, after, batch_size, mapping).await?,
+            Origin::Nhost => nhost::batch(source, after, batch_size, mapping).await?,
         };
-        if store::imports::upsert_identity(&mut *tx, &identity).await? {
-            report.identities += 1;
-        } else {
-            let why = format!(
-                "the {} identity belongs to another user here: not linked",
-                i.provider
-            );
-            report.notes.push((u.id.to_string(), why));
-        }
+        let Some(last) = last else { break };
+        after = last;
+        done += rows.len();
+        write::write_batch(target, from.name(), rows, &mut report).await?;
+        progress(done, total);
     }
-    for f in &u.factors {
-        let sealed = target.mfa_key.seal(f.id.as_bytes(), &f.secret)?;
-        store::imports::insert_factor(
-            &mut *tx,
-            f.id,
-            u.id,
-            &f.friendly_name,
-            &sealed,
-            f.created_at,
-        )
-        .await?;
-        report.factors += 1;
-    }
-    for s in &u.sessions {
-        // Once only: a session that ended here stays ended, whatever the source still says.
-        if store::imports::claim_session(&mut *tx, s.id).await? {
-            write_session(&mut *tx, u.id, s).await?;
-            report.sessions += 1;
-        }
-    }
-    store::imports::record(&mut *tx, target.source, u.id, print).await?;
-    let detail = json!({"source": target.source});
-    audit::record(
-        &mut *tx,
-        event::USER_IMPORTED,
-        Some(u.id),
-        None,
-        &Client::default(),
-        detail,
-    )
-    .await?;
-    Ok(())
-}
-
-/// The session on a fresh chain of ours (nobody holds a token of it), continued by the
-/// refresh token its browser holds.
-async fn write_session(
-    tx: &mut sqlx::PgConnection,
-    user_id: Uuid,
-    s: &IncomingSession,
-) -> anyhow::Result<()> {
-    let chain = RefreshToken::new_chain(s.id);
-    let session = ImportedSession {
-        id: s.id,
-        user_id,
-        token_hash: &chain.token.hash(),
-        token_salt: &chain.salt,
-        created_at: s.created_at,
-        refreshed_at: s.refreshed_at,
-        user_agent: s.user_agent.as_deref(),
-        ip: s.ip.as_deref(),
-        aal: s.aal,
-        amr: &s.amr,
-    };
-    store::imports::insert_session(&mut *tx, &session).await?;
-    if let Some(token) = &s.refresh_token {
-        let hash = Sha256::digest(token.trim().as_bytes());
-        store::imports::insert_refresh_token(&mut *tx, &hash, s.id).await?;
-    }
-    Ok(())
+    Ok(report)
 }

@@ -1,5 +1,5 @@
 //! `import …`: users from the PL/pgSQL hasura-jwt-auth, from a file, or moving in from
-//! Supabase Auth (with their identities, factors and live sessions).
+//! Supabase Auth or nhost (with their identities, factors and live sessions).
 
 use std::path::PathBuf;
 
@@ -38,20 +38,24 @@ pub enum ImportCommand {
         /// PostgreSQL URL of the Supabase database (its `auth` schema is read).
         #[arg(long, env = "AUTH_IMPORT_FROM", hide_env_values = true)]
         from: Secret,
-        /// Report what would be imported and skipped, and write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Users per batch; each batch is one transaction.
-        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=10_000))]
-        batch_size: i64,
         /// The key of `raw_app_meta_data` holding each user's role or roles (the first is the
         /// default role); users without it get AUTH_DEFAULT_ROLE and AUTH_DEFAULT_ALLOWED_ROLES.
         #[arg(long)]
         role_key: Option<String>,
-        /// Roles imported users may have, comma-separated (default: AUTH_DEFAULT_ALLOWED_ROLES);
-        /// a user with any other role is skipped.
-        #[arg(long, value_delimiter = ',', value_parser = parse_role)]
-        allowed_roles: Option<Vec<String>>,
+        #[command(flatten)]
+        options: MigrateOptions,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Move in from nhost's hasura-auth: users (same ids, bcrypt passwords, roles from
+    /// `auth.user_roles`), provider identities, TOTP secrets and live refresh tokens, which
+    /// keep working here. Re-runs update changed users and skip the rest.
+    Nhost {
+        /// PostgreSQL URL of the nhost database (its `auth` schema is read).
+        #[arg(long, env = "AUTH_IMPORT_FROM", hide_env_values = true)]
+        from: Secret,
+        #[command(flatten)]
+        options: MigrateOptions,
         #[command(flatten)]
         config: Box<Config>,
     },
@@ -69,6 +73,21 @@ pub enum ImportCommand {
         #[command(flatten)]
         config: Box<Config>,
     },
+}
+
+/// What `import supabase` and `import nhost` share.
+#[derive(clap::Args, Debug)]
+pub struct MigrateOptions {
+    /// Report what would be imported and skipped, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Users per batch; each batch is one transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    batch_size: i64,
+    /// Roles imported users may have, comma-separated (default: AUTH_DEFAULT_ALLOWED_ROLES);
+    /// a user with any other role is skipped.
+    #[arg(long, value_delimiter = ',', value_parser = parse_role)]
+    allowed_roles: Option<Vec<String>>,
 }
 
 fn print_report(report: &import::Report) {
@@ -91,12 +110,18 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
     let report = match cmd {
         ImportCommand::Supabase {
             from,
-            dry_run,
-            batch_size,
             role_key,
-            allowed_roles,
+            options,
             config,
-        } => return supabase(&from, dry_run, batch_size, role_key, allowed_roles, &config).await,
+        } => {
+            let origin = migrate::Origin::Supabase;
+            return move_in(origin, &from, role_key.as_deref(), &options, &config).await;
+        }
+        ImportCommand::Nhost {
+            from,
+            options,
+            config,
+        } => return move_in(migrate::Origin::Nhost, &from, None, &options, &config).await,
         ImportCommand::HasuraJwtAuth {
             from,
             table,
@@ -151,12 +176,11 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn supabase(
+async fn move_in(
+    origin: migrate::Origin,
     from: &Secret,
-    dry_run: bool,
-    batch_size: i64,
-    role_key: Option<String>,
-    allowed_roles: Option<Vec<String>>,
+    role_key: Option<&str>,
+    options: &MigrateOptions,
     config: &Config,
 ) -> anyhow::Result<()> {
     let admin = app::admin(config).await?;
@@ -167,29 +191,30 @@ async fn supabase(
     let target = migrate::Target {
         pool: &admin.pool,
         mfa_key: &mfa_key,
-        source: migrate::supabase::SOURCE,
-        dry_run,
+        dry_run: options.dry_run,
     };
-    let mapping = migrate::supabase::Mapping {
-        role_key: role_key.as_deref(),
+    let mapping = migrate::Mapping {
+        role_key,
         default_role: &config.accounts.default_role,
         default_allowed_roles: &config.accounts.default_allowed_roles,
-        permitted_roles: allowed_roles
+        permitted_roles: options
+            .allowed_roles
             .as_deref()
             .unwrap_or(&config.accounts.default_allowed_roles),
         anonymous_role: &config.anonymous.anonymous_role,
     };
     let mut progress = Progress::new();
-    let report = migrate::supabase::run(
+    let report = migrate::run(
+        origin,
         &source,
         &target,
         &mapping,
-        batch_size,
+        options.batch_size,
         &mut |done, total| progress.show(done, total),
     )
     .await?;
     progress.finish();
-    print_migration(&report, dry_run);
+    print_migration(&report, options.dry_run);
     Ok(())
 }
 

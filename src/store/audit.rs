@@ -79,6 +79,25 @@ pub async fn record(
     Ok(())
 }
 
+/// Appends one entry per user, the same event and detail, from no client (the CLI).
+pub async fn record_for_users(
+    db: impl PgExecutor<'_>,
+    event: &str,
+    user_ids: &[Uuid],
+    detail: Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (event, user_id, detail)
+         SELECT $1, user_id, $3 FROM unnest($2::uuid[]) AS u(user_id)",
+    )
+    .bind(event)
+    .bind(user_ids)
+    .bind(detail)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// One audit-log entry.
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct AuditEntry {

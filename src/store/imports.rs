@@ -1,13 +1,16 @@
-//! Writing users moved in from another auth server (`admin::migrate`), and the old server's
-//! refresh tokens they hold (accepted once, see `auth::refresh::imported`).
+//! Writing users moved in from another auth server (`admin::migrate`), a batch at a time: each
+//! table's rows go in one statement (a JSON array read by `jsonb_to_recordset`), so that a
+//! batch of a thousand users costs a handful of round trips, not thousands.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{types::Json, PgExecutor};
 use uuid::Uuid;
 
 /// A user as it is written here (its id kept).
-pub struct ImportedUser<'a> {
+#[derive(Serialize)]
+pub struct UserRow<'a> {
     pub id: Uuid,
     pub email: &'a str,
     pub default_role: &'a str,
@@ -21,6 +24,54 @@ pub struct ImportedUser<'a> {
     pub is_anonymous: bool,
     pub created_at: DateTime<Utc>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// A password hash, as the old server made it.
+#[derive(Serialize)]
+pub struct PasswordRow<'a> {
+    pub user_id: Uuid,
+    pub hash: &'a str,
+}
+
+/// An identity at an external provider.
+#[derive(Serialize)]
+pub struct IdentityRow<'a> {
+    pub user_id: Uuid,
+    pub provider: &'a str,
+    pub provider_id: &'a str,
+    pub identity_data: &'a Value,
+    pub email: Option<&'a str>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// A verified TOTP factor, its secret sealed (hex).
+#[derive(Serialize)]
+pub struct FactorRow<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub friendly_name: &'a str,
+    pub sealed_secret: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A live session of the old server, on a chain of this server's that nobody holds a token
+/// of yet (`token_hash`, `token_salt`, hex): the old server's refresh token, of which only
+/// `refresh_token_sha256` (hex) is kept, is what continues it.
+#[derive(Serialize)]
+pub struct SessionRow<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub token_hash: String,
+    pub token_salt: String,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: DateTime<Utc>,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub aal: i16,
+    pub amr: &'a Value,
+    pub refresh_token_sha256: Option<&'a str>,
+    pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
 
 /// The fingerprints recorded for `ids` by the last import from `source`.
@@ -54,13 +105,20 @@ pub async fn addresses_of_others(
     .await
 }
 
-/// Inserts the user, or brings the user of that id up to date.
-pub async fn upsert_user(db: impl PgExecutor<'_>, u: &ImportedUser<'_>) -> sqlx::Result<()> {
+/// Inserts the users, or brings the users of those ids up to date.
+pub async fn upsert_users(db: impl PgExecutor<'_>, rows: &[UserRow<'_>]) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO users (id, email, default_role, allowed_roles, user_metadata, app_metadata,
                             banned_until, email_confirmed_at, email_verified_at, email_identity,
                             is_anonymous, created_at, last_sign_in_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         SELECT id, email, default_role, allowed_roles, user_metadata, app_metadata,
+                banned_until, email_confirmed_at, email_verified_at, email_identity,
+                is_anonymous, created_at, last_sign_in_at
+         FROM jsonb_to_recordset($1) AS u(id uuid, email text, default_role text,
+              allowed_roles text[], user_metadata jsonb, app_metadata jsonb,
+              banned_until timestamptz, email_confirmed_at timestamptz,
+              email_verified_at timestamptz, email_identity boolean, is_anonymous boolean,
+              created_at timestamptz, last_sign_in_at timestamptz)
          ON CONFLICT (id) DO UPDATE SET
              email = EXCLUDED.email, default_role = EXCLUDED.default_role,
              allowed_roles = EXCLUDED.allowed_roles, user_metadata = EXCLUDED.user_metadata,
@@ -70,205 +128,128 @@ pub async fn upsert_user(db: impl PgExecutor<'_>, u: &ImportedUser<'_>) -> sqlx:
              email_identity = EXCLUDED.email_identity, is_anonymous = EXCLUDED.is_anonymous,
              last_sign_in_at = EXCLUDED.last_sign_in_at, updated_at = now()",
     )
-    .bind(u.id)
-    .bind(u.email)
-    .bind(u.default_role)
-    .bind(u.allowed_roles)
-    .bind(u.user_metadata)
-    .bind(u.app_metadata)
-    .bind(u.banned_until)
-    .bind(u.email_confirmed_at)
-    .bind(u.email_verified_at)
-    .bind(u.email_identity)
-    .bind(u.is_anonymous)
-    .bind(u.created_at)
-    .bind(u.last_sign_in_at)
+    .bind(Json(rows))
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// An identity at an external provider.
-pub struct ImportedIdentity<'a> {
-    pub user_id: Uuid,
-    pub provider: &'a str,
-    pub provider_id: &'a str,
-    pub identity_data: &'a Value,
-    pub email: Option<&'a str>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub last_sign_in_at: Option<DateTime<Utc>>,
+/// Sets the users' password hashes.
+pub async fn set_passwords(db: impl PgExecutor<'_>, rows: &[PasswordRow<'_>]) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO user_passwords (user_id, hash)
+         SELECT user_id, hash FROM jsonb_to_recordset($1) AS p(user_id uuid, hash text)
+         ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash, updated_at = now()",
+    )
+    .bind(Json(rows))
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
-/// Records an identity (kept up to date); `false` when it belongs to another user here.
-pub async fn upsert_identity(
+/// Records identities (kept up to date); returns the (provider, provider id) of those written:
+/// the others belong to another user here.
+pub async fn upsert_identities(
     db: impl PgExecutor<'_>,
-    i: &ImportedIdentity<'_>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    rows: &[IdentityRow<'_>],
+) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as(
         "INSERT INTO identities (id, user_id, provider, provider_id, identity_data, email,
                                  created_at, last_sign_in_at)
-         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, coalesce($6, now()), $7)
+         SELECT gen_random_uuid(), user_id, provider, provider_id, identity_data, email,
+                coalesce(created_at, now()), last_sign_in_at
+         FROM jsonb_to_recordset($1) AS i(user_id uuid, provider text, provider_id text,
+              identity_data jsonb, email text, created_at timestamptz,
+              last_sign_in_at timestamptz)
          ON CONFLICT (provider, provider_id) DO UPDATE SET
              identity_data = EXCLUDED.identity_data, email = EXCLUDED.email,
              last_sign_in_at = EXCLUDED.last_sign_in_at, updated_at = now()
-         WHERE identities.user_id = EXCLUDED.user_id",
+         WHERE identities.user_id = EXCLUDED.user_id
+         RETURNING provider, provider_id",
     )
-    .bind(i.user_id)
-    .bind(i.provider)
-    .bind(i.provider_id)
-    .bind(i.identity_data)
-    .bind(i.email)
-    .bind(i.created_at)
-    .bind(i.last_sign_in_at)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(Json(rows))
+    .fetch_all(db)
+    .await
 }
 
-/// A verified TOTP factor with its sealed secret (kept as it is when already imported).
-pub async fn insert_factor(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    user_id: Uuid,
-    friendly_name: &str,
-    sealed_secret: &[u8],
-    created_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+/// Verified TOTP factors (a factor already imported is kept as it is).
+pub async fn insert_factors(db: impl PgExecutor<'_>, rows: &[FactorRow<'_>]) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO mfa_factors (id, user_id, friendly_name, factor_type, status, secret,
                                   created_at)
-         VALUES ($1, $2, $3, 'totp', 'verified', $4, $5)
+         SELECT id, user_id, friendly_name, 'totp', 'verified', decode(sealed_secret, 'hex'),
+                created_at
+         FROM jsonb_to_recordset($1) AS f(id uuid, user_id uuid, friendly_name text,
+              sealed_secret text, created_at timestamptz)
          ON CONFLICT (id) DO NOTHING",
     )
-    .bind(id)
-    .bind(user_id)
-    .bind(friendly_name)
-    .bind(sealed_secret)
-    .bind(created_at)
+    .bind(Json(rows))
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// A live session of the old server, on a chain of this server's that nobody holds a token
-/// of yet (`token_hash`, `token_salt`): its imported refresh token is what continues it.
-pub struct ImportedSession<'a> {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub token_hash: &'a [u8],
-    pub token_salt: &'a [u8],
-    pub created_at: DateTime<Utc>,
-    pub refreshed_at: DateTime<Utc>,
-    pub user_agent: Option<&'a str>,
-    pub ip: Option<&'a str>,
-    pub aal: i16,
-    pub amr: &'a Value,
-}
-
-/// Claims session `id` for import: `false` when it was imported before (even if it has
-/// ended since).
-pub async fn claim_session(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO imported_session_ids (session_id) VALUES ($1) ON CONFLICT DO NOTHING",
-    )
-    .bind(id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Inserts the session unless it exists; whether it was inserted.
-pub async fn insert_session(
+/// Inserts the sessions never imported before (a session that ended here stays ended,
+/// whatever the source still says) with their old refresh tokens; how many were new. A session
+/// imported before and not yet continued here (none of its old tokens used) also takes the
+/// token the source has now: a browser that refreshed there in between is not logged out.
+pub async fn insert_sessions(
     db: impl PgExecutor<'_>,
-    s: &ImportedSession<'_>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO sessions (id, user_id, token_hash, token_salt, created_at, refreshed_at,
-                               rotated_at, user_agent, ip, aal, amr)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)
-         ON CONFLICT (id) DO NOTHING",
+    rows: &[SessionRow<'_>],
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "WITH s AS (
+             SELECT * FROM jsonb_to_recordset($1) AS s(id uuid, user_id uuid, token_hash text,
+                 token_salt text, created_at timestamptz, refreshed_at timestamptz,
+                 user_agent text, ip text, aal smallint, amr jsonb, refresh_token_sha256 text,
+                 refresh_token_expires_at timestamptz)
+         ), claimed AS (
+             INSERT INTO imported_session_ids (session_id) SELECT id FROM s
+             ON CONFLICT DO NOTHING RETURNING session_id
+         ), new AS (
+             SELECT s.* FROM s JOIN claimed ON claimed.session_id = s.id
+         ), waiting AS (
+             SELECT s.* FROM s JOIN sessions here ON here.id = s.id AND here.user_id = s.user_id
+             WHERE NOT EXISTS (SELECT 1 FROM imported_refresh_tokens t
+                               WHERE t.session_id = s.id AND t.used_at IS NOT NULL)
+         ), sessions AS (
+             INSERT INTO sessions (id, user_id, token_hash, token_salt, created_at,
+                                   refreshed_at, rotated_at, user_agent, ip, aal, amr)
+             SELECT id, user_id, decode(token_hash, 'hex'), decode(token_salt, 'hex'),
+                    created_at, refreshed_at, refreshed_at, user_agent, ip, aal, amr
+             FROM new
+             ON CONFLICT (id) DO NOTHING
+         ), tokens AS (
+             INSERT INTO imported_refresh_tokens (token_hash, session_id, expires_at)
+             SELECT decode(refresh_token_sha256, 'hex'), id, refresh_token_expires_at
+             FROM (SELECT * FROM new UNION ALL SELECT * FROM waiting) t
+             WHERE refresh_token_sha256 IS NOT NULL
+             ON CONFLICT (token_hash) DO NOTHING
+         )
+         SELECT count(*) FROM new",
     )
-    .bind(s.id)
-    .bind(s.user_id)
-    .bind(s.token_hash)
-    .bind(s.token_salt)
-    .bind(s.created_at)
-    .bind(s.refreshed_at)
-    .bind(s.user_agent)
-    .bind(s.ip)
-    .bind(s.aal)
-    .bind(s.amr)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(Json(rows))
+    .fetch_one(db)
+    .await
 }
 
-/// Records the SHA-256 of a refresh token the old server issued for `session_id`.
-pub async fn insert_refresh_token(
-    db: impl PgExecutor<'_>,
-    token_hash: &[u8],
-    session_id: Uuid,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO imported_refresh_tokens (token_hash, session_id) VALUES ($1, $2)
-         ON CONFLICT (token_hash) DO NOTHING",
-    )
-    .bind(token_hash)
-    .bind(session_id)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Records what `user_id` looked like at `source` (`fingerprint`).
+/// Records what each user looked like at `source` (`(user id, fingerprint)`).
 pub async fn record(
     db: impl PgExecutor<'_>,
     source: &str,
-    user_id: Uuid,
-    fingerprint: &[u8],
+    ids: &[Uuid],
+    fingerprints: &[Vec<u8>],
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO imported_users (source, user_id, fingerprint) VALUES ($1, $2, $3)
+        "INSERT INTO imported_users (source, user_id, fingerprint)
+         SELECT $1, * FROM unnest($2::uuid[], $3::bytea[])
          ON CONFLICT (source, user_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,
              imported_at = now()",
     )
     .bind(source)
-    .bind(user_id)
-    .bind(fingerprint)
+    .bind(ids)
+    .bind(fingerprints)
     .execute(db)
     .await?;
     Ok(())
-}
-
-/// An imported refresh token: its session, when it was used (if it was), and the time now.
-#[derive(sqlx::FromRow)]
-pub struct ImportedToken {
-    pub session_id: Uuid,
-    pub used_at: Option<DateTime<Utc>>,
-    pub db_now: DateTime<Utc>,
-}
-
-pub async fn find_refresh_token(
-    db: impl PgExecutor<'_>,
-    token_hash: &[u8],
-) -> sqlx::Result<Option<ImportedToken>> {
-    sqlx::query_as(
-        "SELECT session_id, used_at, now() AS db_now FROM imported_refresh_tokens
-         WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(db)
-    .await
-}
-
-/// Marks the token used; `false` when it was already (another request won).
-pub async fn use_refresh_token(db: impl PgExecutor<'_>, token_hash: &[u8]) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE imported_refresh_tokens SET used_at = now()
-         WHERE token_hash = $1 AND used_at IS NULL",
-    )
-    .bind(token_hash)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }

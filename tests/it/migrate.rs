@@ -1,12 +1,60 @@
 //! Moving in from other auth servers: their schemas, written here from their documented table
-//! definitions (Supabase Auth: GoTrue's migrations as of v2.196), filled the way each server
-//! fills them, then imported and used as their users would.
+//! definitions (Supabase Auth: GoTrue's migrations as of v2.196; nhost: hasura-auth's as of
+//! v0.42.0), filled the way each server fills them, then imported and used as their users
+//! would.
 
+mod nhost;
 mod supabase;
 
+use hasura_jwt_auth::admin::migrate;
 use sqlx::{postgres::PgPoolOptions, PgPool};
 
-use crate::common;
+use crate::common::{self, TestApp};
+
+/// Imports from `source` into `app`'s database as `import supabase|nhost` does, in batches of
+/// three, checking that progress is reported up to the last user.
+pub(crate) async fn import(
+    app: &TestApp,
+    origin: migrate::Origin,
+    source: &PgPool,
+    dry_run: bool,
+) -> migrate::Report {
+    let mut steps = Vec::new();
+    let report = try_import(app, origin, source, dry_run, &mut steps)
+        .await
+        .unwrap();
+    let (done, total) = steps.last().copied().unwrap_or_default();
+    assert_eq!(done as i64, total, "{steps:?}");
+    report
+}
+
+/// The import, with the progress it reported in `steps`.
+pub(crate) async fn try_import(
+    app: &TestApp,
+    origin: migrate::Origin,
+    source: &PgPool,
+    dry_run: bool,
+    steps: &mut Vec<(usize, i64)>,
+) -> anyhow::Result<migrate::Report> {
+    let auth = &app.state.auth;
+    let target = migrate::Target {
+        pool: &app.pool,
+        mfa_key: &auth.mfa_key,
+        dry_run,
+    };
+    let allowed = ["user", "editor", "me"].map(str::to_owned);
+    let mapping = migrate::Mapping {
+        role_key: Some("role"),
+        default_role: "user",
+        default_allowed_roles: &["user".to_owned()],
+        permitted_roles: &allowed,
+        anonymous_role: "anonymous_user",
+    };
+    migrate::run(origin, source, &target, &mapping, 3, &mut |done, total| {
+        steps.push((done, total))
+    })
+    .await
+}
 
 /// The other server's database, beside the test's (both servers name their schema `auth`);
 /// [`Source::drop_now`] removes it at the end of the test.

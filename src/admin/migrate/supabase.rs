@@ -13,58 +13,36 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{
-    write_batch, Incoming, IncomingFactor, IncomingIdentity, IncomingSession, Report, Row, Target,
+    usable_password, Incoming, IncomingFactor, IncomingIdentity, IncomingSession, Mapping, Row,
 };
 use crate::{
     api::COMPUTED_APP_METADATA,
-    auth::{account::normalize_email, password::is_supported_hash},
-    roles::validate_roles,
+    auth::account::normalize_email,
     store::{
         self,
         supabase::{SourceFactor, SourceSession, SourceUser},
     },
 };
 
-/// Name recorded with imported users' fingerprints.
-pub const SOURCE: &str = "supabase";
-
-/// Which roles imported users get.
-pub struct Mapping<'a> {
-    /// The key of `raw_app_meta_data` that holds a user's role, or roles (the first is the
-    /// default); without it (or without the key in a user's data) the defaults.
-    pub role_key: Option<&'a str>,
-    pub default_role: &'a str,
-    pub default_allowed_roles: &'a [String],
-    /// The only roles a user may come with; a user with another is skipped.
-    pub permitted_roles: &'a [String],
-    /// Anonymous users' role (`AUTH_ANONYMOUS_ROLE`).
-    pub anonymous_role: &'a str,
+/// How many users the source has.
+pub async fn count(source: &PgPool) -> anyhow::Result<i64> {
+    Ok(store::supabase::count(source).await?)
 }
 
-/// Imports every user of `source` in batches of `batch_size`; `progress` hears how many rows
-/// are done out of how many.
-pub async fn run(
+/// The next `limit` users after `after` (by id): the last id read, and what each becomes.
+pub async fn batch(
     source: &PgPool,
-    target: &Target<'_>,
+    after: Uuid,
+    limit: i64,
     mapping: &Mapping<'_>,
-    batch_size: i64,
-    progress: &mut dyn FnMut(usize, i64),
-) -> anyhow::Result<Report> {
-    let total = store::supabase::count(source).await?;
+) -> anyhow::Result<(Option<Uuid>, Vec<Row>)> {
     let session_bound = store::supabase::has_session_bound_tokens(source).await?;
-    let mut report = Report::default();
-    let mut after = Uuid::nil();
-    let mut done = 0;
-    loop {
-        let users = store::supabase::batch(source, after, batch_size, session_bound).await?;
-        let Some(last) = users.last() else { break };
-        after = last.id;
-        done += users.len();
-        let rows = users.into_iter().map(|u| map_user(u, mapping)).collect();
-        write_batch(target, rows, &mut report).await?;
-        progress(done, total);
-    }
-    Ok(report)
+    let users = store::supabase::batch(source, after, limit, session_bound).await?;
+    let last = users.last().map(|u| u.id);
+    Ok((
+        last,
+        users.into_iter().map(|u| map_user(u, mapping)).collect(),
+    ))
 }
 
 /// What a source user becomes here.
@@ -93,7 +71,7 @@ pub fn map_user(u: SourceUser, mapping: &Mapping<'_>) -> Row {
         Err(why) => return Row::Skip(id, why),
     };
     let mut notes = Vec::new();
-    let password_hash = password(u.encrypted_password.as_deref(), &mut notes);
+    let password_hash = usable_password(u.encrypted_password.as_deref(), &mut notes);
     let app_metadata = cleaned_app_metadata(&u.app_metadata, mapping.role_key);
     let factors = u
         .factors
@@ -157,26 +135,8 @@ fn roles(u: &SourceUser, m: &Mapping<'_>) -> Result<(String, Vec<String>), Strin
         }
         Some(_) => return Err("app_metadata's role is not a role name".into()),
     };
-    if let Some(other) = allowed.iter().find(|r| !m.permitted_roles.contains(r)) {
-        return Err(format!(
-            "role {other} is not among the roles allowed for imported users"
-        ));
-    }
-    validate_roles(&default, &allowed)?;
+    m.check(&default, &allowed)?;
     Ok((default, allowed))
-}
-
-fn password(stored: Option<&str>, notes: &mut Vec<String>) -> Option<String> {
-    let hash = stored.map(str::trim).filter(|h| !h.is_empty())?;
-    if hash.starts_with('{') {
-        notes.push("password encrypted by GoTrue's database encryption: not imported".into());
-        return None;
-    }
-    if !is_supported_hash(hash) {
-        notes.push("password hash of a kind this server cannot check: not imported".into());
-        return None;
-    }
-    Some(hash.to_owned())
 }
 
 /// `app_metadata` without what GoTrue computes (`provider`, `providers`) and the role key.
@@ -258,7 +218,8 @@ fn session(s: &SourceSession, notes: &mut Vec<String>) -> Option<IncomingSession
         ip: s.ip.clone(),
         aal: if aal2 { 2 } else { 1 },
         amr,
-        refresh_token: Some(token),
+        refresh_token_sha256: Some(hex::encode(Sha256::digest(token.trim().as_bytes()))),
+        refresh_token_expires_at: None,
     })
 }
 

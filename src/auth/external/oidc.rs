@@ -344,14 +344,10 @@ fn nonce_matches(expected: Option<&str>, got: Option<&str>) -> Result<(), String
     use sha2::{Digest, Sha256};
     match (expected, got) {
         (None, None) => Ok(()),
-        (Some(e), Some(g)) if g == e || g == hex(&Sha256::digest(e.as_bytes())) => Ok(()),
+        (Some(e), Some(g)) if g == e || g == hex::encode(Sha256::digest(e.as_bytes())) => Ok(()),
         (None, Some(_)) => Err("the ID token has a nonce but none was given".to_owned()),
         _ => Err("the nonce does not match".to_owned()),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

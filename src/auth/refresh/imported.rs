@@ -26,7 +26,7 @@ impl Auth {
         arrived: Instant,
     ) -> Result<Session> {
         let hash = Sha256::digest(presented.trim().as_bytes());
-        let found = store::imports::find_refresh_token(&self.pool, &hash)
+        let found = store::imported_tokens::find(&self.pool, &hash)
             .await?
             .ok_or_else(not_found)?;
         let row = store::sessions::find_for_refresh(&self.pool, found.session_id)
@@ -46,6 +46,9 @@ impl Auth {
                 .revoke_for_reuse(&row, 1, Some(used_at), client)
                 .await?);
         }
+        if found.expired {
+            return Err(not_found());
+        }
         self.end_unusable_session(&row, client).await?;
         let assurance = Assurance::stored(row.aal, row.amr.clone());
         let claims = self
@@ -54,7 +57,7 @@ impl Auth {
         // This server's chain from here: a fresh token (nobody held the chain's first one).
         let next = RefreshToken::restart(row.session_id, row.token_counter as u64 + 1);
         let mut tx = self.pool.begin().await?;
-        let rotated = store::imports::use_refresh_token(&mut *tx, &hash).await?
+        let rotated = store::imported_tokens::use_once(&mut *tx, &hash, row.session_id).await?
             && store::sessions::rotate(
                 &mut *tx,
                 row.session_id,

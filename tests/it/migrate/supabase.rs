@@ -1,6 +1,5 @@
 //! `import supabase`: users, identities, TOTP factors and live sessions from GoTrue's `auth`
-//! schema. The schema below is written from GoTrue's migrations (v2.196): the columns the
-//! importer reads or that constrain what GoTrue stores, with their types.
+//! schema (`gotrue.sql`, written from GoTrue's migrations as of v2.196).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -11,61 +10,9 @@ use crate::{
     external::{oidc_app, params, sign_in, WELCOME},
     migrate::Source,
 };
-use hasura_jwt_auth::admin::migrate::{self, supabase};
+use hasura_jwt_auth::admin::migrate;
 
-const SCHEMA: &str = r#"
-CREATE SCHEMA auth;
-CREATE TYPE auth.aal_level AS ENUM ('aal1', 'aal2', 'aal3');
-CREATE TYPE auth.factor_type AS ENUM ('totp', 'webauthn', 'phone');
-CREATE TYPE auth.factor_status AS ENUM ('unverified', 'verified');
-CREATE TABLE auth.users (
-    instance_id uuid, id uuid NOT NULL PRIMARY KEY, aud varchar(255), role varchar(255),
-    email varchar(255), encrypted_password varchar(255), email_confirmed_at timestamptz,
-    invited_at timestamptz, confirmation_token varchar(255), confirmation_sent_at timestamptz,
-    recovery_token varchar(255), recovery_sent_at timestamptz,
-    email_change_token_new varchar(255), email_change varchar(255),
-    email_change_sent_at timestamptz, last_sign_in_at timestamptz, raw_app_meta_data jsonb,
-    raw_user_meta_data jsonb, is_super_admin bool, created_at timestamptz,
-    updated_at timestamptz, phone text UNIQUE DEFAULT NULL, phone_confirmed_at timestamptz,
-    phone_change text DEFAULT '', phone_change_token varchar(255) DEFAULT '',
-    phone_change_sent_at timestamptz,
-    confirmed_at timestamptz GENERATED ALWAYS AS (LEAST(email_confirmed_at, phone_confirmed_at)) STORED,
-    email_change_token_current varchar(255) DEFAULT '',
-    email_change_confirm_status smallint DEFAULT 0, banned_until timestamptz,
-    reauthentication_token varchar(255) DEFAULT '', reauthentication_sent_at timestamptz,
-    is_sso_user boolean NOT NULL DEFAULT false, deleted_at timestamptz,
-    is_anonymous boolean NOT NULL DEFAULT false
-);
-CREATE UNIQUE INDEX users_email_partial_key ON auth.users (email) WHERE is_sso_user = false;
-CREATE TABLE auth.identities (
-    provider_id text NOT NULL, user_id uuid NOT NULL REFERENCES auth.users ON DELETE CASCADE,
-    identity_data jsonb NOT NULL, provider text NOT NULL, last_sign_in_at timestamptz,
-    created_at timestamptz, updated_at timestamptz,
-    email text GENERATED ALWAYS AS (lower(identity_data->>'email')) STORED,
-    id uuid NOT NULL DEFAULT gen_random_uuid() PRIMARY KEY,
-    UNIQUE (provider_id, provider)
-);
-CREATE TABLE auth.sessions (
-    id uuid PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users ON DELETE CASCADE,
-    created_at timestamptz, updated_at timestamptz, factor_id uuid, aal auth.aal_level,
-    not_after timestamptz, refreshed_at timestamp, user_agent text, ip inet, tag text,
-    oauth_client_id uuid, refresh_token_hmac_key text, refresh_token_counter bigint,
-    scopes text
-);
-CREATE TABLE auth.refresh_tokens (
-    instance_id uuid, id bigserial PRIMARY KEY, token varchar(255) UNIQUE,
-    user_id varchar(255), revoked bool, created_at timestamptz, updated_at timestamptz,
-    parent varchar(255), session_id uuid REFERENCES auth.sessions ON DELETE CASCADE
-);
-CREATE TABLE auth.mfa_factors (
-    id uuid PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users ON DELETE CASCADE,
-    friendly_name text, factor_type auth.factor_type NOT NULL,
-    status auth.factor_status NOT NULL, created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL, secret text, phone text,
-    last_challenged_at timestamptz UNIQUE, web_authn_credential jsonb,
-    web_authn_aaguid uuid, last_webauthn_challenge_data jsonb
-);
-"#;
+const SCHEMA: &str = include_str!("gotrue.sql");
 
 const ALICE: &str = "a1a1a1a1-0000-4000-8000-000000000001";
 const BOB: &str = "b0b0b0b0-0000-4000-8000-000000000002";
@@ -200,29 +147,7 @@ async fn fill(db: &PgPool) {
 }
 
 async fn import(app: &TestApp, source: &PgPool, dry_run: bool) -> migrate::Report {
-    let auth = &app.state.auth;
-    let target = migrate::Target {
-        pool: &app.pool,
-        mfa_key: &auth.mfa_key,
-        source: supabase::SOURCE,
-        dry_run,
-    };
-    let allowed = vec!["user".to_owned(), "editor".to_owned()];
-    let mapping = supabase::Mapping {
-        role_key: Some("role"),
-        default_role: "user",
-        default_allowed_roles: &["user".to_owned()],
-        permitted_roles: &allowed,
-        anonymous_role: "anonymous_user",
-    };
-    let mut steps = Vec::new();
-    let report = supabase::run(source, &target, &mapping, 3, &mut |done, total| {
-        steps.push((done, total))
-    })
-    .await
-    .unwrap();
-    assert_eq!(steps.last(), Some(&(7, 7)), "{steps:?}");
-    report
+    super::import(app, migrate::Origin::Supabase, source, dry_run).await
 }
 
 fn skipped(report: &migrate::Report) -> Vec<String> {
@@ -336,6 +261,16 @@ async fn users_identities_factors_and_sessions_move_in_without_a_sign_in(db: PgP
             .status,
         StatusCode::BAD_REQUEST
     );
+    // Housekeeping forgets the imported tokens of ended sessions.
+    hasura_jwt_auth::housekeeping::run_once(&app.state.auth).await;
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM imported_refresh_tokens
+         WHERE session_id = '5e550000-0000-4000-8000-000000000001'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
 
     // GoTrue's session-bound scheme: the token at the session's counter.
     let bob = app.refresh(BOB_TOKEN).await;
