@@ -1,7 +1,7 @@
 //! Background housekeeping while the server runs: deleting sessions past their idle timeout
 //! or lifetime, audit entries past their retention, expired email tokens and PKCE codes, and
-//! unverified second factors and challenges, passkey ceremonies, and forgetting idle rate-limit, lockout and
-//! send-limit state.
+//! unverified second factors and challenges, passkey ceremonies, imported refresh tokens of
+//! ended sessions, and forgetting idle rate-limit, lockout and send-limit state.
 
 use std::time::Duration;
 
@@ -58,6 +58,22 @@ pub async fn run_once(auth: &Auth) {
             Err(e) => tracing::warn!(error = %e, "pruning {what} failed"),
         }
     }
+    prune_records(auth).await;
+    let sessions = &auth.config.sessions;
+    let idle = sessions.session_idle_timeout.0.map(|d| d.as_secs_f64());
+    let max = sessions.session_max_lifetime.0.map(|d| d.as_secs_f64());
+    if idle.is_none() && max.is_none() {
+        return;
+    }
+    match store::sessions::prune_expired(&auth.pool, idle, max).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sessions = n, "pruned expired sessions"),
+        Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+    }
+}
+
+/// Old failed sign-in counts, audit entries past their retention, anonymous users past theirs.
+async fn prune_records(auth: &Auth) {
     match store::sign_in_attempts::prune(&auth.pool, crate::auth::lockout::FORGET_AFTER).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(entries = n, "pruned old failed sign-in counts"),
@@ -77,16 +93,5 @@ pub async fn run_once(auth: &Auth) {
             "deleted anonymous users past AUTH_ANONYMOUS_USERS_MAX_AGE"
         ),
         Err(e) => tracing::warn!(error = %e, "deleting old anonymous users failed"),
-    }
-    let sessions = &auth.config.sessions;
-    let idle = sessions.session_idle_timeout.0.map(|d| d.as_secs_f64());
-    let max = sessions.session_max_lifetime.0.map(|d| d.as_secs_f64());
-    if idle.is_none() && max.is_none() {
-        return;
-    }
-    match store::sessions::prune_expired(&auth.pool, idle, max).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(sessions = n, "pruned expired sessions"),
-        Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
     }
 }

@@ -127,26 +127,7 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
             table,
             allowed_roles,
             config,
-        } => {
-            // Not needed to import, but without it no imported password can be checked.
-            config.passwords.legacy_hmac_secret.as_ref().context(
-                "set AUTH_LEGACY_HMAC_SECRET (--legacy-hmac-secret) to the old JWT secret: it is part of the old password hashes",
-            )?;
-            let admin = app::admin(&config).await?;
-            let source = store::connect_source(&from)
-                .await
-                .context("cannot connect to the --from database")?;
-            let target = import::Target {
-                pool: &admin.pool,
-                default_role: &config.accounts.default_role,
-                default_allowed_roles: &config.accounts.default_allowed_roles,
-                permitted_roles: allowed_roles
-                    .as_deref()
-                    .unwrap_or(&config.accounts.default_allowed_roles),
-                source: import::PLPGSQL_SOURCE,
-            };
-            import::from_hasura_jwt_auth(&source, &table, &target, &actor).await?
-        }
+        } => from_plpgsql(&from, &table, allowed_roles.as_deref(), &config, &actor).await?,
         ImportCommand::Users {
             file,
             source,
@@ -174,6 +155,32 @@ pub async fn run(cmd: ImportCommand) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `import hasura-jwt-auth`: the `hasura_user` table of the PL/pgSQL hasura-jwt-auth.
+async fn from_plpgsql(
+    from: &Secret,
+    table: &str,
+    allowed_roles: Option<&[String]>,
+    config: &Config,
+    actor: &Actor,
+) -> anyhow::Result<import::Report> {
+    // Not needed to import, but without it no imported password can be checked.
+    config.passwords.legacy_hmac_secret.as_ref().context(
+                "set AUTH_LEGACY_HMAC_SECRET (--legacy-hmac-secret) to the old JWT secret: it is part of the old password hashes",
+            )?;
+    let admin = app::admin(config).await?;
+    let source = store::connect_source(from)
+        .await
+        .context("cannot connect to the --from database")?;
+    let target = import::Target {
+        pool: &admin.pool,
+        default_role: &config.accounts.default_role,
+        default_allowed_roles: &config.accounts.default_allowed_roles,
+        permitted_roles: allowed_roles.unwrap_or(&config.accounts.default_allowed_roles),
+        source: import::PLPGSQL_SOURCE,
+    };
+    import::from_hasura_jwt_auth(&source, table, &target, actor).await
 }
 
 async fn move_in(

@@ -106,3 +106,39 @@ impl Source {
         .unwrap();
     }
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_failing_batch_is_rolled_back_whole_and_names_its_user(db: PgPool) {
+    let app = crate::common::app(&db, &[]).await;
+    // A rule of the operator's own refuses one of the users.
+    sqlx::raw_sql("ALTER TABLE users ADD CONSTRAINT no_bob CHECK (email <> 'bob@example.com')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let source = Source::create(&db, "nhost").await;
+    nhost::fill(&source.pool).await;
+    let mut steps = Vec::new();
+    let failed = try_import(
+        &app,
+        migrate::Origin::Nhost,
+        &source.pool,
+        false,
+        &mut steps,
+    )
+    .await
+    .unwrap_err();
+    let message = format!("{failed:#}");
+    assert!(
+        message.contains(&format!("importing user {}", nhost::BOB)),
+        "{message}"
+    );
+    assert!(message.contains("no_bob"), "{message}");
+    // Alice and the anonymous user shared bob's batch (ids in order): neither was written.
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 0);
+    assert!(steps.is_empty(), "{steps:?}");
+    source.drop_now().await;
+}

@@ -163,21 +163,7 @@ async fn save(
             .update_self(v.user.id, v.session_id, update, &client)
             .await
         {
-            Ok(_) => {
-                let sent =
-                    format!("We sent a link to {email}. Follow it to finish saving your account.");
-                let lines = [sent.as_str(), "Until then, keep using this browser."];
-                let back = account_url(&app);
-                let link = Some((back.as_str(), "Back to your account"));
-                message(
-                    &app,
-                    &headers,
-                    StatusCode::OK,
-                    "Check your email",
-                    &lines,
-                    link,
-                )
-            }
+            Ok(_) => link_sent(&app, &headers, &email),
             Err(e) if e.code == Code::WeakPassword => {
                 again(StatusCode::UNPROCESSABLE_ENTITY, "password", &e.message).await
             }
@@ -191,4 +177,20 @@ async fn save(
         }
     };
     kept(&app, &v, response)
+}
+
+/// The page after "Save your account": the link is on its way to `email`.
+fn link_sent(app: &Ui, headers: &HeaderMap, email: &str) -> Response {
+    let sent = format!("We sent a link to {email}. Follow it to finish saving your account.");
+    let lines = [sent.as_str(), "Until then, keep using this browser."];
+    let back = account_url(app);
+    let link = Some((back.as_str(), "Back to your account"));
+    message(
+        app,
+        headers,
+        StatusCode::OK,
+        "Check your email",
+        &lines,
+        link,
+    )
 }

@@ -18,7 +18,7 @@ use hasura_jwt_auth::admin::migrate;
 const SCHEMA: &str = include_str!("nhost.sql");
 
 const ALICE: &str = "a1a1a1a1-0000-4000-8000-0000000000a1";
-const BOB: &str = "b0b0b0b0-0000-4000-8000-0000000000b0";
+pub(super) const BOB: &str = "b0b0b0b0-0000-4000-8000-0000000000b0";
 const CAROL: &str = "c4c4c4c4-0000-4000-8000-0000000000c4";
 const GUEST: &str = "c0c0c0c0-0000-4000-8000-0000000000c0";
 /// Tokens as nhost hands them out (random UUIDs), and the row each lives in.
@@ -80,7 +80,7 @@ async fn token(db: &PgPool, id: Option<&str>, user: &str, token: &str, kind: &st
 
 /// alice (password, roles me and user, a GitLab identity, TOTP, a device and a personal access
 /// token), bob (a device), carol (disabled), an anonymous user, and users not to import.
-async fn fill(db: &PgPool) {
+pub(super) async fn fill(db: &PgPool) {
     sqlx::raw_sql(SCHEMA).execute(db).await.unwrap();
     // The fill writes hashes the way nhost does: check it against a known pair first.
     let vector: String = sqlx::query_scalar(
@@ -385,40 +385,4 @@ async fn the_old_totp_secret_still_works(app: &TestApp) {
         jwt_payload(str_of(&verified.body, "access_token"))["aal"],
         "aal2"
     );
-}
-
-#[sqlx::test(migrations = false)]
-async fn a_failing_batch_is_rolled_back_whole_and_names_its_user(db: PgPool) {
-    let app = crate::common::app(&db, &[]).await;
-    // A rule of the operator's own refuses one of the users.
-    sqlx::raw_sql("ALTER TABLE users ADD CONSTRAINT no_bob CHECK (email <> 'bob@example.com')")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let source = Source::create(&db, "nhost").await;
-    fill(&source.pool).await;
-    let mut steps = Vec::new();
-    let failed = super::try_import(
-        &app,
-        migrate::Origin::Nhost,
-        &source.pool,
-        false,
-        &mut steps,
-    )
-    .await
-    .unwrap_err();
-    let message = format!("{failed:#}");
-    assert!(
-        message.contains(&format!("importing user {BOB}")),
-        "{message}"
-    );
-    assert!(message.contains("no_bob"), "{message}");
-    // Alice and the anonymous user shared bob's batch (ids in order): neither was written.
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(users, 0);
-    assert!(steps.is_empty(), "{steps:?}");
-    source.drop_now().await;
 }
