@@ -5,6 +5,9 @@ use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 use crate::config::LogFormat;
 
 pub fn init(format: LogFormat) {
+    use std::io::IsTerminal;
+    // Colours only for a person at a terminal, not in a log file or collector.
+    let ansi = std::io::stderr().is_terminal();
     let filter = std::env::var("AUTH_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
@@ -16,7 +19,7 @@ pub fn init(format: LogFormat) {
             .with(fmt::layer().json().with_writer(std::io::stderr))
             .try_init(),
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
             .try_init(),
     };
 }

@@ -190,6 +190,8 @@ async fn move_in(
     options: &MigrateOptions,
     config: &Config,
 ) -> anyhow::Result<()> {
+    // Progress is logged when stderr is not a terminal.
+    crate::telemetry::init(config.server.log_format);
     let admin = app::admin(config).await?;
     let mfa_key = app::mfa_key(config)?;
     let source = store::connect_source(from)

@@ -94,6 +94,11 @@ impl Source {
         }
     }
 
+    /// Its URL, for the command line.
+    pub(crate) fn url(&self) -> String {
+        crate::cli::url_of(&self.pool)
+    }
+
     /// Closes and drops the database (a failed test leaves it behind, named after the test's).
     pub(crate) async fn drop_now(self) {
         self.pool.close().await;
@@ -140,5 +145,51 @@ async fn a_failing_batch_is_rolled_back_whole_and_names_its_user(db: PgPool) {
         .unwrap();
     assert_eq!(users, 0);
     assert!(steps.is_empty(), "{steps:?}");
+    source.drop_now().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_command_line_reports_what_it_would_do_then_does_it(db: PgPool) {
+    let app = common::app(&db, &[]).await;
+    app.signup("taken@example.com").await;
+    let source = Source::create(&db, "nhost").await;
+    nhost::fill(&source.pool).await;
+    let url = crate::cli::url_of(&db);
+    let args = |dry: bool| {
+        let mut a = vec!["import", "nhost", "--allowed-roles", "me,user"];
+        a.extend(["--batch-size", "2"]);
+        if dry {
+            a.push("--dry-run");
+        }
+        a
+    };
+    let from = source.url();
+    let with_from = |mut a: Vec<&'static str>| {
+        let from: &'static str = Box::leak(format!("--from={from}").into_boxed_str());
+        a.push(from);
+        a
+    };
+    let dry = crate::cli::cli(&url, &with_from(args(true)), None);
+    assert!(dry.ok, "{}", dry.stderr);
+    for line in [
+        "skipped e0e0e0e0-0000-4000-8000-0000000000e0: role admin is not among",
+        "skipped f1f1f1f1-0000-4000-8000-0000000000f1: address refused",
+        &format!("note {}: 1 personal access token(s)", nhost::ALICE),
+        "would import 4 new, updated 0, unchanged 0, skipped 4; 1 identities, 1 factors, 4 sessions",
+        "dry run: nothing was written",
+    ] {
+        assert!(dry.stdout.contains(line), "{line}\n{}", dry.stdout);
+    }
+    let real = crate::cli::cli(&url, &with_from(args(false)), None);
+    assert!(real.ok, "{}", real.stderr);
+    assert!(real.stdout.contains("imported 4 new"), "{}", real.stdout);
+    // Not a terminal: progress is logged, batch by batch, up to the last user.
+    assert!(real.stderr.contains("import progress"), "{}", real.stderr);
+    assert!(real.stderr.contains("done=8 total=8"), "{}", real.stderr);
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(users, 5);
     source.drop_now().await;
 }
