@@ -8,6 +8,7 @@ mod admin;
 mod error;
 mod meta;
 mod mfa;
+mod organizations;
 mod passkeys;
 mod session;
 mod user;
@@ -20,6 +21,7 @@ pub use mfa::{
     ChallengeResponse, EnrollResponse, FactorView, RecoveryCodes, RecoveryCodesLeft, TotpView,
     UnenrollResponse,
 };
+pub use organizations::{MemberView, OrganizationView};
 pub use passkeys::{CeremonyResponse, PasskeyView};
 pub use session::{
     Empty, Message, OwnSession, SessionList, SessionResponse, SessionVariables, SignupResponse,

@@ -29,6 +29,7 @@ pub mod external;
 pub mod keys;
 pub mod lockout;
 pub mod mfa;
+pub mod organizations;
 pub mod passkeys;
 pub mod password;
 pub mod proven;

@@ -11,6 +11,7 @@ mod hasura;
 mod keys;
 mod mail;
 mod mfa;
+mod organizations;
 mod parse;
 mod providers;
 mod server;
@@ -26,6 +27,7 @@ pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLA
 pub use keys::{JwtAlgorithm, KeyArgs};
 pub use mail::{MailArgs, SmtpTls};
 pub use mfa::{MfaArgs, MfaRequired};
+pub use organizations::OrganizationArgs;
 pub use parse::{key_bytes, parse_duration, parse_optional_duration, parse_role, OptionalDuration};
 pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
 pub use server::{LogFormat, ServerArgs};
@@ -73,6 +75,8 @@ pub struct Config {
     pub webauthn: WebauthnArgs,
     #[command(flatten)]
     pub anonymous: AnonymousArgs,
+    #[command(flatten)]
+    pub organizations: OrganizationArgs,
 }
 
 #[derive(Parser)]
@@ -109,6 +113,7 @@ impl Config {
         self.providers.validate()?;
         self.ui.validate()?;
         self.mfa.validate(&self.accounts.default_role)?;
+        self.organizations.validate()?;
         ensure!(
             self.tokens.access_token_ttl >= Duration::from_secs(10),
             "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"

@@ -14,6 +14,7 @@ mod factors;
 mod health;
 pub mod metrics;
 pub mod openapi;
+mod organizations;
 pub mod origin;
 mod passkeys;
 mod redirect;
@@ -67,6 +68,7 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .merge(external::router())
         .merge(sessions::router())
         .merge(factors::router())
+        .merge(organizations::router())
         .merge(passkeys::router())
         .merge(actions::router())
         .merge(well_known::router())

@@ -118,6 +118,12 @@ codes! {
     AnonymousUserNotAllowed = "anonymous_user_not_allowed" => Forbidden,
     ManualLinkingDisabled = "manual_linking_disabled" => NotFound,
     ReauthenticationNotValid = "reauthentication_not_valid" => Validation,
+    /// Also for an organization the caller is not a member of (its existence stays private).
+    OrganizationNotFound = "organization_not_found" => NotFound,
+    OrganizationSlugTaken = "organization_slug_taken" => Conflict,
+    OrganizationAdminRequired = "organization_admin_required" => Forbidden,
+    LastOrganizationAdmin = "last_organization_admin" => Validation,
+    OrganizationMemberNotFound = "organization_member_not_found" => NotFound,
 }
 
 impl std::fmt::Display for Code {

@@ -52,6 +52,12 @@ pub mod event {
     pub const ANONYMOUS_USER_EXPIRED: &str = "anonymous_user_expired";
     pub const REAUTHENTICATION_REQUESTED: &str = "reauthentication_requested";
     pub const MFA_VERIFICATION_FAILED: &str = "mfa_verification_failed";
+    pub const ORGANIZATION_CREATED: &str = "organization_created";
+    pub const ORGANIZATION_DELETED: &str = "organization_deleted";
+    pub const ORGANIZATION_MEMBER_ADDED: &str = "organization_member_added";
+    pub const ORGANIZATION_MEMBER_ROLES_CHANGED: &str = "organization_member_roles_changed";
+    pub const ORGANIZATION_MEMBER_REMOVED: &str = "organization_member_removed";
+    pub const ORGANIZATION_LEFT: &str = "organization_left";
 }
 
 /// Appends one entry.

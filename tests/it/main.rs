@@ -47,6 +47,7 @@ mod mfa;
 mod migrate;
 mod openapi;
 mod operations;
+mod organizations;
 mod passkeys;
 mod refresh;
 mod rotation;

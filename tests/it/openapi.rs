@@ -3,6 +3,8 @@
 //! status, with no undocumented field allowed. A route or status that is not documented, or a
 //! documented route that no request here reaches, fails the test.
 
+mod organizations;
+
 use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
@@ -153,6 +155,7 @@ async fn every_documented_route_answers_as_documented(db: PgPool) {
     user_and_sessions(&mut c, &signed).await;
     factors(&mut c).await;
     passkeys(&mut c, &signed).await;
+    organizations::organizations(&mut c, &signed).await;
     email_flows(&mut c).await;
     metadata_and_webhook(&mut c, &signed.access).await;
     sign_out(&mut c, &signed.access).await;

@@ -1,0 +1,45 @@
+//! Organizations: the roles a member can have in one.
+
+use anyhow::ensure;
+use clap::Args;
+
+use super::parse::parse_role;
+
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Organizations")]
+pub struct OrganizationArgs {
+    /// The roles a member of an organization can have there, comma-separated.
+    #[arg(long, env = "AUTH_ORGANIZATION_ROLES", value_delimiter = ',',
+          default_value = "org_admin,org_member", value_parser = parse_role)]
+    pub organization_roles: Vec<String>,
+
+    /// The role a member gets when none is named (one of AUTH_ORGANIZATION_ROLES).
+    #[arg(long, env = "AUTH_ORGANIZATION_DEFAULT_ROLE", default_value = "org_member", value_parser = parse_role)]
+    pub organization_default_role: String,
+
+    /// The role that manages an organization: its members, their roles, deleting it (one of
+    /// AUTH_ORGANIZATION_ROLES). Whoever creates an organization has it there.
+    #[arg(long, env = "AUTH_ORGANIZATION_ADMIN_ROLE", default_value = "org_admin", value_parser = parse_role)]
+    pub organization_admin_role: String,
+}
+
+impl OrganizationArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, role) in [
+            (
+                "AUTH_ORGANIZATION_DEFAULT_ROLE",
+                &self.organization_default_role,
+            ),
+            (
+                "AUTH_ORGANIZATION_ADMIN_ROLE",
+                &self.organization_admin_role,
+            ),
+        ] {
+            ensure!(
+                self.organization_roles.contains(role),
+                "{name} ({role}) must be one of AUTH_ORGANIZATION_ROLES"
+            );
+        }
+        Ok(())
+    }
+}

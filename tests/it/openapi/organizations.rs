@@ -1,0 +1,62 @@
+//! The organization routes, as documented.
+
+use axum::http::Method;
+use serde_json::json;
+
+use super::{Checker, Signed};
+
+/// Created, listed, shown, its members and roles, refused steps, deleted.
+pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
+    let access = Some(signed.access.as_str());
+    let created = c
+        .at(
+            Method::POST,
+            "/organizations",
+            access,
+            Some(json!({"name": "Acme Corp", "metadata": {"plan": "team"}})),
+        )
+        .await;
+    assert_eq!(created.body["slug"], "acme-corp", "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let me = created.body["roles"].clone();
+    c.at(Method::GET, "/organizations", access, None).await;
+    let one = format!("/organizations/{id}");
+    c.call(Method::GET, "/organizations/{id}", &one, access, None)
+        .await;
+    c.call(
+        Method::GET,
+        "/organizations/{id}/members",
+        &format!("{one}/members"),
+        access,
+        None,
+    )
+    .await;
+    let members = c
+        .app
+        .call(Method::GET, &format!("{one}/members"), access, None)
+        .await;
+    let user = members.body[0]["user_id"].as_str().unwrap().to_owned();
+    let member = "/organizations/{id}/members/{user_id}";
+    c.call(
+        Method::PUT,
+        member,
+        &format!("{one}/members/{user}"),
+        access,
+        Some(json!({"roles": me})),
+    )
+    .await;
+    let stranger = format!("{one}/members/{}", uuid::Uuid::new_v4());
+    c.call(Method::DELETE, member, &stranger, access, None)
+        .await;
+    // The last administrator cannot leave.
+    c.call(
+        Method::POST,
+        "/organizations/{id}/leave",
+        &format!("{one}/leave"),
+        access,
+        None,
+    )
+    .await;
+    c.call(Method::DELETE, "/organizations/{id}", &one, access, None)
+        .await;
+}
