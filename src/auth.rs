@@ -57,7 +57,7 @@ use crate::{
     config::Config,
     error::{Error, Result},
     secret::Secret,
-    store::{self, users::User},
+    store::{self, organizations::ActiveOrg, users::User},
 };
 use assurance::{amr_method, Aal, Assurance};
 use claims::{normalize_custom_claims, HasuraClaims};
@@ -133,19 +133,40 @@ impl Auth {
     /// The default and allowed roles of a session of `user` at `aal`: the user's roles, less
     /// those that need aal2 in an aal1 session (`AUTH_MFA_AAL2_ROLES`, see
     /// [`assurance::roles_at`]), or only the unauthenticated role while the session owes a
-    /// second factor ([`Self::mfa_pending`]).
-    pub fn session_roles<'a>(&'a self, user: &'a User, aal: Aal) -> (&'a str, Vec<&'a str>) {
+    /// second factor ([`Self::mfa_pending`]). In a session that acts in an organization
+    /// (`org`) the member's roles there join them, and the default role is
+    /// `AUTH_ORGANIZATION_DEFAULT_ROLE` when the member has it, else the first of theirs.
+    pub fn session_roles<'a>(
+        &'a self,
+        user: &'a User,
+        org: &'a ActiveOrg,
+        aal: Aal,
+    ) -> (&'a str, Vec<&'a str>) {
         let fallback = self.config.hasura.hasura_unauthorized_role.as_str();
         if self.mfa_pending(user, aal) {
             return (fallback, vec![fallback]);
         }
-        assurance::roles_at(
+        let (default, mut allowed) = assurance::roles_at(
             aal,
             &user.default_role,
             &user.allowed_roles,
             &self.config.mfa.mfa_aal2_roles,
             fallback,
-        )
+        );
+        let Some((_, roles)) = org.membership() else {
+            return (default, allowed);
+        };
+        let org_default = self.config.organizations.organization_default_role.as_str();
+        let default = match roles.iter().find(|r| *r == org_default) {
+            Some(r) => r.as_str(),
+            None => roles[0].as_str(),
+        };
+        for role in roles {
+            if !allowed.contains(&role.as_str()) {
+                allowed.push(role);
+            }
+        }
+        (default, allowed)
     }
 
     /// The Hasura claims of `user` in a session at `aal`, with `custom` claims beside the
@@ -153,10 +174,14 @@ impl Auth {
     fn claims_of(
         &self,
         user: &User,
+        org: &ActiveOrg,
         aal: Aal,
-        custom: serde_json::Map<String, Value>,
+        mut custom: serde_json::Map<String, Value>,
     ) -> HasuraClaims {
-        let (default_role, allowed_roles) = self.session_roles(user, aal);
+        let (default_role, allowed_roles) = self.session_roles(user, org, aal);
+        if let Some((id, _)) = org.membership().filter(|_| !self.mfa_pending(user, aal)) {
+            custom.insert(claims::ORG_ID.into(), Value::String(id.to_string()));
+        }
         HasuraClaims {
             user_id: user.id.to_string(),
             default_role: default_role.to_owned(),
@@ -166,16 +191,17 @@ impl Auth {
         }
     }
 
-    /// The Hasura claims of `user` in a session at `aal`: roles from the user row, custom
-    /// claims from the configured SQL.
+    /// The Hasura claims of `user` in a session at `aal` acting in `org`: roles from the user
+    /// row and the membership, custom claims from the configured SQL.
     pub async fn claims_for(
         &self,
         db: impl sqlx::PgExecutor<'_>,
         user: &User,
+        org: &ActiveOrg,
         aal: Aal,
     ) -> Result<HasuraClaims> {
         let custom = self.custom_claims(db, user.id).await?;
-        Ok(self.claims_of(user, aal, custom))
+        Ok(self.claims_of(user, org, aal, custom))
     }
 
     /// The custom claims of user `user_id` from `AUTH_CUSTOM_CLAIMS_SQL` (none without it).
@@ -257,7 +283,9 @@ impl Auth {
                 serde_json::json!({ "method": method }),
             ),
         };
-        let claims = self.claims_for(&mut *db, &user, Aal::Aal1).await?;
+        let claims = self
+            .claims_for(&mut *db, &user, &ActiveOrg::default(), Aal::Aal1)
+            .await?;
         let session_id = Uuid::new_v4();
         let chain = RefreshToken::new_chain(session_id);
         let new = store::sessions::NewSession {

@@ -18,6 +18,9 @@ pub const SESSION_ID: &str = "x-hasura-session-id";
 /// The session's assurance level (`aal1`, `aal2`), so Hasura permissions can require a
 /// second factor.
 pub const AAL: &str = "x-hasura-aal";
+/// The organization the session acts in. Only in a session that acts in one, where it
+/// replaces a custom claim of that name (which other sessions keep).
+pub const ORG_ID: &str = "x-hasura-org-id";
 
 /// Built-in claims, which custom claims can never override.
 pub const BUILT_IN: [&str; 6] = [

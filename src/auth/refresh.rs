@@ -131,7 +131,7 @@ impl Auth {
         let next = token.next(&row.token_salt);
         let assurance = Assurance::stored(row.aal, row.amr);
         let claims = self
-            .claims_for(&self.pool, &row.user, assurance.aal)
+            .claims_for(&self.pool, &row.user, &row.org, assurance.aal)
             .await?;
         let rotated = store::sessions::rotate(
             &self.pool,
@@ -181,7 +181,7 @@ impl Auth {
         // revoked or rotated again meanwhile).
         let assurance = Assurance::stored(row.aal, row.amr);
         let claims = self
-            .claims_for(&self.pool, &row.user, assurance.aal)
+            .claims_for(&self.pool, &row.user, &row.org, assurance.aal)
             .await?;
         if !store::sessions::touch(&self.pool, row.session_id, row.token_counter).await? {
             return Ok(None);
@@ -220,7 +220,7 @@ impl Auth {
         };
         crate::metrics::refresh("rotated");
         let assurance = Assurance::stored(rotated.aal, rotated.amr);
-        let claims = self.claims_of(&rotated.user, assurance.aal, custom);
+        let claims = self.claims_of(&rotated.user, &rotated.org, assurance.aal, custom);
         self.issue(&claims, rotated.user, token.session_id, &assurance, &next)
             .map(Some)
     }

@@ -237,7 +237,7 @@ pub(crate) async fn load(
     let epoch = cache.epoch();
     let user = store::sessions::find_live_user(pool, session_id, user_id)
         .await?
-        .map(|user| Arc::new(LiveUser::new(user)));
+        .map(|(user, org)| Arc::new(LiveUser::new(user, org)));
     if let Some(user) = &user {
         cache.store(session_id, user, epoch);
     }
@@ -250,27 +250,30 @@ mod tests {
 
     fn user(id: Uuid) -> Arc<LiveUser> {
         let now = chrono::Utc::now();
-        Arc::new(LiveUser::new(crate::store::users::User {
-            id,
-            email: "c@example.com".into(),
-            enabled: true,
-            banned_until: None,
-            default_role: "user".into(),
-            allowed_roles: vec!["user".into()],
-            user_metadata: serde_json::json!({}),
-            app_metadata: serde_json::json!({}),
-            last_sign_in_at: None,
-            created_at: now,
-            updated_at: now,
-            email_confirmed_at: None,
-            email_verified_at: None,
-            invited_at: None,
-            email_change: None,
-            email_identity: true,
-            is_anonymous: false,
-            external_identities: sqlx::types::Json(vec![]),
-            factors: sqlx::types::Json(vec![]),
-        }))
+        Arc::new(LiveUser::new(
+            crate::store::users::User {
+                id,
+                email: "c@example.com".into(),
+                enabled: true,
+                banned_until: None,
+                default_role: "user".into(),
+                allowed_roles: vec!["user".into()],
+                user_metadata: serde_json::json!({}),
+                app_metadata: serde_json::json!({}),
+                last_sign_in_at: None,
+                created_at: now,
+                updated_at: now,
+                email_confirmed_at: None,
+                email_verified_at: None,
+                invited_at: None,
+                email_change: None,
+                email_identity: true,
+                is_anonymous: false,
+                external_identities: sqlx::types::Json(vec![]),
+                factors: sqlx::types::Json(vec![]),
+            },
+            Default::default(),
+        ))
     }
 
     #[test]

@@ -51,6 +51,8 @@ use crate::{
         super::organizations::set_roles,
         super::organizations::remove_member,
         super::organizations::leave,
+        super::organizations::activate,
+        super::organizations::deactivate,
         super::passkeys::registration_options,
         super::passkeys::registration_verify,
         super::passkeys::authentication_options,

@@ -5,7 +5,7 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post, put},
+    routing::{delete, get, post, put},
     Json, Router,
 };
 use serde::Deserialize;
@@ -31,6 +31,8 @@ pub fn router() -> Router<App> {
             put(set_roles).delete(remove_member),
         )
         .route("/organizations/{id}/leave", post(leave))
+        .route("/organizations/{id}/activate", post(activate))
+        .route("/organizations/active", delete(deactivate))
 }
 
 fn uuid_of(raw: &str, code: Code, what: &str) -> Result<Uuid> {
@@ -198,5 +200,33 @@ async fn leave(
     app.auth
         .leave_organization(&who.caller(), org_id(&id)?, &client)
         .await?;
+    Ok(no_content())
+}
+
+/// The caller's session acts in this organization from now on: its id (`x-hasura-org-id`)
+/// and the caller's roles there are in the webhook's answers at once, and in the access token
+/// from the next refresh.
+#[utoipa::path(post, path = "/organizations/{id}/activate", tag = "organizations", security(("access_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = OrganizationView), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn activate(
+    State(app): State<App>,
+    _: ApiOrigin,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<OrganizationView>> {
+    let active = app
+        .auth
+        .activate_organization(&who.caller(), Some(org_id(&id)?))
+        .await?
+        .ok_or_else(|| Error::new(Code::OrganizationNotFound, "Organization not found"))?;
+    Ok(Json(active.into()))
+}
+
+/// The caller's session acts in no organization from now on. 204.
+#[utoipa::path(delete, path = "/organizations/active", tag = "organizations", security(("access_token" = [])),
+    responses((status = 204, description = "In no organization"), (status = 401, body = crate::api::ErrorBody)))]
+async fn deactivate(State(app): State<App>, _: ApiOrigin, who: Authenticated) -> Result<Response> {
+    app.auth.activate_organization(&who.caller(), None).await?;
     Ok(no_content())
 }

@@ -61,8 +61,10 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
     };
     // Roles come from the user row just read, not from the token: a role taken away
     // stops working at once in webhook mode. Roles that need a second factor wait for an
-    // aal2 token.
-    let (default, allowed) = app.auth.session_roles(&who.user, who.token.aal);
+    // aal2 token. So does the organization the session acts in: a member removed from it
+    // loses its roles and its id at once.
+    let org = who.user.org();
+    let (default, allowed) = app.auth.session_roles(&who.user, org, who.token.aal);
     let role = match header("x-hasura-role").filter(|r| !r.is_empty()) {
         Some(requested) if allowed.contains(&requested) => requested,
         Some(_) => return deny("Your requested role is not in allowed roles"),
@@ -83,6 +85,15 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
     }
     vars.remove(claims::USER_ID);
     vars.insert("X-Hasura-User-Id".into(), json!(who.user.id.to_string()));
+    // A session acting in an organization: its id is the live one (none once the user is
+    // no longer a member); other sessions keep what the token says (a custom claim).
+    if org.id.is_some() {
+        vars.remove(claims::ORG_ID);
+    }
+    let pending = app.auth.mfa_pending(&who.user, who.token.aal);
+    if let Some((id, _)) = org.membership().filter(|_| !pending) {
+        vars.insert("X-Hasura-Org-Id".into(), json!(id.to_string()));
+    }
     vars.insert("X-Hasura-Role".into(), json!(role));
     // Hasura reads the expiry from the body (not from HTTP headers) to close WebSockets.
     if let Some(exp) = chrono::DateTime::from_timestamp(who.token.expires_at, 0) {

@@ -31,6 +31,60 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
 }
 
+/// The organization a session acts in, and the member's roles there: both `None` when the
+/// session has none, and `roles` `None` when its user is no longer a member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromRow)]
+pub struct ActiveOrg {
+    #[sqlx(rename = "org_id")]
+    pub id: Option<Uuid>,
+    #[sqlx(rename = "org_roles")]
+    pub roles: Option<Vec<String>>,
+}
+
+impl ActiveOrg {
+    /// The organization and the roles there, when the session acts in one its user belongs to.
+    pub fn membership(&self) -> Option<(Uuid, &[String])> {
+        match (self.id, &self.roles) {
+            (Some(id), Some(roles)) if !roles.is_empty() => Some((id, roles)),
+            _ => None,
+        }
+    }
+}
+
+/// The columns of [`ActiveOrg`] for a query over `sessions s`: one index lookup, none when
+/// the session acts in no organization.
+pub const ACTIVE_ORG_COLUMNS: &str = "s.organization_id AS org_id,
+    (SELECT m.roles FROM organization_members m
+     WHERE m.organization_id = s.organization_id AND m.user_id = s.user_id) AS org_roles";
+
+/// The organization session `session_id` acts in.
+pub async fn active(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<ActiveOrg> {
+    let sql = format!("SELECT {ACTIVE_ORG_COLUMNS} FROM sessions s WHERE s.id = $1");
+    Ok(sqlx::query_as(&sql)
+        .bind(session_id)
+        .fetch_optional(db)
+        .await?
+        .unwrap_or_default())
+}
+
+/// Makes session `session_id` of `user_id` act in `organization_id` (`None`: in none);
+/// `false` when no such session.
+pub async fn set_active(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+    organization_id: Option<Uuid>,
+) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE sessions SET organization_id = $3 WHERE id = $1 AND user_id = $2")
+            .bind(session_id)
+            .bind(user_id)
+            .bind(organization_id)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Creates an organization; `None` when the slug is taken.
 pub async fn create(
     db: impl PgExecutor<'_>,

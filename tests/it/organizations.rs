@@ -5,20 +5,22 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+mod active;
+
 use crate::common::{self, str_of, TestApp};
 
-async fn token_of(app: &TestApp, email: &str) -> String {
+pub(crate) async fn token_of(app: &TestApp, email: &str) -> String {
     let s = app.signup(email).await;
     str_of(&s.body, "access_token").to_owned()
 }
 
-async fn create(app: &TestApp, token: &str, body: Value) -> common::Response {
+pub(crate) async fn create(app: &TestApp, token: &str, body: Value) -> common::Response {
     app.call(Method::POST, "/organizations", Some(token), Some(body))
         .await
 }
 
 /// Puts `user` in the organization with `roles`, as the invitation step will.
-async fn add_member(app: &TestApp, org: &str, user: &str, roles: &[&str]) {
+pub(crate) async fn add_member(app: &TestApp, org: &str, user: &str, roles: &[&str]) {
     sqlx::query(
         "INSERT INTO organization_members (organization_id, user_id, roles)
          VALUES ($1::uuid, $2::uuid, $3)",
@@ -31,7 +33,7 @@ async fn add_member(app: &TestApp, org: &str, user: &str, roles: &[&str]) {
     .unwrap();
 }
 
-fn user_id(token: &str) -> String {
+pub(crate) fn user_id(token: &str) -> String {
     common::jwt_payload(token)["sub"]
         .as_str()
         .unwrap()

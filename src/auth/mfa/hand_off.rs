@@ -15,7 +15,7 @@ use crate::{
     client::Client,
     error::{Error, Result},
     secret::Secret,
-    store,
+    store::{self, organizations::ActiveOrg},
 };
 
 /// What the app gets.
@@ -81,7 +81,11 @@ impl Auth {
         .ok_or_else(Error::session_not_found)?;
         let mut refresh = restart;
         refresh.counter = raised.token_counter as u64;
-        opened.claims = self.claims_for(&mut *tx, &opened.user, Aal::Aal2).await?;
+        // A session the pages just opened acts in no organization yet.
+        let org = ActiveOrg::default();
+        opened.claims = self
+            .claims_for(&mut *tx, &opened.user, &org, Aal::Aal2)
+            .await?;
         opened.assurance = Assurance::stored(2, raised.amr);
         opened.refresh = refresh;
         Ok(opened)

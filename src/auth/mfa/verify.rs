@@ -269,7 +269,8 @@ impl Auth {
         let user = store::users::find_by_id(&mut *tx, user_id)
             .await?
             .ok_or_else(Error::session_not_found)?;
-        let claims = self.claims_for(&mut *tx, &user, Aal::Aal2).await?;
+        let org = store::organizations::active(&mut *tx, session_id).await?;
+        let claims = self.claims_for(&mut *tx, &user, &org, Aal::Aal2).await?;
         tx.commit().await?;
         self.session_cache.user_changed(user_id);
         let mut refresh = restart;

@@ -130,6 +130,8 @@ impl Auth {
         )
         .await?;
         tx.commit().await?;
+        // Other instances hear it from the database; this one forgets at once.
+        self.session_cache.user_changed(member);
         Ok(())
     }
 }

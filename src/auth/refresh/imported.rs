@@ -52,7 +52,7 @@ impl Auth {
         self.end_unusable_session(&row, client).await?;
         let assurance = Assurance::stored(row.aal, row.amr.clone());
         let claims = self
-            .claims_for(&self.pool, &row.user, assurance.aal)
+            .claims_for(&self.pool, &row.user, &row.org, assurance.aal)
             .await?;
         // This server's chain from here: a fresh token (nobody held the chain's first one).
         let next = RefreshToken::restart(row.session_id, row.token_counter as u64 + 1);

@@ -8,7 +8,7 @@ use std::{
 
 use bytes::Bytes;
 
-use crate::store::users::User;
+use crate::store::{organizations::ActiveOrg, users::User};
 
 /// A live session's user as read from the database, shared by every request that finds the
 /// session in the cache. What is derived from the row for an answer (the body of `GET /user`)
@@ -17,6 +17,8 @@ use crate::store::users::User;
 #[derive(Debug)]
 pub struct LiveUser {
     user: User,
+    /// The organization the session acts in, and the user's roles there.
+    org: ActiveOrg,
     api_body: OnceLock<Bytes>,
 }
 
@@ -24,11 +26,17 @@ pub struct LiveUser {
 const MAX_KEPT_BODY: usize = 4096;
 
 impl LiveUser {
-    pub fn new(user: User) -> Self {
+    pub fn new(user: User, org: ActiveOrg) -> Self {
         Self {
             user,
+            org,
             api_body: OnceLock::new(),
         }
+    }
+
+    /// The organization the session acts in, as just read.
+    pub fn org(&self) -> &ActiveOrg {
+        &self.org
     }
 
     /// The user as the API shows it, serialized by `make` the first time and kept (up to

@@ -45,6 +45,16 @@ pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
         Some(json!({"roles": me})),
     )
     .await;
+    c.call(
+        Method::POST,
+        "/organizations/{id}/activate",
+        &format!("{one}/activate"),
+        access,
+        None,
+    )
+    .await;
+    c.at(Method::DELETE, "/organizations/active", access, None)
+        .await;
     let stranger = format!("{one}/members/{}", uuid::Uuid::new_v4());
     c.call(Method::DELETE, member, &stranger, access, None)
         .await;
