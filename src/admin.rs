@@ -10,6 +10,7 @@ mod factors;
 pub mod import;
 mod metadata;
 pub mod migrate;
+mod organizations;
 mod users;
 
 pub use ban::Ban;

@@ -7,6 +7,8 @@
 
 mod members;
 
+pub use members::member_not_found;
+
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -30,7 +32,7 @@ pub struct NewOrganization {
     pub metadata: Option<Value>,
 }
 
-fn not_found() -> Error {
+pub fn not_found() -> Error {
     Error::new(Code::OrganizationNotFound, "Organization not found")
 }
 
@@ -58,28 +60,41 @@ fn valid_slug(slug: &str) -> bool {
         })
 }
 
+/// `roles` checked against the configured organization roles (`allowed`): deduplicated, in
+/// order, at least one.
+pub fn check_roles(allowed: &[String], roles: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for role in roles.iter().map(|r| r.trim()) {
+        if !allowed.iter().any(|a| a == role) {
+            return Err(Error::validation_failed(format!(
+                "role {role:?} is not an organization role (one of: {})",
+                allowed.join(", ")
+            )));
+        }
+        if !out.iter().any(|r| r == role) {
+            out.push(role.to_owned());
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::validation_failed(
+            "roles must name at least one role",
+        ));
+    }
+    Ok(out)
+}
+
+/// The error for an organization's last administrator losing the role.
+pub fn last_admin() -> Error {
+    Error::new(
+        Code::LastOrganizationAdmin,
+        "An organization keeps at least one administrator: name another first, or delete it",
+    )
+}
+
 impl Auth {
-    /// The roles named, checked against `AUTH_ORGANIZATION_ROLES` (deduplicated, in order).
+    /// The roles named, checked against `AUTH_ORGANIZATION_ROLES` ([`check_roles`]).
     fn organization_roles(&self, roles: &[String]) -> Result<Vec<String>> {
-        let allowed = &self.config.organizations.organization_roles;
-        let mut out: Vec<String> = Vec::new();
-        for role in roles.iter().map(|r| r.trim()) {
-            if !allowed.iter().any(|a| a == role) {
-                return Err(Error::validation_failed(format!(
-                    "role {role:?} is not an organization role (one of: {})",
-                    allowed.join(", ")
-                )));
-            }
-            if !out.iter().any(|r| r == role) {
-                out.push(role.to_owned());
-            }
-        }
-        if out.is_empty() {
-            return Err(Error::validation_failed(
-                "roles must name at least one role",
-            ));
-        }
-        Ok(out)
+        check_roles(&self.config.organizations.organization_roles, roles)
     }
 
     /// `POST /organizations`: the caller becomes its administrator.

@@ -2,7 +2,8 @@
 //! `Authorization: Bearer <AUTH_ADMIN_SECRET>`. Without the setting these routes do not exist.
 //!
 //! [`users`] (users, and their provider tokens), [`sessions`] (a user's sessions), [`audit`]
-//! (the audit log), [`links`] (links and invitations); here the routes, the admin secret and
+//! (the audit log), [`links`] (links and invitations), [`organizations`] (members put in
+//! organizations); here the routes, the admin secret and
 //! paging.
 
 use axum::{
@@ -25,6 +26,7 @@ use crate::{
 pub(super) mod audit;
 pub(super) mod factors;
 pub(super) mod links;
+pub(super) mod organizations;
 pub(super) mod sessions;
 pub(super) mod users;
 
@@ -35,6 +37,7 @@ pub fn router() -> Router<App> {
         .merge(factors::router())
         .merge(audit::router())
         .merge(links::router())
+        .merge(organizations::router())
 }
 
 /// Proof that the request carries the admin secret.

@@ -89,6 +89,7 @@ use crate::{
         super::admin::audit::audit,
         super::admin::links::generate_link,
         super::admin::links::invite,
+        super::admin::organizations::put_member,
         openapi_json,
     ),
     components(schemas(UserView, IdentityView)),

@@ -297,3 +297,61 @@ async fn members_leave_and_anonymous_users_create_none(db: PgPool) {
     let refused = create(&app, &guest, json!({"name": "Guests"})).await;
     assert_eq!(refused.body["error_code"], "anonymous_user_not_allowed");
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_administrator_of_the_server_puts_users_in_organizations(db: PgPool) {
+    let admin = "admin-secret-admin-secret-admin-secret";
+    let app = common::app(&db, &["--admin-secret", admin]).await;
+    let ann = token_of(&app, "ann@example.com").await;
+    let bob = token_of(&app, "bob@example.com").await;
+    let made = create(&app, &ann, json!({"name": "Acme"})).await;
+    let org = str_of(&made.body, "id").to_owned();
+    let put = |who: &str| format!("/admin/organizations/{org}/members/{who}");
+    let member = json!({"roles": ["org_member"]});
+    let added = app
+        .call(
+            Method::PUT,
+            &put(&user_id(&bob)),
+            Some(admin),
+            Some(member.clone()),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{added:?}");
+    assert_eq!(added.body["email"], "bob@example.com");
+    // Bob is a member now: he may act in it.
+    let active = app
+        .call(
+            Method::POST,
+            &format!("/organizations/{org}/activate"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(active.body["roles"], json!(["org_member"]));
+    // Not with the users' secret, not unknown roles, not the last administrator's role away.
+    let refused = app
+        .call(
+            Method::PUT,
+            &put(&user_id(&bob)),
+            Some(&ann),
+            Some(member.clone()),
+        )
+        .await;
+    assert_eq!(refused.body["error_code"], "not_admin");
+    let odd = json!({"roles": ["owner"]});
+    let refused = app
+        .call(Method::PUT, &put(&user_id(&bob)), Some(admin), Some(odd))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let refused = app
+        .call(Method::PUT, &put(&user_id(&ann)), Some(admin), Some(member))
+        .await;
+    assert_eq!(refused.body["error_code"], "last_organization_admin");
+    let detail: Value = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE event = 'organization_member_added'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(detail["by"], "admin_api");
+}

@@ -4,7 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::not_found;
+use super::{last_admin, not_found};
 use crate::{
     auth::{authenticate::Caller, Auth},
     client::Client,
@@ -21,13 +21,6 @@ enum Change {
     Roles(Vec<String>),
     Remove,
     Leave,
-}
-
-fn last_admin() -> Error {
-    Error::new(
-        Code::LastOrganizationAdmin,
-        "An organization keeps at least one administrator: name another first, or delete it",
-    )
 }
 
 impl Auth {
@@ -136,7 +129,7 @@ impl Auth {
     }
 }
 
-fn member_not_found() -> Error {
+pub fn member_not_found() -> Error {
     Error::new(
         Code::OrganizationMemberNotFound,
         "No such member of this organization",

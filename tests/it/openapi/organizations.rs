@@ -3,7 +3,7 @@
 use axum::http::Method;
 use serde_json::json;
 
-use super::{Checker, Signed};
+use super::{Checker, Signed, ADMIN};
 
 /// Created, listed, shown, its members and roles, refused steps, deleted.
 pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
@@ -55,6 +55,14 @@ pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
     .await;
     c.at(Method::DELETE, "/organizations/active", access, None)
         .await;
+    c.call(
+        Method::PUT,
+        "/admin/organizations/{id}/members/{user_id}",
+        &format!("/admin/organizations/{id}/members/{user}"),
+        Some(ADMIN),
+        Some(json!({"roles": me})),
+    )
+    .await;
     let stranger = format!("{one}/members/{}", uuid::Uuid::new_v4());
     c.call(Method::DELETE, member, &stranger, access, None)
         .await;
