@@ -6,31 +6,18 @@ ALTER TABLE sessions
 
 -- A membership changed (roles granted or taken, a member removed): the member's cached
 -- sessions are dropped on every instance, as for a change of the user row, so the webhook
--- sees it at once.
-CREATE FUNCTION notify_membership_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM pg_notify('hja_sessions', TG_TABLE_SCHEMA || '/u:' || OLD.user_id::text);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM pg_notify('hja_sessions', TG_TABLE_SCHEMA || '/u:' || NEW.user_id::text);
-    END IF;
-    RETURN NULL;
-END $$;
+-- sees it at once. notify_identity_changed() notifies the user of the row's `user_id`, old and
+-- new, whatever the table.
 CREATE TRIGGER organization_members_changed AFTER INSERT OR UPDATE OR DELETE
-    ON organization_members FOR EACH ROW EXECUTE FUNCTION notify_membership_changed();
+    ON organization_members FOR EACH ROW EXECUTE FUNCTION notify_identity_changed();
 CREATE TRIGGER organization_members_truncated AFTER TRUNCATE ON organization_members
     FOR EACH STATEMENT EXECUTE FUNCTION notify_truncated();
 ALTER TABLE organization_members ENABLE ALWAYS TRIGGER organization_members_changed;
 ALTER TABLE organization_members ENABLE ALWAYS TRIGGER organization_members_truncated;
 
--- A session switched to another organization: its cached entry is dropped.
-CREATE FUNCTION notify_session_switched() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('hja_sessions', TG_TABLE_SCHEMA || '/s:' || OLD.id::text);
-    RETURN NULL;
-END $$;
+-- A session switched to another organization: its cached entry is dropped (the same event as
+-- a session ended: the next check reads the session again).
 CREATE TRIGGER sessions_switched AFTER UPDATE OF organization_id ON sessions
     FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id)
-    EXECUTE FUNCTION notify_session_switched();
+    EXECUTE FUNCTION notify_session_deleted();
 ALTER TABLE sessions ENABLE ALWAYS TRIGGER sessions_switched;

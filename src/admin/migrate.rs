@@ -190,8 +190,8 @@ pub async fn run(
     progress: &mut dyn FnMut(usize, i64),
 ) -> anyhow::Result<Report> {
     let total = match from {
-        Origin::Supabase => supabase::count(source).await?,
-        Origin::Nhost => nhost::count(source).await?,
+        Origin::Supabase => crate::store::supabase::count(source).await?,
+        Origin::Nhost => crate::store::nhost::count(source).await?,
     };
     let mut report = Report::default();
     let mut after = Uuid::nil();

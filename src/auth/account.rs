@@ -4,7 +4,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{Code, Error, Result};
+use crate::{
+    error::{Code, Error, Result},
+    store::users::User,
+};
 
 /// Largest metadata object accepted, as JSON text.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -133,6 +136,17 @@ pub fn merge_metadata(current: &Value, patch: Value, name: &str) -> Result<Value
         )));
     }
     Ok(merged)
+}
+
+/// 403 `anonymous_user_not_allowed`: what needs an address or protects an account.
+pub fn refuse_anonymous(user: &User) -> Result<()> {
+    if user.is_anonymous {
+        return Err(Error::new(
+            Code::AnonymousUserNotAllowed,
+            "Anonymous user not allowed to perform these actions",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

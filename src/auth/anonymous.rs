@@ -36,17 +36,6 @@ enum ForApp {
 /// Most anonymous users one housekeeping pass deletes.
 const DELETE_BATCH: i64 = 500;
 
-/// 403 `anonymous_user_not_allowed`: what needs an address or protects an account.
-pub fn refuse_anonymous(user: &User) -> Result<()> {
-    if user.is_anonymous {
-        return Err(Error::new(
-            Code::AnonymousUserNotAllowed,
-            "Anonymous user not allowed to perform these actions",
-        ));
-    }
-    Ok(())
-}
-
 impl Auth {
     /// Creates an anonymous user with `data` as `user_metadata`, and its first session.
     /// Counted against the client address's hourly allowance (`AUTH_RATE_LIMIT_ANONYMOUS_USERS`).

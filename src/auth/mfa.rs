@@ -143,7 +143,7 @@ impl Auth {
         if factor_type == WEBAUTHN && self.passkeys.is_none() {
             return Err(crate::auth::passkeys::not_configured());
         }
-        crate::auth::anonymous::refuse_anonymous(who.user)?;
+        crate::auth::account::refuse_anonymous(who.user)?;
         let name = friendly_name.unwrap_or("").trim();
         if name.chars().count() > MAX_NAME_CHARS {
             return Err(Error::validation_failed(

@@ -12,7 +12,7 @@ pub use members::member_not_found;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{anonymous::refuse_anonymous, authenticate::Caller, Auth};
+use super::{account::refuse_anonymous, authenticate::Caller, Auth};
 use crate::{
     client::Client,
     error::{Code, Error, Result},

@@ -189,7 +189,7 @@ impl Auth {
     /// `POST /passkeys/registration/options`: begins adding a passkey to the caller's account.
     pub async fn passkey_registration_options(&self, who: &Caller<'_>) -> Result<Begun> {
         let webauthn = &self.passkeys()?.webauthn;
-        super::anonymous::refuse_anonymous(who.user)?;
+        super::account::refuse_anonymous(who.user)?;
         self.require_step_up(
             &self.pool,
             who.user.id,

@@ -6,6 +6,7 @@
 mod nhost;
 mod supabase;
 
+use axum::http::{Method, StatusCode};
 use hasura_jwt_auth::admin::migrate;
 use sqlx::{postgres::PgPoolOptions, PgPool};
 
@@ -110,6 +111,41 @@ impl Source {
         .await
         .unwrap();
     }
+}
+
+/// A code from the old authenticator app's `secret` (base32) verifies `factor` of the user of
+/// `access_token` here, raising the session to aal2.
+pub(crate) async fn old_totp_secret_verifies(
+    app: &TestApp,
+    access_token: &str,
+    factor: &str,
+    secret: &str,
+) {
+    let challenge = app
+        .call(
+            Method::POST,
+            &format!("/factors/{factor}/challenge"),
+            Some(access_token),
+            None,
+        )
+        .await;
+    let uri = format!("otpauth://totp/Old:alice?secret={secret}&issuer=Old");
+    let totp = totp_rs::Totp::from_url(uri).unwrap();
+    let code = totp
+        .generate(chrono::Utc::now().timestamp() as u64)
+        .to_string();
+    let body = serde_json::json!({"challenge_id": challenge.body["id"], "code": code});
+    let verified = app
+        .call(
+            Method::POST,
+            &format!("/factors/{factor}/verify"),
+            Some(access_token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
+    let token = common::str_of(&verified.body, "access_token");
+    assert_eq!(common::jwt_payload(token)["aal"], "aal2");
 }
 
 #[sqlx::test(migrations = false)]

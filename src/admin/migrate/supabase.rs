@@ -24,11 +24,6 @@ use crate::{
     },
 };
 
-/// How many users the source has.
-pub async fn count(source: &PgPool) -> anyhow::Result<i64> {
-    Ok(store::supabase::count(source).await?)
-}
-
 /// The next `limit` users after `after` (by id): the last id read, and what each becomes.
 pub async fn batch(
     source: &PgPool,

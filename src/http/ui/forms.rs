@@ -92,7 +92,7 @@ impl FormPage<'_> {
             errors => errors,
             providers => carry.providers(app),
             passkeys_on => super::passkeys_on(app),
-            anonymous_on => super::guest::offered(app),
+            anonymous_on => offered(app),
             sign_up_allowed => !app.config.accounts.disable_signup,
             ..carry.vars()
         };
@@ -320,4 +320,9 @@ async fn signed_up(
             )
         }
     })
+}
+
+/// Whether the sign-in page offers to continue without an account.
+pub(super) fn offered(app: &Ui) -> bool {
+    app.config.anonymous.anonymous_users && !app.config.accounts.disable_signup
 }

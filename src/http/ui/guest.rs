@@ -35,11 +35,6 @@ pub fn router() -> Router<Ui> {
         .route("/account/save", post(save))
 }
 
-/// Whether the sign-in page offers to continue without an account.
-pub(super) fn offered(app: &Ui) -> bool {
-    app.config.anonymous.anonymous_users && !app.config.accounts.disable_signup
-}
-
 #[derive(Deserialize)]
 struct GuestForm {
     csrf: Option<String>,

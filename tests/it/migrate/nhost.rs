@@ -5,7 +5,7 @@
 //! refresh tokens that are random UUIDs of which only `\x` and the hex SHA-256 are stored.
 
 use axum::http::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 
 use crate::{
@@ -368,31 +368,5 @@ async fn the_old_totp_secret_still_works(app: &TestApp) {
     let factors = user.body["factors"].as_array().cloned().unwrap_or_default();
     assert_eq!(factors.len(), 1, "{user:?}");
     let factor = str_of(&factors[0], "id").to_owned();
-    let challenge = app
-        .call(
-            Method::POST,
-            &format!("/factors/{factor}/challenge"),
-            Some(&at),
-            None,
-        )
-        .await;
-    let uri = format!("otpauth://totp/Old:alice?secret={ALICE_TOTP}&issuer=Old");
-    let totp = totp_rs::Totp::from_url(uri).unwrap();
-    let code = totp
-        .generate(chrono::Utc::now().timestamp() as u64)
-        .to_string();
-    let body: Value = json!({"challenge_id": challenge.body["id"], "code": code});
-    let verified = app
-        .call(
-            Method::POST,
-            &format!("/factors/{factor}/verify"),
-            Some(&at),
-            Some(body),
-        )
-        .await;
-    assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
-    assert_eq!(
-        jwt_payload(str_of(&verified.body, "access_token"))["aal"],
-        "aal2"
-    );
+    super::old_totp_secret_verifies(app, &at, &factor, ALICE_TOTP).await;
 }

@@ -1,7 +1,7 @@
 //! `import supabase`: users, identities, TOTP factors and live sessions from GoTrue's `auth`
 //! schema (`gotrue.sql`, written from GoTrue's migrations as of v2.196).
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -281,30 +281,7 @@ async fn users_identities_factors_and_sessions_move_in_without_a_sign_in(db: PgP
     // sessions, so this comes after the refresh checks).
     let at = str_of(&signed.body, "access_token").to_owned();
     let factor = "f0f0f0f0-0000-4000-8000-000000000001";
-    let challenge = app
-        .call(
-            Method::POST,
-            &format!("/factors/{factor}/challenge"),
-            Some(&at),
-            None,
-        )
-        .await;
-    let uri = format!("otpauth://totp/Old:alice?secret={ALICE_TOTP}&issuer=Old");
-    let totp = totp_rs::Totp::from_url(uri).unwrap();
-    let body = json!({"challenge_id": challenge.body["id"], "code": totp.generate(chrono::Utc::now().timestamp() as u64).to_string()});
-    let verified = app
-        .call(
-            Method::POST,
-            &format!("/factors/{factor}/verify"),
-            Some(&at),
-            Some(body),
-        )
-        .await;
-    assert_eq!(verified.status, StatusCode::OK, "{verified:?}");
-    assert_eq!(
-        jwt_payload(str_of(&verified.body, "access_token"))["aal"],
-        "aal2"
-    );
+    super::old_totp_secret_verifies(&app, &at, factor, ALICE_TOTP).await;
 
     // The anonymous user stays anonymous, with the anonymous role.
     let guest: (bool, String) =
