@@ -5,6 +5,7 @@
 //! leave (delete the organization instead). Every change of membership is audited. To anyone
 //! not a member, an organization does not exist (404).
 
+mod active;
 mod members;
 
 pub use members::member_not_found;
@@ -161,28 +162,6 @@ impl Auth {
         store::organizations::membership(&self.pool, id, who.user.id)
             .await?
             .ok_or_else(not_found)
-    }
-
-    /// `POST /organizations/{id}/activate` (`Some`), `DELETE /organizations/active` (`None`):
-    /// the caller's session acts in that organization (of which the caller must be a
-    /// member), or in none. Its id and the member's roles there are in the claims from the
-    /// next refresh on, and in the webhook's answers at once.
-    pub async fn activate_organization(
-        &self,
-        who: &Caller<'_>,
-        id: Option<Uuid>,
-    ) -> Result<Option<Membership>> {
-        let membership = match id {
-            Some(id) => Some(self.organization(who, id).await?),
-            None => None,
-        };
-        let org = membership.as_ref().map(|m| m.organization.id);
-        if !store::organizations::set_active(&self.pool, who.session_id, who.user.id, org).await? {
-            return Err(Error::session_not_found());
-        }
-        // Other instances hear it from the database; this one forgets at once.
-        self.session_cache.user_changed(who.user.id);
-        Ok(membership)
     }
 
     /// The caller's membership, which must hold the administrator role.

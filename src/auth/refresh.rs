@@ -33,7 +33,7 @@ use token::{RefreshToken, Standing};
 
 /// Where `token` stands in its session's chain: at most `MAX_CHAIN` HMACs, cheap enough to
 /// run right here.
-pub(super) fn standing_of(token: &RefreshToken, row: &RefreshRow) -> Standing {
+pub(crate) fn standing_of(token: &RefreshToken, row: &RefreshRow) -> Standing {
     token.standing(row.token_counter as u64, &row.token_hash, &row.token_salt)
 }
 
@@ -41,7 +41,7 @@ fn elapsed(now: DateTime<Utc>, since: DateTime<Utc>) -> Duration {
     (now - since).to_std().unwrap_or_default()
 }
 
-fn not_found() -> Error {
+pub(crate) fn not_found() -> Error {
     Error::new(
         Code::RefreshTokenNotFound,
         "Invalid Refresh Token: Refresh Token Not Found",

@@ -37,14 +37,36 @@ impl Auth {
     /// `POST /token?grant_type=password`: checks the password (upgrading an old hash on
     /// success), records the sign-in and opens a session. Unknown email, wrong password and
     /// disabled user all fail the same way, after the same hashing work.
+    ///
+    /// With `org`, the session acts in that organization from its first access token (see
+    /// [`Auth::activate_organization`]); 404 `organization_not_found`, and no session, when
+    /// the user is not a member there. The password is checked first, so the answer tells
+    /// nobody else about memberships.
     pub async fn sign_in(
         &self,
         email: &str,
         password: &Secret,
+        org: Option<Uuid>,
         client: &Client,
     ) -> Result<Session> {
         let checked = self.counted_sign_in(email, password, client).await?;
-        self.session_for(checked, client).await
+        let Some(org) = org else {
+            return self.session_for(checked, client).await;
+        };
+        let mut tx = self.pool.begin().await?;
+        let opened = self
+            .open_session_checked(
+                &mut tx,
+                checked.user,
+                client,
+                "password",
+                Some(&checked.password_hash),
+            )
+            .await?
+            .in_organization(self, &mut tx, org)
+            .await?;
+        tx.commit().await?;
+        opened.finish(self)
     }
 
     /// The session of a password that checked out.

@@ -151,10 +151,12 @@ struct TokenRequest {
     provider: Option<String>,
     id_token: Option<Secret>,
     nonce: Option<String>,
+    /// `password` and `refresh_token`: the organization the session acts in from now on.
+    organization_id: Option<uuid::Uuid>,
 }
 
-/// The token endpoint: `grant_type` (query or body) `password` `{email|username, password}`,
-/// `refresh_token` `{refresh_token}` (or the cookie), `pkce` `{auth_code, code_verifier}`,
+/// The token endpoint: `grant_type` (query or body) `password` `{email|username, password,
+/// organization_id?}`, `refresh_token` `{refresh_token, organization_id?}` (or the cookie), `pkce` `{auth_code, code_verifier}`,
 /// `id_token` `{provider, id_token, nonce?}`.
 #[utoipa::path(post, path = "/token", tag = "sessions",
     params(("grant_type" = Option<String>, Query, description = "password, refresh_token, pkce or id_token")),
@@ -178,11 +180,21 @@ async fn token(
         Some("password") => {
             let email = req.email.or(req.username).unwrap_or_default();
             let password = req.password.unwrap_or_default();
-            app.auth.sign_in(&email, &password, &client).await?
+            app.auth
+                .sign_in(&email, &password, req.organization_id, &client)
+                .await?
         }
         Some("refresh_token") => {
             let (token, source) = cookie::refresh_token(&app.config, &headers, req.refresh_token)?;
-            match app.auth.refresh(token.expose(), &client, arrived).await {
+            let refreshed = match req.organization_id {
+                Some(org) => {
+                    app.auth
+                        .refresh_in_organization(token.expose(), org, &client, arrived)
+                        .await
+                }
+                None => app.auth.refresh(token.expose(), &client, arrived).await,
+            };
+            match refreshed {
                 Ok(session) => session,
                 Err(e) if source == TokenSource::Cookie && e.kind == Kind::InvalidGrant => {
                     // The cookie's session is over: drop the cookie too.

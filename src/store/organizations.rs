@@ -85,6 +85,28 @@ pub async fn set_active(
     Ok(done.rows_affected() == 1)
 }
 
+/// Makes session `session_id` of `user_id` act in `organization_id` if the user is a member
+/// there; `false` (nothing changed) when not, or when no such session.
+pub async fn set_active_if_member(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    user_id: Uuid,
+    organization_id: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET organization_id = $3
+         WHERE id = $1 AND user_id = $2
+           AND EXISTS (SELECT 1 FROM organization_members
+                       WHERE organization_id = $3 AND user_id = $2)",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(organization_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Creates an organization; `None` when the slug is taken.
 pub async fn create(
     db: impl PgExecutor<'_>,

@@ -446,6 +446,7 @@ async fn a_sign_in_racing_the_proof_opens_no_session(db: PgPool) {
         auth.sign_in(
             VICTIM,
             &hasura_jwt_auth::secret::Secret::new(SQUATTER_PASSWORD.to_owned()),
+            None,
             &hasura_jwt_auth::client::Client::default(),
         )
         .await

@@ -41,7 +41,7 @@ pub(super) async fn run(call: &Call<'_>, name: &str, input: Value) -> Result<Res
             let session = call
                 .app
                 .auth
-                .sign_in(&c.email, &c.password, call.client)
+                .sign_in(&c.email, &c.password, c.organization_id, call.client)
                 .await?;
             Ok(session_output(call.app, session, None))
         }
@@ -94,6 +94,9 @@ struct Credentials {
     /// Sign-up only: where the confirmation link leads.
     #[serde(default)]
     redirect_to: Option<String>,
+    /// Sign-in only: the organization the session acts in.
+    #[serde(default)]
+    organization_id: Option<uuid::Uuid>,
 }
 
 async fn sign_up(call: &Call<'_>, c: Credentials) -> Result<Response, Error> {
@@ -124,15 +127,22 @@ async fn sign_up(call: &Call<'_>, c: Credentials) -> Result<Response, Error> {
 #[derive(Deserialize, Default)]
 struct RefreshInput {
     refresh_token: Option<Secret>,
+    organization_id: Option<uuid::Uuid>,
 }
 
 async fn refresh(call: &Call<'_>, r: RefreshInput) -> Result<Response, Error> {
     let (token, _) = cookie::refresh_token(&call.app.config, call.headers, r.refresh_token)?;
-    let session = call
-        .app
-        .auth
-        .refresh(token.expose(), call.client, call.arrived)
-        .await?;
+    let auth = &call.app.auth;
+    let session = match r.organization_id {
+        Some(org) => {
+            auth.refresh_in_organization(token.expose(), org, call.client, call.arrived)
+                .await?
+        }
+        None => {
+            auth.refresh(token.expose(), call.client, call.arrived)
+                .await?
+        }
+    };
     Ok(session_output(call.app, session, None))
 }
 

@@ -417,6 +417,7 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
                 "create_user",
                 "token_hash",
                 "token",
+                "organization_id",
             ];
             assert!(
                 ty.ends_with('!') || !value.is_null() || optional.contains(&arg.as_str()),

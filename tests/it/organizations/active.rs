@@ -153,3 +153,91 @@ async fn the_active_organization_reaches_hasura_and_follows_membership(db: PgPoo
     let (claims, _) = refreshed(&app, &ann_refresh).await;
     assert!(claims.get(ORG_ID).is_none(), "{claims}");
 }
+
+/// The number of sessions of user `id`.
+async fn sessions_of(app: &TestApp, id: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1::uuid")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_organization_is_chosen_at_sign_in_or_in_a_refresh(db: PgPool) {
+    let app = crate::common::app(&db, &[]).await;
+    let ann = str_of(&app.signup("ann@example.com").await.body, "access_token").to_owned();
+    let bob = app.signup("bob@example.com").await;
+    let bob_id = user_id(str_of(&bob.body, "access_token"));
+    let org_of = |res: crate::common::Response| str_of(&res.body, "id").to_owned();
+    let org = org_of(create(&app, &ann, json!({"name": "Acme"})).await);
+    let other = org_of(create(&app, &ann, json!({"name": "Other"})).await);
+    add_member(&app, &org, &bob_id, &["org_member"]).await;
+
+    // At sign-in: the first access token already acts there.
+    let sign_in = |org: &str| {
+        let body = json!({"email": "bob@example.com", "password": crate::common::PASSWORD,
+                          "organization_id": org});
+        app.call(Method::POST, "/token?grant_type=password", None, Some(body))
+    };
+    let signed = sign_in(&org).await;
+    assert_eq!(signed.status, StatusCode::OK, "{signed:?}");
+    let claims = &jwt_payload(str_of(&signed.body, "access_token"))["https://hasura.io/jwt/claims"];
+    assert_eq!(claims[ORG_ID], org.as_str());
+    assert_eq!(claims["x-hasura-default-role"], "org_member");
+    let refresh = str_of(&signed.body, "refresh_token").to_owned();
+    let (claims, refresh) = refreshed(&app, &refresh).await;
+    assert_eq!(
+        claims[ORG_ID],
+        org.as_str(),
+        "the choice stays with the session"
+    );
+
+    // Not a member there: 404, and no session was opened.
+    let before = sessions_of(&app, &bob_id).await;
+    let refused = sign_in(&other).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
+    assert_eq!(refused.body["error_code"], "organization_not_found");
+    assert_eq!(sessions_of(&app, &bob_id).await, before);
+    // A wrong password says nothing about memberships.
+    let body = json!({"email": "bob@example.com", "password": "wrong", "organization_id": other});
+    let wrong = app
+        .call(Method::POST, "/token?grant_type=password", None, Some(body))
+        .await;
+    assert_eq!(wrong.body["error_code"], "invalid_credentials");
+
+    // In a refresh: refused where bob is no member, and the token was not used up.
+    let refresh_in = |token: &str, org: &str| {
+        let body = json!({"refresh_token": token, "organization_id": org});
+        app.call(
+            Method::POST,
+            "/token?grant_type=refresh_token",
+            None,
+            Some(body),
+        )
+    };
+    let refused = refresh_in(&refresh, &other).await;
+    assert_eq!(refused.body["error_code"], "organization_not_found");
+    add_member(&app, &other, &bob_id, &["org_admin"]).await;
+    let switched = refresh_in(&refresh, &other).await;
+    assert_eq!(switched.status, StatusCode::OK, "{switched:?}");
+    let claims =
+        &jwt_payload(str_of(&switched.body, "access_token"))["https://hasura.io/jwt/claims"];
+    assert_eq!(claims[ORG_ID], other.as_str());
+    assert_eq!(claims["x-hasura-default-role"], "org_admin");
+    let (claims, _) = refreshed(&app, str_of(&switched.body, "refresh_token")).await;
+    assert_eq!(claims[ORG_ID], other.as_str());
+
+    // A token that is no session's switches nothing.
+    let forged = refresh_in("v1.not-a-token", &org).await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{forged:?}");
+    // The same session, another secret (57 bytes: every character is whole bytes' bits).
+    let mut unknown = refresh.clone().into_bytes();
+    unknown[60] = if unknown[60] == b'A' { b'B' } else { b'A' };
+    let unknown = String::from_utf8(unknown).unwrap();
+    let unknown = refresh_in(&unknown, &org).await;
+    assert_eq!(
+        unknown.body["error_code"], "refresh_token_not_found",
+        "{unknown:?}"
+    );
+}
