@@ -21,7 +21,9 @@ pub use mfa::{
     ChallengeResponse, EnrollResponse, FactorView, RecoveryCodes, RecoveryCodesLeft, TotpView,
     UnenrollResponse,
 };
-pub use organizations::{MemberView, OrganizationView};
+pub use organizations::{
+    InvitationView, MemberView, OfferedInvitationView, OrganizationRef, OrganizationView,
+};
 pub use passkeys::{CeremonyResponse, PasskeyView};
 pub use session::{
     Empty, Message, OwnSession, SessionList, SessionResponse, SessionVariables, SignupResponse,

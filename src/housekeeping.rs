@@ -46,6 +46,10 @@ pub async fn run_once(auth: &Auth) {
             "imported refresh tokens of ended sessions",
             store::imported_tokens::prune_orphans(&auth.pool).await,
         ),
+        (
+            "expired organization invitations",
+            store::organization_invitations::prune_expired(&auth.pool).await,
+        ),
         ("idle rate-limit state", auth.limits.forget_idle().await),
         (
             "idle email send counts",

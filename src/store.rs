@@ -18,6 +18,7 @@ pub mod mfa_recovery;
 pub mod nhost;
 pub mod oauth_states;
 pub mod one_time_tokens;
+pub mod organization_invitations;
 pub mod organizations;
 pub mod outbox;
 pub mod passkeys;

@@ -5,7 +5,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::store::organizations::{Member, Membership};
+use crate::store::{
+    organization_invitations::{Found, Invitation},
+    organizations::{Member, Membership},
+};
 
 /// An organization with the caller's roles there: `{id, name, slug, metadata, created_at, roles}`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -50,6 +53,64 @@ impl From<Member> for MemberView {
             email: m.email,
             roles: m.roles,
             created_at: m.created_at,
+        }
+    }
+}
+
+/// An invitation as the organization's administrators see it: `{id, organization_id, email,
+/// roles, invited_by, created_at, expires_at}` (never its token).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InvitationView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub invited_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<Invitation> for InvitationView {
+    fn from(i: Invitation) -> Self {
+        Self {
+            id: i.id,
+            organization_id: i.organization_id,
+            email: i.email,
+            roles: i.roles,
+            invited_by: i.invited_by,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+/// An open invitation as its invitee sees it: the invitation and `organization: {id, name,
+/// slug}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OfferedInvitationView {
+    #[serde(flatten)]
+    pub invitation: InvitationView,
+    pub organization: OrganizationRef,
+}
+
+/// An organization named in an invitation.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrganizationRef {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+}
+
+impl From<Found> for OfferedInvitationView {
+    fn from(f: Found) -> Self {
+        let organization = OrganizationRef {
+            id: f.invitation.organization_id,
+            name: f.organization_name,
+            slug: f.organization_slug,
+        };
+        Self {
+            invitation: f.invitation.into(),
+            organization,
         }
     }
 }

@@ -126,7 +126,7 @@ pub struct IssuedToken {
     pub kind: TokenKind,
 }
 
-fn sha256(data: &[u8]) -> [u8; 32] {
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
@@ -242,6 +242,7 @@ impl Auth {
                 email: &req.user.email,
                 new_email,
                 redirect_to: &redirect_to,
+                organization: None,
             };
             self.mailer
                 .enqueue(tx, req.kind.message(), req.recipient, &vars)
@@ -271,6 +272,7 @@ impl Auth {
             email: old,
             new_email: Some(new),
             redirect_to: &self.config.site_url(),
+            organization: None,
         };
         self.mailer
             .enqueue(tx, MessageKind::EmailChanged, old, &vars)

@@ -6,6 +6,7 @@
 //! not a member, an organization does not exist (404).
 
 mod active;
+pub mod invitations;
 mod members;
 
 pub use members::member_not_found;

@@ -3,7 +3,9 @@
 use anyhow::ensure;
 use clap::Args;
 
-use super::parse::parse_role;
+use std::time::Duration;
+
+use super::parse::{parse_duration, parse_role};
 
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Organizations")]
@@ -21,6 +23,10 @@ pub struct OrganizationArgs {
     /// AUTH_ORGANIZATION_ROLES). Whoever creates an organization has it there.
     #[arg(long, env = "AUTH_ORGANIZATION_ADMIN_ROLE", default_value = "org_admin", value_parser = parse_role)]
     pub organization_admin_role: String,
+
+    /// How long an invitation to join an organization can be accepted.
+    #[arg(long, env = "AUTH_ORGANIZATION_INVITATION_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub organization_invitation_ttl: Duration,
 }
 
 impl OrganizationArgs {

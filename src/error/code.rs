@@ -124,6 +124,11 @@ codes! {
     OrganizationAdminRequired = "organization_admin_required" => Forbidden,
     LastOrganizationAdmin = "last_organization_admin" => Validation,
     OrganizationMemberNotFound = "organization_member_not_found" => NotFound,
+    /// Also for one used, withdrawn or past its expiry.
+    InvitationNotFound = "invitation_not_found" => NotFound,
+    /// An invitation is accepted only by the account of the address it was sent to.
+    InvitationForAnotherAccount = "invitation_for_another_account" => Forbidden,
+    AlreadyOrganizationMember = "already_organization_member" => Conflict,
 }
 
 impl std::fmt::Display for Code {

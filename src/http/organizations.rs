@@ -21,8 +21,11 @@ use crate::{
     error::{Code, Error, Required, Result},
 };
 
+pub mod invitations;
+
 pub fn router() -> Router<App> {
     Router::new()
+        .merge(invitations::router())
         .route("/organizations", get(list).post(create))
         .route("/organizations/{id}", get(show).delete(remove))
         .route("/organizations/{id}/members", get(members))
@@ -35,11 +38,11 @@ pub fn router() -> Router<App> {
         .route("/organizations/active", delete(deactivate))
 }
 
-fn uuid_of(raw: &str, code: Code, what: &str) -> Result<Uuid> {
+pub(super) fn uuid_of(raw: &str, code: Code, what: &str) -> Result<Uuid> {
     Uuid::parse_str(raw).map_err(|_| Error::new(code, what.to_owned()))
 }
 
-fn org_id(raw: &str) -> Result<Uuid> {
+pub(super) fn org_id(raw: &str) -> Result<Uuid> {
     uuid_of(raw, Code::OrganizationNotFound, "Organization not found")
 }
 

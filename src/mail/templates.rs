@@ -29,10 +29,12 @@ pub enum MessageKind {
     EmailChanged,
     /// A code to confirm it is the user before a sensitive change (no link).
     Reauthentication,
+    /// Join an organization (a link, no code).
+    OrganizationInvitation,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 7] = [
+    pub const ALL: [MessageKind; 8] = [
         Self::Confirmation,
         Self::Recovery,
         Self::MagicLink,
@@ -40,6 +42,7 @@ impl MessageKind {
         Self::EmailChange,
         Self::EmailChanged,
         Self::Reauthentication,
+        Self::OrganizationInvitation,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,12 +54,14 @@ impl MessageKind {
             Self::EmailChange => "email_change",
             Self::EmailChanged => "email_changed",
             Self::Reauthentication => "reauthentication",
+            Self::OrganizationInvitation => "organization_invitation",
         }
     }
 
-    /// Whether messages of this kind carry a link and a code (notices do not).
+    /// Whether messages of this kind carry a link and a code (notices do not, and an
+    /// organization's invitation carries a link only).
     pub fn carries_token(self) -> bool {
-        self != Self::EmailChanged
+        !matches!(self, Self::EmailChanged | Self::OrganizationInvitation)
     }
 
     /// The built-in subject, text and HTML templates (`templates/email/`).
@@ -78,6 +83,7 @@ impl MessageKind {
             Self::EmailChange => built_in!("email_change"),
             Self::EmailChanged => built_in!("email_changed"),
             Self::Reauthentication => built_in!("reauthentication"),
+            Self::OrganizationInvitation => built_in!("organization_invitation"),
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct Variables<'a> {
     pub email: &'a str,
     pub new_email: Option<&'a str>,
     pub redirect_to: &'a str,
+    /// The organization an invitation is to (its name).
+    pub organization: Option<&'a str>,
 }
 
 /// A rendered message.
@@ -163,6 +171,7 @@ mod tests {
             email: "a@example.com",
             new_email: Some("b@example.com"),
             redirect_to: "https://app.example.com",
+            organization: Some("Acme & Co"),
         }
     }
 
@@ -184,6 +193,15 @@ mod tests {
             // HTML is escaped: the & of the link is an entity there.
             assert!(r.html.contains("token=abc&amp;type=recovery"), "{}", r.html);
         }
+        let invitation = t
+            .render(MessageKind::OrganizationInvitation, &vars())
+            .unwrap();
+        assert!(
+            invitation.subject.contains("Acme & Co"),
+            "{}",
+            invitation.subject
+        );
+        assert!(invitation.html.contains("Acme &amp; Co") && invitation.text.contains("verify?"));
         let notice = t.render(MessageKind::EmailChanged, &vars()).unwrap();
         assert!(notice.text.contains("from a@example.com to b@example.com"));
         assert!(!notice.text.contains("123456") && !notice.text.contains("verify?"));

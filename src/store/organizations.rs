@@ -157,6 +157,22 @@ pub async fn put_member(
     Ok(())
 }
 
+/// Whether a member of the organization has the address `email`.
+pub async fn has_member_with_email(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    email: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM organization_members m JOIN users u ON u.id = m.user_id
+                        WHERE m.organization_id = $1 AND u.email = $2)",
+    )
+    .bind(organization_id)
+    .bind(email)
+    .fetch_one(db)
+    .await
+}
+
 /// Removes a member; `false` when not one.
 pub async fn remove_member(
     db: impl PgExecutor<'_>,

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 mod active;
+mod invitations;
 
 use crate::common::{self, str_of, TestApp};
 

@@ -63,6 +63,7 @@ pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
         Some(json!({"roles": me})),
     )
     .await;
+    invitations(c, &one, access).await;
     let stranger = format!("{one}/members/{}", uuid::Uuid::new_v4());
     c.call(Method::DELETE, member, &stranger, access, None)
         .await;
@@ -76,5 +77,45 @@ pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
     )
     .await;
     c.call(Method::DELETE, "/organizations/{id}", &one, access, None)
+        .await;
+}
+
+/// Invitations sent, listed, withdrawn; received, inspected and accepted (dead links: 404).
+async fn invitations(c: &mut Checker<'_>, one: &str, access: Option<&str>) {
+    let sent = c
+        .call(
+            Method::POST,
+            "/organizations/{id}/invitations",
+            &format!("{one}/invitations"),
+            access,
+            Some(json!({"email": "invited@example.com", "roles": ["org_member"]})),
+        )
+        .await;
+    let invitation = sent.body["id"].as_str().unwrap().to_owned();
+    c.call(
+        Method::GET,
+        "/organizations/{id}/invitations",
+        &format!("{one}/invitations"),
+        access,
+        None,
+    )
+    .await;
+    c.call(
+        Method::DELETE,
+        "/organizations/{id}/invitations/{invitation_id}",
+        &format!("{one}/invitations/{invitation}"),
+        access,
+        None,
+    )
+    .await;
+    c.at(Method::GET, "/invitations", access, None).await;
+    let dead = json!({"token": "no-such-invitation"});
+    c.at(Method::POST, "/invitations/inspect", None, Some(dead))
+        .await;
+    let new_account = json!({"token": "no-such-invitation", "password": "a long password"});
+    c.at(Method::POST, "/invitations/accept", None, Some(new_account))
+        .await;
+    let by_id = json!({"id": invitation});
+    c.at(Method::POST, "/invitations/accept", access, Some(by_id))
         .await;
 }

@@ -154,15 +154,6 @@ async fn the_active_organization_reaches_hasura_and_follows_membership(db: PgPoo
     assert!(claims.get(ORG_ID).is_none(), "{claims}");
 }
 
-/// The number of sessions of user `id`.
-async fn sessions_of(app: &TestApp, id: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1::uuid")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-}
-
 #[sqlx::test(migrations = false)]
 async fn the_organization_is_chosen_at_sign_in_or_in_a_refresh(db: PgPool) {
     let app = crate::common::app(&db, &[]).await;
@@ -194,11 +185,11 @@ async fn the_organization_is_chosen_at_sign_in_or_in_a_refresh(db: PgPool) {
     );
 
     // Not a member there: 404, and no session was opened.
-    let before = sessions_of(&app, &bob_id).await;
+    let before = app.session_count(&bob_id).await;
     let refused = sign_in(&other).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
     assert_eq!(refused.body["error_code"], "organization_not_found");
-    assert_eq!(sessions_of(&app, &bob_id).await, before);
+    assert_eq!(app.session_count(&bob_id).await, before);
     // A wrong password says nothing about memberships.
     let body = json!({"email": "bob@example.com", "password": "wrong", "organization_id": other});
     let wrong = app
