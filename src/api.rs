@@ -5,6 +5,7 @@
 
 mod actions;
 mod admin;
+mod api_keys;
 mod error;
 mod meta;
 mod mfa;
@@ -15,6 +16,7 @@ mod user;
 
 pub use actions::{ActionError, ActionErrorExtensions, AuthSession, Done};
 pub use admin::{AdminSession, AdminSessions, AuditEntry, Revoked, UserPage};
+pub use api_keys::{ApiKeyView, IssuedApiKeyView, KeyTokenResponse, TokenResponse};
 pub use error::{ErrorBody, WeakPassword};
 pub use meta::{Health, Jwk, Jwks, Migrations, Readiness, ServerMetadata, Settings};
 pub use mfa::{

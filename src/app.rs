@@ -165,6 +165,11 @@ fn limits(config: &Config, pool: &PgPool) -> Limits {
             "anonymous_sign_in",
             config.anonymous.rate_limit_anonymous_users,
         ),
+        api_key: SharedLimiter::per_minute(
+            pool.clone(),
+            "api_key",
+            config.organizations.api_key_rate_limit,
+        ),
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod account;
 pub mod anonymous;
+pub mod api_keys;
 pub mod assurance;
 pub mod authenticate;
 mod bounded;

@@ -4,6 +4,7 @@
 
 mod actions;
 mod admin;
+mod api_keys;
 
 mod cookie;
 mod email;
@@ -69,6 +70,7 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .merge(sessions::router())
         .merge(factors::router())
         .merge(organizations::router())
+        .merge(api_keys::router())
         .merge(passkeys::router())
         .merge(actions::router())
         .merge(well_known::router())

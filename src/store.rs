@@ -4,6 +4,7 @@
 //! Connections set `search_path` to the configured schema (then `public`), so the SQL uses
 //! unqualified table names and the schema name is a setting, not a string in every query.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth_codes;
 pub mod claims;

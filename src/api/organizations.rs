@@ -84,12 +84,14 @@ impl From<Invitation> for InvitationView {
     }
 }
 
-/// An open invitation as its invitee sees it: the invitation and `organization: {id, name,
-/// slug}`.
+/// An open invitation as its invitee sees it: `{id, email, roles, expires_at, organization:
+/// {id, name, slug}}`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct OfferedInvitationView {
-    #[serde(flatten)]
-    pub invitation: InvitationView,
+    pub id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub expires_at: DateTime<Utc>,
     pub organization: OrganizationRef,
 }
 
@@ -108,8 +110,12 @@ impl From<Found> for OfferedInvitationView {
             name: f.organization_name,
             slug: f.organization_slug,
         };
+        let i = f.invitation;
         Self {
-            invitation: f.invitation.into(),
+            id: i.id,
+            email: i.email,
+            roles: i.roles,
+            expires_at: i.expires_at,
             organization,
         }
     }

@@ -75,6 +75,17 @@ impl SharedLimiter {
         Ok(wait)
     }
 
+    /// Counts one request with API key `id`; past the limit, 429 with `Retry-After`.
+    pub async fn check_api_key(&self, id: uuid::Uuid) -> Result<(), Error> {
+        match self.take(&id.to_string()).await? {
+            None => Ok(()),
+            Some(wait) => {
+                tracing::warn!(api_key = %id, limit = self.name, "rate limit reached");
+                Err(Error::rate_limited(wait))
+            }
+        }
+    }
+
     async fn take(&self, key: &str) -> Result<Option<u64>, Error> {
         if self.limit == 0 {
             return Ok(None);
@@ -100,6 +111,8 @@ pub struct Limits {
     pub code_guesses: SharedLimiter,
     /// Anonymous sign-ins per client address and hour.
     pub anonymous: SharedLimiter,
+    /// Requests per API key and minute.
+    pub api_key: SharedLimiter,
 }
 
 impl Limits {

@@ -37,7 +37,7 @@ mod entries;
 mod live_user;
 
 use entries::{Entries, Entry};
-pub use live_user::LiveUser;
+pub use live_user::{KeyGrant, LiveUser};
 
 /// Live sessions recently checked: session id → its user.
 pub struct SessionCache {
@@ -105,6 +105,20 @@ impl SessionCache {
         let entries = self.lock();
         let entry = entries.sessions.get(&session_id)?;
         if entry.user.id != user_id || entry.stored.elapsed() > MAX_AGE {
+            return None;
+        }
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry.user.clone())
+    }
+
+    /// The API key `id`'s user if it is cached and fresh (a key's id names no user).
+    pub fn get_key(&self, id: Uuid) -> Option<Arc<LiveUser>> {
+        if !self.is_healthy() {
+            return None;
+        }
+        let entries = self.lock();
+        let entry = entries.sessions.get(&id)?;
+        if entry.user.key().is_none() || entry.stored.elapsed() > MAX_AGE {
             return None;
         }
         self.hits.fetch_add(1, Ordering::Relaxed);

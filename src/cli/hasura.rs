@@ -51,6 +51,10 @@ pub enum HasuraCommand {
         /// Write the HMAC secret itself into the output (local development only).
         #[arg(long)]
         inline_secret: bool,
+        /// JWT mode, v4: also accept API keys, through the webhook as an alternative mode
+        /// (requests send `X-Hasura-Auth-Mode: api-key` and the key as the bearer token).
+        #[arg(long)]
+        api_keys: bool,
     },
     /// Write actions.graphql and actions.yaml (Hasura metadata for the actions handler) into DIR.
     Metadata {
@@ -82,6 +86,7 @@ pub fn run(cmd: HasuraCommand) -> anyhow::Result<()> {
             method,
             secret_env,
             inline_secret,
+            api_keys,
         } => {
             config.validate()?;
             let keys = app::load_keys(&config)?;
@@ -92,7 +97,9 @@ pub fn run(cmd: HasuraCommand) -> anyhow::Result<()> {
                 method,
                 secret_env,
                 inline_secret,
+                api_keys,
             };
+            opts.check()?;
             print!(
                 "{}",
                 hasura_config::ddn::auth_config_yaml(&config, &keys, &opts)

@@ -1,4 +1,4 @@
-//! Organizations: the roles a member can have in one.
+//! Organizations (the roles a member can have in one, invitations) and API keys.
 
 use anyhow::ensure;
 use clap::Args;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::parse::{parse_duration, parse_role};
 
 #[derive(Args, Clone, Debug)]
-#[command(next_help_heading = "Organizations")]
+#[command(next_help_heading = "Organizations and API keys")]
 pub struct OrganizationArgs {
     /// The roles a member of an organization can have there, comma-separated.
     #[arg(long, env = "AUTH_ORGANIZATION_ROLES", value_delimiter = ',',
@@ -27,6 +27,15 @@ pub struct OrganizationArgs {
     /// How long an invitation to join an organization can be accepted.
     #[arg(long, env = "AUTH_ORGANIZATION_INVITATION_TTL", default_value = "7d", value_parser = parse_duration)]
     pub organization_invitation_ttl: Duration,
+
+    /// Requests per minute one API key may make (webhook checks and exchanges), shared by
+    /// every instance; 0 for no limit.
+    #[arg(long, env = "AUTH_API_KEY_RATE_LIMIT", default_value_t = 600)]
+    pub api_key_rate_limit: u32,
+
+    /// How many API keys one user may have.
+    #[arg(long, env = "AUTH_API_KEYS_PER_USER", default_value_t = 25)]
+    pub api_keys_per_user: u32,
 }
 
 impl OrganizationArgs {

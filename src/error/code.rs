@@ -129,6 +129,11 @@ codes! {
     /// An invitation is accepted only by the account of the address it was sent to.
     InvitationForAnotherAccount = "invitation_for_another_account" => Forbidden,
     AlreadyOrganizationMember = "already_organization_member" => Conflict,
+    /// Unknown, revoked, rotated away, expired, or none of its roles left.
+    InvalidApiKey = "invalid_api_key" => Unauthorized,
+    ApiKeyNotFound = "api_key_not_found" => NotFound,
+    ApiKeyNameTaken = "api_key_name_taken" => Conflict,
+    TooManyApiKeys = "too_many_api_keys" => Validation,
 }
 
 impl std::fmt::Display for Code {

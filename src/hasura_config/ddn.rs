@@ -56,6 +56,24 @@ pub struct DdnOptions {
     pub secret_env: String,
     /// Write the HMAC secret itself into the file instead (only for local development).
     pub inline_secret: bool,
+    /// JWT mode, v4: API keys through the webhook as the alternative mode [`API_KEY_MODE`].
+    pub api_keys: bool,
+}
+
+/// The identifier of the API keys' alternative mode: requests choose it with
+/// `X-Hasura-Auth-Mode: api-key`.
+pub const API_KEY_MODE: &str = "api-key";
+
+impl DdnOptions {
+    /// Refuses what DDN cannot take: alternative modes need v4, and with webhook mode keys
+    /// need no alternative (the webhook takes them already).
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.api_keys || (self.version == DdnVersion::V4 && self.mode == DdnMode::Jwt),
+            "--api-keys needs --auth-config-version v4 and --mode jwt (webhook mode takes API keys already)"
+        );
+        Ok(())
+    }
 }
 
 /// `namespace` as a JSON pointer (RFC 6901: `~` is `~0`, `/` is `~1`), the form DDN requires.
@@ -71,6 +89,13 @@ pub fn auth_config(config: &Config, keys: &KeySet, opts: &DdnOptions) -> Value {
     };
     let mut definition = Map::new();
     definition.insert("mode".into(), mode);
+    if opts.api_keys && opts.version == DdnVersion::V4 {
+        let webhook = json!({ "webhook": webhook(config, opts.method) });
+        definition.insert(
+            "alternativeModes".into(),
+            json!([{ "identifier": API_KEY_MODE, "config": webhook }]),
+        );
+    }
     json!({
         "kind": "AuthConfig",
         "version": match opts.version {

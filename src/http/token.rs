@@ -151,19 +151,22 @@ struct TokenRequest {
     provider: Option<String>,
     id_token: Option<Secret>,
     nonce: Option<String>,
+    /// `grant_type=api_key`.
+    api_key: Option<Secret>,
     /// `password` and `refresh_token`: the organization the session acts in from now on.
     organization_id: Option<uuid::Uuid>,
 }
 
 /// The token endpoint: `grant_type` (query or body) `password` `{email|username, password,
 /// organization_id?}`, `refresh_token` `{refresh_token, organization_id?}` (or the cookie), `pkce` `{auth_code, code_verifier}`,
-/// `id_token` `{provider, id_token, nonce?}`.
+/// `id_token` `{provider, id_token, nonce?}`, `api_key` `{api_key}` (an access token for
+/// Hasura's JWT mode, no refresh token).
 #[utoipa::path(post, path = "/token", tag = "sessions",
-    params(("grant_type" = Option<String>, Query, description = "password, refresh_token, pkce or id_token")),
+    params(("grant_type" = Option<String>, Query, description = "password, refresh_token, pkce, id_token or api_key")),
     request_body(content = Object, description = "JSON or form, by grant type"),
     responses(
-        (status = 200, body = crate::api::SessionResponse),
-        (status = 400, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
+        (status = 200, body = crate::api::TokenResponse),
+        (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody),
         (status = 409, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody),
     ))]
 async fn token(
@@ -185,24 +188,10 @@ async fn token(
                 .await?
         }
         Some("refresh_token") => {
-            let (token, source) = cookie::refresh_token(&app.config, &headers, req.refresh_token)?;
-            let refreshed = match req.organization_id {
-                Some(org) => {
-                    app.auth
-                        .refresh_in_organization(token.expose(), org, &client, arrived)
-                        .await
-                }
-                None => app.auth.refresh(token.expose(), &client, arrived).await,
-            };
-            match refreshed {
+            let asked = (req.refresh_token, req.organization_id);
+            match refreshed(&app, &headers, asked, &client, arrived).await {
                 Ok(session) => session,
-                Err(e) if source == TokenSource::Cookie && e.kind == Kind::InvalidGrant => {
-                    // The cookie's session is over: drop the cookie too.
-                    let mut response = e.into_response();
-                    cookie::clear(&app.config, response.headers_mut());
-                    return Ok(response);
-                }
-                Err(e) => return Err(e),
+                Err(response) => return Ok(response),
             }
         }
         Some("pkce") => {
@@ -225,10 +214,59 @@ async fn token(
                 .sign_in_with_id_token(&provider, id_token.expose(), req.nonce.as_deref(), &client)
                 .await?
         }
+        Some("api_key") => return api_key_token(&app, req.api_key).await,
         None => return Err(Error::validation_failed("grant_type is required")),
         Some(_) => return Err(Error::unsupported_grant_type()),
     };
     Ok(session_response(&app, session))
+}
+
+/// `grant_type=refresh_token`: the refreshed session, switched to `org` first if named; a
+/// failure as its response (which drops the cookie of a session that is over).
+async fn refreshed(
+    app: &App,
+    headers: &HeaderMap,
+    req: (Option<Secret>, Option<uuid::Uuid>),
+    client: &Client,
+    arrived: std::time::Instant,
+) -> std::result::Result<Session, Response> {
+    let (in_body, org) = req;
+    let (token, source) = cookie::refresh_token(&app.config, headers, in_body)
+        .map_err(IntoResponse::into_response)?;
+    let result = match org {
+        Some(org) => {
+            app.auth
+                .refresh_in_organization(token.expose(), org, client, arrived)
+                .await
+        }
+        None => app.auth.refresh(token.expose(), client, arrived).await,
+    };
+    result.map_err(|e| {
+        let over = source == TokenSource::Cookie && e.kind == Kind::InvalidGrant;
+        let mut response = e.into_response();
+        if over {
+            // The cookie's session is over: drop the cookie too.
+            cookie::clear(&app.config, response.headers_mut());
+        }
+        response
+    })
+}
+
+/// `grant_type=api_key`: an access token alone, for Hasura's JWT mode.
+async fn api_key_token(app: &App, key: Option<Secret>) -> Result<Response> {
+    let key = key.required("api_key")?;
+    let issued = app.auth.exchange_api_key(key.expose()).await?;
+    let body = crate::api::KeyTokenResponse {
+        access_token: issued.token,
+        token_type: "bearer",
+        expires_in: issued.expires_in,
+        expires_at: issued.expires_at,
+    };
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
 }
 
 #[derive(Deserialize, Default)]

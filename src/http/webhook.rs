@@ -13,13 +13,13 @@ use axum::{
     Json, Router,
 };
 use serde::Deserialize;
-use serde_json::{json, Map};
+use serde_json::{json, Map, Value};
 
 use super::{extract::parse_bearer, Payload};
 use crate::{
     api::{SessionVariables, WebhookDenied},
     app::App,
-    auth::claims,
+    auth::{api_keys, claims},
     config::SessionValues,
     error::Kind,
 };
@@ -44,16 +44,16 @@ fn header_of<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a
 /// name.
 async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Response {
     let Some(authorization) = header("authorization") else {
-        let mut vars = Map::new();
-        vars.insert(
-            "X-Hasura-Role".into(),
-            json!(app.config.hasura.hasura_unauthorized_role),
-        );
+        let role = &app.config.hasura.hasura_unauthorized_role;
+        let vars = Map::from_iter([("X-Hasura-Role".to_owned(), json!(role))]);
         return Json(SessionVariables(vars)).into_response();
     };
     let Some(token) = parse_bearer(authorization) else {
         return deny("Malformed Authorization header");
     };
+    if token.starts_with(api_keys::PREFIX) {
+        return with_api_key(app, token, header("x-hasura-role")).await;
+    }
     let who = match app.auth.authenticate(token).await {
         Ok(who) => who,
         Err(e) if e.kind == Kind::Unauthorized => return deny(&e.message),
@@ -96,12 +96,50 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
     }
     vars.insert("X-Hasura-Role".into(), json!(role));
     // Hasura reads the expiry from the body (not from HTTP headers) to close WebSockets.
-    if let Some(exp) = chrono::DateTime::from_timestamp(who.token.expires_at, 0) {
+    insert_expiry(
+        &mut vars,
+        chrono::DateTime::from_timestamp(who.token.expires_at, 0),
+    );
+    Json(SessionVariables(vars)).into_response()
+}
+
+fn insert_expiry(vars: &mut Map<String, Value>, at: Option<chrono::DateTime<chrono::Utc>>) {
+    if let Some(exp) = at {
         vars.insert(
             "Expires".into(),
             json!(exp.format("%a, %d %b %Y %H:%M:%S GMT").to_string()),
         );
     }
+}
+
+/// The answer for an API key: its user, the key's roles that the user still has (in the
+/// key's organization as the membership is now), the custom claims, the organization and the
+/// key's id; the key's expiry as `Expires`. Revoked, rotated away or expired: 401.
+async fn with_api_key(app: &App, token: &str, requested: Option<&str>) -> Response {
+    let live = match app.auth.authenticate_key(token).await {
+        Ok(live) => live,
+        Err(e) if e.kind == Kind::Unauthorized => return deny(&e.message),
+        Err(e) => return e.into_response(),
+    };
+    let claims = match app.auth.key_claims(&live) {
+        Ok(claims) => claims,
+        Err(e) => return deny(&e.message),
+    };
+    let role = match requested.filter(|r| !r.is_empty()) {
+        Some(r) if claims.allowed_roles.iter().any(|a| a == r) => r.to_owned(),
+        Some(_) => return deny("Your requested role is not in allowed roles"),
+        None => claims.default_role.clone(),
+    };
+    let typed = app.config.hasura.session_values() == SessionValues::Json;
+    let mut vars = Map::new();
+    for (name, value) in claims.custom {
+        if value.is_string() || (typed && !value.is_null()) {
+            vars.insert(name, value);
+        }
+    }
+    vars.insert("X-Hasura-User-Id".into(), json!(claims.user_id));
+    vars.insert("X-Hasura-Role".into(), json!(role));
+    insert_expiry(&mut vars, live.key().and_then(|k| k.expires_at));
     Json(SessionVariables(vars)).into_response()
 }
 

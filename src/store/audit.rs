@@ -56,6 +56,9 @@ pub mod event {
     pub const ORGANIZATION_DELETED: &str = "organization_deleted";
     pub const ORGANIZATION_MEMBER_ADDED: &str = "organization_member_added";
     pub const ORGANIZATION_MEMBER_INVITED: &str = "organization_member_invited";
+    pub const API_KEY_CREATED: &str = "api_key_created";
+    pub const API_KEY_REVOKED: &str = "api_key_revoked";
+    pub const API_KEY_ROTATED: &str = "api_key_rotated";
     pub const ORGANIZATION_MEMBER_ROLES_CHANGED: &str = "organization_member_roles_changed";
     pub const ORGANIZATION_MEMBER_REMOVED: &str = "organization_member_removed";
     pub const ORGANIZATION_LEFT: &str = "organization_left";

@@ -8,7 +8,10 @@ use hasura_jwt_auth::{
     auth::keys::{generate_private_key_pem, KeySet},
     config::{Config, JwtAlgorithm},
     hasura_config::{
-        ddn::{auth_config_yaml, DdnMode, DdnOptions, DdnVersion, WebhookMethod, DDN_SECRET_ENV},
+        ddn::{
+            auth_config_yaml, DdnMode, DdnOptions, DdnVersion, WebhookMethod, API_KEY_MODE,
+            DDN_SECRET_ENV,
+        },
         SecretMode,
     },
 };
@@ -106,6 +109,49 @@ fn options(version: DdnVersion, mode: DdnMode) -> DdnOptions {
         method: WebhookMethod::Get,
         secret_env: DDN_SECRET_ENV.to_owned(),
         inline_secret: false,
+        api_keys: false,
+    }
+}
+
+#[test]
+fn api_keys_are_the_webhook_alternative_mode_of_v4() {
+    let keys = keys_for(JwtAlgorithm::Es256);
+    let config = Config::from_args(["--public-url", "https://auth.example.com"]).unwrap();
+    for method in [WebhookMethod::Get, WebhookMethod::Post] {
+        let mut opts = options(DdnVersion::V4, DdnMode::Jwt);
+        opts.api_keys = true;
+        opts.method = method;
+        opts.check().unwrap();
+        let yaml = auth_config_yaml(&config, &keys, &opts);
+        let doc = parsed(&yaml);
+        validate(&doc, &yaml);
+        let definition = &doc["definition"];
+        assert!(definition["mode"]["jwt"].is_object(), "{yaml}");
+        let alternatives = definition["alternativeModes"].as_array().unwrap();
+        assert_eq!(alternatives.len(), 1, "{yaml}");
+        assert_eq!(alternatives[0]["identifier"], API_KEY_MODE);
+        let webhook = &alternatives[0]["config"]["webhook"];
+        assert_eq!(
+            webhook["url"]["value"],
+            "https://auth.example.com/hasura/webhook"
+        );
+        let expected = if method == WebhookMethod::Get {
+            "GET"
+        } else {
+            "POST"
+        };
+        assert_eq!(webhook["method"], expected);
+    }
+    // Without the flag there is no alternative; v3 and webhook mode refuse it.
+    let plain = auth_config_yaml(&config, &keys, &options(DdnVersion::V4, DdnMode::Jwt));
+    assert!(!plain.contains("alternativeModes"), "{plain}");
+    for (version, mode) in [
+        (DdnVersion::V3, DdnMode::Jwt),
+        (DdnVersion::V4, DdnMode::Webhook),
+    ] {
+        let mut opts = options(version, mode);
+        opts.api_keys = true;
+        assert!(opts.check().is_err());
     }
 }
 

@@ -23,6 +23,7 @@
 //!   document against every answer; the database going away and coming back.
 mod admin;
 mod anonymous;
+mod api_keys;
 mod auth_js;
 mod batch;
 mod browser;

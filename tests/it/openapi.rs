@@ -156,6 +156,7 @@ async fn every_documented_route_answers_as_documented(db: PgPool) {
     factors(&mut c).await;
     passkeys(&mut c, &signed).await;
     organizations::organizations(&mut c, &signed).await;
+    organizations::api_keys(&mut c, &signed).await;
     email_flows(&mut c).await;
     metadata_and_webhook(&mut c, &signed.access).await;
     sign_out(&mut c, &signed.access).await;

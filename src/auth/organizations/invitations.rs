@@ -108,18 +108,8 @@ impl Auth {
         };
         let invitation = store::organization_invitations::put(&mut *tx, &new).await?;
         let redirect_to = self.redirect_target(invite.redirect_to.as_deref());
-        let vars = Variables {
-            site_url: &self.config.site_url(),
-            confirmation_url: &self.invitation_link(token.expose(), &redirect_to),
-            token: "",
-            token_hash: "",
-            email: &email,
-            new_email: None,
-            redirect_to: &redirect_to,
-            organization: Some(&membership.organization.name),
-        };
-        self.mailer
-            .enqueue(&mut tx, MessageKind::OrganizationInvitation, &email, &vars)
+        let link = self.invitation_link(token.expose(), &redirect_to);
+        self.queue_invitation(&mut tx, &email, &membership.organization.name, &link)
             .await?;
         let detail = json!({"organization_id": id, "email": email, "roles": roles,
                             "invitation_id": invitation.id});
@@ -135,6 +125,29 @@ impl Auth {
         tx.commit().await?;
         self.mailer.wake();
         Ok(invitation)
+    }
+
+    /// Queues, inside `tx`, the invitation to `organization` with `link` to `email`.
+    async fn queue_invitation(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        email: &str,
+        organization: &str,
+        link: &str,
+    ) -> Result<()> {
+        let vars = Variables {
+            site_url: &self.config.site_url(),
+            confirmation_url: link,
+            token: "",
+            token_hash: "",
+            email,
+            new_email: None,
+            redirect_to: link,
+            organization: Some(organization),
+        };
+        self.mailer
+            .enqueue(tx, MessageKind::OrganizationInvitation, email, &vars)
+            .await
     }
 
     /// The invitation message's link: the app's `redirect_to` with `invitation_token`, for

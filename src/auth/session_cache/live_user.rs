@@ -7,8 +7,42 @@ use std::{
 };
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
 
-use crate::store::{organizations::ActiveOrg, users::User};
+use crate::{
+    auth::assurance::Aal,
+    store::{organizations::ActiveOrg, users::User},
+};
+
+/// What an API key grants (see `auth::api_keys`): kept with its user in the session cache,
+/// under the key's id, so that revoking or rotating it (which notifies like a deleted session)
+/// reaches every instance the same way.
+pub struct KeyGrant {
+    pub id: Uuid,
+    pub name: String,
+    /// The roles it may use, at most: those its user still has are granted.
+    pub roles: Vec<String>,
+    pub aal: Aal,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// SHA-256 of its secret.
+    pub secret_hash: Vec<u8>,
+    /// Custom claims (`AUTH_CUSTOM_CLAIMS_SQL`) read with it.
+    pub custom: Map<String, Value>,
+}
+
+impl std::fmt::Debug for KeyGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyGrant")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("aal", &self.aal)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A live session's user as read from the database, shared by every request that finds the
 /// session in the cache. What is derived from the row for an answer (the body of `GET /user`)
@@ -19,6 +53,8 @@ pub struct LiveUser {
     user: User,
     /// The organization the session acts in, and the user's roles there.
     org: ActiveOrg,
+    /// Set when this is an API key's user, not a session's.
+    key: Option<KeyGrant>,
     api_body: OnceLock<Bytes>,
 }
 
@@ -30,8 +66,22 @@ impl LiveUser {
         Self {
             user,
             org,
+            key: None,
             api_body: OnceLock::new(),
         }
+    }
+
+    /// The user of an API key, acting in `org` (the key's organization).
+    pub fn of_key(user: User, org: ActiveOrg, key: KeyGrant) -> Self {
+        Self {
+            key: Some(key),
+            ..Self::new(user, org)
+        }
+    }
+
+    /// What the API key grants, when this is a key's user.
+    pub fn key(&self) -> Option<&KeyGrant> {
+        self.key.as_ref()
     }
 
     /// The organization the session acts in, as just read.

@@ -119,3 +119,52 @@ async fn invitations(c: &mut Checker<'_>, one: &str, access: Option<&str>) {
     c.at(Method::POST, "/invitations/accept", access, Some(by_id))
         .await;
 }
+
+/// API keys made, listed, rotated, exchanged and revoked.
+pub(super) async fn api_keys(c: &mut Checker<'_>, signed: &Signed) {
+    let access = Some(signed.access.as_str());
+    let made = c
+        .at(
+            Method::POST,
+            "/api-keys",
+            access,
+            Some(json!({"name": "ci", "expires_in": 3600})),
+        )
+        .await;
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    c.at(Method::GET, "/api-keys", access, None).await;
+    let rotated = c
+        .call(
+            Method::POST,
+            "/api-keys/{id}/rotate",
+            &format!("/api-keys/{id}/rotate"),
+            access,
+            None,
+        )
+        .await;
+    let key = rotated.body["api_key"].as_str().unwrap().to_owned();
+    c.call(
+        Method::POST,
+        "/token",
+        "/token?grant_type=api_key",
+        None,
+        Some(json!({"api_key": key})),
+    )
+    .await;
+    c.call(
+        Method::DELETE,
+        "/api-keys/{id}",
+        &format!("/api-keys/{id}"),
+        access,
+        None,
+    )
+    .await;
+    c.call(
+        Method::POST,
+        "/token",
+        "/token?grant_type=api_key",
+        None,
+        Some(json!({"api_key": key})),
+    )
+    .await;
+}
