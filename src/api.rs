@@ -24,7 +24,8 @@ pub use mfa::{
     UnenrollResponse,
 };
 pub use organizations::{
-    InvitationView, MemberView, OfferedInvitationView, OrganizationRef, OrganizationView,
+    InvitationView, ListedOrganizationView, MemberView, OfferedInvitationView, OrganizationPage,
+    OrganizationRef, OrganizationView,
 };
 pub use passkeys::{CeremonyResponse, PasskeyView};
 pub use session::{

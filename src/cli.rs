@@ -5,6 +5,7 @@ mod audit;
 mod hasura;
 mod import;
 mod keys;
+mod organizations;
 mod sessions;
 mod user;
 
@@ -20,6 +21,7 @@ pub use audit::AuditCommand;
 pub use hasura::HasuraCommand;
 pub use import::ImportCommand;
 pub use keys::KeysCommand;
+pub use organizations::OrganizationCommand;
 pub use sessions::SessionCommand;
 pub use user::UserCommand;
 
@@ -52,6 +54,9 @@ pub enum Command {
     /// Sessions: list, revoke.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Organizations: list, create, delete, members, add-member, remove-member.
+    #[command(subcommand)]
+    Organization(OrganizationCommand),
     /// The audit log: list, prune.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -74,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(cmd),
         Command::User(cmd) => user::run(cmd).await,
         Command::Session(cmd) => sessions::run(cmd).await,
+        Command::Organization(cmd) => organizations::run(cmd).await,
         Command::Audit(cmd) => audit::run(cmd).await,
         Command::Import(cmd) => import::run(cmd).await,
     }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::store::{
     organization_invitations::{Found, Invitation},
-    organizations::{Member, Membership},
+    organizations::{Listed, Member, Membership},
 };
 
 /// An organization with the caller's roles there: `{id, name, slug, metadata, created_at, roles}`.
@@ -119,4 +119,37 @@ impl From<Found> for OfferedInvitationView {
             organization,
         }
     }
+}
+
+/// An organization as the server's administrators list it: `{id, name, slug, metadata,
+/// created_at, members}` (how many).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListedOrganizationView {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub members: i64,
+}
+
+impl From<Listed> for ListedOrganizationView {
+    fn from(l: Listed) -> Self {
+        let o = l.organization;
+        Self {
+            id: o.id,
+            name: o.name,
+            slug: o.slug,
+            metadata: o.metadata,
+            created_at: o.created_at,
+            members: l.members,
+        }
+    }
+}
+
+/// `GET /admin/organizations`: one page (the total in `x-total-count`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrganizationPage {
+    pub organizations: Vec<ListedOrganizationView>,
 }

@@ -93,6 +93,46 @@ pub fn last_admin() -> Error {
     )
 }
 
+/// Inside `tx`: creates an organization from `new` (name 1 to 200 characters; the slug made
+/// from the name when absent; metadata an object) with `founder` as its administrator (the
+/// admin and default roles). 409 `organization_slug_taken`.
+pub async fn found(
+    tx: &mut sqlx::PgConnection,
+    orgs: &crate::config::OrganizationArgs,
+    new: NewOrganization,
+    founder: Uuid,
+) -> Result<Membership> {
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::validation_failed("name must be 1 to 200 characters"));
+    }
+    let slug = match new.slug.as_deref().map(str::trim) {
+        Some(s) => s.to_owned(),
+        None => slug_of(name),
+    };
+    if !valid_slug(&slug) {
+        return Err(Error::validation_failed(
+            "slug must be lowercase letters and digits in words joined by '-', at most 64",
+        ));
+    }
+    let metadata = new.metadata.unwrap_or_else(|| json!({}));
+    if !metadata.is_object() {
+        return Err(Error::validation_failed("metadata must be an object"));
+    }
+    let mut roles = vec![orgs.organization_admin_role.clone()];
+    if orgs.organization_default_role != orgs.organization_admin_role {
+        roles.push(orgs.organization_default_role.clone());
+    }
+    let organization = store::organizations::create(&mut *tx, name, &slug, &metadata)
+        .await?
+        .ok_or_else(|| Error::new(Code::OrganizationSlugTaken, "An organization has this slug"))?;
+    store::organizations::put_member(&mut *tx, organization.id, founder, &roles).await?;
+    Ok(Membership {
+        organization,
+        roles,
+    })
+}
+
 impl Auth {
     /// The roles named, checked against `AUTH_ORGANIZATION_ROLES` ([`check_roles`]).
     fn organization_roles(&self, roles: &[String]) -> Result<Vec<String>> {
@@ -107,35 +147,10 @@ impl Auth {
         client: &Client,
     ) -> Result<Membership> {
         refuse_anonymous(who.user)?;
-        let name = new.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::validation_failed("name must be 1 to 200 characters"));
-        }
-        let slug = match new.slug.as_deref().map(str::trim) {
-            Some(s) => s.to_owned(),
-            None => slug_of(name),
-        };
-        if !valid_slug(&slug) {
-            return Err(Error::validation_failed(
-                "slug must be lowercase letters and digits in words joined by '-', at most 64",
-            ));
-        }
-        let metadata = new.metadata.unwrap_or_else(|| json!({}));
-        if !metadata.is_object() {
-            return Err(Error::validation_failed("metadata must be an object"));
-        }
-        let orgs = &self.config.organizations;
-        let mut roles = vec![orgs.organization_admin_role.clone()];
-        if orgs.organization_default_role != orgs.organization_admin_role {
-            roles.push(orgs.organization_default_role.clone());
-        }
         let mut tx = self.pool.begin().await?;
-        let organization = store::organizations::create(&mut *tx, name, &slug, &metadata)
-            .await?
-            .ok_or_else(|| {
-                Error::new(Code::OrganizationSlugTaken, "An organization has this slug")
-            })?;
-        store::organizations::put_member(&mut *tx, organization.id, who.user.id, &roles).await?;
+        let founded = found(&mut tx, &self.config.organizations, new, who.user.id).await?;
+        let (organization, roles) = (&founded.organization, &founded.roles);
+        let slug = &organization.slug;
         let detail = json!({"organization_id": organization.id, "slug": slug, "roles": roles});
         audit::record(
             &mut *tx,
@@ -147,10 +162,7 @@ impl Auth {
         )
         .await?;
         tx.commit().await?;
-        Ok(Membership {
-            organization,
-            roles,
-        })
+        Ok(founded)
     }
 
     /// `GET /organizations`: the caller's organizations, with the caller's roles in each.

@@ -1,8 +1,8 @@
 //! `hasura-jwt-auth hasura metadata <dir>`: Hasura metadata (`actions.graphql`,
 //! `actions.yaml`) declaring the actions that `POST /hasura/actions` answers, so that
 //! `hasura metadata apply` exposes sign-up, login, refresh, sign-out, password change, the
-//! email flows, the session list and the second-factor steps as GraphQL mutations (and two
-//! queries).
+//! email flows, the session list, the second-factor steps and organizations as GraphQL
+//! mutations (and queries for the lists).
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ use crate::config::Config;
 
 /// The actions, with whether the unauthorized role may call them (the MFA steps: a session
 /// that owes its second factor is that role to Hasura, and the handler checks the session).
-pub const ACTIONS: [(&str, bool); 19] = [
+pub const ACTIONS: [(&str, bool); 30] = [
     ("signup", true),
     ("signInAnonymously", true),
     ("login", true),
@@ -33,10 +33,22 @@ pub const ACTIONS: [(&str, bool); 19] = [
     ("myFactors", true),
     ("generateRecoveryCodes", true),
     ("verifyRecoveryCode", true),
+    ("createOrganization", false),
+    ("myOrganizations", false),
+    ("organizationMembers", false),
+    ("setOrganizationMemberRoles", false),
+    ("removeOrganizationMember", false),
+    ("leaveOrganization", false),
+    ("deleteOrganization", false),
+    ("inviteToOrganization", false),
+    ("organizationInvitations", false),
+    ("acceptInvitation", false),
+    ("activateOrganization", false),
 ];
 
-/// SDL of the actions and their types (`templates/hasura/actions.graphql`). All but
-/// `mySessions` and `myFactors` are mutations: Hasura only passes
+/// SDL of the actions and their types (`templates/hasura/actions.graphql`). All but the
+/// lists (`mySessions`, `myFactors`, `myOrganizations`, `organizationMembers`,
+/// `organizationInvitations`) are mutations: Hasura only passes
 /// `Set-Cookie` (the refresh-token cookie) on for mutation actions.
 pub fn actions_graphql() -> String {
     include_str!("../../templates/hasura/actions.graphql").to_owned()
@@ -75,7 +87,7 @@ pub fn actions_yaml(config: &Config) -> String {
         }
     }
     out.push_str(
-        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: SignUpOutput\n  - name: RequestOutput\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  - name: AuthSessionInfo\n  - name: EnrolledFactor\n  - name: FactorChallenge\n  - name: FactorOutput\n  - name: MfaFactor\n  - name: RecoveryCodesOutput\n  scalars: []\n",
+        "custom_types:\n  enums:\n  - name: LogoutScope\n  input_objects: []\n  objects:\n  - name: AuthSession\n  - name: SignUpOutput\n  - name: RequestOutput\n  - name: LogoutOutput\n  - name: ChangePasswordOutput\n  - name: AuthSessionInfo\n  - name: EnrolledFactor\n  - name: FactorChallenge\n  - name: FactorOutput\n  - name: MfaFactor\n  - name: RecoveryCodesOutput\n  - name: Organization\n  - name: OrganizationMember\n  - name: OrganizationInvitation\n  scalars: []\n",
     );
     out
 }

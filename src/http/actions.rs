@@ -33,6 +33,7 @@ use crate::{
 
 mod anonymous;
 mod mfa;
+mod organizations;
 mod signed_in;
 
 pub fn router() -> Router<App> {
@@ -92,6 +93,10 @@ async fn run_action(call: &Call<'_>, req: ActionRequest) -> Result<Response, Err
     if mfa::ACTIONS.contains(&name) {
         let who = signed_in::acting_user(call.app, &req.session_variables, true).await?;
         return mfa::run(call, who, name, req.input).await;
+    }
+    if organizations::ACTIONS.contains(&name) {
+        let who = signed_in::acting_user(call.app, &req.session_variables, false).await?;
+        return organizations::run(call, who, name, req.input).await;
     }
     Err(unknown(name))
 }

@@ -245,6 +245,44 @@ pub async fn members(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Re
     .await
 }
 
+/// Organization `id`.
+pub async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Organization>> {
+    sqlx::query_as("SELECT id, name, slug, metadata, created_at FROM organizations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// An organization as the server's administrators list it: with its number of members.
+#[derive(Debug, Clone, FromRow)]
+pub struct Listed {
+    #[sqlx(flatten)]
+    pub organization: Organization,
+    pub members: i64,
+}
+
+/// Every organization, by name, `limit` from `offset`; and how many there are.
+pub async fn all(
+    db: impl PgExecutor<'_> + Copy,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Listed>, i64)> {
+    let page = sqlx::query_as(
+        "SELECT o.id, o.name, o.slug, o.metadata, o.created_at,
+                (SELECT count(*) FROM organization_members m WHERE m.organization_id = o.id)
+                    AS members
+         FROM organizations o ORDER BY o.name, o.id LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM organizations")
+        .fetch_one(db)
+        .await?;
+    Ok((page, total))
+}
+
 /// Deletes the organization (its memberships with it); `false` when it does not exist.
 pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
     let done = sqlx::query("DELETE FROM organizations WHERE id = $1")

@@ -5,7 +5,9 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+mod actions;
 mod active;
+mod admin;
 mod invitations;
 
 use crate::common::{self, str_of, TestApp};

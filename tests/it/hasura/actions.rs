@@ -334,7 +334,18 @@ async fn generated_metadata_matches_the_handler(db: PgPool) {
             "unenrollFactor",
             "myFactors",
             "generateRecoveryCodes",
-            "verifyRecoveryCode"
+            "verifyRecoveryCode",
+            "createOrganization",
+            "myOrganizations",
+            "organizationMembers",
+            "setOrganizationMemberRoles",
+            "removeOrganizationMember",
+            "leaveOrganization",
+            "deleteOrganization",
+            "inviteToOrganization",
+            "organizationInvitations",
+            "acceptInvitation",
+            "activateOrganization"
         ]
     );
     let objects: Vec<&str> = yaml["custom_types"]["objects"]

@@ -64,6 +64,7 @@ pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
     )
     .await;
     invitations(c, &one, access).await;
+    administered(c, &user).await;
     let stranger = format!("{one}/members/{}", uuid::Uuid::new_v4());
     c.call(Method::DELETE, member, &stranger, access, None)
         .await;
@@ -165,6 +166,42 @@ pub(super) async fn api_keys(c: &mut Checker<'_>, signed: &Signed) {
         "/token?grant_type=api_key",
         None,
         Some(json!({"api_key": key})),
+    )
+    .await;
+}
+
+/// The server's administrators: organizations listed, created, their members, removed.
+async fn administered(c: &mut Checker<'_>, user: &str) {
+    c.at(Method::GET, "/admin/organizations", Some(ADMIN), None)
+        .await;
+    let body = json!({"name": "Administered", "admin_user_id": user});
+    let made = c
+        .at(Method::POST, "/admin/organizations", Some(ADMIN), Some(body))
+        .await;
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    c.call(
+        Method::GET,
+        "/admin/organizations/{id}/members",
+        &format!("/admin/organizations/{id}/members"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    // The last administrator stays.
+    c.call(
+        Method::DELETE,
+        "/admin/organizations/{id}/members/{user_id}",
+        &format!("/admin/organizations/{id}/members/{user}"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(
+        Method::DELETE,
+        "/admin/organizations/{id}",
+        &format!("/admin/organizations/{id}"),
+        Some(ADMIN),
+        None,
     )
     .await;
 }
