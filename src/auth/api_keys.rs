@@ -15,7 +15,7 @@ use rand::{rngs::OsRng, RngCore};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{account::refuse_anonymous, organizations, Auth, Authenticated};
+use super::{account::refuse_anonymous, assurance::Aal, authenticate::Caller, organizations, Auth};
 use crate::{
     client::Client,
     error::{Code, Error, Result},
@@ -83,28 +83,25 @@ pub fn api_key_not_found() -> Error {
 impl Auth {
     /// `POST /api-keys`: a key for the caller with `roles` among those the caller has (in the
     /// key's organization too, of which the caller must be a member).
+    ///
+    /// The key keeps `aal`, the level of the caller's session.
     pub async fn create_api_key(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
+        aal: Aal,
         new: NewApiKey,
         client: &Client,
     ) -> Result<IssuedKey> {
-        let user = &who.user;
+        let user = who.user;
         refuse_anonymous(user)?;
-        self.require_step_up(
-            &self.pool,
-            user.id,
-            Some(who.token.session_id),
-            "create API keys",
-        )
-        .await?;
+        self.require_step_up(&self.pool, user.id, Some(who.session_id), "create API keys")
+            .await?;
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(Error::validation_failed("name must be 1 to 100 characters"));
         }
-        let aal = who.token.aal;
         let roles = self
-            .roles_for_key(who, new.organization_id, new.roles)
+            .roles_for_key(who, aal, new.organization_id, new.roles)
             .await?;
         let expires_at = expiry(new.expires_in)?;
         self.check_key_count(user.id).await?;
@@ -129,7 +126,7 @@ impl Auth {
         };
         let detail = json!({"api_key_id": id, "name": name, "roles": roles,
                             "organization_id": new.organization_id, "expires_at": expires_at});
-        let session = Some(who.token.session_id);
+        let session = Some(who.session_id);
         audit::record(
             &mut *tx,
             event::API_KEY_CREATED,
@@ -163,7 +160,8 @@ impl Auth {
     /// not a member there).
     async fn roles_for_key(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
+        aal: Aal,
         org: Option<Uuid>,
         asked: Option<Vec<String>>,
     ) -> Result<Vec<String>> {
@@ -177,7 +175,7 @@ impl Auth {
                 .ok_or_else(organizations::not_found)?,
             None => ActiveOrg::default(),
         };
-        let (_, available) = self.session_roles(&who.user, &org, who.token.aal);
+        let (_, available) = self.session_roles(who.user, &org, aal);
         match asked {
             None => Ok(available.iter().map(|r| r.to_string()).collect()),
             Some(roles) => key_roles(&available, &roles),
@@ -185,23 +183,18 @@ impl Auth {
     }
 
     /// `GET /api-keys`: the caller's keys (never their secrets).
-    pub async fn own_api_keys(&self, who: &Authenticated) -> Result<Vec<ApiKey>> {
+    pub async fn own_api_keys(&self, who: &Caller<'_>) -> Result<Vec<ApiKey>> {
         Ok(store::api_keys::of_user(&self.pool, who.user.id).await?)
     }
 
     /// `DELETE /api-keys/{id}`: the key stops working at once, on every instance.
-    pub async fn revoke_api_key(
-        &self,
-        who: &Authenticated,
-        id: Uuid,
-        client: &Client,
-    ) -> Result<()> {
+    pub async fn revoke_api_key(&self, who: &Caller<'_>, id: Uuid, client: &Client) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let key = store::api_keys::delete(&mut *tx, who.user.id, id)
             .await?
             .ok_or_else(api_key_not_found)?;
         let detail = json!({"api_key_id": id, "name": key.name});
-        let session = Some(who.token.session_id);
+        let session = Some(who.session_id);
         audit::record(
             &mut *tx,
             event::API_KEY_REVOKED,
@@ -221,18 +214,13 @@ impl Auth {
     /// old one stops working at once, on every instance.
     pub async fn rotate_api_key(
         &self,
-        who: &Authenticated,
+        who: &Caller<'_>,
         id: Uuid,
         client: &Client,
     ) -> Result<IssuedKey> {
-        let user = &who.user;
-        self.require_step_up(
-            &self.pool,
-            user.id,
-            Some(who.token.session_id),
-            "rotate API keys",
-        )
-        .await?;
+        let user = who.user;
+        self.require_step_up(&self.pool, user.id, Some(who.session_id), "rotate API keys")
+            .await?;
         let secret = new_secret();
         let mut tx = self.pool.begin().await?;
         let hash = super::email::sha256(&secret);
@@ -240,7 +228,7 @@ impl Auth {
             .await?
             .ok_or_else(api_key_not_found)?;
         let detail = json!({"api_key_id": id, "name": key.name});
-        let session = Some(who.token.session_id);
+        let session = Some(who.session_id);
         audit::record(
             &mut *tx,
             event::API_KEY_ROTATED,

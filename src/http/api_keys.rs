@@ -66,7 +66,10 @@ async fn create(
         organization_id: req.organization_id,
         expires_in: req.expires_in,
     };
-    let key = app.auth.create_api_key(&who, new, &client).await?;
+    let key = app
+        .auth
+        .create_api_key(&who.caller(), who.token.aal, new, &client)
+        .await?;
     Ok((StatusCode::CREATED, Json(issued(key))).into_response())
 }
 
@@ -74,7 +77,7 @@ async fn create(
 #[utoipa::path(get, path = "/api-keys", tag = "api-keys", security(("access_token" = [])),
     responses((status = 200, body = Vec<ApiKeyView>), (status = 401, body = crate::api::ErrorBody)))]
 async fn list(State(app): State<App>, who: Authenticated) -> Result<Json<Vec<ApiKeyView>>> {
-    let keys = app.auth.own_api_keys(&who).await?;
+    let keys = app.auth.own_api_keys(&who.caller()).await?;
     Ok(Json(keys.into_iter().map(Into::into).collect()))
 }
 
@@ -89,7 +92,9 @@ async fn revoke(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    app.auth.revoke_api_key(&who, key_id(&id)?, &client).await?;
+    app.auth
+        .revoke_api_key(&who.caller(), key_id(&id)?, &client)
+        .await?;
     Ok(no_content())
 }
 
@@ -105,6 +110,9 @@ async fn rotate(
     client: Client,
     Path(id): Path<String>,
 ) -> Result<Json<IssuedApiKeyView>> {
-    let key = app.auth.rotate_api_key(&who, key_id(&id)?, &client).await?;
+    let key = app
+        .auth
+        .rotate_api_key(&who.caller(), key_id(&id)?, &client)
+        .await?;
     Ok(Json(issued(key)))
 }

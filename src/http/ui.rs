@@ -14,6 +14,7 @@ mod devices;
 mod factors;
 mod forms;
 mod guest;
+mod organizations;
 mod pages;
 mod passkeys;
 mod recovery;
@@ -83,6 +84,7 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
         .merge(recovery::router())
         .merge(account::router())
         .merge(factors::router())
+        .merge(organizations::router())
         .merge(guest::router());
     if with_passkeys {
         routes = routes.merge(passkeys::router());

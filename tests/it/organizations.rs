@@ -9,6 +9,7 @@ mod actions;
 mod active;
 mod admin;
 mod invitations;
+mod pages;
 
 use crate::common::{self, str_of, TestApp};
 

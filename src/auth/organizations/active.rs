@@ -39,6 +39,12 @@ impl Auth {
         Ok(membership)
     }
 
+    /// The organization the caller's session acts in (while the caller is a member there).
+    pub async fn active_organization(&self, who: &Caller<'_>) -> Result<Option<Uuid>> {
+        let active = store::organizations::active(&self.pool, who.session_id).await?;
+        Ok(active.membership().map(|(id, _)| id))
+    }
+
     /// `POST /token?grant_type=refresh_token` naming `organization_id`: the session switches
     /// to that organization (its user must be a member: 404 otherwise, and nothing changes),
     /// then refreshes as usual, so the new access token already acts there. Only a genuine

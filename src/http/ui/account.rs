@@ -1,6 +1,7 @@
 //! The account page: the visitor's address, a password change, the list of their sessions
 //! with "sign out" for each other one and for all the others, and signing out; the lists of
-//! their authenticator apps (`factors.rs`) and passkeys (`passkeys.rs`) changed there.
+//! their authenticator apps (`factors.rs`), passkeys (`passkeys.rs`), organizations,
+//! invitations and API keys (`organizations.rs`) changed there.
 
 use axum::{
     extract::{rejection::FormRejection, Path, Query, State},
@@ -60,6 +61,9 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "account_saved" => {
             "Your account is saved: sign in with your email address and password from now on."
         }
+        "organization_switched" => "This session now acts in the organization you chose.",
+        "invitation_accepted" => "You joined the organization.",
+        "api_key_revoked" => "The API key was revoked: it no longer works anywhere.",
         _ => return None,
     })
 }
@@ -73,11 +77,40 @@ pub(super) async fn render_account(
     error: Option<&str>,
     errors: minijinja::Value,
 ) -> Response {
-    let sessions: Vec<OwnSession> = match app.auth.own_sessions(v.user.id, v.session_id).await {
+    let sessions = match sessions_listed(app, v).await {
         Ok(s) => s,
         Err(e) => return error_page(app, headers, &e),
     };
-    let sessions: Vec<_> = sessions
+    let factors = factors_listed(v);
+    let passkeys = match passkeys_listed(app, v).await {
+        Ok(p) => p,
+        Err(e) => return error_page(app, headers, &e),
+    };
+    let organizations = match super::organizations::section(app, v).await {
+        Ok(o) => o,
+        Err(e) => return error_page(app, headers, &e),
+    };
+    let vars = context! {
+        title => "Your account",
+        email => v.user.email.clone(),
+        factors,
+        passkeys,
+        organizations,
+        passkeys_on => super::passkeys_on(app) && !v.user.is_anonymous,
+        anonymous => v.user.is_anonymous,
+        new_email => v.user.email_change.clone(),
+        sessions,
+        notice,
+        error,
+        errors,
+    };
+    page(app, headers, status, "account.html", vars)
+}
+
+/// The account page's list of the visitor's sessions.
+async fn sessions_listed(app: &Ui, v: &Visitor) -> Result<Vec<Value>> {
+    let sessions: Vec<OwnSession> = app.auth.own_sessions(v.user.id, v.session_id).await?;
+    Ok(sessions
         .iter()
         .map(|s| {
             context! {
@@ -92,9 +125,12 @@ pub(super) async fn render_account(
                 refreshed_at_text => when(&s.refreshed_at),
             }
         })
-        .collect();
-    let factors: Vec<_> = v
-        .user
+        .collect())
+}
+
+/// The account page's list of verified second factors.
+fn factors_listed(v: &Visitor) -> Vec<Value> {
+    v.user
         .factors
         .iter()
         .filter(|f| f.is_verified())
@@ -106,25 +142,7 @@ pub(super) async fn render_account(
             };
             context! { id => f.id.to_string(), name, added => when(&f.created_at) }
         })
-        .collect();
-    let passkeys = match passkeys_listed(app, v).await {
-        Ok(p) => p,
-        Err(e) => return error_page(app, headers, &e),
-    };
-    let vars = context! {
-        title => "Your account",
-        email => v.user.email.clone(),
-        factors,
-        passkeys,
-        passkeys_on => super::passkeys_on(app) && !v.user.is_anonymous,
-        anonymous => v.user.is_anonymous,
-        new_email => v.user.email_change.clone(),
-        sessions,
-        notice,
-        error,
-        errors,
-    };
-    page(app, headers, status, "account.html", vars)
+        .collect()
 }
 
 /// The account page's list of passkeys (empty when passkeys are off on the pages).

@@ -8,7 +8,7 @@ use minijinja::{context, Environment, Value};
 
 use crate::config::Config;
 
-const BUILT_IN: [(&str, &str); 12] = [
+const BUILT_IN: [(&str, &str); 13] = [
     ("base.html", include_str!("../../../templates/ui/base.html")),
     (
         "macros.html",
@@ -49,6 +49,10 @@ const BUILT_IN: [(&str, &str); 12] = [
     (
         "recovery_codes.html",
         include_str!("../../../templates/ui/recovery_codes.html"),
+    ),
+    (
+        "api_key.html",
+        include_str!("../../../templates/ui/api_key.html"),
     ),
     ("style.css", include_str!("../../../templates/ui/style.css")),
 ];

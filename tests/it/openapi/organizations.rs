@@ -176,7 +176,12 @@ async fn administered(c: &mut Checker<'_>, user: &str) {
         .await;
     let body = json!({"name": "Administered", "admin_user_id": user});
     let made = c
-        .at(Method::POST, "/admin/organizations", Some(ADMIN), Some(body))
+        .at(
+            Method::POST,
+            "/admin/organizations",
+            Some(ADMIN),
+            Some(body),
+        )
         .await;
     let id = made.body["id"].as_str().unwrap().to_owned();
     c.call(
