@@ -261,3 +261,73 @@ async fn a_user_with_a_second_factor_makes_keys_from_aal2_only(db: PgPool) {
         "aal2"
     );
 }
+
+/// The tokens of a session acting in an organization and of an API key, and the webhook's
+/// answer for a key, checked the way Hasura v2 and DDN read them.
+#[sqlx::test(migrations = false)]
+async fn organization_and_key_tokens_pass_hasura_and_ddn(db: PgPool) {
+    use hasura_jwt_auth::{
+        auth::keys::KeySet,
+        hasura_config::ddn::{auth_config, DdnMode, DdnOptions, DdnVersion, WebhookMethod},
+    };
+    let app = common::app(&db, &[]).await;
+    let ann = str_of(&app.signup("ann@example.com").await.body, "access_token").to_owned();
+    let org = str_of(
+        &create(&app, &ann, json!({"name": "Acme"})).await.body,
+        "id",
+    )
+    .to_owned();
+    let body = json!({"email": "ann@example.com", "password": PASSWORD, "organization_id": org});
+    let session = app
+        .call(Method::POST, "/token?grant_type=password", None, Some(body))
+        .await;
+    let made = make_key(
+        &app,
+        &ann,
+        json!({"name": "k", "roles": ["org_member"], "organization_id": org}),
+    )
+    .await;
+    let key = str_of(&made.body, "api_key").to_owned();
+    let exchanged = app
+        .post("/token?grant_type=api_key", json!({"api_key": key}))
+        .await;
+
+    let config = &app.state.config;
+    let keys = KeySet::load(&config.keys).unwrap();
+    let opts = DdnOptions {
+        version: DdnVersion::V4,
+        mode: DdnMode::Jwt,
+        key: None,
+        method: WebhookMethod::Get,
+        secret_env: "SECRET".into(),
+        inline_secret: false,
+        api_keys: true,
+    };
+    let jwt = auth_config(config, &keys, &opts)["definition"]["mode"]["jwt"].clone();
+    let jwks = serde_json::to_value(keys.jwks()).unwrap();
+    let today = common::ddn::date("2026-12-01");
+    for (token, default) in [
+        (str_of(&session.body, "access_token"), "org_member"),
+        (str_of(&exchanged.body, "access_token"), "org_member"),
+    ] {
+        // Hasura v2: verified with the shared secret, the claims object complete.
+        let claims = common::hasura::check(
+            token,
+            &common::hasura::hmac(common::SECRET),
+            &Default::default(),
+        );
+        assert_eq!(claims["x-hasura-org-id"], org.as_str());
+        assert_eq!(claims["x-hasura-default-role"], default);
+        // DDN, through the printed AuthConfig.
+        let vars = common::ddn::decode(token, &jwt, common::SECRET, &jwks, today).unwrap();
+        assert_eq!(vars["x-hasura-org-id"], org.as_str());
+        assert_eq!(vars["x-hasura-role"], default);
+    }
+    // The webhook's answer for the key, as DDN reads it (the alternative mode).
+    let (status, answer) = hook(&app, &key, None, false).await;
+    let vars = common::ddn::hook_answer(status.as_u16(), &answer, today)
+        .unwrap()
+        .expect("allowed");
+    assert_eq!(vars["x-hasura-role"], "org_member");
+    assert_eq!(vars["x-hasura-org-id"], org.as_str());
+}
