@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::{auth::assurance::Aal, store::api_keys::ApiKey};
+use crate::store::api_keys::ApiKey;
 
 /// A key (never its secret): `{id, name, roles, organization_id, aal, created_at, expires_at,
 /// rotated_at}`.
@@ -28,7 +28,8 @@ impl From<ApiKey> for ApiKeyView {
             name: k.name,
             roles: k.roles,
             organization_id: k.organization_id,
-            aal: Aal::from_level(k.aal).as_str(),
+            // Stored as the level's number (1 or 2).
+            aal: if k.aal >= 2 { "aal2" } else { "aal1" },
             created_at: k.created_at,
             expires_at: k.expires_at,
             rotated_at: k.rotated_at,
