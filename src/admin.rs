@@ -10,6 +10,7 @@ mod factors;
 pub mod import;
 mod metadata;
 pub mod migrate;
+pub mod oauth_clients;
 mod organizations;
 mod users;
 

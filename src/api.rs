@@ -9,6 +9,7 @@ mod api_keys;
 mod error;
 mod meta;
 mod mfa;
+mod oauth;
 mod organizations;
 mod passkeys;
 mod session;
@@ -23,6 +24,7 @@ pub use mfa::{
     ChallengeResponse, EnrollResponse, FactorView, RecoveryCodes, RecoveryCodesLeft, TotpView,
     UnenrollResponse,
 };
+pub use oauth::{OAuthClientList, OAuthClientView};
 pub use organizations::{
     InvitationView, ListedOrganizationView, MemberView, OfferedInvitationView, OrganizationPage,
     OrganizationRef, OrganizationView,

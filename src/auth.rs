@@ -30,6 +30,7 @@ pub mod external;
 pub mod keys;
 pub mod lockout;
 pub mod mfa;
+pub mod oauth_server;
 pub mod organizations;
 pub mod passkeys;
 pub mod password;

@@ -11,6 +11,7 @@ mod hasura;
 mod keys;
 mod mail;
 mod mfa;
+mod oauth_server;
 mod organizations;
 mod parse;
 mod providers;
@@ -27,6 +28,7 @@ pub use hasura::{ddn_dates, ClaimsFormat, HasuraArgs, SessionValues, DEFAULT_CLA
 pub use keys::{JwtAlgorithm, KeyArgs};
 pub use mail::{MailArgs, SmtpTls};
 pub use mfa::{MfaArgs, MfaRequired};
+pub use oauth_server::OAuthServerArgs;
 pub use organizations::OrganizationArgs;
 pub use parse::{key_bytes, parse_duration, parse_optional_duration, parse_role, OptionalDuration};
 pub use providers::{OidcProviderConfig, OidcProviders, ProviderArgs};
@@ -75,6 +77,8 @@ pub struct Config {
     pub webauthn: WebauthnArgs,
     #[command(flatten)]
     pub anonymous: AnonymousArgs,
+    #[command(flatten)]
+    pub oauth_server: OAuthServerArgs,
     #[command(flatten)]
     pub organizations: OrganizationArgs,
 }

@@ -17,6 +17,7 @@ pub mod legacy_user_ids;
 pub mod mfa;
 pub mod mfa_recovery;
 pub mod nhost;
+pub mod oauth_clients;
 pub mod oauth_states;
 pub mod one_time_tokens;
 pub mod organization_invitations;

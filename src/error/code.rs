@@ -134,6 +134,9 @@ codes! {
     ApiKeyNotFound = "api_key_not_found" => NotFound,
     ApiKeyNameTaken = "api_key_name_taken" => Conflict,
     TooManyApiKeys = "too_many_api_keys" => Validation,
+    /// A feature this server's settings leave off (the OAuth server).
+    FeatureDisabled = "feature_disabled" => NotFound,
+    OAuthClientNotFound = "oauth_client_not_found" => NotFound,
 }
 
 impl std::fmt::Display for Code {

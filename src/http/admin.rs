@@ -26,6 +26,7 @@ use crate::{
 pub(super) mod audit;
 pub(super) mod factors;
 pub(super) mod links;
+pub(super) mod oauth_clients;
 pub(super) mod organizations;
 pub(super) mod sessions;
 pub(super) mod users;
@@ -38,6 +39,7 @@ pub fn router() -> Router<App> {
         .merge(audit::router())
         .merge(links::router())
         .merge(organizations::router())
+        .merge(oauth_clients::router())
 }
 
 /// Proof that the request carries the admin secret.

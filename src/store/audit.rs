@@ -59,6 +59,10 @@ pub mod event {
     pub const API_KEY_CREATED: &str = "api_key_created";
     pub const API_KEY_REVOKED: &str = "api_key_revoked";
     pub const API_KEY_ROTATED: &str = "api_key_rotated";
+    pub const OAUTH_CLIENT_CREATED: &str = "oauth_client_created";
+    pub const OAUTH_CLIENT_UPDATED: &str = "oauth_client_updated";
+    pub const OAUTH_CLIENT_SECRET_REGENERATED: &str = "oauth_client_secret_regenerated";
+    pub const OAUTH_CLIENT_DELETED: &str = "oauth_client_deleted";
     pub const ORGANIZATION_MEMBER_ROLES_CHANGED: &str = "organization_member_roles_changed";
     pub const ORGANIZATION_MEMBER_REMOVED: &str = "organization_member_removed";
     pub const ORGANIZATION_LEFT: &str = "organization_left";

@@ -46,6 +46,7 @@ mod keys;
 mod limits;
 mod mfa;
 mod migrate;
+mod oauth;
 mod openapi;
 mod operations;
 mod organizations;

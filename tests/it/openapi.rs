@@ -135,6 +135,7 @@ async fn every_documented_route_answers_as_documented(db: PgPool) {
         "example.com",
         "--webauthn-origins",
         "https://app.example.com",
+        "--oauth-server",
     ])
     .unwrap();
     let pem = generate_private_key_pem(JwtAlgorithm::Es256).unwrap();
@@ -157,6 +158,7 @@ async fn every_documented_route_answers_as_documented(db: PgPool) {
     passkeys(&mut c, &signed).await;
     organizations::organizations(&mut c, &signed).await;
     organizations::api_keys(&mut c, &signed).await;
+    organizations::oauth_clients(&mut c).await;
     email_flows(&mut c).await;
     metadata_and_webhook(&mut c, &signed.access).await;
     sign_out(&mut c, &signed.access).await;

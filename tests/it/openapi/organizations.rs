@@ -210,3 +210,36 @@ async fn administered(c: &mut Checker<'_>, user: &str) {
     )
     .await;
 }
+
+/// OAuth clients, for the server's administrators.
+pub(super) async fn oauth_clients(c: &mut Checker<'_>) {
+    let body = json!({"client_name": "Partner", "redirect_uris": ["https://partner.example/cb"]});
+    let made = c
+        .at(
+            Method::POST,
+            "/admin/oauth/clients",
+            Some(ADMIN),
+            Some(body),
+        )
+        .await;
+    let id = made.body["client_id"].as_str().unwrap().to_owned();
+    c.at(Method::GET, "/admin/oauth/clients", Some(ADMIN), None)
+        .await;
+    let one = format!("/admin/oauth/clients/{id}");
+    let template = "/admin/oauth/clients/{client_id}";
+    c.call(Method::GET, template, &one, Some(ADMIN), None).await;
+    let rename = json!({"client_name": "Partner app"});
+    c.call(Method::PUT, template, &one, Some(ADMIN), Some(rename))
+        .await;
+    c.call(
+        Method::POST,
+        "/admin/oauth/clients/{client_id}/regenerate_secret",
+        &format!("{one}/regenerate_secret"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    c.call(Method::DELETE, template, &one, Some(ADMIN), None)
+        .await;
+    c.call(Method::GET, template, &one, Some(ADMIN), None).await;
+}

@@ -1,0 +1,133 @@
+//! OAuth clients for the server's administrators (Supabase Auth's `/admin/oauth/clients`):
+//! registered, listed, read, updated, regenerated (confidential clients' secrets) and deleted.
+//! Every change is audited.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Actor, Admin};
+use crate::{
+    auth::oauth_server::{
+        clients::{check_new, check_update, new_secret, ClientParams},
+        require_enabled,
+    },
+    error::{Code, Error, Result},
+    secret::Secret,
+    store::{
+        self,
+        audit::event,
+        oauth_clients::{NewClient, OAuthClient},
+    },
+};
+
+pub fn client_not_found() -> Error {
+    Error::new(Code::OAuthClientNotFound, "OAuth client not found")
+}
+
+impl Admin {
+    /// Registers a client (`registration_type` `manual`); a confidential one's secret is in
+    /// the answer, this once.
+    pub async fn create_oauth_client(
+        &self,
+        params: ClientParams,
+        actor: &Actor,
+    ) -> Result<(OAuthClient, Option<Secret>)> {
+        require_enabled(&self.config)?;
+        let checked = check_new(params)?;
+        let secret = (checked.client_type == "confidential").then(new_secret);
+        let new = NewClient {
+            client_type: checked.client_type,
+            token_endpoint_auth_method: &checked.token_endpoint_auth_method,
+            secret_hash: secret.as_ref().map(|(_, hash)| hash.as_slice()),
+            registration_type: "manual",
+            redirect_uris: &checked.redirect_uris,
+            grant_types: &checked.grant_types,
+            client_name: checked.client_name.as_deref(),
+            client_uri: checked.client_uri.as_deref(),
+            logo_uri: checked.logo_uri.as_deref(),
+        };
+        let mut tx = self.pool.begin().await?;
+        let client = store::oauth_clients::insert(&mut *tx, &new).await?;
+        let detail = json!({"client_id": client.id, "client_name": client.client_name});
+        self.record(&mut *tx, event::OAUTH_CLIENT_CREATED, None, actor, detail)
+            .await?;
+        tx.commit().await?;
+        Ok((client, secret.map(|(secret, _)| secret)))
+    }
+
+    /// Every client, newest first.
+    pub async fn list_oauth_clients(&self) -> Result<Vec<OAuthClient>> {
+        require_enabled(&self.config)?;
+        Ok(store::oauth_clients::all(&self.pool).await?)
+    }
+
+    pub async fn get_oauth_client(&self, id: Uuid) -> Result<OAuthClient> {
+        require_enabled(&self.config)?;
+        store::oauth_clients::find(&self.pool, id)
+            .await?
+            .ok_or_else(client_not_found)
+    }
+
+    /// Changes what `params` names (not the client type).
+    pub async fn update_oauth_client(
+        &self,
+        id: Uuid,
+        params: ClientParams,
+        actor: &Actor,
+    ) -> Result<OAuthClient> {
+        let client = self.get_oauth_client(id).await?;
+        let patch = check_update(&client, &params)?;
+        let mut tx = self.pool.begin().await?;
+        let client = store::oauth_clients::update(&mut *tx, id, &patch)
+            .await?
+            .ok_or_else(client_not_found)?;
+        let detail = json!({"client_id": id});
+        self.record(&mut *tx, event::OAUTH_CLIENT_UPDATED, None, actor, detail)
+            .await?;
+        tx.commit().await?;
+        Ok(client)
+    }
+
+    /// A new secret for a confidential client (the old one stops working); shown this once.
+    pub async fn regenerate_oauth_client_secret(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<(OAuthClient, Secret)> {
+        let client = self.get_oauth_client(id).await?;
+        if client.client_type != "confidential" {
+            return Err(Error::validation_failed(
+                "Cannot regenerate secret for public client",
+            ));
+        }
+        let (secret, hash) = new_secret();
+        let mut tx = self.pool.begin().await?;
+        let client = store::oauth_clients::set_secret(&mut *tx, id, &hash)
+            .await?
+            .ok_or_else(client_not_found)?;
+        let detail = json!({"client_id": id});
+        self.record(
+            &mut *tx,
+            event::OAUTH_CLIENT_SECRET_REGENERATED,
+            None,
+            actor,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((client, secret))
+    }
+
+    pub async fn delete_oauth_client(&self, id: Uuid, actor: &Actor) -> Result<()> {
+        require_enabled(&self.config)?;
+        let mut tx = self.pool.begin().await?;
+        if !store::oauth_clients::delete(&mut *tx, id).await? {
+            return Err(client_not_found());
+        }
+        let detail = json!({"client_id": id});
+        self.record(&mut *tx, event::OAUTH_CLIENT_DELETED, None, actor, detail)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! `/admin/oauth/clients…`: OAuth clients, for the server's administrators, in Supabase
+//! Auth's shapes (auth-js `admin.oauth.*`). 404 `feature_disabled` unless `AUTH_OAUTH_SERVER`.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AdminAuth;
+use crate::{
+    api::{OAuthClientList, OAuthClientView},
+    app::App,
+    auth::oauth_server::clients::ClientParams,
+    error::{Error, Result},
+    http::{no_content, Payload},
+};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/admin/oauth/clients", get(list).post(create))
+        .route(
+            "/admin/oauth/clients/{client_id}",
+            get(show).put(update).delete(remove),
+        )
+        .route(
+            "/admin/oauth/clients/{client_id}/regenerate_secret",
+            post(regenerate_secret),
+        )
+}
+
+fn client_id(raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| Error::validation_failed("invalid client_id format"))
+}
+
+/// What create and update take (unknown fields, such as `response_types` and `scope`, are
+/// ignored, as in Supabase Auth).
+#[derive(Deserialize, Default)]
+struct ClientRequest {
+    redirect_uris: Option<Vec<String>>,
+    client_type: Option<String>,
+    token_endpoint_auth_method: Option<String>,
+    grant_types: Option<Vec<String>>,
+    client_name: Option<String>,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+}
+
+impl From<ClientRequest> for ClientParams {
+    fn from(r: ClientRequest) -> Self {
+        Self {
+            redirect_uris: r.redirect_uris,
+            client_type: r.client_type,
+            token_endpoint_auth_method: r.token_endpoint_auth_method,
+            grant_types: r.grant_types,
+            client_name: r.client_name,
+            client_uri: r.client_uri,
+            logo_uri: r.logo_uri,
+        }
+    }
+}
+
+/// Registers a client; a confidential client's `client_secret` is in this answer only. 201.
+#[utoipa::path(post, path = "/admin/oauth/clients", tag = "admin", security(("admin_secret" = [])),
+    request_body(content = Object, description = "`{redirect_uris, client_type?, token_endpoint_auth_method?, grant_types?, client_name?, client_uri?, logo_uri?}`"),
+    responses((status = 201, body = OAuthClientView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
+        (status = 404, body = crate::api::ErrorBody)))]
+async fn create(
+    State(app): State<App>,
+    AdminAuth(actor): AdminAuth,
+    Payload(req): Payload<ClientRequest>,
+) -> Result<Response> {
+    let (client, secret) = app.admin.create_oauth_client(req.into(), &actor).await?;
+    let view = OAuthClientView::new(client, secret.map(|s| s.expose().to_owned()));
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// Every client, newest first (no paging: `page` and `per_page` are ignored).
+#[utoipa::path(get, path = "/admin/oauth/clients", tag = "admin", security(("admin_secret" = [])),
+    responses((status = 200, body = OAuthClientList), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn list(State(app): State<App>, AdminAuth(_): AdminAuth) -> Result<Json<OAuthClientList>> {
+    let clients = app.admin.list_oauth_clients().await?;
+    Ok(Json(OAuthClientList {
+        clients: clients.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/admin/oauth/clients/{client_id}", tag = "admin", security(("admin_secret" = [])),
+    params(("client_id" = String, Path)),
+    responses((status = 200, body = OAuthClientView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn show(
+    State(app): State<App>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<OAuthClientView>> {
+    let client = app.admin.get_oauth_client(client_id(&id)?).await?;
+    Ok(Json(client.into()))
+}
+
+/// Changes the fields named (not the client type).
+#[utoipa::path(put, path = "/admin/oauth/clients/{client_id}", tag = "admin", security(("admin_secret" = [])),
+    params(("client_id" = String, Path)),
+    request_body(content = Object, description = "`{redirect_uris?, grant_types?, client_name?, client_uri?, logo_uri?, token_endpoint_auth_method?}`"),
+    responses((status = 200, body = OAuthClientView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn update(
+    State(app): State<App>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+    Payload(req): Payload<ClientRequest>,
+) -> Result<Json<OAuthClientView>> {
+    let client = app
+        .admin
+        .update_oauth_client(client_id(&id)?, req.into(), &actor)
+        .await?;
+    Ok(Json(client.into()))
+}
+
+/// Deletes the client. 204.
+#[utoipa::path(delete, path = "/admin/oauth/clients/{client_id}", tag = "admin", security(("admin_secret" = [])),
+    params(("client_id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn remove(
+    State(app): State<App>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    app.admin
+        .delete_oauth_client(client_id(&id)?, &actor)
+        .await?;
+    Ok(no_content())
+}
+
+/// A new secret for a confidential client, in this answer only; the old one stops working.
+#[utoipa::path(post, path = "/admin/oauth/clients/{client_id}/regenerate_secret", tag = "admin", security(("admin_secret" = [])),
+    params(("client_id" = String, Path)),
+    responses((status = 200, body = OAuthClientView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn regenerate_secret(
+    State(app): State<App>,
+    AdminAuth(actor): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<OAuthClientView>> {
+    let (client, secret) = app
+        .admin
+        .regenerate_oauth_client_secret(client_id(&id)?, &actor)
+        .await?;
+    Ok(Json(OAuthClientView::new(
+        client,
+        Some(secret.expose().to_owned()),
+    )))
+}
