@@ -170,6 +170,11 @@ fn limits(config: &Config, pool: &PgPool) -> Limits {
             "api_key",
             config.organizations.api_key_rate_limit,
         ),
+        oauth_registration: SharedLimiter::per_hour(
+            pool.clone(),
+            "oauth_registration",
+            config.oauth_server.rate_limit_oauth_registration,
+        ),
     }
 }
 

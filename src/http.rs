@@ -14,6 +14,7 @@ mod extract;
 mod factors;
 mod health;
 pub mod metrics;
+mod oauth;
 pub mod openapi;
 mod organizations;
 pub mod origin;
@@ -71,6 +72,7 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         .merge(factors::router())
         .merge(organizations::router())
         .merge(api_keys::router())
+        .merge(oauth::router())
         .merge(passkeys::router())
         .merge(actions::router())
         .merge(well_known::router())

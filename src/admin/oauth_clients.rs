@@ -8,16 +8,12 @@ use uuid::Uuid;
 use super::{Actor, Admin};
 use crate::{
     auth::oauth_server::{
-        clients::{check_new, check_update, new_secret, ClientParams},
+        clients::{check_new, check_update, new_secret, store_new, ClientParams},
         require_enabled,
     },
     error::{Code, Error, Result},
     secret::Secret,
-    store::{
-        self,
-        audit::event,
-        oauth_clients::{NewClient, OAuthClient},
-    },
+    store::{self, audit::event, oauth_clients::OAuthClient},
 };
 
 pub fn client_not_found() -> Error {
@@ -34,25 +30,13 @@ impl Admin {
     ) -> Result<(OAuthClient, Option<Secret>)> {
         require_enabled(&self.config)?;
         let checked = check_new(params)?;
-        let secret = (checked.client_type == "confidential").then(new_secret);
-        let new = NewClient {
-            client_type: checked.client_type,
-            token_endpoint_auth_method: &checked.token_endpoint_auth_method,
-            secret_hash: secret.as_ref().map(|(_, hash)| hash.as_slice()),
-            registration_type: "manual",
-            redirect_uris: &checked.redirect_uris,
-            grant_types: &checked.grant_types,
-            client_name: checked.client_name.as_deref(),
-            client_uri: checked.client_uri.as_deref(),
-            logo_uri: checked.logo_uri.as_deref(),
-        };
         let mut tx = self.pool.begin().await?;
-        let client = store::oauth_clients::insert(&mut *tx, &new).await?;
+        let (client, secret) = store_new(&mut tx, &checked, "manual").await?;
         let detail = json!({"client_id": client.id, "client_name": client.client_name});
         self.record(&mut *tx, event::OAUTH_CLIENT_CREATED, None, actor, detail)
             .await?;
         tx.commit().await?;
-        Ok((client, secret.map(|(secret, _)| secret)))
+        Ok((client, secret))
     }
 
     /// Every client, newest first.

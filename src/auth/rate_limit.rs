@@ -113,6 +113,8 @@ pub struct Limits {
     pub anonymous: SharedLimiter,
     /// Requests per API key and minute.
     pub api_key: SharedLimiter,
+    /// Dynamic OAuth client registrations per client address and hour.
+    pub oauth_registration: SharedLimiter,
 }
 
 impl Limits {

@@ -10,4 +10,14 @@ pub struct OAuthServerArgs {
     /// route answers 404 `feature_disabled`.
     #[arg(long, env = "AUTH_OAUTH_SERVER")]
     pub oauth_server: bool,
+
+    /// Let applications register themselves (RFC 7591, `POST /oauth/clients/register`), as
+    /// MCP clients do; off by default. Needs AUTH_OAUTH_SERVER.
+    #[arg(long, env = "AUTH_OAUTH_DYNAMIC_REGISTRATION")]
+    pub oauth_dynamic_registration: bool,
+
+    /// Dynamic registrations allowed per client address and hour (`0`: no limit); kept in
+    /// PostgreSQL, shared by every instance.
+    #[arg(long, env = "AUTH_RATE_LIMIT_OAUTH_REGISTRATION", default_value_t = 10)]
+    pub rate_limit_oauth_registration: u32,
 }

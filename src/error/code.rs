@@ -137,6 +137,7 @@ codes! {
     /// A feature this server's settings leave off (the OAuth server).
     FeatureDisabled = "feature_disabled" => NotFound,
     OAuthClientNotFound = "oauth_client_not_found" => NotFound,
+    OAuthDynamicClientRegistrationDisabled = "oauth_dynamic_client_registration_disabled" => Forbidden,
 }
 
 impl std::fmt::Display for Code {

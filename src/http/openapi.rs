@@ -99,6 +99,7 @@ use crate::{
         super::admin::audit::audit,
         super::admin::links::generate_link,
         super::admin::links::invite,
+        super::oauth::register,
         super::admin::oauth_clients::create,
         super::admin::oauth_clients::list,
         super::admin::oauth_clients::show,

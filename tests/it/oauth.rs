@@ -115,3 +115,63 @@ async fn clients_are_checked_and_the_feature_is_off_by_default(db: PgPool) {
     assert_eq!(stored.len(), 32);
     assert!(!String::from_utf8_lossy(&stored).contains(&secret));
 }
+
+#[sqlx::test(migrations = false)]
+async fn applications_register_themselves_only_when_allowed_and_within_the_limit(db: PgPool) {
+    let body = json!({"client_name": "MCP client", "redirect_uris": ["http://127.0.0.1:3333/callback"],
+                      "token_endpoint_auth_method": "none", "response_types": ["code"],
+                      "scope": "openid"});
+    let closed = common::app(&db, &["--oauth-server"]).await;
+    let res = closed.post("/oauth/clients/register", body.clone()).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
+    assert_eq!(
+        res.body["error_code"],
+        "oauth_dynamic_client_registration_disabled"
+    );
+
+    let args = [
+        "--oauth-server",
+        "--oauth-dynamic-registration",
+        "--rate-limit-oauth-registration",
+        "2",
+        "--admin-secret",
+        ADMIN,
+        "--trusted-proxies",
+        "127.0.0.1",
+    ];
+    let app = common::app(&db, &args).await;
+    // From one client address, through a trusted proxy.
+    let register = |body: Value| {
+        let req = axum::http::Request::post("/oauth/clients/register")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", "192.0.2.7")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        app.request(common::via_proxy(req))
+    };
+    let made = register(body.clone()).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    assert_eq!(made.body["registration_type"], "dynamic");
+    assert_eq!(made.body["client_type"], "public");
+    assert!(made.body["client_id_issued_at"].is_i64());
+    assert!(made.body.get("client_secret").is_none());
+    // A confidential one gets its secret, which does not expire.
+    let confidential = json!({"redirect_uris": ["https://app.example/cb"]});
+    let res = register(confidential).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    assert_eq!(res.body["client_secret_expires_at"], 0);
+    assert_eq!(res.body["client_secret"].as_str().unwrap().len(), 43);
+    // The administrators see both; the third registration from one address is too many.
+    let listed = app
+        .call(Method::GET, "/admin/oauth/clients", Some(ADMIN), None)
+        .await;
+    assert_eq!(listed.body["clients"].as_array().unwrap().len(), 2);
+    let res = register(body).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    let bad = register(json!({"redirect_uris": []})).await;
+    assert_eq!(
+        bad.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the limit counts first"
+    );
+}

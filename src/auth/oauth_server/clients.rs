@@ -7,7 +7,10 @@ use rand::{rngs::OsRng, RngCore};
 use crate::{
     error::{Error, Result},
     secret::Secret,
-    store::oauth_clients::{OAuthClient, Patch},
+    store::{
+        self,
+        oauth_clients::{NewClient, OAuthClient, Patch},
+    },
 };
 
 pub const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
@@ -210,6 +213,29 @@ pub fn check_update<'a>(client: &OAuthClient, p: &'a ClientParams) -> Result<Pat
         }
     }
     Ok(patch)
+}
+
+/// Stores a checked registration (`manual` by an administrator, or `dynamic`) inside `db`,
+/// with a secret for a confidential client (returned, to be shown this once).
+pub async fn store_new(
+    db: &mut sqlx::PgConnection,
+    checked: &Checked,
+    registration_type: &str,
+) -> Result<(OAuthClient, Option<Secret>)> {
+    let secret = (checked.client_type == "confidential").then(new_secret);
+    let new = NewClient {
+        client_type: checked.client_type,
+        token_endpoint_auth_method: &checked.token_endpoint_auth_method,
+        secret_hash: secret.as_ref().map(|(_, hash)| hash.as_slice()),
+        registration_type,
+        redirect_uris: &checked.redirect_uris,
+        grant_types: &checked.grant_types,
+        client_name: checked.client_name.as_deref(),
+        client_uri: checked.client_uri.as_deref(),
+        logo_uri: checked.logo_uri.as_deref(),
+    };
+    let client = store::oauth_clients::insert(&mut *db, &new).await?;
+    Ok((client, secret.map(|(secret, _)| secret)))
 }
 
 /// A new client secret (shown once) and the hash stored of it.

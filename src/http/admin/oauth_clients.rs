@@ -8,16 +8,14 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AdminAuth;
 use crate::{
     api::{OAuthClientList, OAuthClientView},
     app::App,
-    auth::oauth_server::clients::ClientParams,
     error::{Error, Result},
-    http::{no_content, Payload},
+    http::{no_content, oauth::ClientRequest, Payload},
 };
 
 pub fn router() -> Router<App> {
@@ -35,33 +33,6 @@ pub fn router() -> Router<App> {
 
 fn client_id(raw: &str) -> Result<Uuid> {
     Uuid::parse_str(raw).map_err(|_| Error::validation_failed("invalid client_id format"))
-}
-
-/// What create and update take (unknown fields, such as `response_types` and `scope`, are
-/// ignored, as in Supabase Auth).
-#[derive(Deserialize, Default)]
-struct ClientRequest {
-    redirect_uris: Option<Vec<String>>,
-    client_type: Option<String>,
-    token_endpoint_auth_method: Option<String>,
-    grant_types: Option<Vec<String>>,
-    client_name: Option<String>,
-    client_uri: Option<String>,
-    logo_uri: Option<String>,
-}
-
-impl From<ClientRequest> for ClientParams {
-    fn from(r: ClientRequest) -> Self {
-        Self {
-            redirect_uris: r.redirect_uris,
-            client_type: r.client_type,
-            token_endpoint_auth_method: r.token_endpoint_auth_method,
-            grant_types: r.grant_types,
-            client_name: r.client_name,
-            client_uri: r.client_uri,
-            logo_uri: r.logo_uri,
-        }
-    }
 }
 
 /// Registers a client; a confidential client's `client_secret` is in this answer only. 201.

@@ -211,8 +211,11 @@ async fn administered(c: &mut Checker<'_>, user: &str) {
     .await;
 }
 
-/// OAuth clients, for the server's administrators.
+/// OAuth clients, for the server's administrators; dynamic registration (off here: 403).
 pub(super) async fn oauth_clients(c: &mut Checker<'_>) {
+    let dynamic = json!({"redirect_uris": ["https://mcp.example/cb"]});
+    c.at(Method::POST, "/oauth/clients/register", None, Some(dynamic))
+        .await;
     let body = json!({"client_name": "Partner", "redirect_uris": ["https://partner.example/cb"]});
     let made = c
         .at(
