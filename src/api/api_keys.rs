@@ -6,11 +6,12 @@ use uuid::Uuid;
 
 use crate::store::api_keys::ApiKey;
 
-/// A key (never its secret): `{id, name, roles, organization_id, aal, created_at, expires_at,
-/// rotated_at}`.
+/// A key (never its secret): `{id, user_id, name, roles, organization_id, aal, created_at,
+/// expires_at, rotated_at}` (`user_id`: whose it is).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiKeyView {
     pub id: Uuid,
+    pub user_id: Uuid,
     pub name: String,
     pub roles: Vec<String>,
     pub organization_id: Option<Uuid>,
@@ -25,6 +26,7 @@ impl From<ApiKey> for ApiKeyView {
     fn from(k: ApiKey) -> Self {
         Self {
             id: k.id,
+            user_id: k.user_id,
             name: k.name,
             roles: k.roles,
             organization_id: k.organization_id,

@@ -210,6 +210,44 @@ impl Auth {
         Ok(())
     }
 
+    /// `GET /organizations/{id}/api-keys`, for the organization's administrators: the keys
+    /// its members made to act in it.
+    pub async fn organization_api_keys(&self, who: &Caller<'_>, org: Uuid) -> Result<Vec<ApiKey>> {
+        self.as_organization_admin(&self.pool, who, org).await?;
+        Ok(store::api_keys::of_organization(&self.pool, org).await?)
+    }
+
+    /// `DELETE /organizations/{id}/api-keys/{key_id}`, by an administrator of the
+    /// organization: a key acting in it stops working at once, on every instance.
+    pub async fn revoke_organization_api_key(
+        &self,
+        who: &Caller<'_>,
+        org: Uuid,
+        id: Uuid,
+        client: &Client,
+    ) -> Result<()> {
+        self.as_organization_admin(&self.pool, who, org).await?;
+        let mut tx = self.pool.begin().await?;
+        let key = store::api_keys::delete_in_organization(&mut *tx, org, id)
+            .await?
+            .ok_or_else(api_key_not_found)?;
+        let detail = json!({"api_key_id": id, "name": key.name, "organization_id": org,
+                            "by": who.user.id});
+        let session = Some(who.session_id);
+        audit::record(
+            &mut *tx,
+            event::API_KEY_REVOKED,
+            Some(key.user_id),
+            session,
+            client,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        self.session_cache.apply(SessionEvent::SessionDeleted(id));
+        Ok(())
+    }
+
     /// `POST /api-keys/{id}/rotate`: a new secret for the key (same id, roles and expiry); the
     /// old one stops working at once, on every instance.
     pub async fn rotate_api_key(

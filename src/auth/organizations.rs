@@ -178,7 +178,7 @@ impl Auth {
     }
 
     /// The caller's membership, which must hold the administrator role.
-    async fn as_organization_admin(
+    pub(crate) async fn as_organization_admin(
         &self,
         db: impl sqlx::PgExecutor<'_>,
         who: &Caller<'_>,

@@ -29,6 +29,49 @@ pub fn router() -> Router<App> {
         .route("/api-keys", get(list).post(create))
         .route("/api-keys/{id}", delete(revoke))
         .route("/api-keys/{id}/rotate", post(rotate))
+        .route("/organizations/{id}/api-keys", get(organization_keys))
+        .route(
+            "/organizations/{id}/api-keys/{key_id}",
+            delete(revoke_organization_key),
+        )
+}
+
+fn org_id(raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| crate::auth::organizations::not_found())
+}
+
+/// The keys acting in the organization, whoever made them (its administrators).
+#[utoipa::path(get, path = "/organizations/{id}/api-keys", tag = "api-keys", security(("access_token" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<ApiKeyView>), (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn organization_keys(
+    State(app): State<App>,
+    who: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<ApiKeyView>>> {
+    let keys = app
+        .auth
+        .organization_api_keys(&who.caller(), org_id(&id)?)
+        .await?;
+    Ok(Json(keys.into_iter().map(Into::into).collect()))
+}
+
+/// Revokes a key acting in the organization (its administrators): refused at once, on every
+/// instance. 204.
+#[utoipa::path(delete, path = "/organizations/{id}/api-keys/{key_id}", tag = "api-keys", security(("access_token" = [])),
+    params(("id" = String, Path), ("key_id" = String, Path)),
+    responses((status = 204, description = "Revoked"), (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn revoke_organization_key(
+    State(app): State<App>,
+    _: ApiOrigin,
+    who: Authenticated,
+    client: Client,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Response> {
+    app.auth
+        .revoke_organization_api_key(&who.caller(), org_id(&id)?, key_id(&key)?, &client)
+        .await?;
+    Ok(no_content())
 }
 
 fn key_id(raw: &str) -> Result<Uuid> {

@@ -63,6 +63,8 @@ use crate::{
         super::api_keys::list,
         super::api_keys::revoke,
         super::api_keys::rotate,
+        super::api_keys::organization_keys,
+        super::api_keys::revoke_organization_key,
         super::passkeys::registration_options,
         super::passkeys::registration_verify,
         super::passkeys::authentication_options,

@@ -68,6 +68,35 @@ pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec
     sqlx::query_as(&sql).bind(user_id).fetch_all(db).await
 }
 
+/// The keys acting in organization `organization_id`, newest first.
+pub async fn of_organization(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+) -> sqlx::Result<Vec<ApiKey>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE organization_id = $1 ORDER BY created_at DESC"
+    );
+    sqlx::query_as(&sql)
+        .bind(organization_id)
+        .fetch_all(db)
+        .await
+}
+
+/// Deletes a key acting in organization `organization_id`; `None` when there is no such key.
+pub async fn delete_in_organization(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<ApiKey>> {
+    let sql =
+        format!("DELETE FROM api_keys WHERE id = $1 AND organization_id = $2 RETURNING {COLUMNS}");
+    sqlx::query_as(&sql)
+        .bind(id)
+        .bind(organization_id)
+        .fetch_optional(db)
+        .await
+}
+
 /// How many keys the user has.
 pub async fn count(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE user_id = $1")

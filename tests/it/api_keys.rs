@@ -331,3 +331,43 @@ async fn organization_and_key_tokens_pass_hasura_and_ddn(db: PgPool) {
     assert_eq!(vars["x-hasura-role"], "org_member");
     assert_eq!(vars["x-hasura-org-id"], org.as_str());
 }
+
+#[sqlx::test(migrations = false)]
+async fn organization_administrators_see_and_revoke_the_keys_acting_there(db: PgPool) {
+    let app = common::app(&db, &[]).await;
+    let ann = str_of(&app.signup("ann@example.com").await.body, "access_token").to_owned();
+    let bob = str_of(&app.signup("bob@example.com").await.body, "access_token").to_owned();
+    let org = str_of(
+        &create(&app, &ann, json!({"name": "Acme"})).await.body,
+        "id",
+    )
+    .to_owned();
+    add_member(&app, &org, &user_id(&bob), &["org_member"]).await;
+    let made = make_key(&app, &bob, json!({"name": "bots", "organization_id": org})).await;
+    let key = str_of(&made.body, "api_key").to_owned();
+    make_key(&app, &bob, json!({"name": "mine"})).await;
+
+    let keys = format!("/organizations/{org}/api-keys");
+    let refused = app.call(Method::GET, &keys, Some(&bob), None).await;
+    assert_eq!(refused.body["error_code"], "organization_admin_required");
+    let listed = app.call(Method::GET, &keys, Some(&ann), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
+    let listed = listed.body.as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "only the key acting there: {listed:?}");
+    assert_eq!(listed[0]["user_id"], user_id(&bob).as_str());
+    let one = format!("{keys}/{}", str_of(&listed[0], "id"));
+    let res = app.call(Method::DELETE, &one, Some(&bob), None).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(hook(&app, &key, None, false).await.0, StatusCode::OK);
+    let res = app.call(Method::DELETE, &one, Some(&ann), None).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        hook(&app, &key, None, false).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let res = app.call(Method::DELETE, &one, Some(&ann), None).await;
+    assert_eq!(res.body["error_code"], "api_key_not_found");
+    // Bob's own key, acting in no organization, is his alone.
+    let mine = app.call(Method::GET, "/api-keys", Some(&bob), None).await;
+    assert_eq!(mine.body.as_array().unwrap().len(), 1);
+}

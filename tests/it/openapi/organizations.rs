@@ -64,6 +64,7 @@ pub(super) async fn organizations(c: &mut Checker<'_>, signed: &Signed) {
     )
     .await;
     invitations(c, &one, access).await;
+    organization_keys(c, &id, access).await;
     administered(c, &user).await;
     let stranger = format!("{one}/members/{}", uuid::Uuid::new_v4());
     c.call(Method::DELETE, member, &stranger, access, None)
@@ -245,4 +246,30 @@ pub(super) async fn oauth_clients(c: &mut Checker<'_>) {
     c.call(Method::DELETE, template, &one, Some(ADMIN), None)
         .await;
     c.call(Method::GET, template, &one, Some(ADMIN), None).await;
+}
+
+/// The keys acting in an organization, for its administrators.
+async fn organization_keys(c: &mut Checker<'_>, org: &str, access: Option<&str>) {
+    let body = json!({"name": "org bot", "organization_id": org});
+    let made = c
+        .app
+        .call(Method::POST, "/api-keys", access, Some(body))
+        .await;
+    let key = made.body["id"].as_str().unwrap().to_owned();
+    c.call(
+        Method::GET,
+        "/organizations/{id}/api-keys",
+        &format!("/organizations/{org}/api-keys"),
+        access,
+        None,
+    )
+    .await;
+    c.call(
+        Method::DELETE,
+        "/organizations/{id}/api-keys/{key_id}",
+        &format!("/organizations/{org}/api-keys/{key}"),
+        access,
+        None,
+    )
+    .await;
 }
