@@ -104,7 +104,6 @@ impl Auth {
             .roles_for_key(who, aal, new.organization_id, new.roles)
             .await?;
         let expires_at = expiry(new.expires_in)?;
-        self.check_key_count(user.id).await?;
         let id = Uuid::new_v4();
         let secret = new_secret();
         let key = NewKey {
@@ -118,6 +117,9 @@ impl Auth {
             expires_at,
         };
         let mut tx = self.pool.begin().await?;
+        // Counted with the user's row locked: concurrent requests cannot pass the limit.
+        store::api_keys::lock_owner(&mut *tx, user.id).await?;
+        self.check_key_count(&mut tx, user.id).await?;
         let Some(key) = store::api_keys::insert(&mut *tx, &key).await? else {
             return Err(Error::new(
                 Code::ApiKeyNameTaken,
@@ -144,9 +146,9 @@ impl Auth {
     }
 
     /// 422 `too_many_api_keys` when the user has `AUTH_API_KEYS_PER_USER` keys already.
-    async fn check_key_count(&self, user_id: Uuid) -> Result<()> {
+    async fn check_key_count(&self, tx: &mut sqlx::PgConnection, user_id: Uuid) -> Result<()> {
         let limit = self.config.organizations.api_keys_per_user;
-        if store::api_keys::count(&self.pool, user_id).await? >= i64::from(limit) {
+        if store::api_keys::count(&mut *tx, user_id).await? >= i64::from(limit) {
             return Err(Error::new(
                 Code::TooManyApiKeys,
                 format!("A user may have at most {limit} API keys"),
@@ -250,9 +252,12 @@ impl Auth {
 
     /// `POST /api-keys/{id}/rotate`: a new secret for the key (same id, roles and expiry); the
     /// old one stops working at once, on every instance.
+    ///
+    /// A key made at aal2 is rotated only from an aal2 session (`aal`), factor or not.
     pub async fn rotate_api_key(
         &self,
         who: &Caller<'_>,
+        aal: Aal,
         id: Uuid,
         client: &Client,
     ) -> Result<IssuedKey> {
@@ -265,6 +270,12 @@ impl Auth {
         let key = store::api_keys::rotate(&mut *tx, user.id, id, &hash)
             .await?
             .ok_or_else(api_key_not_found)?;
+        if Aal::from_level(key.aal) > aal {
+            return Err(Error::new(
+                Code::InsufficientAal,
+                "AAL2 required to rotate a key made at aal2: verify a second factor first",
+            ));
+        }
         let detail = json!({"api_key_id": id, "name": key.name});
         let session = Some(who.session_id);
         audit::record(

@@ -123,8 +123,22 @@ impl AccessTokens {
         session_id: Uuid,
         assurance: &Assurance,
     ) -> anyhow::Result<Issued> {
+        self.issue_until(claims, email, is_anonymous, session_id, assurance, None)
+    }
+
+    /// [`Self::issue`], expiring at `not_after` (Unix seconds) if that comes sooner than the
+    /// usual lifetime (an API key's token never outlives the key).
+    pub fn issue_until(
+        &self,
+        claims: &HasuraClaims,
+        email: &str,
+        is_anonymous: bool,
+        session_id: Uuid,
+        assurance: &Assurance,
+        not_after: Option<i64>,
+    ) -> anyhow::Result<Issued> {
         let now = chrono::Utc::now().timestamp();
-        let exp = now + self.ttl.as_secs() as i64;
+        let exp = (now + self.ttl.as_secs() as i64).min(not_after.unwrap_or(i64::MAX));
         let mut payload = json!({
             "iss": self.issuer,
             "sub": claims.user_id,
@@ -147,7 +161,7 @@ impl AccessTokens {
         let token = encode(&header, &payload, self.keys.encoding_key())?;
         Ok(Issued {
             token,
-            expires_in: self.ttl.as_secs(),
+            expires_in: u64::try_from(exp - now).unwrap_or_default(),
             expires_at: exp,
         })
     }

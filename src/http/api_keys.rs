@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{no_content, origin::ApiOrigin, Payload};
+use super::{no_content, no_store, origin::ApiOrigin, Payload};
 use crate::{
     api::{ApiKeyView, IssuedApiKeyView},
     app::App,
@@ -113,7 +113,9 @@ async fn create(
         .auth
         .create_api_key(&who.caller(), who.token.aal, new, &client)
         .await?;
-    Ok((StatusCode::CREATED, Json(issued(key))).into_response())
+    Ok(no_store(
+        (StatusCode::CREATED, Json(issued(key))).into_response(),
+    ))
 }
 
 /// The caller's API keys (never their secrets), newest first.
@@ -152,10 +154,10 @@ async fn rotate(
     who: Authenticated,
     client: Client,
     Path(id): Path<String>,
-) -> Result<Json<IssuedApiKeyView>> {
+) -> Result<Response> {
     let key = app
         .auth
-        .rotate_api_key(&who.caller(), key_id(&id)?, &client)
+        .rotate_api_key(&who.caller(), who.token.aal, key_id(&id)?, &client)
         .await?;
-    Ok(Json(issued(key)))
+    Ok(no_store(Json(issued(key)).into_response()))
 }

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::Payload;
+use super::{no_store, Payload};
 use crate::{
     api::OAuthClientView, app::App, auth::oauth_server::clients::ClientParams, client::Client,
     error::Result,
@@ -59,5 +59,5 @@ async fn register(
 ) -> Result<Response> {
     let (registered, secret) = app.auth.register_oauth_client(req.into(), &client).await?;
     let view = OAuthClientView::registered(registered, secret.map(|s| s.expose().to_owned()));
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok(no_store((StatusCode::CREATED, Json(view)).into_response()))
 }

@@ -138,6 +138,7 @@ async fn with_api_key(app: &App, token: &str, requested: Option<&str>) -> Respon
         }
     }
     vars.insert("X-Hasura-User-Id".into(), json!(claims.user_id));
+    vars.insert(claims::AAL.into(), json!(claims.aal.as_str()));
     vars.insert("X-Hasura-Role".into(), json!(role));
     insert_expiry(&mut vars, live.key().and_then(|k| k.expires_at));
     Json(SessionVariables(vars)).into_response()

@@ -97,6 +97,15 @@ pub async fn delete_in_organization(
         .await
 }
 
+/// Locks the user's row, so that counting and adding their keys is one step.
+pub async fn lock_owner(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// How many keys the user has.
 pub async fn count(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE user_id = $1")
@@ -139,8 +148,9 @@ pub async fn rotate(
 }
 
 /// A key as a request presenting it needs it: the key, its secret's hash, its user, and the
-/// organization it acts in with the user's roles there (as they are now).
-#[derive(Debug, FromRow)]
+/// organization it acts in with the user's roles there (as they are now). No `Debug`: it
+/// holds the secret's hash.
+#[derive(FromRow)]
 pub struct LiveKey {
     #[sqlx(flatten)]
     pub user: User,

@@ -66,18 +66,13 @@ pub async fn put(db: impl PgExecutor<'_>, new: &NewInvitation<'_>) -> sqlx::Resu
         .await
 }
 
-/// The invitation whose token hashes to `token_hash`, locked when `lock` (to accept it).
-pub async fn find(
-    db: impl PgExecutor<'_>,
-    token_hash: &[u8],
-    lock: bool,
-) -> sqlx::Result<Option<Found>> {
+/// The invitation whose token hashes to `token_hash`.
+pub async fn find(db: impl PgExecutor<'_>, token_hash: &[u8]) -> sqlx::Result<Option<Found>> {
     let sql = format!(
         "SELECT {COLUMNS}, o.name AS organization_name, o.slug AS organization_slug,
                 (i.accepted_at IS NULL AND i.expires_at > now()) AS open
          FROM organization_invitations i JOIN organizations o ON o.id = i.organization_id
-         WHERE i.token_hash = $1 {}",
-        if lock { "FOR UPDATE OF i" } else { "" }
+         WHERE i.token_hash = $1"
     );
     sqlx::query_as(&sql)
         .bind(token_hash)
@@ -85,7 +80,7 @@ pub async fn find(
         .await
 }
 
-/// The invitation `id`, locked (to accept it from the account page).
+/// The invitation `id`, locked (to accept it). Lock its organization first.
 pub async fn find_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Found>> {
     let sql = format!(
         "SELECT {COLUMNS}, o.name AS organization_name, o.slug AS organization_slug,

@@ -212,8 +212,25 @@ async fn keys_follow_their_user_expire_and_are_limited(db: PgPool) {
 
     // Expired: refused.
     let short = make_key(&app, &bob, json!({"name": "short", "expires_in": 60})).await;
+    assert_eq!(
+        short.headers["cache-control"], "no-store",
+        "a secret is never cached"
+    );
     let short_key = str_of(&short.body, "api_key").to_owned();
-    assert_eq!(hook(&app, &short_key, None, false).await.0, StatusCode::OK);
+    let (status, vars) = hook(&app, &short_key, None, false).await;
+    assert_eq!(
+        (status, vars["x-hasura-aal"].as_str()),
+        (StatusCode::OK, Some("aal1"))
+    );
+    // Its access token never outlives it (the usual lifetime is 15 minutes).
+    let token = app
+        .post("/token?grant_type=api_key", json!({"api_key": short_key}))
+        .await;
+    let exp = jwt_payload(str_of(&token.body, "access_token"))["exp"]
+        .as_i64()
+        .unwrap();
+    assert!(exp <= chrono::Utc::now().timestamp() + 60, "{exp}");
+    assert!(token.body["expires_in"].as_u64().unwrap() <= 60);
     sqlx::query(
         "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE name = 'short'",
     )
@@ -252,6 +269,7 @@ async fn a_user_with_a_second_factor_makes_keys_from_aal2_only(db: PgPool) {
     let res = make_key(&app, &aal2, json!({"name": "k"})).await;
     assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
     assert_eq!(res.body["aal"], "aal2");
+    let made_aal2 = res.body.clone();
     let key = str_of(&res.body, "api_key").to_owned();
     let res = app
         .post("/token?grant_type=api_key", json!({"api_key": key}))
@@ -260,6 +278,21 @@ async fn a_user_with_a_second_factor_makes_keys_from_aal2_only(db: PgPool) {
         jwt_payload(str_of(&res.body, "access_token"))["aal"],
         "aal2"
     );
+    // With the factor gone, an aal1 session still cannot give the aal2 key a new secret.
+    sqlx::query("DELETE FROM mfa_factors")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let id = str_of(&made_aal2, "id").to_owned();
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api-keys/{id}/rotate"),
+            Some(&aal1),
+            None,
+        )
+        .await;
+    assert_eq!(res.body["error_code"], "insufficient_aal", "{res:?}");
 }
 
 /// The tokens of a session acting in an organization and of an API key, and the webhook's

@@ -102,6 +102,11 @@ impl Auth {
         let grant = live.key().ok_or_else(invalid_key)?;
         let (default, allowed) = self.key_roles(live)?;
         let mut custom = grant.custom.clone();
+        // A key acting in an organization: its id is the live one (none once the user is no
+        // longer a member), never a custom claim of that name.
+        if live.org().id.is_some() {
+            custom.remove(claims::ORG_ID);
+        }
         if let Some((org, _)) = live.org().membership() {
             custom.insert(claims::ORG_ID.into(), Value::String(org.to_string()));
         }
@@ -126,8 +131,9 @@ impl Auth {
             aal: grant.aal,
             amr: json!([{"method": "api_key", "timestamp": Utc::now().timestamp()}]),
         };
+        let not_after = grant.expires_at.map(|at| at.timestamp());
         Ok(self
             .tokens
-            .issue(&claims, &live.email, false, grant.id, &assurance)?)
+            .issue_until(&claims, &live.email, false, grant.id, &assurance, not_after)?)
     }
 }

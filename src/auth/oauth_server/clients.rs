@@ -97,8 +97,11 @@ fn check_texts(p: &ClientParams) -> Result<()> {
         let Some(value) = value.as_deref().filter(|v| !v.is_empty()) else {
             continue;
         };
-        if value.chars().count() > 2048 || url::Url::parse(value).is_err() {
-            return Err(invalid(format!("{name} must be a valid URL")));
+        // Shown to users on consent: web addresses only, never a script or inline data.
+        let web = url::Url::parse(value)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host_str().is_some());
+        if value.chars().count() > 2048 || !web {
+            return Err(invalid(format!("{name} must be a valid http(s) URL")));
         }
     }
     Ok(())
@@ -299,8 +302,19 @@ mod tests {
         assert!(check_new(ClientParams::default()).is_err());
         let grants = ClientParams {
             grant_types: Some(vec!["password".into()]),
-            ..base
+            ..base.clone()
         };
         assert!(check_new(grants).is_err());
+        for logo in [
+            "javascript:alert(1)",
+            "data:image/svg+xml,<svg/>",
+            "ftp://x.example/l.png",
+        ] {
+            let shown = ClientParams {
+                logo_uri: Some(logo.into()),
+                ..base.clone()
+            };
+            assert!(check_new(shown).is_err(), "{logo}");
+        }
     }
 }

@@ -66,7 +66,8 @@ impl Auth {
             .await?
             .filter(|row| standing_of(&token, row) != Standing::Unknown)
             .ok_or_else(crate::auth::refresh::not_found)?;
-        if row.org.id != Some(org) {
+        let already = row.org.membership().is_some_and(|(id, _)| id == org);
+        if !already {
             let user_id = row.user.id;
             if !store::organizations::set_active_if_member(&self.pool, row.session_id, user_id, org)
                 .await?

@@ -54,6 +54,13 @@ pub fn invitation_not_found() -> Error {
     )
 }
 
+fn already_member() -> Error {
+    Error::new(
+        Code::AlreadyOrganizationMember,
+        "This address already belongs to a member of the organization",
+    )
+}
+
 fn for_another_account() -> Error {
     Error::new(
         Code::InvitationForAnotherAccount,
@@ -77,8 +84,13 @@ impl Auth {
             Some(roles) => self.organization_roles(roles)?,
             None => vec![self.config.organizations.organization_default_role.clone()],
         };
-        // Only administrators use up the address's allowance.
+        // Only administrators, and only for addresses that are no member's, use up the
+        // client's and the address's allowances of messages.
         self.as_organization_admin(&self.pool, who, id).await?;
+        if store::organizations::has_member_with_email(&self.pool, id, &email).await? {
+            return Err(already_member());
+        }
+        self.limits.email.check(client).await?;
         self.reserve_send(&email).await?;
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
@@ -89,10 +101,7 @@ impl Auth {
         }
         let membership = self.as_organization_admin(&mut *tx, who, id).await?;
         if store::organizations::has_member_with_email(&mut *tx, id, &email).await? {
-            return Err(Error::new(
-                Code::AlreadyOrganizationMember,
-                "This address already belongs to a member of the organization",
-            ));
+            return Err(already_member());
         }
         let new = NewInvitation {
             organization_id: id,
@@ -193,15 +202,17 @@ impl Auth {
     /// accepts it (404 when it can no longer be accepted).
     pub async fn inspect_invitation(&self, token: &str) -> Result<Found> {
         let hash = sha256(token.as_bytes());
-        store::organization_invitations::find(&self.pool, &hash, false)
+        store::organization_invitations::find(&self.pool, &hash)
             .await?
             .filter(|f| f.open)
             .ok_or_else(invitation_not_found)
     }
 
-    /// `GET /invitations`: the open invitations to the caller's address, once it is confirmed.
+    /// `GET /invitations`: the open invitations to the caller's address, once the caller has
+    /// proved it (`email_verified_at`: a link or code sent there; a sign-up alone proves
+    /// nothing while confirmation is off).
     pub async fn own_invitations(&self, who: &Caller<'_>) -> Result<Vec<Found>> {
-        if who.user.email_confirmed_at.is_none() {
+        if who.user.email_verified_at.is_none() {
             return Ok(Vec::new());
         }
         Ok(store::organization_invitations::open_for(&self.pool, &who.user.email).await?)
@@ -221,13 +232,14 @@ impl Auth {
         let found = match named {
             Named::Token(token) => self.open_invitation(&mut tx, token).await?,
             Named::Id(id) => {
-                if who.user.email_confirmed_at.is_none() {
+                if who.user.email_verified_at.is_none() {
                     return Err(invitation_not_found());
                 }
-                store::organization_invitations::find_by_id(&mut *tx, id)
+                let found = store::organization_invitations::find_by_id(&self.pool, id)
                     .await?
-                    .filter(|f| f.open && f.invitation.email == who.user.email)
-                    .ok_or_else(invitation_not_found)?
+                    .filter(|f| f.invitation.email == who.user.email)
+                    .ok_or_else(invitation_not_found)?;
+                self.lock_open_invitation(&mut tx, found).await?
             }
         };
         if found.invitation.email != who.user.email {
@@ -255,7 +267,23 @@ impl Auth {
         token: &str,
     ) -> Result<Found> {
         let hash = sha256(token.as_bytes());
-        store::organization_invitations::find(&mut *tx, &hash, true)
+        let found = store::organization_invitations::find(&self.pool, &hash)
+            .await?
+            .ok_or_else(invitation_not_found)?;
+        self.lock_open_invitation(tx, found).await
+    }
+
+    /// Locks, in `tx`, the organization of invitation `found` and then the invitation itself
+    /// (the order every change of an organization takes), which must still be open.
+    async fn lock_open_invitation(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        found: Found,
+    ) -> Result<Found> {
+        if !store::organizations::lock(&mut *tx, found.invitation.organization_id).await? {
+            return Err(invitation_not_found());
+        }
+        store::organization_invitations::find_by_id(&mut *tx, found.invitation.id)
             .await?
             .filter(|f| f.open)
             .ok_or_else(invitation_not_found)

@@ -14,8 +14,9 @@ use super::AdminAuth;
 use crate::{
     api::{OAuthClientList, OAuthClientView},
     app::App,
+    auth::oauth_server::require_enabled,
     error::{Error, Result},
-    http::{no_content, oauth::ClientRequest, Payload},
+    http::{no_content, no_store, oauth::ClientRequest, Payload},
 };
 
 pub fn router() -> Router<App> {
@@ -31,7 +32,9 @@ pub fn router() -> Router<App> {
         )
 }
 
-fn client_id(raw: &str) -> Result<Uuid> {
+/// The client id of the path (400 when it is not a UUID), once the feature is known to be on.
+fn client_id(app: &App, raw: &str) -> Result<Uuid> {
+    require_enabled(&app.config)?;
     Uuid::parse_str(raw).map_err(|_| Error::validation_failed("invalid client_id format"))
 }
 
@@ -47,7 +50,7 @@ async fn create(
 ) -> Result<Response> {
     let (client, secret) = app.admin.create_oauth_client(req.into(), &actor).await?;
     let view = OAuthClientView::new(client, secret.map(|s| s.expose().to_owned()));
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok(no_store((StatusCode::CREATED, Json(view)).into_response()))
 }
 
 /// Every client, newest first (no paging: `page` and `per_page` are ignored).
@@ -68,7 +71,7 @@ async fn show(
     AdminAuth(_): AdminAuth,
     Path(id): Path<String>,
 ) -> Result<Json<OAuthClientView>> {
-    let client = app.admin.get_oauth_client(client_id(&id)?).await?;
+    let client = app.admin.get_oauth_client(client_id(&app, &id)?).await?;
     Ok(Json(client.into()))
 }
 
@@ -85,7 +88,7 @@ async fn update(
 ) -> Result<Json<OAuthClientView>> {
     let client = app
         .admin
-        .update_oauth_client(client_id(&id)?, req.into(), &actor)
+        .update_oauth_client(client_id(&app, &id)?, req.into(), &actor)
         .await?;
     Ok(Json(client.into()))
 }
@@ -100,7 +103,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<Response> {
     app.admin
-        .delete_oauth_client(client_id(&id)?, &actor)
+        .delete_oauth_client(client_id(&app, &id)?, &actor)
         .await?;
     Ok(no_content())
 }
@@ -113,13 +116,11 @@ async fn regenerate_secret(
     State(app): State<App>,
     AdminAuth(actor): AdminAuth,
     Path(id): Path<String>,
-) -> Result<Json<OAuthClientView>> {
+) -> Result<Response> {
     let (client, secret) = app
         .admin
-        .regenerate_oauth_client_secret(client_id(&id)?, &actor)
+        .regenerate_oauth_client_secret(client_id(&app, &id)?, &actor)
         .await?;
-    Ok(Json(OAuthClientView::new(
-        client,
-        Some(secret.expose().to_owned()),
-    )))
+    let view = OAuthClientView::new(client, Some(secret.expose().to_owned()));
+    Ok(no_store(Json(view).into_response()))
 }

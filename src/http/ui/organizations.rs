@@ -222,8 +222,9 @@ async fn create_key(
             "" => None,
             days => Some(
                 days.parse::<u64>()
-                    .map_err(|_| Error::validation_failed("expiry must be a number of days"))?
-                    * 86_400,
+                    .ok()
+                    .and_then(|d| d.checked_mul(86_400))
+                    .ok_or_else(|| Error::validation_failed("expiry must be a number of days"))?,
             ),
         };
         let new = NewApiKey {
@@ -258,7 +259,9 @@ async fn rotate_key(
     };
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| api_key_not_found())?;
-        app.auth.rotate_api_key(&caller(&v), id, &client).await
+        app.auth
+            .rotate_api_key(&caller(&v), v.aal, id, &client)
+            .await
     }
     .await;
     let response = match result {

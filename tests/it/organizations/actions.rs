@@ -81,7 +81,8 @@ async fn organization_steps_as_actions(db: PgPool) {
     shaped("inviteToOrganization", &sent.body);
     let listed = action(&app, "organizationInvitations", on(json!({})), ann.clone()).await;
     shaped("organizationInvitations", &listed.body);
-    // Ann cannot take Bob's invitation; Bob can.
+    // Ann cannot take Bob's invitation; Bob can, once he proved his address.
+    super::invitations::prove_address(&app, "bob@example.com").await;
     let by_id = json!({"id": sent.body["id"]});
     let refused = action(&app, "acceptInvitation", by_id.clone(), ann.clone()).await;
     assert_action_error(

@@ -216,8 +216,22 @@ async fn the_organization_is_chosen_at_sign_in_or_in_a_refresh(db: PgPool) {
         &jwt_payload(str_of(&switched.body, "access_token"))["https://hasura.io/jwt/claims"];
     assert_eq!(claims[ORG_ID], other.as_str());
     assert_eq!(claims["x-hasura-default-role"], "org_admin");
-    let (claims, _) = refreshed(&app, str_of(&switched.body, "refresh_token")).await;
+    let (claims, next) = refreshed(&app, str_of(&switched.body, "refresh_token")).await;
     assert_eq!(claims[ORG_ID], other.as_str());
+    // Removed from it: naming it again is refused, though the session still names it.
+    sqlx::query(
+        "DELETE FROM organization_members WHERE user_id = $1::uuid AND organization_id = $2::uuid",
+    )
+    .bind(&bob_id)
+    .bind(&other)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let gone = refresh_in(&next, &other).await;
+    assert_eq!(
+        gone.body["error_code"], "organization_not_found",
+        "{gone:?}"
+    );
 
     // A token that is no session's switches nothing.
     let forged = refresh_in("v1.not-a-token", &org).await;

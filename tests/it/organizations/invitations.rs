@@ -39,6 +39,15 @@ async fn invite(
     link.split_once("invitation_token=").unwrap().1.to_owned()
 }
 
+/// The address proved, as a link or code sent there would.
+pub(crate) async fn prove_address(app: &TestApp, email: &str) {
+    sqlx::query("UPDATE users SET email_verified_at = now() WHERE email = $1")
+        .bind(email)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+}
+
 async fn accept(app: &TestApp, bearer: Option<&str>, body: Value) -> crate::common::Response {
     app.call(Method::POST, "/invitations/accept", bearer, Some(body))
         .await
@@ -132,6 +141,20 @@ async fn invitations_are_accepted_once_by_the_invited_address_only(db: PgPool) {
     )
     .await;
     assert_eq!(res.body["error_code"], "email_exists", "{res:?}");
+    // Signed up without proving the address (confirmation is off): the invitation is not
+    // shown, nor taken by id; only its link proves the address.
+    let hidden = app
+        .call(Method::GET, "/invitations", Some(&bob), None)
+        .await;
+    assert_eq!(hidden.body, json!([]), "{hidden:?}");
+    let pending = app.call(Method::GET, &path, Some(&ann), None).await;
+    let by_id = json!({"id": pending.body[0]["id"]});
+    let refused = accept(&app, Some(&bob), by_id).await;
+    assert_eq!(
+        refused.body["error_code"], "invitation_not_found",
+        "{refused:?}"
+    );
+    prove_address(&app, "bob@example.com").await;
     let offered = app
         .call(Method::GET, "/invitations", Some(&bob), None)
         .await;

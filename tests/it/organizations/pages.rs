@@ -40,6 +40,7 @@ async fn the_account_page_switches_organizations_accepts_invitations_and_makes_k
         .await;
     assert_eq!(sent.status.as_u16(), 201, "{sent:?}");
 
+    super::invitations::prove_address(&s.app, "bob@example.com").await;
     let b = browser();
     let signed = sign_in(&s, &b, "", "bob@example.com", PASSWORD).await;
     assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
