@@ -64,21 +64,7 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         routes = routes.nest("/ui", ui::router(&app, pages.clone()));
     }
     let router = routes
-        .merge(token::router())
-        .merge(user::router())
-        .merge(email::router(pages))
-        .merge(external::router())
-        .merge(sessions::router())
-        .merge(factors::router())
-        .merge(organizations::router())
-        .merge(api_keys::router())
-        .merge(oauth::router())
-        .merge(passkeys::router())
-        .merge(actions::router())
-        .merge(well_known::router())
-        .merge(health::router())
-        .merge(admin::router())
-        .merge(webhook::router())
+        .merge(api_routes(pages))
         .route("/openapi.json", axum::routing::get(openapi::openapi_json))
         // Every route is counted and timed by its pattern; unmatched paths are not.
         .route_layer(axum::middleware::from_fn(metrics::track))
@@ -122,6 +108,26 @@ pub fn router(app: App) -> anyhow::Result<Router> {
         ))
         .with_state(app);
     Ok(router)
+}
+
+/// Every route of the API (the pages and `/openapi.json` aside), one module each.
+fn api_routes(pages: Arc<ui::Pages>) -> Router<App> {
+    Router::new()
+        .merge(token::router())
+        .merge(user::router())
+        .merge(email::router(pages))
+        .merge(external::router())
+        .merge(sessions::router())
+        .merge(factors::router())
+        .merge(organizations::router())
+        .merge(api_keys::router())
+        .merge(oauth::router())
+        .merge(passkeys::router())
+        .merge(actions::router())
+        .merge(well_known::router())
+        .merge(health::router())
+        .merge(admin::router())
+        .merge(webhook::router())
 }
 
 /// CORS for `AUTH_CORS_ORIGINS`, with credentials (the refresh-token cookie). None when unset.
