@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{no_store, Payload};
+use super::{no_store, origin::ApiOrigin, Payload};
 use crate::{
     api::OAuthClientView, app::App, auth::oauth_server::clients::ClientParams, client::Client,
     error::Result,
@@ -54,6 +54,7 @@ impl From<ClientRequest> for ClientParams {
         (status = 404, body = crate::api::ErrorBody), (status = 429, body = crate::api::ErrorBody)))]
 async fn register(
     State(app): State<App>,
+    _: ApiOrigin,
     client: Client,
     Payload(req): Payload<ClientRequest>,
 ) -> Result<Response> {
