@@ -63,8 +63,6 @@ impl Auth {
     /// whose user must be active: 401 `session_not_found` or `user_banned` otherwise.
     pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<Arc<LiveUser>> {
         let user = match self.session_cache.get(session_id, user_id) {
-            // An API key's token is for Hasura, never a session here.
-            Some(user) if user.key().is_some() => return Err(Error::session_not_found()),
             Some(user) => user,
             None => {
                 super::session_cache::load(&self.session_cache, &self.pool, session_id, user_id)

@@ -99,26 +99,25 @@ impl SessionCache {
 
     /// The user of session `session_id` if it is cached, belongs to `user_id` and is fresh.
     pub fn get(&self, session_id: Uuid, user_id: Uuid) -> Option<Arc<LiveUser>> {
-        if !self.is_healthy() {
-            return None;
-        }
-        let entries = self.lock();
-        let entry = entries.sessions.get(&session_id)?;
-        if entry.user.id != user_id || entry.stored.elapsed() > MAX_AGE {
-            return None;
-        }
-        self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(entry.user.clone())
+        // A session's entry only: an API key's (under its id) is never a session.
+        self.fresh(session_id, |user| {
+            user.id == user_id && user.key().is_none()
+        })
     }
 
     /// The API key `id`'s user if it is cached and fresh (a key's id names no user).
     pub fn get_key(&self, id: Uuid) -> Option<Arc<LiveUser>> {
+        self.fresh(id, |user| user.key().is_some())
+    }
+
+    /// The entry stored under `id`, if the cache may be used, the entry is fresh and `fits`.
+    fn fresh(&self, id: Uuid, fits: impl Fn(&LiveUser) -> bool) -> Option<Arc<LiveUser>> {
         if !self.is_healthy() {
             return None;
         }
         let entries = self.lock();
         let entry = entries.sessions.get(&id)?;
-        if entry.user.key().is_none() || entry.stored.elapsed() > MAX_AGE {
+        if !fits(&entry.user) || entry.stored.elapsed() > MAX_AGE {
             return None;
         }
         self.hits.fetch_add(1, Ordering::Relaxed);

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{no_content, no_store, origin::ApiOrigin, Payload};
+use crate::http::organizations::org_id;
 use crate::{
     api::{ApiKeyView, IssuedApiKeyView},
     app::App,
@@ -34,10 +35,6 @@ pub fn router() -> Router<App> {
             "/organizations/{id}/api-keys/{key_id}",
             delete(revoke_organization_key),
         )
-}
-
-fn org_id(raw: &str) -> Result<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| crate::auth::organizations::not_found())
 }
 
 /// The keys acting in the organization, whoever made them (its administrators).

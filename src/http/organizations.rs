@@ -42,8 +42,9 @@ pub(super) fn uuid_of(raw: &str, code: Code, what: &str) -> Result<Uuid> {
     Uuid::parse_str(raw).map_err(|_| Error::new(code, what.to_owned()))
 }
 
+/// The organization id of a path: 404 `organization_not_found` when it is not a UUID.
 pub(super) fn org_id(raw: &str) -> Result<Uuid> {
-    uuid_of(raw, Code::OrganizationNotFound, "Organization not found")
+    Uuid::parse_str(raw).map_err(|_| crate::auth::organizations::not_found())
 }
 
 #[derive(Deserialize)]

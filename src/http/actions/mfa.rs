@@ -64,10 +64,7 @@ pub(super) async fn run(
     input: Value,
 ) -> Result<Response> {
     let auth = &call.app.auth;
-    let caller = Caller {
-        user: &who.user,
-        session_id: who.session_id,
-    };
+    let caller = who.caller();
     let (who, client) = (&caller, call.client);
     Ok(match name {
         "enrollFactor" => enroll(call, who, optional_input(input)?).await?,

@@ -102,10 +102,7 @@ pub(super) async fn run(
     name: &str,
     input: Value,
 ) -> Result<Response> {
-    let caller = Caller {
-        user: &who.user,
-        session_id: who.session_id,
-    };
+    let caller = who.caller();
     let who = &caller;
     Ok(match name {
         "createOrganization" => {

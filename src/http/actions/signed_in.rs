@@ -36,6 +36,16 @@ pub(super) struct Acting {
     pub(super) session_id: Uuid,
 }
 
+impl Acting {
+    /// The user and session, as the account steps take them.
+    pub(super) fn caller(&self) -> crate::auth::authenticate::Caller<'_> {
+        crate::auth::authenticate::Caller {
+            user: &self.user,
+            session_id: self.session_id,
+        }
+    }
+}
+
 /// The signed-in user and session of an action call, from Hasura's session variables, if
 /// the session is still live and the user active. A session that owes its second factor
 /// (`AUTH_MFA_REQUIRED`, or only roles that need one) is the unauthenticated role to Hasura:

@@ -11,13 +11,13 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::{paginated, paging, parse_id, AdminAuth, Paging};
+use crate::http::organizations::org_id;
 use crate::{
     api::{MemberView, OrganizationPage, OrganizationView},
     app::App,
-    auth::organizations::{not_found, NewOrganization},
+    auth::organizations::NewOrganization,
     error::{Required, Result},
     http::{no_content, Payload},
 };
@@ -37,10 +37,6 @@ pub fn router() -> Router<App> {
             "/admin/organizations/{id}/members/{user_id}",
             put(put_member).delete(remove_member),
         )
-}
-
-fn org_id(raw: &str) -> Result<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| not_found())
 }
 
 /// A page of organizations by name, each with its number of members; `x-total-count` and

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     api::OwnSession,
-    auth::{mfa::Caller, LogoutScope, SelfUpdate},
+    auth::{LogoutScope, SelfUpdate},
     client::Client,
     error::{Code, Error, Kind, Result},
     http::ui::Ui,
@@ -150,10 +150,7 @@ async fn passkeys_listed(app: &Ui, v: &Visitor) -> Result<Vec<Value>> {
     if !super::passkeys_on(app) {
         return Ok(Vec::new());
     }
-    let caller = Caller {
-        user: &v.user,
-        session_id: v.session_id,
-    };
+    let caller = v.caller();
     let passkeys = app.auth.own_passkeys(&caller).await?;
     Ok(passkeys
         .iter()

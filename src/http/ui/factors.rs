@@ -171,10 +171,7 @@ async fn enrol_page(
     action: &str,
     carry: &Carry,
 ) -> Response {
-    let caller = Caller {
-        user: &v.user,
-        session_id: v.session_id,
-    };
+    let caller = v.caller();
     match app.auth.enroll_totp(&caller, Some(""), None, client).await {
         Ok(enrolled) => {
             let step = CodeStep {
@@ -190,10 +187,7 @@ async fn enrol_page(
 
 /// Checks a code (or a recovery code) in the visitor's session: the session, now at aal2.
 async fn check_code(app: &Ui, v: &Visitor, client: &Client, form: &CodeForm) -> Result<Session> {
-    let caller = Caller {
-        user: &v.user,
-        session_id: v.session_id,
-    };
+    let caller = v.caller();
     let code = form.code.as_ref().map(|c| c.expose().trim()).unwrap_or("");
     let digits = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
     if !digits && form.factor_id.is_none() && v.user.has_verified_factor() {
@@ -361,10 +355,7 @@ async fn remove_factor(
         Ok(x) => x,
         Err(response) => return response,
     };
-    let caller = Caller {
-        user: &v.user,
-        session_id: v.session_id,
-    };
+    let caller = v.caller();
     let result = match Uuid::parse_str(&id) {
         Ok(id) => app.auth.unenroll_factor(&caller, id, &client).await,
         Err(_) => Err(crate::auth::mfa::factor_not_found()),
@@ -388,10 +379,7 @@ async fn recovery_codes(
         Ok(x) => x,
         Err(response) => return response,
     };
-    let caller = Caller {
-        user: &v.user,
-        session_id: v.session_id,
-    };
+    let caller = v.caller();
     let response = match app.auth.generate_recovery_codes(&caller, &client).await {
         Ok(codes) => {
             let vars = context! { title => "Your recovery codes", codes => Value::from_serialize(&codes), account => account_url(&app) };

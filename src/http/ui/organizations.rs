@@ -26,7 +26,6 @@ use super::{
 use crate::{
     auth::{
         api_keys::{api_key_not_found, IssuedKey, NewApiKey},
-        authenticate::Caller,
         organizations::{invitations::Named, not_found},
     },
     client::Client,
@@ -44,11 +43,20 @@ pub fn router() -> Router<Ui> {
         .route("/account/api-keys/{id}/revoke", post(revoke_key))
 }
 
-fn caller(v: &Visitor) -> Caller<'_> {
-    Caller {
-        user: &v.user,
-        session_id: v.session_id,
-    }
+/// The answer to a step: made by `ok` from its result, or the error page; with the visitor's
+/// renewed tokens either way.
+fn answered<T>(
+    app: &Ui,
+    headers: &HeaderMap,
+    v: &Visitor,
+    result: Result<T>,
+    ok: impl FnOnce(T) -> Response,
+) -> Response {
+    let response = match result {
+        Ok(done) => ok(done),
+        Err(e) => error_page(app, headers, &e),
+    };
+    kept(app, v, response)
 }
 
 /// What the account page shows of organizations, invitations and API keys.
@@ -56,7 +64,7 @@ pub(super) async fn section(app: &Ui, v: &Visitor) -> Result<Value> {
     if v.user.is_anonymous {
         return Ok(Value::UNDEFINED);
     }
-    let who = caller(v);
+    let who = v.caller();
     let active = app.auth.active_organization(&who).await?;
     let orgs = app.auth.own_organizations(&who).await?;
     let name_of = |id: Option<Uuid>| {
@@ -116,14 +124,12 @@ async fn activate(
     };
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-        app.auth.activate_organization(&caller(&v), Some(id)).await
+        app.auth.activate_organization(&v.caller(), Some(id)).await
     }
     .await;
-    let response = match result {
-        Ok(_) => back(&app, "organization_switched"),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    answered(&app, &headers, &v, result, |_| {
+        back(&app, "organization_switched")
+    })
 }
 
 async fn deactivate(
@@ -137,11 +143,13 @@ async fn deactivate(
         Ok(x) => x,
         Err(response) => return response,
     };
-    let response = match app.auth.activate_organization(&caller(&v), None).await {
-        Ok(_) => back(&app, "organization_switched"),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    answered(
+        &app,
+        &headers,
+        &v,
+        app.auth.activate_organization(&v.caller(), None).await,
+        |_| back(&app, "organization_switched"),
+    )
 }
 
 async fn accept(
@@ -159,17 +167,15 @@ async fn accept(
     let result = async {
         let id = Uuid::parse_str(&id)
             .map_err(|_| crate::auth::organizations::invitations::invitation_not_found())?;
-        let who = caller(&v);
+        let who = v.caller();
         app.auth
             .accept_invitation(&who, Named::Id(id), &client)
             .await
     }
     .await;
-    let response = match result {
-        Ok(_) => back(&app, "invitation_accepted"),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    answered(&app, &headers, &v, result, |_| {
+        back(&app, "invitation_accepted")
+    })
 }
 
 #[derive(Deserialize)]
@@ -234,15 +240,11 @@ async fn create_key(
             expires_in,
         };
         app.auth
-            .create_api_key(&caller(&v), v.aal, new, &client)
+            .create_api_key(&v.caller(), v.aal, new, &client)
             .await
     }
     .await;
-    let response = match result {
-        Ok(key) => shown(&app, &headers, key),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    answered(&app, &headers, &v, result, |key| shown(&app, &headers, key))
 }
 
 async fn rotate_key(
@@ -260,15 +262,11 @@ async fn rotate_key(
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| api_key_not_found())?;
         app.auth
-            .rotate_api_key(&caller(&v), v.aal, id, &client)
+            .rotate_api_key(&v.caller(), v.aal, id, &client)
             .await
     }
     .await;
-    let response = match result {
-        Ok(key) => shown(&app, &headers, key),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    answered(&app, &headers, &v, result, |key| shown(&app, &headers, key))
 }
 
 async fn revoke_key(
@@ -285,12 +283,10 @@ async fn revoke_key(
     };
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| api_key_not_found())?;
-        app.auth.revoke_api_key(&caller(&v), id, &client).await
+        app.auth.revoke_api_key(&v.caller(), id, &client).await
     }
     .await;
-    let response = match result {
-        Ok(()) => back(&app, "api_key_revoked"),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    answered(&app, &headers, &v, result, |_| {
+        back(&app, "api_key_revoked")
+    })
 }

@@ -26,7 +26,7 @@ use super::{
     Carry,
 };
 use crate::{
-    auth::{mfa::Caller, passkeys::Begun},
+    auth::passkeys::Begun,
     client::Client,
     error::{Code, Error, Kind, Result},
     http::{extract::Arrival, ui::Ui},
@@ -73,13 +73,6 @@ fn ceremony(begun: Result<Begun>) -> Response {
             let status = super::super::error::status(e.kind);
             (status, Json(json!({"error": message}))).into_response()
         }
-    }
-}
-
-fn caller(v: &Visitor) -> Caller<'_> {
-    Caller {
-        user: &v.user,
-        session_id: v.session_id,
     }
 }
 
@@ -191,7 +184,7 @@ async fn add_options(
         );
         return ceremony(Err(e));
     };
-    let begun = app.auth.passkey_registration_options(&caller(&v)).await;
+    let begun = app.auth.passkey_registration_options(&v.caller()).await;
     kept(&app, &v, ceremony(begun))
 }
 
@@ -214,7 +207,7 @@ async fn add(
     let result = match form.parts() {
         Ok((id, credential)) => {
             app.auth
-                .passkey_registration_verify(&caller(&v), id, credential, &name, &client)
+                .passkey_registration_verify(&v.caller(), id, credential, &name, &client)
                 .await
         }
         Err(e) => Err(e),
@@ -269,7 +262,7 @@ async fn rename(
     };
     let name = form.friendly_name.unwrap_or_default();
     let result = match passkey_id(&id) {
-        Ok(id) => app.auth.rename_passkey(&caller(&v), id, &name).await,
+        Ok(id) => app.auth.rename_passkey(&v.caller(), id, &name).await,
         Err(e) => Err(e),
     };
     let response = match result {
@@ -295,7 +288,7 @@ async fn remove(
         Err(response) => return response,
     };
     let result = match passkey_id(&id) {
-        Ok(id) => app.auth.delete_passkey(&caller(&v), id, &client).await,
+        Ok(id) => app.auth.delete_passkey(&v.caller(), id, &client).await,
         Err(e) => Err(e),
     };
     let response = match result {

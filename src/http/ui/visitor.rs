@@ -23,7 +23,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::{
-    auth::{assurance::Aal, Session},
+    auth::{assurance::Aal, authenticate::Caller, Session},
     client::Client,
     config::Config,
     error::{Code, Error, Kind, Result},
@@ -78,6 +78,14 @@ pub struct Visitor {
 }
 
 impl Visitor {
+    /// The visitor and their session, as the account steps take them.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            user: &self.user,
+            session_id: self.session_id,
+        }
+    }
+
     /// Whether the visitor's session must take its second factor before anything else: at
     /// aal1, with a verified factor or a second factor required (`AUTH_MFA_REQUIRED`).
     pub fn owes_second_factor(&self, app: &Ui) -> bool {

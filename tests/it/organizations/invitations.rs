@@ -223,6 +223,17 @@ async fn invitations_are_accepted_once_by_the_invited_address_only(db: PgPool) {
     let res = accept(&app, None, json!({"token": second, "password": PASSWORD})).await;
     assert_eq!(res.body["error_code"], "invitation_not_found", "{res:?}");
 
+    // Housekeeping drops the expired invitation and keeps those still open or used in time.
+    let count = || async {
+        sqlx::query_scalar::<_, String>("SELECT email FROM organization_invitations ORDER BY email")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert!(count().await.contains(&"erin@example.com".to_owned()));
+    hasura_jwt_auth::housekeeping::run_once(&app.state.auth).await;
+    assert_eq!(count().await, ["bob@example.com", "carol@example.com"]);
+
     // Audited: sent, and joined through it.
     let events: Vec<String> = sqlx::query_scalar(
         "SELECT event FROM audit_log WHERE event LIKE 'organization_member_%' ORDER BY id",
