@@ -19,12 +19,19 @@ pub use actions::{ActionError, ActionErrorExtensions, AuthSession, Done};
 pub use admin::{AdminSession, AdminSessions, AuditEntry, Revoked, UserPage};
 pub use api_keys::{ApiKeyView, IssuedApiKeyView, KeyTokenResponse, TokenResponse};
 pub use error::{ErrorBody, WeakPassword};
-pub use meta::{Health, Jwk, Jwks, Migrations, Readiness, ServerMetadata, Settings};
+pub use meta::{
+    AuthorizationServerMetadata, Health, Jwk, Jwks, Migrations, ProviderMetadata, Readiness,
+    ServerMetadata, Settings,
+};
 pub use mfa::{
     ChallengeResponse, EnrollResponse, FactorView, RecoveryCodes, RecoveryCodesLeft, TotpView,
     UnenrollResponse,
 };
-pub use oauth::{OAuthClientList, OAuthClientView};
+pub use oauth::{
+    OAuthAuthorizationDetails, OAuthClientGrantList, OAuthClientGrantView, OAuthClientList,
+    OAuthClientSummary, OAuthClientView, OAuthGrantView, OAuthRedirect, OAuthTokenResponse,
+    OAuthUserSummary,
+};
 pub use organizations::{
     InvitationView, ListedOrganizationView, MemberView, OfferedInvitationView, OrganizationPage,
     OrganizationRef, OrganizationView,

@@ -22,6 +22,10 @@ pub enum Kind {
     InvalidGrant,
     /// A grant type this server does not offer (`unsupported_grant_type`).
     UnsupportedGrantType,
+    /// An OAuth client that failed to authenticate (`invalid_client`, 401).
+    InvalidClient,
+    /// An OAuth client not allowed this grant (`unauthorized_client`).
+    UnauthorizedClient,
     /// A request that cannot be understood.
     BadRequest,
     /// Well-formed input that breaks a rule (a weak password, an invalid email).

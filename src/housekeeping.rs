@@ -50,6 +50,10 @@ pub async fn run_once(auth: &Auth) {
             "expired organization invitations",
             store::organization_invitations::prune_expired(&auth.pool).await,
         ),
+        (
+            "expired OAuth authorization requests",
+            store::oauth_authorizations::prune_expired(&auth.pool).await,
+        ),
         ("idle rate-limit state", auth.limits.forget_idle().await),
         (
             "idle email send counts",

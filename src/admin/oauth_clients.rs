@@ -13,7 +13,7 @@ use crate::{
     },
     error::{Code, Error, Result},
     secret::Secret,
-    store::{self, audit::event, oauth_clients::OAuthClient},
+    store::{self, audit::event, oauth_clients::OAuthClient, oauth_grants::Grant},
 };
 
 pub fn client_not_found() -> Error {
@@ -113,5 +113,11 @@ impl Admin {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The users who let the client act for them, with their addresses, newest first.
+    pub async fn oauth_client_grants(&self, id: Uuid) -> Result<Vec<(Grant, String)>> {
+        self.get_oauth_client(id).await?;
+        Ok(store::oauth_grants::of_client(&self.pool, id).await?)
     }
 }

@@ -58,6 +58,41 @@ pub struct ServerMetadata {
     pub response_types_supported: Vec<&'static str>,
 }
 
+/// The OAuth 2.1 provider's metadata (RFC 8414), also served as OpenID Connect Discovery's
+/// `/.well-known/openid-configuration`, while `AUTH_OAUTH_SERVER` is on.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    pub jwks_uri: String,
+    pub revocation_endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    pub scopes_supported: Vec<&'static str>,
+    pub response_types_supported: Vec<&'static str>,
+    pub response_modes_supported: Vec<&'static str>,
+    pub grant_types_supported: Vec<&'static str>,
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub subject_types_supported: Vec<&'static str>,
+    /// Empty when the server signs with an HMAC secret (no ID tokens then).
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    pub claims_supported: Vec<&'static str>,
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+/// `GET /.well-known/oauth-authorization-server`: this server's own token endpoint's, or
+/// the OAuth provider's while `AUTH_OAUTH_SERVER` is on.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AuthorizationServerMetadata {
+    Own(ServerMetadata),
+    Provider(Box<ProviderMetadata>),
+}
+
 /// `GET /live`, `GET /health`.
 #[derive(Serialize, ToSchema)]
 pub struct Health {

@@ -51,17 +51,46 @@ fn bad_jwt(e: VerifyError) -> Error {
     )
 }
 
+/// 403 for an OAuth client's session where only the user's own may act.
+fn refuse_client(user: &LiveUser) -> Result<()> {
+    match user.binding().oauth_client_id {
+        None => Ok(()),
+        Some(_) => Err(Error::new(
+            Code::OAuthClientToken,
+            "This token was issued to an application; it is accepted by Hasura and /oauth/userinfo only",
+        )),
+    }
+}
+
 impl Auth {
-    /// Verifies an access token and checks that its session is still live and its user active.
+    /// Verifies an access token and checks that its session is still live and its user active;
+    /// a user's own session (an OAuth client's token is refused with 403
+    /// `oauth_client_token`: it cannot act on the account).
     pub async fn authenticate(&self, access_token: &str) -> Result<Authenticated> {
+        let who = self.authenticate_any(access_token).await?;
+        refuse_client(&who.user)?;
+        Ok(who)
+    }
+
+    /// [`Self::authenticate`], also for an OAuth client's session (for Hasura and
+    /// `/oauth/userinfo`).
+    pub async fn authenticate_any(&self, access_token: &str) -> Result<Authenticated> {
         let token = self.tokens.verify(access_token).map_err(bad_jwt)?;
-        let user = self.live_user(token.session_id, token.user_id).await?;
+        let user = self.any_live_user(token.session_id, token.user_id).await?;
         Ok(Authenticated { user, token })
     }
 
     /// The user of session `session_id`, which must still exist, belong to `user_id`, and
-    /// whose user must be active: 401 `session_not_found` or `user_banned` otherwise.
+    /// whose user must be active: 401 `session_not_found` or `user_banned` otherwise. A user's
+    /// own session only (403 `oauth_client_token` for a client's).
     pub async fn live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<Arc<LiveUser>> {
+        let user = self.any_live_user(session_id, user_id).await?;
+        refuse_client(&user)?;
+        Ok(user)
+    }
+
+    /// [`Self::live_user`], also of an OAuth client's session.
+    async fn any_live_user(&self, session_id: Uuid, user_id: Uuid) -> Result<Arc<LiveUser>> {
         let user = match self.session_cache.get(session_id, user_id) {
             Some(user) => user,
             None => {

@@ -22,8 +22,12 @@ pub const AAL: &str = "x-hasura-aal";
 /// replaces a custom claim of that name (which other sessions keep).
 pub const ORG_ID: &str = "x-hasura-org-id";
 
+/// The OAuth client a token was issued to (only in a client's tokens).
+pub const CLIENT_ID: &str = "x-hasura-client-id";
+
 /// Built-in claims, which custom claims can never override.
-pub const BUILT_IN: [&str; 6] = [
+pub const BUILT_IN: [&str; 7] = [
+    CLIENT_ID,
     USER_ID,
     DEFAULT_ROLE,
     ALLOWED_ROLES,

@@ -1,7 +1,14 @@
 //! This server as an OAuth 2.1 / OpenID Connect provider: third-party applications (clients)
 //! sign users in through it, in Supabase Auth's shapes. Off unless `AUTH_OAUTH_SERVER`.
 
+pub mod authorize;
 pub mod clients;
+mod consent;
+pub mod grants;
+pub mod token;
+
+pub use authorize::{Authorize, AuthorizeRequest};
+pub use consent::{Details, Request};
 
 use serde_json::json;
 
@@ -14,8 +21,59 @@ use crate::{
     store::{
         audit::{self, event},
         oauth_clients::OAuthClient,
+        users::User,
     },
 };
+
+/// The scopes a client may ask for. Without `scope`, a request gets `email`, as in Supabase
+/// Auth.
+pub const SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access"];
+const DEFAULT_SCOPE: &str = "email";
+
+/// The scopes of a `scope` parameter (space-separated, each once, in order); `Err` with the
+/// first one not offered.
+pub fn parse_scopes(scope: Option<&str>) -> std::result::Result<Vec<String>, String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for s in scope
+        .unwrap_or(DEFAULT_SCOPE)
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
+        if !SCOPES.contains(&s) {
+            return Err(s.to_owned());
+        }
+        if !scopes.iter().any(|have| have == s) {
+            scopes.push(s.to_owned());
+        }
+    }
+    if scopes.is_empty() {
+        scopes.push(DEFAULT_SCOPE.to_owned());
+    }
+    Ok(scopes)
+}
+
+/// The Hasura roles a client granted `granted` (`None`: the default role) gets of `user`'s.
+pub fn token_roles(granted: Option<&[String]>, user: &User) -> Vec<String> {
+    match granted {
+        None => vec![user.default_role.clone()],
+        Some(roles) => roles
+            .iter()
+            .filter(|r| user.allowed_roles.contains(r))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// `uri` with `params` added to its query (a redirect URI may have a query of its own).
+pub fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(params);
+            url.to_string()
+        }
+        Err(_) => uri.to_owned(),
+    }
+}
 
 /// 404 `feature_disabled` unless the OAuth server is on (Supabase Auth's answer).
 pub fn require_enabled(config: &Config) -> Result<()> {
@@ -34,7 +92,7 @@ impl Auth {
     /// `AUTH_OAUTH_DYNAMIC_REGISTRATION` (403); counted per client address and hour.
     pub async fn register_oauth_client(
         &self,
-        params: clients::ClientParams,
+        mut params: clients::ClientParams,
         client: &Client,
     ) -> Result<(OAuthClient, Option<Secret>)> {
         require_enabled(&self.config)?;
@@ -45,6 +103,9 @@ impl Auth {
             ));
         }
         self.limits.oauth_registration.check(client).await?;
+        // Roles are an administrator's to give: a client that registers itself gets the
+        // user's default role only.
+        params.allowed_roles = None;
         let checked = clients::check_new(params)?;
         let mut tx = self.pool.begin().await?;
         let (registered, secret) = clients::store_new(&mut tx, &checked, "dynamic").await?;

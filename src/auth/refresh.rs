@@ -18,14 +18,20 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{assurance::Assurance, Auth, Session};
+use uuid::Uuid;
+
+use super::{
+    assurance::{Aal, Assurance},
+    claims::HasuraClaims,
+    Auth, Session,
+};
 use crate::{
     client::Client,
     error::{Code, Error, Result},
     store::{
         self,
         audit::{self, event},
-        sessions::RefreshRow,
+        sessions::{ClientBinding, RefreshRow},
     },
 };
 use batch::Rotation;
@@ -62,7 +68,23 @@ impl Auth {
         client: &Client,
         arrived: Instant,
     ) -> Result<Session> {
-        let result = self.rotate_or_converge(presented, client, arrived).await;
+        self.refresh_bound(presented, client, arrived, None)
+            .await
+            .map(|(session, _)| session)
+    }
+
+    /// [`Self::refresh`] of a session of OAuth client `bound` (`None`: a user's own session):
+    /// a token of any other session is not found. With the session's binding to its client.
+    pub(crate) async fn refresh_bound(
+        &self,
+        presented: &str,
+        client: &Client,
+        arrived: Instant,
+        bound: Option<Uuid>,
+    ) -> Result<(Session, ClientBinding)> {
+        let result = self
+            .rotate_or_converge(presented, client, arrived, bound)
+            .await;
         // Successes are counted where they happen (rotated or converged).
         if let Err(e) = &result {
             crate::metrics::refresh(match e.code {
@@ -82,17 +104,26 @@ impl Auth {
         presented: &str,
         client: &Client,
         arrived: Instant,
-    ) -> Result<Session> {
+        bound: Option<Uuid>,
+    ) -> Result<(Session, ClientBinding)> {
+        let own = ClientBinding::default;
         let Some(token) = RefreshToken::parse(presented) else {
-            return self.refresh_imported(presented, client, arrived).await;
+            if bound.is_some() {
+                return Err(not_found());
+            }
+            let session = self.refresh_imported(presented, client, arrived).await?;
+            return Ok((session, own()));
         };
-        if let Some(session) = self.rotate_in_one_statement(&token, client).await? {
-            return Ok(session);
+        // The one-statement path is for a user's own sessions (the hot path).
+        if bound.is_none() {
+            if let Some(session) = self.rotate_in_one_statement(&token, client).await? {
+                return Ok((session, own()));
+            }
         }
         // A lost compare-and-set means another request rotated first; the next pass sees the
         // token as superseded and converges. Three passes cover any realistic race.
         for _ in 0..3 {
-            let row = store::sessions::find_for_refresh(&self.pool, token.session_id)
+            let row = store::sessions::find_for_refresh(&self.pool, token.session_id, bound)
                 .await?
                 .ok_or_else(not_found)?;
             let standing = standing_of(&token, &row);
@@ -103,6 +134,7 @@ impl Auth {
             self.salt_cache
                 .insert(row.session_id, row.user.id, &row.token_salt);
             self.end_unusable_session(&row, client).await?;
+            let binding = row.binding.clone();
             let done = match standing {
                 Standing::Unknown => return Err(not_found()),
                 Standing::Current => self.rotate_current(row, &token, client).await?,
@@ -111,7 +143,7 @@ impl Auth {
                 }
             };
             if let Some(session) = done {
-                return Ok(session);
+                return Ok((session, binding));
             }
         }
         Err(Error::new(
@@ -129,10 +161,8 @@ impl Auth {
         client: &Client,
     ) -> Result<Option<Session>> {
         let next = token.next(&row.token_salt);
-        let assurance = Assurance::stored(row.aal, row.amr);
-        let claims = self
-            .claims_for(&self.pool, &row.user, &row.org, assurance.aal)
-            .await?;
+        let assurance = Assurance::stored(row.aal, row.amr.clone());
+        let claims = self.row_claims(&row, assurance.aal).await?;
         let rotated = store::sessions::rotate(
             &self.pool,
             row.session_id,
@@ -145,8 +175,25 @@ impl Auth {
             return Ok(None);
         }
         crate::metrics::refresh("rotated");
-        self.issue(&claims, row.user, row.session_id, &assurance, &next)
-            .map(Some)
+        self.issue_bound(
+            &claims,
+            row.user,
+            row.session_id,
+            &assurance,
+            &next,
+            &row.binding,
+        )
+        .map(Some)
+    }
+
+    /// The Hasura claims of `row`'s session at `aal`: a client's when it is bound to one.
+    async fn row_claims(&self, row: &RefreshRow, aal: Aal) -> Result<HasuraClaims> {
+        if row.binding.oauth_client_id.is_some() {
+            self.client_claims(&self.pool, &row.user, &row.binding, aal)
+                .await
+        } else {
+            self.claims_for(&self.pool, &row.user, &row.org, aal).await
+        }
     }
 
     /// A token `lag` rotations old: within the reuse interval (a racing tab, a retry after a
@@ -179,16 +226,21 @@ impl Auth {
         }
         // Converge on the current token, but only while the session is unchanged (not
         // revoked or rotated again meanwhile).
-        let assurance = Assurance::stored(row.aal, row.amr);
-        let claims = self
-            .claims_for(&self.pool, &row.user, &row.org, assurance.aal)
-            .await?;
+        let assurance = Assurance::stored(row.aal, row.amr.clone());
+        let claims = self.row_claims(&row, assurance.aal).await?;
         if !store::sessions::touch(&self.pool, row.session_id, row.token_counter).await? {
             return Ok(None);
         }
         crate::metrics::refresh("converged");
-        self.issue(&claims, row.user, row.session_id, &assurance, current)
-            .map(Some)
+        self.issue_bound(
+            &claims,
+            row.user,
+            row.session_id,
+            &assurance,
+            current,
+            &row.binding,
+        )
+        .map(Some)
     }
 
     /// The common case, when this instance knows the session's salt: one statement checks

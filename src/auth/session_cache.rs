@@ -250,7 +250,10 @@ pub(crate) async fn load(
     let epoch = cache.epoch();
     let user = store::sessions::find_live_user(pool, session_id, user_id)
         .await?
-        .map(|(user, org)| Arc::new(LiveUser::new(user, org)));
+        .map(|(user, org, binding)| match binding.oauth_client_id {
+            Some(_) => Arc::new(LiveUser::of_client(user, binding)),
+            None => Arc::new(LiveUser::new(user, org)),
+        });
     if let Some(user) = &user {
         cache.store(session_id, user, epoch);
     }

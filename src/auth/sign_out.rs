@@ -127,7 +127,7 @@ impl Auth {
     /// genuine old one) or of a valid access token. Anything else is silently ignored.
     pub async fn revoke(&self, presented: &str, client: &Client) -> Result<()> {
         let target = if let Some(token) = RefreshToken::parse(presented) {
-            match store::sessions::find_for_refresh(&self.pool, token.session_id).await? {
+            match store::sessions::find_for_refresh(&self.pool, token.session_id, None).await? {
                 Some(row) if standing_of(&token, &row) != Standing::Unknown => {
                     Some((row.session_id, row.user.id))
                 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+pub mod client;
 pub mod verified;
 
 pub use verified::{VerifiedToken, VerifiedTokens};
@@ -139,6 +140,22 @@ impl AccessTokens {
     ) -> anyhow::Result<Issued> {
         let now = chrono::Utc::now().timestamp();
         let exp = (now + self.ttl.as_secs() as i64).min(not_after.unwrap_or(i64::MAX));
+        let payload = self.payload(claims, email, is_anonymous, session_id, assurance, now, exp);
+        self.sign(&payload, now, exp)
+    }
+
+    /// The claims of an access token issued at `now`, expiring at `exp`.
+    #[allow(clippy::too_many_arguments)]
+    fn payload(
+        &self,
+        claims: &HasuraClaims,
+        email: &str,
+        is_anonymous: bool,
+        session_id: Uuid,
+        assurance: &Assurance,
+        now: i64,
+        exp: i64,
+    ) -> Value {
         let mut payload = json!({
             "iss": self.issuer,
             "sub": claims.user_id,
@@ -155,10 +172,15 @@ impl AccessTokens {
             "is_anonymous": is_anonymous,
         });
         payload[&self.namespace] = claims.to_value(Some(&session_id.to_string()), self.format);
+        payload
+    }
+
+    /// Signs `payload` with the signing key.
+    fn sign(&self, payload: &Value, now: i64, exp: i64) -> anyhow::Result<Issued> {
         let signing = self.keys.signing();
         let mut header = Header::new(signing.alg.jsonwebtoken());
         header.kid = signing.kid.clone();
-        let token = encode(&header, &payload, self.keys.encoding_key())?;
+        let token = encode(&header, payload, self.keys.encoding_key())?;
         Ok(Issued {
             token,
             expires_in: u64::try_from(exp - now).unwrap_or_default(),
@@ -247,12 +269,21 @@ impl AccessTokens {
             _ => return Err(VerifyError::InvalidClaims),
         };
         let aal = super::assurance::Aal::from_claim(c.rest.get("aal").and_then(Value::as_str));
+        let client_id = match c.rest.get("client_id") {
+            None => None,
+            Some(id) => Some(
+                id.as_str()
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .ok_or(VerifyError::InvalidClaims)?,
+            ),
+        };
         Ok(VerifiedToken {
             user_id,
             session_id,
             expires_at: c.exp,
             aal,
             hasura,
+            client_id,
         })
     }
 }

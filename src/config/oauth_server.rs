@@ -1,6 +1,10 @@
 //! This server as an OAuth 2.1 / OpenID Connect provider for third-party applications.
 
+use std::time::Duration;
+
 use clap::Args;
+
+use super::parse_duration;
 
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "OAuth 2.1 provider")]
@@ -20,4 +24,14 @@ pub struct OAuthServerArgs {
     /// PostgreSQL, shared by every instance.
     #[arg(long, env = "AUTH_RATE_LIMIT_OAUTH_REGISTRATION", default_value_t = 10)]
     pub rate_limit_oauth_registration: u32,
+
+    /// Where users consent to an application's request: the app's own page, which reads
+    /// `?authorization_id=` and answers through `/oauth/authorizations/{id}`. Unset: the hosted
+    /// consent page (`/ui/oauth/consent`).
+    #[arg(long, env = "AUTH_OAUTH_AUTHORIZATION_URL")]
+    pub oauth_authorization_url: Option<String>,
+
+    /// How long an authorization request may wait for the user's answer.
+    #[arg(long, env = "AUTH_OAUTH_AUTHORIZATION_TTL", default_value = "10m", value_parser = parse_duration)]
+    pub oauth_authorization_ttl: Duration,
 }

@@ -138,6 +138,19 @@ codes! {
     FeatureDisabled = "feature_disabled" => NotFound,
     OAuthClientNotFound = "oauth_client_not_found" => NotFound,
     OAuthDynamicClientRegistrationDisabled = "oauth_dynamic_client_registration_disabled" => Forbidden,
+    /// An unknown client, a wrong secret, or a secret from a public client.
+    OAuthInvalidClient = "oauth_invalid_client" => InvalidClient,
+    /// A code that is unknown, used, expired, for another client or redirect URI, or whose
+    /// PKCE verifier does not match.
+    OAuthInvalidGrant = "oauth_invalid_grant" => InvalidGrant,
+    OAuthUnauthorizedClient = "oauth_unauthorized_client" => UnauthorizedClient,
+    /// Unknown, expired, already answered, or another user's.
+    OAuthAuthorizationNotFound = "oauth_authorization_not_found" => NotFound,
+    /// A token issued to an OAuth client, at one of this server's own account endpoints: such a
+    /// token is for Hasura (and `/oauth/userinfo`) only.
+    OAuthClientToken = "oauth_client_token" => Forbidden,
+    /// A client's grant, for a user or a client, that does not exist.
+    OAuthGrantNotFound = "oauth_grant_not_found" => NotFound,
 }
 
 impl std::fmt::Display for Code {

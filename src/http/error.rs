@@ -31,9 +31,10 @@ pub fn status(kind: Kind) -> StatusCode {
         Kind::InvalidRequest
         | Kind::InvalidGrant
         | Kind::UnsupportedGrantType
+        | Kind::UnauthorizedClient
         | Kind::BadRequest => StatusCode::BAD_REQUEST,
         Kind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
-        Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+        Kind::Unauthorized | Kind::InvalidClient => StatusCode::UNAUTHORIZED,
         Kind::Forbidden => StatusCode::FORBIDDEN,
         Kind::NotFound => StatusCode::NOT_FOUND,
         Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -53,6 +54,8 @@ pub fn oauth_error(kind: Kind) -> Option<&'static str> {
         Kind::InvalidRequest => Some("invalid_request"),
         Kind::InvalidGrant => Some("invalid_grant"),
         Kind::UnsupportedGrantType => Some("unsupported_grant_type"),
+        Kind::InvalidClient => Some("invalid_client"),
+        Kind::UnauthorizedClient => Some("unauthorized_client"),
         _ => None,
     }
 }
@@ -75,7 +78,13 @@ impl IntoResponse for Error {
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
-        if status == StatusCode::UNAUTHORIZED {
+        if self.kind == Kind::InvalidClient {
+            // RFC 6749 §5.2: the scheme the client may authenticate with.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="oauth""#),
+            );
+        } else if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer error="invalid_token""#),

@@ -16,8 +16,16 @@ use crate::{
     error::Result,
 };
 
+pub(super) mod flow;
+pub(super) mod grants;
+pub(super) mod token;
+
 pub fn router() -> Router<App> {
-    Router::new().route("/oauth/clients/register", post(register))
+    Router::new()
+        .route("/oauth/clients/register", post(register))
+        .merge(flow::router())
+        .merge(token::router())
+        .merge(grants::router())
 }
 
 /// What a registration (RFC 7591, and the admin API) or an admin update takes. Unknown fields,
@@ -31,6 +39,7 @@ pub(super) struct ClientRequest {
     client_name: Option<String>,
     client_uri: Option<String>,
     logo_uri: Option<String>,
+    allowed_roles: Option<Vec<String>>,
 }
 
 impl From<ClientRequest> for ClientParams {
@@ -43,6 +52,7 @@ impl From<ClientRequest> for ClientParams {
             client_name: r.client_name,
             client_uri: r.client_uri,
             logo_uri: r.logo_uri,
+            allowed_roles: r.allowed_roles,
         }
     }
 }

@@ -14,6 +14,7 @@ mod devices;
 mod factors;
 mod forms;
 mod guest;
+mod oauth;
 mod organizations;
 mod pages;
 mod passkeys;
@@ -85,6 +86,7 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
         .merge(account::router())
         .merge(factors::router())
         .merge(organizations::router())
+        .merge(oauth::router())
         .merge(guest::router());
     if with_passkeys {
         routes = routes.merge(passkeys::router());
@@ -100,7 +102,9 @@ pub fn router(app: &App, pages: Arc<Pages>) -> Router<App> {
                 let csp = csp.clone();
                 async move {
                     let h = response.headers_mut();
-                    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+                    // A page that forms post to a client's redirect (the consent page) sets
+                    // its own.
+                    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(csp);
                     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
                     h.insert(
                         header::X_CONTENT_TYPE_OPTIONS,
@@ -295,6 +299,9 @@ pub(super) struct Carry {
     pub code_challenge: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_method: Option<String>,
+    /// An OAuth client's request waiting for this sign-in (the consent page comes next).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_id: Option<String>,
 }
 
 impl Carry {
@@ -303,6 +310,7 @@ impl Carry {
             &mut self.redirect_to,
             &mut self.code_challenge,
             &mut self.code_challenge_method,
+            &mut self.authorization_id,
         ] {
             if f.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *f = None;
@@ -323,6 +331,19 @@ impl Carry {
             String::new()
         } else {
             format!("?{query}")
+        }
+    }
+
+    /// Where a sign-in without an app target lands: the consent page of the OAuth request
+    /// waiting for it, else the account page.
+    pub fn home(&self, app: &Ui) -> String {
+        match self
+            .authorization_id
+            .as_deref()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        {
+            Some(id) => oauth::consent_url(app, id),
+            None => account_url(app),
         }
     }
 
@@ -352,7 +373,7 @@ impl Carry {
     /// The external providers' buttons: to `/authorize`, back to the app or the account page.
     pub fn providers(&self, app: &Ui) -> Vec<Value> {
         let public = app.config.public_url();
-        let back = self.target(app).unwrap_or_else(|| account_url(app));
+        let back = self.target(app).unwrap_or_else(|| self.home(app));
         app.auth
             .providers
             .names()

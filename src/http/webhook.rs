@@ -54,7 +54,7 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
     if token.starts_with(api_keys::PREFIX) {
         return with_api_key(app, token, header("x-hasura-role")).await;
     }
-    let who = match app.auth.authenticate(token).await {
+    let who = match app.auth.authenticate_any(token).await {
         Ok(who) => who,
         Err(e) if e.kind == Kind::Unauthorized => return deny(&e.message),
         Err(e) => return e.into_response(),
@@ -62,9 +62,10 @@ async fn webhook<'h>(app: &App, header: impl Fn(&str) -> Option<&'h str>) -> Res
     // Roles come from the user row just read, not from the token: a role taken away
     // stops working at once in webhook mode. Roles that need a second factor wait for an
     // aal2 token. So does the organization the session acts in: a member removed from it
-    // loses its roles and its id at once.
+    // loses its roles and its id at once. An OAuth client's session gets only the roles
+    // granted to the client.
     let org = who.user.org();
-    let (default, allowed) = app.auth.session_roles(&who.user, org, who.token.aal);
+    let (default, allowed) = app.auth.live_roles(&who.user, who.token.aal);
     let role = match header("x-hasura-role").filter(|r| !r.is_empty()) {
         Some(requested) if allowed.contains(&requested) => requested,
         Some(_) => return deny("Your requested role is not in allowed roles"),

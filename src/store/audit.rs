@@ -63,6 +63,11 @@ pub mod event {
     pub const OAUTH_CLIENT_UPDATED: &str = "oauth_client_updated";
     pub const OAUTH_CLIENT_SECRET_REGENERATED: &str = "oauth_client_secret_regenerated";
     pub const OAUTH_CLIENT_DELETED: &str = "oauth_client_deleted";
+    pub const OAUTH_CONSENT_GRANTED: &str = "oauth_consent_granted";
+    pub const OAUTH_CONSENT_DENIED: &str = "oauth_consent_denied";
+    pub const OAUTH_TOKEN_ISSUED: &str = "oauth_token_issued";
+    pub const OAUTH_CODE_REPLAYED: &str = "oauth_code_replayed";
+    pub const OAUTH_GRANT_REVOKED: &str = "oauth_grant_revoked";
     pub const ORGANIZATION_MEMBER_ROLES_CHANGED: &str = "organization_member_roles_changed";
     pub const ORGANIZATION_MEMBER_REMOVED: &str = "organization_member_removed";
     pub const ORGANIZATION_LEFT: &str = "organization_left";

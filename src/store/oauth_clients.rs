@@ -16,12 +16,15 @@ pub struct OAuthClient {
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
+    /// The Hasura roles its tokens may carry, at most (`None`: the user's default role).
+    pub allowed_roles: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str = "id, client_type, token_endpoint_auth_method, registration_type,
-     redirect_uris, grant_types, client_name, client_uri, logo_uri, created_at, updated_at";
+     redirect_uris, grant_types, client_name, client_uri, logo_uri, allowed_roles, created_at,
+     updated_at";
 
 /// What a client is made of.
 pub struct NewClient<'a> {
@@ -34,13 +37,15 @@ pub struct NewClient<'a> {
     pub client_name: Option<&'a str>,
     pub client_uri: Option<&'a str>,
     pub logo_uri: Option<&'a str>,
+    pub allowed_roles: Option<&'a [String]>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewClient<'_>) -> sqlx::Result<OAuthClient> {
     let sql = format!(
         "INSERT INTO oauth_clients (client_type, token_endpoint_auth_method, secret_hash,
-             registration_type, redirect_uris, grant_types, client_name, client_uri, logo_uri)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             registration_type, redirect_uris, grant_types, client_name, client_uri, logo_uri,
+             allowed_roles)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          RETURNING {COLUMNS}"
     );
     sqlx::query_as(&sql)
@@ -53,6 +58,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewClient<'_>) -> sqlx::Resul
         .bind(new.client_name)
         .bind(new.client_uri)
         .bind(new.logo_uri)
+        .bind(new.allowed_roles)
         .fetch_one(db)
         .await
 }
@@ -77,6 +83,8 @@ pub struct Patch<'a> {
     pub client_uri: Option<&'a str>,
     pub logo_uri: Option<&'a str>,
     pub token_endpoint_auth_method: Option<&'a str>,
+    /// An empty list clears them (back to the user's default role).
+    pub allowed_roles: Option<&'a [String]>,
 }
 
 pub async fn update(
@@ -92,6 +100,8 @@ pub async fn update(
              client_uri = CASE WHEN $5::text IS NULL THEN client_uri ELSE nullif($5, '') END,
              logo_uri = CASE WHEN $6::text IS NULL THEN logo_uri ELSE nullif($6, '') END,
              token_endpoint_auth_method = coalesce($7, token_endpoint_auth_method),
+             allowed_roles = CASE WHEN $8::text[] IS NULL THEN allowed_roles
+                                  ELSE nullif($8, '{{}}'::text[]) END,
              updated_at = now()
          WHERE id = $1
          RETURNING {COLUMNS}"
@@ -104,6 +114,7 @@ pub async fn update(
         .bind(patch.client_uri)
         .bind(patch.logo_uri)
         .bind(patch.token_endpoint_auth_method)
+        .bind(patch.allowed_roles)
         .fetch_optional(db)
         .await
 }
@@ -133,4 +144,20 @@ pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The client with its secret's hash (`None` for a public client), to authenticate it.
+pub async fn find_with_secret(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> sqlx::Result<Option<(OAuthClient, Option<Vec<u8>>)>> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        client: OAuthClient,
+        secret_hash: Option<Vec<u8>>,
+    }
+    let sql = format!("SELECT {COLUMNS}, secret_hash FROM oauth_clients WHERE id = $1");
+    let row: Option<Row> = sqlx::query_as(&sql).bind(id).fetch_optional(db).await?;
+    Ok(row.map(|r| (r.client, r.secret_hash)))
 }

@@ -10,6 +10,21 @@ mod rotation;
 
 pub use rotation::{rotate_current, rotate_current_many, CurrentRotation, Lifetimes, SessionUser};
 
+/// What ties a session to an OAuth client (all `None` for a user's own session): opened by a
+/// code exchange, it is refreshed only by that client, its tokens carry at most `roles`
+/// (`None`: the user's default role) and are for `resource` (RFC 8707) when one was named.
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct ClientBinding {
+    pub oauth_client_id: Option<Uuid>,
+    pub oauth_scopes: Option<Vec<String>>,
+    pub oauth_roles: Option<Vec<String>>,
+    pub oauth_resource: Option<String>,
+}
+
+/// The columns of [`ClientBinding`] (sessions as `s`).
+pub const CLIENT_BINDING_COLUMNS: &str =
+    "s.oauth_client_id, s.oauth_scopes, s.oauth_roles, s.oauth_resource";
+
 use super::{
     organizations::{ActiveOrg, ACTIVE_ORG_COLUMNS},
     users::{User, USER_COLUMNS},
@@ -103,25 +118,31 @@ pub struct RefreshRow {
     pub amr: serde_json::Value,
     #[sqlx(flatten)]
     pub org: ActiveOrg,
+    #[sqlx(flatten)]
+    pub binding: ClientBinding,
     pub db_now: DateTime<Utc>,
 }
 
+/// The session and its user, if the session is bound to OAuth client `client` (`None`: a
+/// user's own session, not bound to any client).
 pub async fn find_for_refresh(
     db: impl PgExecutor<'_>,
     session_id: Uuid,
+    client: Option<Uuid>,
 ) -> sqlx::Result<Option<RefreshRow>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT {USER_COLUMNS}, s.id AS session_id, s.token_counter, s.token_hash,
                     s.token_salt, s.rotated_at, s.prev_rotated_at,
                     s.created_at AS session_created_at, s.refreshed_at, s.aal, s.amr,
-                    {ACTIVE_ORG_COLUMNS}, now() AS db_now
+                    {ACTIVE_ORG_COLUMNS}, {CLIENT_BINDING_COLUMNS}, now() AS db_now
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = $1"
+             WHERE s.id = $1 AND s.oauth_client_id IS NOT DISTINCT FROM $2"
         )
     });
     sqlx::query_as(&SQL)
         .bind(session_id)
+        .bind(client)
         .fetch_optional(db)
         .await
 }
@@ -170,17 +191,19 @@ pub async fn find_live_user(
     db: impl PgExecutor<'_>,
     session_id: Uuid,
     user_id: Uuid,
-) -> sqlx::Result<Option<(User, ActiveOrg)>> {
+) -> sqlx::Result<Option<(User, ActiveOrg, ClientBinding)>> {
     #[derive(FromRow)]
     struct Live {
         #[sqlx(flatten)]
         user: User,
         #[sqlx(flatten)]
         org: ActiveOrg,
+        #[sqlx(flatten)]
+        binding: ClientBinding,
     }
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT {USER_COLUMNS}, {ACTIVE_ORG_COLUMNS}
+            "SELECT {USER_COLUMNS}, {ACTIVE_ORG_COLUMNS}, {CLIENT_BINDING_COLUMNS}
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 AND s.user_id = $2"
         )
@@ -190,7 +213,21 @@ pub async fn find_live_user(
         .bind(user_id)
         .fetch_optional(db)
         .await?;
-    Ok(live.map(|l| (l.user, l.org)))
+    Ok(live.map(|l| (l.user, l.org, l.binding)))
+}
+
+/// Deletes a session of OAuth client `client_id`; `false` when it has none of that id.
+pub async fn delete_of_client(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+    client_id: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND oauth_client_id = $2")
+        .bind(session_id)
+        .bind(client_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// How many sessions there are (for the metrics).

@@ -9,6 +9,9 @@ use sqlx::PgPool;
 
 use crate::common;
 
+mod provider;
+mod rp;
+
 const ADMIN: &str = "admin-secret-admin-secret-admin-secret";
 
 #[sqlx::test(migrations = false)]

@@ -3,6 +3,7 @@
 //! status, with no undocumented field allowed. A route or status that is not documented, or a
 //! documented route that no request here reaches, fails the test.
 
+mod oauth;
 mod organizations;
 
 use std::collections::BTreeSet;
@@ -159,6 +160,7 @@ async fn every_documented_route_answers_as_documented(db: PgPool) {
     organizations::organizations(&mut c, &signed).await;
     organizations::api_keys(&mut c, &signed).await;
     organizations::oauth_clients(&mut c).await;
+    oauth::provider(&mut c, &signed.access).await;
     email_flows(&mut c).await;
     metadata_and_webhook(&mut c, &signed.access).await;
     sign_out(&mut c, &signed.access).await;

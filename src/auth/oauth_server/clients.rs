@@ -27,6 +27,8 @@ pub struct ClientParams {
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
+    /// The Hasura roles the client's tokens may carry, at most (administrators only).
+    pub allowed_roles: Option<Vec<String>>,
 }
 
 /// A registration that meets the rules, with its defaults filled in.
@@ -39,6 +41,7 @@ pub struct Checked {
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
+    pub allowed_roles: Option<Vec<String>>,
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -86,7 +89,19 @@ fn check_grant_types(grants: &[String]) -> Result<()> {
     }
 }
 
+/// Valid role names, none twice (an empty list: the user's default role).
+fn check_roles(roles: Option<&[String]>) -> Result<()> {
+    for (i, role) in roles.unwrap_or_default().iter().enumerate() {
+        crate::roles::validate_role(role).map_err(|e| invalid(format!("allowed_roles: {e}")))?;
+        if roles.unwrap_or_default()[..i].contains(role) {
+            return Err(invalid(format!("allowed_roles: {role:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
 fn check_texts(p: &ClientParams) -> Result<()> {
+    check_roles(p.allowed_roles.as_deref())?;
     if p.client_name
         .as_ref()
         .is_some_and(|n| n.chars().count() > 1024)
@@ -169,6 +184,7 @@ pub fn check_new(p: ClientParams) -> Result<Checked> {
         client_name: p.client_name.filter(|n| !n.is_empty()),
         client_uri: p.client_uri.filter(|n| !n.is_empty()),
         logo_uri: p.logo_uri.filter(|n| !n.is_empty()),
+        allowed_roles: p.allowed_roles.filter(|r| !r.is_empty()),
     })
 }
 
@@ -181,6 +197,7 @@ pub fn check_update<'a>(client: &OAuthClient, p: &'a ClientParams) -> Result<Pat
         client_uri: p.client_uri.as_deref(),
         logo_uri: p.logo_uri.as_deref(),
         token_endpoint_auth_method: p.token_endpoint_auth_method.as_deref(),
+        allowed_roles: p.allowed_roles.as_deref(),
     };
     let named = [
         patch.redirect_uris.is_some(),
@@ -189,6 +206,7 @@ pub fn check_update<'a>(client: &OAuthClient, p: &'a ClientParams) -> Result<Pat
         patch.client_uri.is_some(),
         patch.logo_uri.is_some(),
         patch.token_endpoint_auth_method.is_some(),
+        patch.allowed_roles.is_some(),
     ];
     if !named.contains(&true) {
         return Err(invalid("No fields provided for update"));
@@ -236,6 +254,7 @@ pub async fn store_new(
         client_name: checked.client_name.as_deref(),
         client_uri: checked.client_uri.as_deref(),
         logo_uri: checked.logo_uri.as_deref(),
+        allowed_roles: checked.allowed_roles.as_deref(),
     };
     let client = store::oauth_clients::insert(&mut *db, &new).await?;
     Ok((client, secret.map(|(secret, _)| secret)))

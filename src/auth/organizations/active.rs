@@ -62,7 +62,7 @@ impl Auth {
                 "This refresh token cannot name an organization: refresh once without it",
             ));
         };
-        let row = store::sessions::find_for_refresh(&self.pool, token.session_id)
+        let row = store::sessions::find_for_refresh(&self.pool, token.session_id, None)
             .await?
             .filter(|row| standing_of(&token, row) != Standing::Unknown)
             .ok_or_else(crate::auth::refresh::not_found)?;

@@ -29,7 +29,7 @@ impl Auth {
         let found = store::imported_tokens::find(&self.pool, &hash)
             .await?
             .ok_or_else(not_found)?;
-        let row = store::sessions::find_for_refresh(&self.pool, found.session_id)
+        let row = store::sessions::find_for_refresh(&self.pool, found.session_id, None)
             .await?
             .ok_or_else(not_found)?;
         if let Some(used_at) = found.used_at {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::assurance::Aal,
-    store::{organizations::ActiveOrg, users::User},
+    store::{organizations::ActiveOrg, sessions::ClientBinding, users::User},
 };
 
 /// What an API key grants (see `auth::api_keys`): kept with its user in the session cache,
@@ -55,6 +55,8 @@ pub struct LiveUser {
     org: ActiveOrg,
     /// Set when this is an API key's user, not a session's.
     key: Option<KeyGrant>,
+    /// What ties the session to an OAuth client, when it is a client's.
+    binding: ClientBinding,
     api_body: OnceLock<Bytes>,
 }
 
@@ -67,6 +69,7 @@ impl LiveUser {
             user,
             org,
             key: None,
+            binding: ClientBinding::default(),
             api_body: OnceLock::new(),
         }
     }
@@ -77,6 +80,19 @@ impl LiveUser {
             key: Some(key),
             ..Self::new(user, org)
         }
+    }
+
+    /// The user of an OAuth client's session.
+    pub fn of_client(user: User, binding: ClientBinding) -> Self {
+        Self {
+            binding,
+            ..Self::new(user, ActiveOrg::default())
+        }
+    }
+
+    /// What ties the session to an OAuth client (empty for a user's own session).
+    pub fn binding(&self) -> &ClientBinding {
+        &self.binding
     }
 
     /// What the API key grants, when this is a key's user.

@@ -27,6 +27,8 @@ pub struct VerifiedToken {
     pub aal: crate::auth::assurance::Aal,
     /// The Hasura claims object as it stands in the token.
     pub hasura: Map<String, Value>,
+    /// The OAuth client it was issued to (`client_id`), if any.
+    pub client_id: Option<Uuid>,
 }
 
 /// Token text → what it says, at most `capacity` of them.
@@ -130,6 +132,7 @@ mod tests {
             expires_at,
             aal: crate::auth::assurance::Aal::Aal1,
             hasura: Default::default(),
+            client_id: None,
         })
     }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::AdminAuth;
 use crate::{
-    api::{OAuthClientList, OAuthClientView},
+    api::{OAuthClientGrantList, OAuthClientGrantView, OAuthClientList, OAuthClientView},
     app::App,
     auth::oauth_server::require_enabled,
     error::{Error, Result},
@@ -30,6 +30,7 @@ pub fn router() -> Router<App> {
             "/admin/oauth/clients/{client_id}/regenerate_secret",
             post(regenerate_secret),
         )
+        .route("/admin/oauth/clients/{client_id}/grants", get(grants))
 }
 
 /// The client id of the path (400 when it is not a UUID), once the feature is known to be on.
@@ -40,7 +41,7 @@ fn client_id(app: &App, raw: &str) -> Result<Uuid> {
 
 /// Registers a client; a confidential client's `client_secret` is in this answer only. 201.
 #[utoipa::path(post, path = "/admin/oauth/clients", tag = "admin", security(("admin_secret" = [])),
-    request_body(content = Object, description = "`{redirect_uris, client_type?, token_endpoint_auth_method?, grant_types?, client_name?, client_uri?, logo_uri?}`"),
+    request_body(content = Object, description = "`{redirect_uris, client_type?, token_endpoint_auth_method?, grant_types?, client_name?, client_uri?, logo_uri?, allowed_roles?}`"),
     responses((status = 201, body = OAuthClientView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody),
         (status = 404, body = crate::api::ErrorBody)))]
 async fn create(
@@ -78,7 +79,7 @@ async fn show(
 /// Changes the fields named (not the client type).
 #[utoipa::path(put, path = "/admin/oauth/clients/{client_id}", tag = "admin", security(("admin_secret" = [])),
     params(("client_id" = String, Path)),
-    request_body(content = Object, description = "`{redirect_uris?, grant_types?, client_name?, client_uri?, logo_uri?, token_endpoint_auth_method?}`"),
+    request_body(content = Object, description = "`{redirect_uris?, grant_types?, client_name?, client_uri?, logo_uri?, token_endpoint_auth_method?, allowed_roles?}`"),
     responses((status = 200, body = OAuthClientView), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
 async fn update(
     State(app): State<App>,
@@ -123,4 +124,27 @@ async fn regenerate_secret(
         .await?;
     let view = OAuthClientView::new(client, Some(secret.expose().to_owned()));
     Ok(no_store(Json(view).into_response()))
+}
+
+/// The users who granted the client access (consent given and not revoked), newest first.
+#[utoipa::path(get, path = "/admin/oauth/clients/{client_id}/grants", tag = "admin", security(("admin_secret" = [])),
+    params(("client_id" = String, Path)),
+    responses((status = 200, body = OAuthClientGrantList), (status = 400, body = crate::api::ErrorBody), (status = 401, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+async fn grants(
+    State(app): State<App>,
+    AdminAuth(_): AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Json<OAuthClientGrantList>> {
+    let grants = app.admin.oauth_client_grants(client_id(&app, &id)?).await?;
+    let grants = grants
+        .into_iter()
+        .map(|(g, email)| OAuthClientGrantView {
+            user_id: g.user_id,
+            email,
+            scopes: g.scopes,
+            roles: g.roles,
+            granted_at: g.granted_at,
+        })
+        .collect();
+    Ok(Json(OAuthClientGrantList { grants }))
 }

@@ -64,6 +64,7 @@ fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "organization_switched" => "This session now acts in the organization you chose.",
         "invitation_accepted" => "You joined the organization.",
         "api_key_revoked" => "The API key was revoked: it no longer works anywhere.",
+        "app_revoked" => "The app's access was revoked: it is signed out everywhere.",
         _ => return None,
     })
 }
@@ -90,8 +91,13 @@ pub(super) async fn render_account(
         Ok(o) => o,
         Err(e) => return error_page(app, headers, &e),
     };
+    let apps = match super::oauth::section(app, v).await {
+        Ok(a) => a,
+        Err(e) => return error_page(app, headers, &e),
+    };
     let vars = context! {
         title => "Your account",
+        apps,
         email => v.user.email.clone(),
         factors,
         passkeys,

@@ -281,7 +281,7 @@ async fn second_factor(
 /// Where the sign-in goes once the page's session is at aal2.
 async fn on_to_app(app: &Ui, client: &Client, carry: &Carry, raised: &Session) -> Result<Response> {
     let Some(target) = carry.target(app) else {
-        return Ok(redirect::see_other(&account_url(app)));
+        return Ok(redirect::see_other(&carry.home(app)));
     };
     let caller = Caller {
         user: &raised.user,

@@ -203,9 +203,9 @@ pub(super) fn landing(app: &Ui, carry: &Carry, signed: PageSignIn) -> Response {
             redirect::with_session(app, &session, &target, &[])
         }
         (PageSignIn::Done(HandOff::Session(session)), None) => {
-            redirect::with_session(app, &session, &account_url(app), &[])
+            redirect::with_session(app, &session, &carry.home(app), &[])
         }
-        (PageSignIn::Done(HandOff::Code(_)), None) => redirect::see_other(&account_url(app)),
+        (PageSignIn::Done(HandOff::Code(_)), None) => redirect::see_other(&carry.home(app)),
     }
 }
 

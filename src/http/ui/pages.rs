@@ -8,7 +8,7 @@ use minijinja::{context, Environment, Value};
 
 use crate::config::Config;
 
-const BUILT_IN: [(&str, &str); 13] = [
+const BUILT_IN: [(&str, &str); 14] = [
     ("base.html", include_str!("../../../templates/ui/base.html")),
     (
         "macros.html",
@@ -53,6 +53,10 @@ const BUILT_IN: [(&str, &str); 13] = [
     (
         "api_key.html",
         include_str!("../../../templates/ui/api_key.html"),
+    ),
+    (
+        "consent.html",
+        include_str!("../../../templates/ui/consent.html"),
     ),
     ("style.css", include_str!("../../../templates/ui/style.css")),
 ];

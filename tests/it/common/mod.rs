@@ -240,16 +240,30 @@ pub async fn bind() -> (tokio::net::TcpListener, String) {
     (listener, url)
 }
 
-/// [`serve`] on a listener from [`bind`].
-pub async fn serve_bound(
-    listener: tokio::net::TcpListener,
-    url: String,
-    db: &PgPool,
-    extra: &[&str],
-) -> Served {
-    let mut args = vec!["--public-url", &url];
+/// [`serve`], signing with an Ed25519 key (a development key made in a directory of its own)
+/// instead of the HMAC secret: for what needs a published key, such as OpenID Connect ID
+/// tokens.
+pub async fn serve_ed25519(db: &PgPool, extra: &[&str]) -> Served {
+    let (listener, url) = bind().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_owned();
+    let mut args = vec![
+        "--mfa-key",
+        MFA_KEY,
+        "--public-url",
+        &url,
+        "--data-dir",
+        &data,
+    ];
     args.extend_from_slice(extra);
-    let app = app(db, &args).await;
+    let config = Config::from_args(args).expect("test config");
+    let keys = KeySet::load(&config.keys).expect("keys");
+    let app = app_with(db, config, keys).await;
+    served(listener, url, app)
+}
+
+/// `app` answering on `listener`.
+fn served(listener: tokio::net::TcpListener, url: String, app: TestApp) -> Served {
     let state = app.state.clone();
     let server = tokio::spawn(async move {
         hasura_jwt_auth::http::serve_on(listener, state, std::future::pending())
@@ -261,4 +275,17 @@ pub async fn serve_bound(
         app,
         _server: Background(server),
     }
+}
+
+/// [`serve`] on a listener from [`bind`].
+pub async fn serve_bound(
+    listener: tokio::net::TcpListener,
+    url: String,
+    db: &PgPool,
+    extra: &[&str],
+) -> Served {
+    let mut args = vec!["--public-url", &url];
+    args.extend_from_slice(extra);
+    let app = app(db, &args).await;
+    served(listener, url, app)
 }
