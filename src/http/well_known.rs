@@ -45,7 +45,9 @@ async fn jwks(State(app): State<App>) -> Response {
     responses((status = 200, body = AuthorizationServerMetadata)))]
 async fn metadata(State(app): State<App>) -> Json<AuthorizationServerMetadata> {
     if app.config.oauth_server.oauth_server {
-        return Json(AuthorizationServerMetadata::Provider(Box::new(provider(&app))));
+        return Json(AuthorizationServerMetadata::Provider(Box::new(provider(
+            &app,
+        ))));
     }
     let base = app.config.public_url();
     Json(AuthorizationServerMetadata::Own(ServerMetadata {
