@@ -4,11 +4,13 @@
 pub mod authorize;
 pub mod clients;
 mod consent;
+mod exchange;
 pub mod grants;
 pub mod token;
 
 pub use authorize::{Authorize, AuthorizeRequest};
 pub use consent::{Details, Request};
+pub use exchange::CodeExchange;
 
 use serde_json::json;
 

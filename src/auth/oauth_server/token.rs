@@ -24,11 +24,7 @@ use crate::{
     error::{Code, Error, Result},
     secret::Secret,
     store::{
-        self,
-        audit::{self, event},
-        oauth_clients::OAuthClient,
-        organizations::ActiveOrg,
-        sessions::{ClientBinding, NewSession},
+        self, oauth_clients::OAuthClient, organizations::ActiveOrg, sessions::ClientBinding,
         users::User,
     },
 };
@@ -52,7 +48,7 @@ fn invalid_client() -> Error {
     Error::new(Code::OAuthInvalidClient, "Client authentication failed")
 }
 
-fn invalid_grant(message: &str) -> Error {
+pub(super) fn invalid_grant(message: &str) -> Error {
     Error::new(Code::OAuthInvalidGrant, message.to_owned())
 }
 
@@ -108,133 +104,6 @@ impl Auth {
             }
             _ => Err(invalid_client()),
         }
-    }
-
-    /// `grant_type=authorization_code`: the code's single use opens the client's session. A
-    /// second use of a code revokes the session the first one opened.
-    pub async fn exchange_oauth_code(
-        &self,
-        oauth_client: &OAuthClient,
-        code: &str,
-        redirect_uri: Option<&str>,
-        verifier: Option<&str>,
-        client: &Client,
-    ) -> Result<ClientTokens> {
-        let hash = crate::auth::email::sha256(code.as_bytes());
-        let mut tx = self.pool.begin().await?;
-        let a = store::oauth_authorizations::lock_by_code(&mut tx, &hash)
-            .await?
-            .ok_or_else(|| invalid_grant("Invalid authorization code"))?;
-        if let Some(used) = a.used_at {
-            if let Some(session_id) = a.session_id {
-                store::sessions::delete(&mut *tx, session_id).await?;
-            }
-            let detail = json!({"client_id": a.client_id, "first_used_at": used});
-            audit::record(
-                &mut *tx,
-                event::OAUTH_CODE_REPLAYED,
-                a.user_id,
-                a.session_id,
-                client,
-                detail,
-            )
-            .await?;
-            tx.commit().await?;
-            return Err(invalid_grant(
-                "Authorization code already used; the tokens it gave were revoked",
-            ));
-        }
-        let pkce_ok = verifier.is_some_and(|v| {
-            (43..=128).contains(&v.len()) && {
-                use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
-                B64.encode(Sha256::digest(v.as_bytes())) == a.code_challenge
-            }
-        });
-        let usable = a.client_id == oauth_client.id
-            && a.status == "approved"
-            && !a.expired
-            && redirect_uri.is_none_or(|r| r == a.redirect_uri);
-        if !usable {
-            return Err(invalid_grant("Invalid authorization code"));
-        }
-        if !pkce_ok {
-            return Err(invalid_grant(
-                "code_verifier does not match the code_challenge",
-            ));
-        }
-        let user_id = a
-            .user_id
-            .ok_or_else(|| invalid_grant("Invalid authorization code"))?;
-        let user = store::users::find_by_id(&mut *tx, user_id)
-            .await?
-            .filter(|u| u.is_active(chrono::Utc::now()))
-            .ok_or_else(|| invalid_grant("The user can no longer sign in"))?;
-        if store::oauth_grants::find(&mut *tx, user_id, a.client_id)
-            .await?
-            .is_none()
-        {
-            return Err(invalid_grant("The user revoked this application's access"));
-        }
-        let session_id = Uuid::new_v4();
-        let chain = RefreshToken::new_chain(session_id);
-        let new = NewSession {
-            id: session_id,
-            user_id,
-            token_hash: &chain.token.hash(),
-            token_salt: &chain.salt,
-            client,
-            password_hash: None,
-            amr_method: "oauth",
-        };
-        store::oauth_authorizations::open_session(&mut *tx, &new, &a).await?;
-        store::oauth_authorizations::mark_used(&mut *tx, a.id, session_id).await?;
-        let detail = json!({"client_id": a.client_id, "scopes": a.scopes});
-        audit::record(
-            &mut *tx,
-            event::OAUTH_TOKEN_ISSUED,
-            Some(user_id),
-            Some(session_id),
-            client,
-            detail,
-        )
-        .await?;
-        tx.commit().await?;
-        let binding = ClientBinding {
-            oauth_client_id: Some(a.client_id),
-            oauth_scopes: Some(a.scopes.clone()),
-            oauth_roles: a.roles.clone(),
-            oauth_resource: a.resource.clone(),
-        };
-        let assurance = Assurance::stored(a.aal.unwrap_or(1), a.amr.clone().unwrap_or_default());
-        let claims = self
-            .client_claims(&self.pool, &user, &binding, assurance.aal)
-            .await?;
-        let grant = binding
-            .grant()
-            .ok_or_else(|| invalid_grant("Invalid authorization code"))?;
-        let id_token = match a.scopes.iter().any(|s| s == "openid") {
-            true => Some(self.tokens.id_token(
-                &user,
-                session_id,
-                &grant,
-                a.nonce.as_deref(),
-                a.auth_time.map(|t| t.timestamp()),
-            )?),
-            false => None,
-        };
-        let session = self.issue_bound(
-            &claims,
-            user,
-            session_id,
-            &assurance,
-            &chain.token,
-            &binding,
-        )?;
-        Ok(ClientTokens {
-            session,
-            scopes: a.scopes,
-            id_token,
-        })
     }
 
     /// `grant_type=refresh_token` for a client: only a token of one of its own sessions,

@@ -19,7 +19,10 @@ use crate::{
     api::OAuthTokenResponse,
     app::App,
     auth::{
-        oauth_server::token::{ClientCredentials, ClientTokens},
+        oauth_server::{
+            token::{ClientCredentials, ClientTokens},
+            CodeExchange,
+        },
         tokens::client::user_claims,
     },
     client::Client,
@@ -106,15 +109,13 @@ async fn token(
     let tokens = match r.grant_type.as_deref() {
         Some("authorization_code") => {
             let code = required(r.code, "code")?;
-            let verifier = r.code_verifier.as_ref().map(Secret::expose);
+            let presented = CodeExchange {
+                code: code.expose(),
+                redirect_uri: r.redirect_uri.as_deref(),
+                code_verifier: r.code_verifier.as_ref().map(Secret::expose),
+            };
             app.auth
-                .exchange_oauth_code(
-                    &oauth_client,
-                    code.expose(),
-                    r.redirect_uri.as_deref(),
-                    verifier,
-                    &client,
-                )
+                .exchange_oauth_code(&oauth_client, &presented, &client)
                 .await?
         }
         Some("refresh_token") => {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    csp_source,
+    csp::{content_security_policy, csp_source},
     devices::when,
     error_page,
     forms::HasCsrf,
@@ -123,7 +123,7 @@ async fn consent_page(
 
 /// The page's policy, letting its form's answer redirect to the client.
 fn allow_form_to(app: &Ui, response: &mut Response, redirect_uri: &str) {
-    let base = super::content_security_policy(&app.config, false);
+    let base = content_security_policy(&app.config, false);
     let policy = base.replacen(
         "form-action ",
         &format!("form-action {} ", csp_source(redirect_uri)),

@@ -80,7 +80,7 @@ async fn approved_code(app: &TestApp, token: &str, client_id: &str, scope: &str)
     let to = match details.body.get("redirect_url") {
         Some(remembered) => remembered.as_str().unwrap().to_owned(),
         None => {
-            assert_eq!(details.body["client"]["name"], "Partner");
+            assert!(details.body["client"]["name"].is_string(), "{details:?}");
             let body = json!({"action": "approve"});
             let res = app
                 .call(
@@ -463,4 +463,66 @@ async fn consent_is_remembered_until_the_user_revokes_it(db: PgPool) {
     );
     let res = app.call(Method::DELETE, &uri, Some(&token), None).await;
     assert_eq!(res.body["error_code"], "oauth_grant_not_found");
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_mcp_client_registers_itself_and_its_tokens_are_for_its_resource(db: PgPool) {
+    let flags = [
+        "--admin-secret",
+        ADMIN,
+        "--oauth-server",
+        "--oauth-dynamic-registration",
+    ];
+    let app = common::app(&db, &flags).await;
+    let signed = app.signup("agent-owner@example.com").await;
+    let user_id = str_of(&signed.body["user"], "id").to_owned();
+    let roles =
+        json!({"app_metadata": {"default_role": "user", "allowed_roles": ["user", "admin"]}});
+    let res = app
+        .call(
+            Method::PUT,
+            &format!("/admin/users/{user_id}"),
+            Some(ADMIN),
+            Some(roles),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let token = str_of(
+        &app.sign_in("agent-owner@example.com", common::PASSWORD)
+            .await
+            .body,
+        "access_token",
+    )
+    .to_owned();
+    // A client that registers itself cannot give itself roles.
+    let registration = json!({"client_name": "Agent", "redirect_uris": [REDIRECT],
+                              "token_endpoint_auth_method": "none", "allowed_roles": ["admin"]});
+    let res = app.post("/oauth/clients/register", registration).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{res:?}");
+    assert!(res.body.get("allowed_roles").is_none(), "{res:?}");
+    let agent = (str_of(&res.body, "client_id").to_owned(), None);
+    let resource = "https://mcp.example.com/mcp";
+    let scope = format!("email&resource={}", urlencode(resource));
+    let code = approved_code(&app, &token, &agent.0, &scope).await;
+    let res = exchange(&app, &agent, &code).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let claims = jwt_payload(str_of(&res.body, "access_token"));
+    assert_eq!(claims["aud"], resource, "{claims}");
+    let hasura = &claims["https://hasura.io/jwt/claims"];
+    assert_eq!(
+        hasura["x-hasura-allowed-roles"],
+        json!(["user"]),
+        "{claims}"
+    );
+    // Refreshed tokens are for the same resource.
+    let form = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        str_of(&res.body, "refresh_token")
+    );
+    let res = token_request(&app, &agent, &form).await;
+    assert_eq!(
+        jwt_payload(str_of(&res.body, "access_token"))["aud"],
+        resource,
+        "{res:?}"
+    );
 }
