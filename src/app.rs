@@ -175,6 +175,11 @@ fn limits(config: &Config, pool: &PgPool) -> Limits {
             "oauth_registration",
             config.oauth_server.rate_limit_oauth_registration,
         ),
+        oauth_authorize: SharedLimiter::per_minute(
+            pool.clone(),
+            "oauth_authorize",
+            config.oauth_server.rate_limit_oauth_authorize,
+        ),
     }
 }
 

@@ -118,6 +118,7 @@ impl Config {
         self.ui.validate()?;
         self.mfa.validate(&self.accounts.default_role)?;
         self.organizations.validate()?;
+        self.oauth_server.validate(self.ui.disable_ui)?;
         ensure!(
             self.tokens.access_token_ttl >= Duration::from_secs(10),
             "AUTH_ACCESS_TOKEN_TTL must be at least 10 seconds"

@@ -52,7 +52,8 @@ impl Admin {
             .ok_or_else(client_not_found)
     }
 
-    /// Changes what `params` names (not the client type).
+    /// Changes what `params` names (not the client type). New roles end the client's sessions:
+    /// its tokens never carry roles it no longer has, and its users consent to new ones.
     pub async fn update_oauth_client(
         &self,
         id: Uuid,
@@ -62,10 +63,19 @@ impl Admin {
         let client = self.get_oauth_client(id).await?;
         let patch = check_update(&client, &params)?;
         let mut tx = self.pool.begin().await?;
+        let roles_changed = patch
+            .allowed_roles
+            .is_some_and(|r| Some(r) != client.allowed_roles.as_deref().or(Some(&[])));
         let client = store::oauth_clients::update(&mut *tx, id, &patch)
             .await?
             .ok_or_else(client_not_found)?;
-        let detail = json!({"client_id": id});
+        let mut ended = 0;
+        if roles_changed {
+            ended = store::sessions::delete_for_client(&mut *tx, id)
+                .await?
+                .len();
+        }
+        let detail = json!({"client_id": id, "sessions_ended": ended});
         self.record(&mut *tx, event::OAUTH_CLIENT_UPDATED, None, actor, detail)
             .await?;
         tx.commit().await?;

@@ -133,9 +133,10 @@ pub struct OAuthRedirect {
 pub struct OAuthGrantView {
     pub client: OAuthClientSummary,
     pub scopes: Vec<String>,
-    /// The Hasura roles granted (absent: the user's default role).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
+    /// The Hasura roles granted.
+    pub roles: Vec<String>,
+    /// The resources (RFC 8707) granted.
+    pub resources: Vec<String>,
     pub granted_at: DateTime<Utc>,
 }
 
@@ -145,6 +146,7 @@ impl From<Grant> for OAuthGrantView {
             client: OAuthClientSummary::new(g.client_id, g.client_name, g.client_uri, g.logo_uri),
             scopes: g.scopes,
             roles: g.roles,
+            resources: g.resources,
             granted_at: g.granted_at,
         }
     }
@@ -156,8 +158,8 @@ pub struct OAuthClientGrantView {
     pub user_id: Uuid,
     pub email: String,
     pub scopes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
+    pub roles: Vec<String>,
+    pub resources: Vec<String>,
     pub granted_at: DateTime<Utc>,
 }
 

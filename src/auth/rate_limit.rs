@@ -115,6 +115,8 @@ pub struct Limits {
     pub api_key: SharedLimiter,
     /// Dynamic OAuth client registrations per client address and hour.
     pub oauth_registration: SharedLimiter,
+    /// OAuth authorization requests per client address and minute.
+    pub oauth_authorize: SharedLimiter,
 }
 
 impl Limits {

@@ -25,6 +25,11 @@ pub struct OAuthServerArgs {
     #[arg(long, env = "AUTH_RATE_LIMIT_OAUTH_REGISTRATION", default_value_t = 10)]
     pub rate_limit_oauth_registration: u32,
 
+    /// Authorization requests (`GET /oauth/authorize`) allowed per client address and minute
+    /// (`0`: no limit); kept in PostgreSQL, shared by every instance.
+    #[arg(long, env = "AUTH_RATE_LIMIT_OAUTH_AUTHORIZE", default_value_t = 30)]
+    pub rate_limit_oauth_authorize: u32,
+
     /// Where users consent to an application's request: the app's own page, which reads
     /// `?authorization_id=` and answers through `/oauth/authorizations/{id}`. Unset: the hosted
     /// consent page (`/ui/oauth/consent`).
@@ -34,4 +39,22 @@ pub struct OAuthServerArgs {
     /// How long an authorization request may wait for the user's answer.
     #[arg(long, env = "AUTH_OAUTH_AUTHORIZATION_TTL", default_value = "10m", value_parser = parse_duration)]
     pub oauth_authorization_ttl: Duration,
+}
+
+impl OAuthServerArgs {
+    /// Users must have somewhere to consent: the hosted pages, or the app's own page.
+    pub fn validate(&self, pages_off: bool) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !(self.oauth_server && pages_off && self.oauth_authorization_url.is_none()),
+            "AUTH_OAUTH_SERVER with AUTH_DISABLE_UI needs AUTH_OAUTH_AUTHORIZATION_URL (the app's consent page)"
+        );
+        if let Some(url) = &self.oauth_authorization_url {
+            let parsed = url::Url::parse(url);
+            anyhow::ensure!(
+                parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https")),
+                "AUTH_OAUTH_AUTHORIZATION_URL must be an http(s) URL"
+            );
+        }
+        Ok(())
+    }
 }

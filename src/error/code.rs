@@ -149,6 +149,8 @@ codes! {
     /// A token issued to an OAuth client, at one of this server's own account endpoints: such a
     /// token is for Hasura (and `/oauth/userinfo`) only.
     OAuthClientToken = "oauth_client_token" => Forbidden,
+    /// A client's token without the scope the endpoint needs (`openid` for userinfo).
+    OAuthInsufficientScope = "oauth_insufficient_scope" => Forbidden,
     /// A client's grant, for a user or a client, that does not exist.
     OAuthGrantNotFound = "oauth_grant_not_found" => NotFound,
 }

@@ -13,6 +13,7 @@ pub struct Authorization {
     pub id: Uuid,
     pub client_id: Uuid,
     pub redirect_uri: String,
+    pub redirect_uri_given: bool,
     pub scopes: Vec<String>,
     pub state: Option<String>,
     pub nonce: Option<String>,
@@ -31,7 +32,8 @@ pub struct Authorization {
     pub expired: bool,
 }
 
-const COLUMNS: &str = "id, client_id, redirect_uri, scopes, state, nonce, code_challenge,
+const COLUMNS: &str =
+    "id, client_id, redirect_uri, redirect_uri_given, scopes, state, nonce, code_challenge,
      resource, user_id, status, roles, aal, amr, auth_time, used_at, session_id, expires_at,
      expires_at <= now() AS expired";
 
@@ -40,6 +42,7 @@ pub struct NewAuthorization<'a> {
     pub id: Uuid,
     pub client_id: Uuid,
     pub redirect_uri: &'a str,
+    pub redirect_uri_given: bool,
     pub scopes: &'a [String],
     pub state: Option<&'a str>,
     pub nonce: Option<&'a str>,
@@ -51,8 +54,8 @@ pub struct NewAuthorization<'a> {
 pub async fn insert(db: impl PgExecutor<'_>, a: &NewAuthorization<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO oauth_authorizations (id, client_id, redirect_uri, scopes, state, nonce,
-             code_challenge, resource, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))",
+             code_challenge, resource, expires_at, redirect_uri_given)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9), $10)",
     )
     .bind(a.id)
     .bind(a.client_id)
@@ -63,6 +66,7 @@ pub async fn insert(db: impl PgExecutor<'_>, a: &NewAuthorization<'_>) -> sqlx::
     .bind(a.code_challenge)
     .bind(a.resource)
     .bind(a.ttl_secs)
+    .bind(a.redirect_uri_given)
     .execute(db)
     .await?;
     Ok(())
@@ -98,7 +102,7 @@ pub async fn bind_user(db: impl PgExecutor<'_>, id: Uuid, user_id: Uuid) -> sqlx
 
 /// What an approval records: the roles granted and the code's hash.
 pub struct Approval<'a> {
-    pub roles: Option<&'a [String]>,
+    pub roles: &'a [String],
     pub code_hash: &'a [u8],
     /// The session that approved: the client's session takes on its assurance (level and
     /// `amr`) and its sign-in time (`auth_time`).

@@ -11,16 +11,21 @@ pub struct Grant {
     pub user_id: Uuid,
     pub client_id: Uuid,
     pub scopes: Vec<String>,
-    pub roles: Option<Vec<String>>,
+    pub roles: Vec<String>,
+    /// The resources (RFC 8707) its tokens may be for.
+    pub resources: Vec<String>,
     pub granted_at: DateTime<Utc>,
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
 }
 
-const COLUMNS: &str = "g.user_id, g.client_id, g.scopes, g.roles, g.granted_at, c.client_name,
+const COLUMNS: &str =
+    "g.user_id, g.client_id, g.scopes, g.roles, g.resources, g.granted_at, c.client_name,
      c.client_uri, c.logo_uri";
 
+/// The user's grant to the client, share-locked for the caller's transaction (a revocation
+/// waits for it).
 pub async fn find(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
@@ -28,7 +33,7 @@ pub async fn find(
 ) -> sqlx::Result<Option<Grant>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM oauth_grants g JOIN oauth_clients c ON c.id = g.client_id
-         WHERE g.user_id = $1 AND g.client_id = $2"
+         WHERE g.user_id = $1 AND g.client_id = $2 FOR SHARE OF g"
     );
     sqlx::query_as(&sql)
         .bind(user_id)
@@ -37,26 +42,36 @@ pub async fn find(
         .await
 }
 
-/// Records consent: what was granted now, with what was granted before (scopes add up; the
-/// roles are the client's current ones).
+/// What a consent grants.
+pub struct Consent<'a> {
+    pub scopes: &'a [String],
+    pub roles: &'a [String],
+    pub resource: Option<&'a str>,
+}
+
+/// Records consent: what was granted now, with what was granted before (scopes and resources
+/// add up; the roles are those just granted).
 pub async fn upsert(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     client_id: Uuid,
-    scopes: &[String],
-    roles: Option<&[String]>,
+    consent: &Consent<'_>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO oauth_grants (user_id, client_id, scopes, roles) VALUES ($1, $2, $3, $4)
+        "INSERT INTO oauth_grants (user_id, client_id, scopes, roles, resources)
+         VALUES ($1, $2, $3, $4, array_remove(ARRAY[$5::text], NULL))
          ON CONFLICT (user_id, client_id) DO UPDATE SET
              scopes = ARRAY(SELECT DISTINCT unnest(oauth_grants.scopes || EXCLUDED.scopes)
                             ORDER BY 1),
+             resources = ARRAY(SELECT DISTINCT unnest(oauth_grants.resources
+                                                      || EXCLUDED.resources) ORDER BY 1),
              roles = EXCLUDED.roles, updated_at = now()",
     )
     .bind(user_id)
     .bind(client_id)
-    .bind(scopes)
-    .bind(roles)
+    .bind(consent.scopes)
+    .bind(consent.roles)
+    .bind(consent.resource)
     .execute(db)
     .await?;
     Ok(())
@@ -101,25 +116,28 @@ pub async fn of_client(
 }
 
 /// Revokes the user's consent to the client and ends the client's sessions for the user (each
-/// deletion notifies every instance, as a sign-out does). The sessions ended; `None` when
-/// there was no consent.
+/// deletion notifies every instance, as a sign-out does), in the caller's transaction. The
+/// sessions ended; `None` when there was no consent. Two statements: the grant first (which
+/// waits for a code exchange holding it), then the sessions as they are after that.
 pub async fn revoke(
-    db: impl PgExecutor<'_>,
+    db: &mut sqlx::PgConnection,
     user_id: Uuid,
     client_id: Uuid,
 ) -> sqlx::Result<Option<Vec<Uuid>>> {
-    let (granted, ended): (bool, Vec<Uuid>) = sqlx::query_as(
-        "WITH grant_gone AS (
-             DELETE FROM oauth_grants WHERE user_id = $1 AND client_id = $2 RETURNING 1
-         ), sessions_gone AS (
-             DELETE FROM sessions WHERE user_id = $1 AND oauth_client_id = $2 RETURNING id
-         )
-         SELECT EXISTS (SELECT 1 FROM grant_gone),
-                ARRAY(SELECT id FROM sessions_gone)",
+    let gone = sqlx::query("DELETE FROM oauth_grants WHERE user_id = $1 AND client_id = $2")
+        .bind(user_id)
+        .bind(client_id)
+        .execute(&mut *db)
+        .await?;
+    if gone.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let ended = sqlx::query_scalar(
+        "DELETE FROM sessions WHERE user_id = $1 AND oauth_client_id = $2 RETURNING id",
     )
     .bind(user_id)
     .bind(client_id)
-    .fetch_one(db)
+    .fetch_all(&mut *db)
     .await?;
-    Ok(granted.then_some(ended))
+    Ok(Some(ended))
 }

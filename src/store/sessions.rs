@@ -230,6 +230,17 @@ pub async fn delete_of_client(
     Ok(done.rows_affected() == 1)
 }
 
+/// Ends every session of OAuth client `client_id`; the sessions ended.
+pub async fn delete_for_client(
+    db: impl PgExecutor<'_>,
+    client_id: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("DELETE FROM sessions WHERE oauth_client_id = $1 RETURNING id")
+        .bind(client_id)
+        .fetch_all(db)
+        .await
+}
+
 /// How many sessions there are (for the metrics).
 pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM sessions")

@@ -124,6 +124,11 @@ fn invalid_settings_stop_startup_with_a_clear_message() {
     assert!(actions.contains("AUTH_HASURA_ACTIONS_SECRET"), "{actions}");
     let roles = err(&["--jwt-secret", SECRET, "--default-role", "admin"]);
     assert!(roles.contains("AUTH_DEFAULT_ROLE"), "{roles}");
+    let consent = err(&["--jwt-secret", SECRET, "--oauth-server", "--disable-ui"]);
+    assert!(
+        consent.contains("AUTH_OAUTH_AUTHORIZATION_URL"),
+        "{consent}"
+    );
     let idle = err(&["--jwt-secret", SECRET, "--session-idle-timeout", "10000y"]);
     assert!(idle.contains("AUTH_SESSION_IDLE_TIMEOUT"), "{idle}");
     assert!(Config::from_args(["--access-token-ttl", "soon"])

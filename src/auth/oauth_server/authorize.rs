@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{parse_scopes, with_params};
 use crate::{
     auth::Auth,
+    client::Client,
     error::{Code, Error, Result},
     store::{self, oauth_authorizations::NewAuthorization},
 };
@@ -50,19 +51,25 @@ pub fn valid_resource(r: &str) -> bool {
 
 impl Auth {
     /// Checks and records an authorization request (see the module documentation).
-    pub async fn start_authorization(&self, r: AuthorizeRequest) -> Result<Authorize> {
+    pub async fn start_authorization(
+        &self,
+        r: AuthorizeRequest,
+        client: &Client,
+    ) -> Result<Authorize> {
         super::require_enabled(&self.config)?;
+        self.limits.oauth_authorize.check(client).await?;
         let client_id = r
             .client_id
             .as_deref()
             .and_then(|id| Uuid::parse_str(id).ok())
             .ok_or_else(|| Error::validation_failed("client_id is missing or not a client's id"))?;
-        let client = store::oauth_clients::find(&self.pool, client_id)
+        let oauth_client = store::oauth_clients::find(&self.pool, client_id)
             .await?
             .ok_or_else(|| Error::new(Code::OAuthClientNotFound, "OAuth client not found"))?;
         // The redirect URI must be one registered, character for character; it may be left
         // out only when the client has exactly one.
-        let redirect_uri = match (r.redirect_uri.as_deref(), client.redirect_uris.as_slice()) {
+        let uris = oauth_client.redirect_uris.as_slice();
+        let redirect_uri = match (r.redirect_uri.as_deref(), uris) {
             (Some(uri), uris) if uris.iter().any(|u| u == uri) => uri.to_owned(),
             (None, [only]) => only.clone(),
             (Some(_), _) => {
@@ -72,7 +79,13 @@ impl Auth {
             }
             (None, _) => return Err(Error::validation_failed("redirect_uri is required")),
         };
+        // A client that registered itself is anyone's: its redirect URI is not trusted with
+        // an error nobody asked for (RFC 9700 §4.11.2), which is answered here instead.
+        let dynamic = oauth_client.registration_type == "dynamic";
         let back = |Refusal(error, description): Refusal| {
+            if dynamic {
+                return Err(Error::validation_failed(format!("{error}: {description}")));
+            }
             let mut params = vec![
                 ("error", error),
                 ("error_description", description),
@@ -83,7 +96,7 @@ impl Auth {
             }
             Ok(Authorize::Refused(with_params(&redirect_uri, &params)))
         };
-        let scopes = match self.check_request(&r, &client.grant_types) {
+        let scopes = match self.check_request(&r, &oauth_client.grant_types) {
             Ok(scopes) => scopes,
             Err(refusal) => return back(refusal),
         };
@@ -93,6 +106,7 @@ impl Auth {
             id,
             client_id,
             redirect_uri: &redirect_uri,
+            redirect_uri_given: r.redirect_uri.is_some(),
             scopes: &scopes,
             state: r.state.as_deref(),
             nonce: r.nonce.as_deref(),

@@ -18,6 +18,7 @@ use crate::{
         audit::{self, event},
         oauth_authorizations::{Approval, Authorization},
         oauth_clients::OAuthClient,
+        oauth_grants::Consent,
     },
 };
 
@@ -45,8 +46,7 @@ fn not_found() -> Error {
     )
 }
 
-/// Whether `held` includes every one of `wanted` (roles: `None` is the default role only,
-/// which any grant includes).
+/// Whether `held` includes every one of `wanted`.
 fn covers(held: &[String], wanted: &[String]) -> bool {
     wanted.iter().all(|w| held.contains(w))
 }
@@ -63,14 +63,16 @@ impl Auth {
         super::require_enabled(&self.config)?;
         let mut tx = self.pool.begin().await?;
         let (authorization, oauth_client) = self.pending(&mut tx, id, who.user.id).await?;
-        store::oauth_authorizations::bind_user(&mut *tx, id, who.user.id).await?;
+        let roles = token_roles(oauth_client.allowed_roles.as_deref(), who.user);
         let grant = store::oauth_grants::find(&mut *tx, who.user.id, oauth_client.id).await?;
+        // Consent given before to these scopes, roles and resource (or more) is not asked again.
         let remembered = grant.is_some_and(|g| {
             covers(&g.scopes, &authorization.scopes)
-                && covers(
-                    g.roles.as_deref().unwrap_or_default(),
-                    oauth_client.allowed_roles.as_deref().unwrap_or_default(),
-                )
+                && covers(&g.roles, &roles)
+                && authorization
+                    .resource
+                    .as_ref()
+                    .is_none_or(|r| g.resources.contains(r))
         });
         if remembered {
             let url = self
@@ -80,7 +82,6 @@ impl Auth {
             return Ok(Details::Done(url));
         }
         tx.commit().await?;
-        let roles = token_roles(oauth_client.allowed_roles.as_deref(), who.user);
         Ok(Details::Ask(Box::new(Request {
             authorization,
             client: oauth_client,
@@ -121,19 +122,24 @@ impl Auth {
         Ok(url)
     }
 
-    /// The request, locked, while it waits for this user's answer; with its client.
+    /// The request, locked, while it waits for this user's answer (bound to them: no one
+    /// else can see or answer it from now on); with its client.
     async fn pending(
         &self,
         tx: &mut sqlx::PgConnection,
         id: Uuid,
         user_id: Uuid,
     ) -> Result<(Authorization, OAuthClient)> {
-        let a = store::oauth_authorizations::lock(&mut *tx, id)
+        let mut a = store::oauth_authorizations::lock(&mut *tx, id)
             .await?
             .ok_or_else(not_found)?;
         let other_user = a.user_id.is_some_and(|u| u != user_id);
         if a.expired || a.status != "pending" || other_user {
             return Err(not_found());
+        }
+        if a.user_id.is_none() {
+            store::oauth_authorizations::bind_user(&mut *tx, id, user_id).await?;
+            a.user_id = Some(user_id);
         }
         let client = store::oauth_clients::find(&mut *tx, a.client_id)
             .await?
@@ -165,8 +171,9 @@ impl Auth {
         who: Caller<'_>,
         client: &Client,
     ) -> Result<String> {
-        let roles = oauth_client.allowed_roles.as_deref();
-        if token_roles(roles, who.user).is_empty() {
+        // The client's roles that the user has: what the user is shown and grants.
+        let roles = token_roles(oauth_client.allowed_roles.as_deref(), who.user);
+        if roles.is_empty() {
             store::oauth_authorizations::deny(&mut *tx, a.id).await?;
             return Ok(self.refusal(a, "The application needs a role this account does not have"));
         }
@@ -175,15 +182,20 @@ impl Auth {
         let code = B64.encode(bytes);
         let code_hash = crate::auth::email::sha256(code.as_bytes());
         let approval = Approval {
-            roles,
+            roles: &roles,
             code_hash: &code_hash,
             session_id: who.session_id,
             code_ttl_secs: CODE_TTL_SECS,
         };
         store::oauth_authorizations::approve(&mut *tx, a.id, &approval).await?;
-        store::oauth_grants::upsert(&mut *tx, who.user.id, oauth_client.id, &a.scopes, roles)
-            .await?;
-        let detail = json!({"client_id": oauth_client.id, "scopes": a.scopes, "roles": roles});
+        let consent = Consent {
+            scopes: &a.scopes,
+            roles: &roles,
+            resource: a.resource.as_deref(),
+        };
+        store::oauth_grants::upsert(&mut *tx, who.user.id, oauth_client.id, &consent).await?;
+        let detail = json!({"client_id": oauth_client.id, "scopes": a.scopes, "roles": roles,
+                            "resource": a.resource});
         audit::record(
             &mut *tx,
             event::OAUTH_CONSENT_GRANTED,

@@ -68,7 +68,11 @@ impl Auth {
         let usable = a.client_id == oauth_client.id
             && a.status == "approved"
             && !a.expired
-            && presented.redirect_uri.is_none_or(|r| r == a.redirect_uri);
+            && match presented.redirect_uri {
+                Some(r) => r == a.redirect_uri,
+                // Named in the request: it must be named again (RFC 6749 §4.1.3).
+                None => !a.redirect_uri_given,
+            };
         if !usable {
             return Err(invalid_grant("Invalid authorization code"));
         }

@@ -39,7 +39,7 @@ impl Auth {
     ) -> Result<()> {
         super::require_enabled(&self.config)?;
         let mut tx = self.pool.begin().await?;
-        let Some(ended) = store::oauth_grants::revoke(&mut *tx, user_id, client_id).await? else {
+        let Some(ended) = store::oauth_grants::revoke(&mut tx, user_id, client_id).await? else {
             return Err(Error::new(
                 Code::OAuthGrantNotFound,
                 "No access granted to this application",

@@ -15,7 +15,10 @@ use crate::{
     auth::{
         assurance::{Aal, Assurance},
         claims::{HasuraClaims, CLIENT_ID},
-        refresh::token::RefreshToken,
+        refresh::{
+            standing_of,
+            token::{RefreshToken, Standing},
+        },
         session_cache::LiveUser,
         tokens::client::ClientGrant,
         Auth, Session,
@@ -139,7 +142,13 @@ impl Auth {
     /// own. Anything else is ignored (the answer is the same).
     pub async fn revoke_for_client(&self, oauth_client: &OAuthClient, token: &str) -> Result<()> {
         let session_id = match RefreshToken::parse(token) {
-            Some(t) => Some(t.session_id),
+            // A genuine token of one of the client's sessions, not just its id.
+            Some(t) => {
+                store::sessions::find_for_refresh(&self.pool, t.session_id, Some(oauth_client.id))
+                    .await?
+                    .filter(|row| standing_of(&t, row) != Standing::Unknown)
+                    .map(|row| row.session_id)
+            }
             None => self
                 .tokens
                 .verify(token)

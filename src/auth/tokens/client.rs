@@ -58,8 +58,9 @@ pub fn user_claims(user: &User, scopes: &[String]) -> Map<String, Value> {
 
 impl AccessTokens {
     /// An access token of a client's session: the usual claims with the client's Hasura
-    /// `claims`, plus `client_id`, `azp` and `scope`; `aud` is the resource when one was
-    /// named; the address only with the `email` scope.
+    /// `claims`, plus `client_id`, `azp` and `scope`; the address only with the `email` scope.
+    /// For a resource (other than `AUTH_JWT_AUDIENCE`), `aud` is the resource and there are
+    /// no Hasura claims.
     pub fn issue_for_client(
         &self,
         claims: &HasuraClaims,
@@ -86,6 +87,13 @@ impl AccessTokens {
         );
         if let Some(resource) = grant.resource {
             payload["aud"] = json!(resource);
+            // A token for another API is no key to Hasura (nor to this server): the resource
+            // must not pass it on (the MCP rule against token passthrough).
+            if self.audience.as_deref() != Some(resource) {
+                if let Some(claims) = payload.as_object_mut() {
+                    claims.remove(&self.namespace);
+                }
+            }
         }
         payload["client_id"] = json!(grant.client_id);
         payload["azp"] = json!(grant.client_id);

@@ -143,6 +143,7 @@ async fn grants(
             email,
             scopes: g.scopes,
             roles: g.roles,
+            resources: g.resources,
             granted_at: g.granted_at,
         })
         .collect();

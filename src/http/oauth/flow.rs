@@ -55,9 +55,11 @@ struct AuthorizeQuery {
         ("code_challenge" = String, Query), ("code_challenge_method" = String, Query, description = "`S256`"),
         ("resource" = Option<String>, Query, description = "RFC 8707: the audience of the tokens")),
     responses((status = 303, description = "To the consent page, or back to the client with `error`"),
-        (status = 400, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody)))]
+        (status = 400, body = crate::api::ErrorBody), (status = 404, body = crate::api::ErrorBody),
+        (status = 429, body = crate::api::ErrorBody)))]
 async fn authorize(
     State(app): State<App>,
+    client: Client,
     q: std::result::Result<Query<AuthorizeQuery>, QueryRejection>,
 ) -> Result<Response> {
     let Query(q) = q.map_err(bad_query)?;
@@ -72,9 +74,11 @@ async fn authorize(
         code_challenge_method: q.code_challenge_method,
         resource: q.resource,
     };
-    Ok(match app.auth.start_authorization(request).await? {
-        Authorize::Consent(url) | Authorize::Refused(url) => redirect::see_other(&url),
-    })
+    Ok(
+        match app.auth.start_authorization(request, &client).await? {
+            Authorize::Consent(url) | Authorize::Refused(url) => redirect::see_other(&url),
+        },
+    )
 }
 
 fn authorization_id(raw: &str) -> Result<Uuid> {

@@ -74,9 +74,11 @@ fn credentials(
         let decoded = B64.decode(encoded.trim()).map_err(|_| bad())?;
         let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
         let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+        let secret = form_decoded(secret).ok_or_else(bad)?;
         return Ok(ClientCredentials {
             client_id: form_decoded(id).ok_or_else(bad)?,
-            secret: Some(Secret::new(form_decoded(secret).ok_or_else(bad)?)),
+            // A public client may send its id with an empty password.
+            secret: (!secret.is_empty()).then(|| Secret::new(secret)),
         });
     }
     Ok(ClientCredentials {
@@ -174,10 +176,11 @@ async fn revoke(
 /// OpenID Connect UserInfo: the claims the token's scopes release (`sub` always).
 #[utoipa::path(get, path = "/oauth/userinfo", tag = "oauth", security(("bearer" = [])),
     responses((status = 200, body = Object, description = "`{sub, email?, email_verified?, name?, picture?, updated_at?}`"),
-        (status = 401, body = crate::api::ErrorBody)))]
+        (status = 401, body = crate::api::ErrorBody), (status = 403, body = crate::api::ErrorBody)))]
 async fn userinfo(State(app): State<App>, headers: HeaderMap) -> Result<Json<Value>> {
     let who = app.auth.authenticate_any(bearer(&headers)?).await?;
-    // A user's own session releases what `openid email profile` would.
+    // A user's own session releases what `openid email profile` would; a client's, what it
+    // was granted, with `openid` (OpenID Connect Core §5.3).
     let own = ["openid", "email", "profile"].map(str::to_owned);
     let scopes = who
         .user
@@ -185,5 +188,11 @@ async fn userinfo(State(app): State<App>, headers: HeaderMap) -> Result<Json<Val
         .oauth_scopes
         .clone()
         .unwrap_or_else(|| own.to_vec());
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(Error::new(
+            Code::OAuthInsufficientScope,
+            "This token was not granted the openid scope",
+        ));
+    }
     Ok(Json(Value::Object(user_claims(&who.user, &scopes))))
 }

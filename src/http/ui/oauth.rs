@@ -106,6 +106,7 @@ async fn consent_page(
                 title => format!("Allow {name}?"),
                 client_name => name, client_uri => client.client_uri,
                 redirect_uri => authorization.redirect_uri.clone(),
+                resource => authorization.resource.clone(),
                 scopes, roles => roles.join(", "), email => v.user.email.clone(),
                 authorization_id => id.to_string(),
             };

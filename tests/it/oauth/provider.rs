@@ -318,14 +318,21 @@ async fn a_clients_tokens_carry_only_the_roles_granted(db: PgPool) {
     let res = app.call(Method::GET, "/user", Some(&access), None).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{res:?}");
     assert_eq!(res.body["error_code"], "oauth_client_token");
+    // Without `openid`, no userinfo.
     let res = app
         .call(Method::GET, "/oauth/userinfo", Some(&access), None)
         .await;
     assert_eq!(
-        res.body,
-        json!({"sub": user_id, "email": "roles@example.com", "email_verified": true}),
+        res.body["error_code"], "oauth_insufficient_scope",
         "{res:?}"
     );
+
+    // A role the user gets later is not the client's without asking again.
+    let more = json!({"app_metadata": {"default_role": "user",
+                                       "allowed_roles": ["user", "editor", "admin", "auditor"]}});
+    let path = format!("/admin/users/{user_id}");
+    let res = app.call(Method::PUT, &path, Some(ADMIN), Some(more)).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
 
     // Refreshed (form body, the client's id alone): still only the roles granted; another
     // client cannot use the refresh token, nor can `/token`.
@@ -345,6 +352,13 @@ async fn a_clients_tokens_carry_only_the_roles_granted(db: PgPool) {
         "{claims}"
     );
     assert_ne!(str_of(&res.body, "refresh_token"), refresh, "rotated");
+
+    // New roles for the client end its sessions.
+    let path = format!("/admin/oauth/clients/{}", public.0);
+    let roles = json!({"allowed_roles": ["editor"]});
+    let res = app.call(Method::PUT, &path, Some(ADMIN), Some(roles)).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    assert_eq!(client_sessions(&app).await, 0);
 }
 
 #[sqlx::test(migrations = false)]
@@ -506,14 +520,26 @@ async fn an_mcp_client_registers_itself_and_its_tokens_are_for_its_resource(db: 
     let code = approved_code(&app, &token, &agent.0, &scope).await;
     let res = exchange(&app, &agent, &code).await;
     assert_eq!(res.status, StatusCode::OK, "{res:?}");
-    let claims = jwt_payload(str_of(&res.body, "access_token"));
+    let access = str_of(&res.body, "access_token").to_owned();
+    let claims = jwt_payload(&access);
     assert_eq!(claims["aud"], resource, "{claims}");
-    let hasura = &claims["https://hasura.io/jwt/claims"];
-    assert_eq!(
-        hasura["x-hasura-allowed-roles"],
-        json!(["user"]),
+    assert_eq!(claims["client_id"], agent.0.as_str());
+    // For the MCP server only: no Hasura claims, and neither the webhook nor userinfo takes it.
+    assert!(
+        claims.get("https://hasura.io/jwt/claims").is_none(),
         "{claims}"
     );
+    let hook = Request::get("/hasura/webhook")
+        .header(header::AUTHORIZATION, format!("Bearer {access}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.request(hook).await.status, StatusCode::UNAUTHORIZED);
+    let granted: Vec<String> =
+        sqlx::query_scalar("SELECT oauth_roles FROM sessions WHERE oauth_client_id IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(granted, ["user"], "the default role only");
     // Refreshed tokens are for the same resource.
     let form = format!(
         "grant_type=refresh_token&refresh_token={}",
@@ -525,4 +551,8 @@ async fn an_mcp_client_registers_itself_and_its_tokens_are_for_its_resource(db: 
         resource,
         "{res:?}"
     );
+    // Its errors before consent are answered here, not at its (anyone's) redirect URI.
+    let res = authorize(&app, &agent.0, "scope=email%20admin").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
+    assert!(res.headers.get(header::LOCATION).is_none());
 }
