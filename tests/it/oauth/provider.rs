@@ -556,3 +556,44 @@ async fn an_mcp_client_registers_itself_and_its_tokens_are_for_its_resource(db: 
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{res:?}");
     assert!(res.headers.get(header::LOCATION).is_none());
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_clients_token_passes_hasura_and_ddn(db: PgPool) {
+    use hasura_jwt_auth::{
+        auth::keys::KeySet,
+        hasura_config::ddn::{auth_config, DdnMode, DdnOptions, DdnVersion, WebhookMethod},
+    };
+    let app = oauth_app(&db).await;
+    let token = str_of(&app.signup("hasura@example.com").await.body, "access_token").to_owned();
+    let confidential = client(&app, json!({})).await;
+    let code = approved_code(&app, &token, &confidential.0, "email").await;
+    let res = exchange(&app, &confidential, &code).await;
+    let access = str_of(&res.body, "access_token");
+
+    // Hasura v2: verified with the shared secret, the claims object complete.
+    let claims = common::hasura::check(
+        access,
+        &common::hasura::hmac(common::SECRET),
+        &Default::default(),
+    );
+    assert_eq!(claims["x-hasura-client-id"], confidential.0.as_str());
+    assert_eq!(claims["x-hasura-default-role"], "user");
+    // DDN, through the printed AuthConfig.
+    let config = &app.state.config;
+    let keys = KeySet::load(&config.keys).unwrap();
+    let opts = DdnOptions {
+        version: DdnVersion::V4,
+        mode: DdnMode::Jwt,
+        key: None,
+        method: WebhookMethod::Get,
+        secret_env: "SECRET".into(),
+        inline_secret: false,
+        api_keys: false,
+    };
+    let jwt = auth_config(config, &keys, &opts)["definition"]["mode"]["jwt"].clone();
+    let jwks = serde_json::to_value(keys.jwks()).unwrap();
+    let today = common::ddn::date("2026-12-01");
+    let vars = common::ddn::decode(access, &jwt, common::SECRET, &jwks, today).unwrap();
+    assert_eq!(vars["x-hasura-client-id"], confidential.0.as_str());
+    assert_eq!(vars["x-hasura-role"], "user");
+}
