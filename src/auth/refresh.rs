@@ -130,9 +130,13 @@ impl Auth {
             if standing == Standing::Unknown {
                 return Err(not_found());
             }
-            // From here on the presenter holds a genuine token of this session.
-            self.salt_cache
-                .insert(row.session_id, row.user.id, &row.token_salt);
+            // From here on the presenter holds a genuine token of this session. Only a user's
+            // own sessions take the one-statement path (whose statement does not look at the
+            // client): an OAuth client's salt is never kept.
+            if row.binding.oauth_client_id.is_none() {
+                self.salt_cache
+                    .insert(row.session_id, row.user.id, &row.token_salt);
+            }
             self.end_unusable_session(&row, client).await?;
             let binding = row.binding.clone();
             let done = match standing {

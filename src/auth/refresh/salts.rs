@@ -85,7 +85,9 @@ impl SaltCache {
         salt
     }
 
-    /// Remembers a session's salt and user (a salt of anything but 32 bytes is ignored).
+    /// Remembers a session's salt and user (a salt of anything but 32 bytes is ignored). Only
+    /// a user's own session's: the one-statement refresh rotates any session whose salt is
+    /// known here, and an OAuth client's session must be refreshed by its client alone.
     pub fn insert(&self, session_id: Uuid, user_id: Uuid, salt: &[u8]) {
         let Ok(salt) = Salt::try_from(salt) else {
             return;

@@ -57,8 +57,7 @@ impl From<&crate::config::SessionArgs> for Lifetimes {
 
 /// Rotates the session's token in one statement, if the presented token is its current one
 /// (counter and hash), the session is within its lifetimes and its user is active (enabled,
-/// not banned: the same rule as [`User::is_active`], on the database's clock), and it is a
-/// user's own session (an OAuth client's is refreshed only by its client). Returns the
+/// not banned: the same rule as [`User::is_active`], on the database's clock). Returns the
 /// user, or `None` when any condition fails: then nothing changed, and the caller reads the
 /// session to find out why. A compare-and-set like [`super::rotate`]: of racing requests one wins.
 pub async fn rotate_current(
@@ -74,7 +73,6 @@ pub async fn rotate_current(
                  user_agent = coalesce($5, s.user_agent), ip = coalesce($6, s.ip)
              FROM users u
              WHERE s.id = $1 AND s.token_counter = $2 AND s.token_hash = $3 AND u.id = s.user_id
-               AND s.oauth_client_id IS NULL
                AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
                AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))
                AND u.enabled AND (u.banned_until IS NULL OR u.banned_until <= now())
@@ -121,7 +119,6 @@ pub async fn rotate_current_many(
                       WITH ORDINALITY AS r(id, counter, hash, new_hash, user_agent, ip, n)
              WHERE s.id = f.id AND s.id = r.id
                AND s.token_counter = r.counter AND s.token_hash = r.hash
-               AND s.oauth_client_id IS NULL
                AND u.id = s.user_id
                AND ($7::float8 IS NULL OR s.refreshed_at >= now() - make_interval(secs => $7))
                AND ($8::float8 IS NULL OR s.created_at >= now() - make_interval(secs => $8))

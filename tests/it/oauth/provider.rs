@@ -352,6 +352,14 @@ async fn a_clients_tokens_carry_only_the_roles_granted(db: PgPool) {
         "{claims}"
     );
     assert_ne!(str_of(&res.body, "refresh_token"), refresh, "rotated");
+    // Refreshed once by its client, the session is still not `/token`'s (which would give
+    // all the user's roles), and its token still works for the client.
+    let rotated = str_of(&res.body, "refresh_token").to_owned();
+    let res = app.refresh(&rotated).await;
+    assert_eq!(res.body["error_code"], "refresh_token_not_found", "{res:?}");
+    let form = format!("grant_type=refresh_token&refresh_token={rotated}");
+    let res = token_request(&app, &public, &form).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
 
     // New roles for the client end its sessions.
     let path = format!("/admin/oauth/clients/{}", public.0);
