@@ -66,6 +66,31 @@ pub fn token_roles(granted: Option<&[String]>, user: &User) -> Vec<String> {
     }
 }
 
+/// Where the hosted consent page is, under the public URL.
+pub const HOSTED_CONSENT_PATH: &str = "/ui/oauth/consent";
+
+impl Auth {
+    /// The client's redirect with an RFC 6749 §4.1.2.1 error, its `state` and our `iss`
+    /// (RFC 9207).
+    fn error_redirect(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: &str,
+        description: &str,
+    ) -> String {
+        let mut params = vec![
+            ("error", error),
+            ("error_description", description),
+            ("iss", self.tokens.issuer.as_str()),
+        ];
+        if let Some(state) = state {
+            params.push(("state", state));
+        }
+        with_params(redirect_uri, &params)
+    }
+}
+
 /// `uri` with `params` added to its query (a redirect URI may have a query of its own).
 pub fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
     match url::Url::parse(uri) {

@@ -5,7 +5,7 @@
 
 use uuid::Uuid;
 
-use super::{parse_scopes, with_params};
+use super::{parse_scopes, with_params, HOSTED_CONSENT_PATH};
 use crate::{
     auth::Auth,
     client::Client,
@@ -86,15 +86,8 @@ impl Auth {
             if dynamic {
                 return Err(Error::validation_failed(format!("{error}: {description}")));
             }
-            let mut params = vec![
-                ("error", error),
-                ("error_description", description),
-                ("iss", self.tokens.issuer.as_str()),
-            ];
-            if let Some(state) = r.state.as_deref() {
-                params.push(("state", state));
-            }
-            Ok(Authorize::Refused(with_params(&redirect_uri, &params)))
+            let url = self.error_redirect(&redirect_uri, r.state.as_deref(), error, description);
+            Ok(Authorize::Refused(url))
         };
         let scopes = match self.check_request(&r, &oauth_client.grant_types) {
             Ok(scopes) => scopes,
@@ -183,7 +176,7 @@ impl Auth {
     fn consent_url(&self) -> String {
         match &self.config.oauth_server.oauth_authorization_url {
             Some(url) => url.clone(),
-            None => format!("{}/ui/oauth/consent", self.config.public_url()),
+            None => format!("{}{HOSTED_CONSENT_PATH}", self.config.public_url()),
         }
     }
 }

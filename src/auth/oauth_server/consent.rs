@@ -149,15 +149,7 @@ impl Auth {
 
     /// The client's redirect with `error=access_denied`.
     fn refusal(&self, a: &Authorization, why: &str) -> String {
-        let mut params = vec![
-            ("error", "access_denied"),
-            ("error_description", why),
-            ("iss", self.tokens.issuer.as_str()),
-        ];
-        if let Some(state) = a.state.as_deref() {
-            params.push(("state", state));
-        }
-        with_params(&a.redirect_uri, &params)
+        self.error_redirect(&a.redirect_uri, a.state.as_deref(), "access_denied", why)
     }
 
     /// Approves a locked, pending request: a code (stored as its hash), the consent

@@ -24,7 +24,7 @@ use super::{
     Ui,
 };
 use crate::{
-    auth::oauth_server::{Details, Request},
+    auth::oauth_server::{Details, Request, HOSTED_CONSENT_PATH},
     client::Client,
     error::{Error, Result},
     http::{extract::Arrival, redirect},
@@ -39,7 +39,7 @@ pub fn router() -> Router<Ui> {
 /// The consent page of request `id`.
 pub(super) fn consent_url(app: &Ui, id: Uuid) -> String {
     format!(
-        "{}/ui/oauth/consent?authorization_id={id}",
+        "{}{HOSTED_CONSENT_PATH}?authorization_id={id}",
         app.config.public_url()
     )
 }
@@ -78,9 +78,17 @@ async fn consent_page(
         Err(e) => return error_page(&app, &headers, &e),
     };
     let v = match visitor::current(&app, &headers, &client, arrived).await {
-        Ok(Some(v)) if !v.owes_second_factor(&app) => v,
-        Ok(_) => {
-            // Sign in (and take the second step) first; the request comes along.
+        // The second step first (a session that owes it), or signing in; the request comes
+        // along.
+        Ok(Some(v)) if v.owes_second_factor(&app) => {
+            let to = format!(
+                "{}/ui/second-factor?authorization_id={id}",
+                app.config.public_url()
+            );
+            return kept(&app, &v, redirect::see_other(&to));
+        }
+        Ok(Some(v)) => v,
+        Ok(None) => {
             let to = format!("{}?authorization_id={id}", sign_in_url(&app));
             return redirect::see_other(&to);
         }

@@ -194,3 +194,75 @@ async fn a_required_factor_is_set_up_before_the_app(db: PgPool) {
     let account = get(&b, &format!("{}/ui/account", s.url)).await;
     assert_eq!(account.status, StatusCode::OK, "{}", account.html);
 }
+
+/// An OAuth client's request waits for the second factor too: sign-in, then the second step,
+/// then the consent page, each carrying the request; the client's session is at aal2.
+#[sqlx::test(migrations = false)]
+async fn an_oauth_request_goes_through_the_second_factor_to_consent(db: PgPool) {
+    let admin = "admin-secret-admin-secret-admin-secret";
+    let s = common::serve(&db, &["--oauth-server", "--admin-secret", admin]).await;
+    let signed_up = s.app.signup("o@example.com").await;
+    let at = str_of(&signed_up.body, "access_token");
+    let enrolled = enroll(&s.app, at, "").await;
+    let totp = authenticator(&enrolled);
+    step_up(&s.app, at, str_of(&enrolled.body, "id"), &totp, 0).await;
+    let redirect = "https://app.example/callback";
+    let body = json!({"client_name": "App", "redirect_uris": [redirect], "client_type": "public"});
+    let made = s
+        .app
+        .call(
+            axum::http::Method::POST,
+            "/admin/oauth/clients",
+            Some(admin),
+            Some(body),
+        )
+        .await;
+    let client_id = str_of(&made.body, "client_id").to_owned();
+    let (verifier, challenge) = pkce();
+
+    let b = browser();
+    let authorize = format!(
+        "{}/oauth/authorize?response_type=code&client_id={client_id}&code_challenge={challenge}&code_challenge_method=S256&state=s1",
+        s.url
+    );
+    let consent = location(&get(&b, &authorize).await).to_owned();
+    let id = query_param(&consent, "authorization_id").unwrap();
+    let to_sign_in = get(&b, &consent).await;
+    assert!(location(&to_sign_in).ends_with(&format!("/ui/sign-in?authorization_id={id}")));
+    let query = format!("?authorization_id={id}");
+    let r = sign_in(&s, &b, &query, "o@example.com", PASSWORD).await;
+    let second = location(&r).to_owned();
+    assert!(
+        second.ends_with(&format!("/ui/second-factor?authorization_id={id}")),
+        "{second}"
+    );
+    // Straight to the consent page, the request still waits for the second step.
+    let early = get(&b, &consent).await;
+    assert_eq!(location(&early), second);
+    let page = get(&b, &second).await;
+    let right = code(&totp, 1);
+    let fields = [("code", right.as_str()), ("authorization_id", id.as_str())];
+    let url = format!("{}/ui/second-factor", s.url);
+    let r = submit(&b, &s.url, &url, &page.html, &fields).await;
+    assert_eq!(location(&r), consent);
+    let page = get(&b, &consent).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("id=\"oauth-approve\""), "{}", page.html);
+    let url = format!("{}/ui/oauth/consent", s.url);
+    let fields = [("authorization_id", id.as_str()), ("action", "approve")];
+    let r = submit(&b, &s.url, &url, &page.html, &fields).await;
+    let back = location(&r).to_owned();
+    assert!(back.starts_with(&format!("{redirect}?code=")), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("s1"));
+
+    let form = format!(
+        "grant_type=authorization_code&code={}&code_verifier={verifier}&client_id={client_id}",
+        query_param(&back, "code").unwrap()
+    );
+    let tokens = s.app.form("/oauth/token", &form).await;
+    assert_eq!(tokens.status, axum::http::StatusCode::OK, "{tokens:?}");
+    assert_eq!(
+        jwt_payload(str_of(&tokens.body, "access_token"))["aal"],
+        "aal2"
+    );
+}
