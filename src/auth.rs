@@ -171,6 +171,19 @@ impl Auth {
         (default, allowed)
     }
 
+    /// The default and allowed roles of a live session at `aal`: a client's when it is bound
+    /// to one (see [`Self::client_roles`]), else [`Self::session_roles`].
+    pub fn live_roles<'a>(
+        &'a self,
+        user: &'a session_cache::LiveUser,
+        aal: Aal,
+    ) -> (&'a str, Vec<&'a str>) {
+        match user.binding().oauth_client_id {
+            Some(_) => self.client_roles(user, user.binding(), aal),
+            None => self.session_roles(user, user.org(), aal),
+        }
+    }
+
     /// The Hasura claims of `user` in a session at `aal`, with `custom` claims beside the
     /// roles ([`Self::session_roles`]).
     fn claims_of(

@@ -19,7 +19,6 @@ use crate::{
             standing_of,
             token::{RefreshToken, Standing},
         },
-        session_cache::LiveUser,
         tokens::client::ClientGrant,
         Auth, Session,
     },
@@ -201,15 +200,6 @@ impl Auth {
         let granted = token_roles(binding.oauth_roles.as_deref(), user);
         let fallback = self.config.hasura.hasura_unauthorized_role.as_str();
         restrict_roles(default, allowed, &granted, fallback)
-    }
-
-    /// The default and allowed roles of a live session at `aal`: a client's when it is bound
-    /// to one (see [`Self::client_roles`]), else [`Self::session_roles`].
-    pub fn live_roles<'a>(&'a self, user: &'a LiveUser, aal: Aal) -> (&'a str, Vec<&'a str>) {
-        match user.binding().oauth_client_id {
-            Some(_) => self.client_roles(user, user.binding(), aal),
-            None => self.session_roles(user, user.org(), aal),
-        }
     }
 
     /// Signs a session's tokens: a client's when the session is bound to one.

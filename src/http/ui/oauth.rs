@@ -19,7 +19,7 @@ use super::{
     error_page,
     forms::HasCsrf,
     page,
-    signed_in::{back, kept, sign_in_url, signed_in_form, CsrfOnly},
+    signed_in::{answered, back, kept, sign_in_url, signed_in_form, CsrfOnly},
     visitor::{self, Visitor},
     Ui,
 };
@@ -176,19 +176,14 @@ async fn answer(
         Err(response) => return response,
     };
     let approve = form.action.as_deref() == Some("approve");
-    let answered = match request_id(form.authorization_id.as_deref()) {
-        Ok(id) => {
-            app.auth
-                .answer_authorization(id, v.caller(), approve, &client)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    let response = match answered {
-        Ok(url) => redirect::see_other(&url),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    let result = async {
+        let id = request_id(form.authorization_id.as_deref())?;
+        app.auth
+            .answer_authorization(id, v.caller(), approve, &client)
+            .await
+    }
+    .await;
+    answered(&app, &headers, &v, result, |url| redirect::see_other(&url))
 }
 
 /// The account page's apps: `UNDEFINED` while the OAuth server is off.
@@ -223,20 +218,13 @@ async fn revoke(
         Ok(checked) => checked,
         Err(response) => return response,
     };
-    let Ok(client_id) = Uuid::parse_str(&client_id) else {
-        return kept(
-            &app,
-            &v,
-            error_page(&app, &headers, &Error::validation_failed("No such app")),
-        );
-    };
-    let revoked = app
-        .auth
-        .revoke_oauth_grant(v.user.id, client_id, Some(v.session_id), &client)
-        .await;
-    let response = match revoked {
-        Ok(()) => back(&app, "app_revoked"),
-        Err(e) => error_page(&app, &headers, &e),
-    };
-    kept(&app, &v, response)
+    let result = async {
+        let client_id =
+            Uuid::parse_str(&client_id).map_err(|_| Error::validation_failed("No such app"))?;
+        app.auth
+            .revoke_oauth_grant(v.user.id, client_id, Some(v.session_id), &client)
+            .await
+    }
+    .await;
+    answered(&app, &headers, &v, result, |()| back(&app, "app_revoked"))
 }

@@ -17,10 +17,9 @@ use uuid::Uuid;
 use super::{
     account_url,
     devices::when,
-    error_page,
     forms::HasCsrf,
     page,
-    signed_in::{back, kept, signed_in_form, CsrfOnly},
+    signed_in::{answered, back, signed_in_form, CsrfOnly},
     visitor::Visitor,
 };
 use crate::{
@@ -41,22 +40,6 @@ pub fn router() -> Router<Ui> {
         .route("/account/api-keys", post(create_key))
         .route("/account/api-keys/{id}/rotate", post(rotate_key))
         .route("/account/api-keys/{id}/revoke", post(revoke_key))
-}
-
-/// The answer to a step: made by `ok` from its result, or the error page; with the visitor's
-/// renewed tokens either way.
-fn answered<T>(
-    app: &Ui,
-    headers: &HeaderMap,
-    v: &Visitor,
-    result: Result<T>,
-    ok: impl FnOnce(T) -> Response,
-) -> Response {
-    let response = match result {
-        Ok(done) => ok(done),
-        Err(e) => error_page(app, headers, &e),
-    };
-    kept(app, v, response)
 }
 
 /// What the account page shows of organizations, invitations and API keys.

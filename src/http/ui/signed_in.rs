@@ -80,6 +80,22 @@ pub(super) fn kept(app: &Ui, v: &Visitor, mut response: Response) -> Response {
     response
 }
 
+/// The answer to a step: made by `ok` from its result, or the error page; with the visitor's
+/// renewed tokens either way.
+pub(super) fn answered<T>(
+    app: &Ui,
+    headers: &HeaderMap,
+    v: &Visitor,
+    result: crate::error::Result<T>,
+    ok: impl FnOnce(T) -> Response,
+) -> Response {
+    let response = match result {
+        Ok(done) => ok(done),
+        Err(e) => error_page(app, headers, &e),
+    };
+    kept(app, v, response)
+}
+
 /// After a change: back to the account page with a notice.
 pub(super) fn back(app: &Ui, notice: &str) -> Response {
     redirect::see_other(&format!("{}?notice={notice}", account_url(app)))

@@ -44,6 +44,18 @@ async fn client(app: &TestApp, extra: Value) -> (String, Option<String>) {
     (str_of(&res.body, "client_id").to_owned(), secret)
 }
 
+/// A user (default role `user`) with `roles`, signed in afresh: their id and access token.
+async fn user_with_roles(app: &TestApp, email: &str, roles: &[&str]) -> (String, String) {
+    let signed = app.signup(email).await;
+    let user_id = str_of(&signed.body["user"], "id").to_owned();
+    let roles = json!({"app_metadata": {"default_role": "user", "allowed_roles": roles}});
+    let path = format!("/admin/users/{user_id}");
+    let res = app.call(Method::PUT, &path, Some(ADMIN), Some(roles)).await;
+    assert_eq!(res.status, StatusCode::OK, "{res:?}");
+    let signed_in = app.sign_in(email, common::PASSWORD).await;
+    (user_id, str_of(&signed_in.body, "access_token").to_owned())
+}
+
 fn location(res: &Response) -> url::Url {
     let to = res.headers[header::LOCATION].to_str().unwrap();
     url::Url::parse(to).unwrap()
@@ -256,25 +268,8 @@ fn urlencode(s: &str) -> String {
 #[sqlx::test(migrations = false)]
 async fn a_clients_tokens_carry_only_the_roles_granted(db: PgPool) {
     let app = oauth_app(&db).await;
-    let signed = app.signup("roles@example.com").await;
-    let user_id = str_of(&signed.body["user"], "id").to_owned();
-    let roles = json!({"app_metadata": {"default_role": "user", "allowed_roles": ["user", "editor", "admin"]}});
-    let res = app
-        .call(
-            Method::PUT,
-            &format!("/admin/users/{user_id}"),
-            Some(ADMIN),
-            Some(roles),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{res:?}");
-    let token = str_of(
-        &app.sign_in("roles@example.com", common::PASSWORD)
-            .await
-            .body,
-        "access_token",
-    )
-    .to_owned();
+    let (user_id, token) =
+        user_with_roles(&app, "roles@example.com", &["user", "editor", "admin"]).await;
     let public = client(
         &app,
         json!({"client_type": "public", "allowed_roles": ["editor", "auditor"]}),
@@ -496,26 +491,7 @@ async fn an_mcp_client_registers_itself_and_its_tokens_are_for_its_resource(db: 
         "--oauth-dynamic-registration",
     ];
     let app = common::app(&db, &flags).await;
-    let signed = app.signup("agent-owner@example.com").await;
-    let user_id = str_of(&signed.body["user"], "id").to_owned();
-    let roles =
-        json!({"app_metadata": {"default_role": "user", "allowed_roles": ["user", "admin"]}});
-    let res = app
-        .call(
-            Method::PUT,
-            &format!("/admin/users/{user_id}"),
-            Some(ADMIN),
-            Some(roles),
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{res:?}");
-    let token = str_of(
-        &app.sign_in("agent-owner@example.com", common::PASSWORD)
-            .await
-            .body,
-        "access_token",
-    )
-    .to_owned();
+    let (_, token) = user_with_roles(&app, "agent-owner@example.com", &["user", "admin"]).await;
     // A client that registers itself cannot give itself roles.
     let registration = json!({"client_name": "Agent", "redirect_uris": [REDIRECT],
                               "token_endpoint_auth_method": "none", "allowed_roles": ["admin"]});
@@ -604,4 +580,70 @@ async fn a_clients_token_passes_hasura_and_ddn(db: PgPool) {
     let vars = common::ddn::decode(access, &jwt, common::SECRET, &jwks, today).unwrap();
     assert_eq!(vars["x-hasura-client-id"], confidential.0.as_str());
     assert_eq!(vars["x-hasura-role"], "user");
+}
+
+#[sqlx::test(migrations = false)]
+async fn requests_are_limited_and_can_go_to_the_apps_own_consent_page(db: PgPool) {
+    let flags = [
+        "--admin-secret",
+        ADMIN,
+        "--oauth-server",
+        "--rate-limit-oauth-authorize",
+        "2",
+        "--oauth-authorization-url",
+        "https://app.example/consent",
+    ];
+    let app = common::app(&db, &flags).await;
+    let (id, _) = client(&app, json!({})).await;
+    let from = |peer: [u8; 4]| {
+        let uri = format!(
+            "/oauth/authorize?response_type=code&client_id={id}&code_challenge={}&code_challenge_method=S256",
+            challenge(VERIFIER)
+        );
+        common::from_peer(peer, Request::get(uri).body(Body::empty()).unwrap())
+    };
+    for _ in 0..2 {
+        let res = app.request(from([10, 0, 0, 1])).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{res:?}");
+        let to = location(&res);
+        assert!(
+            to.as_str()
+                .starts_with("https://app.example/consent?authorization_id="),
+            "{to}"
+        );
+    }
+    let res = app.request(from([10, 0, 0, 1])).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{res:?}");
+    assert_eq!(
+        app.request(from([10, 0, 0, 2])).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn revocation_needs_a_genuine_token_not_a_session_id(db: PgPool) {
+    use hasura_jwt_auth::auth::refresh::token::RefreshToken;
+    let app = oauth_app(&db).await;
+    let token = str_of(&app.signup("revoke@example.com").await.body, "access_token").to_owned();
+    let public = client(&app, json!({"client_type": "public"})).await;
+    let code = approved_code(&app, &token, &public.0, "email").await;
+    let tokens = exchange(&app, &public, &code).await;
+    let sid = jwt_payload(str_of(&tokens.body, "access_token"))["sid"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let app = &app;
+    let client_id = public.0.clone();
+    let revoke = |token: String| {
+        let form = format!("token={token}&client_id={client_id}");
+        async move { app.form("/oauth/revoke", &form).await }
+    };
+    // A token made up from the session id (which every access token shows): nothing ends.
+    let forged = RefreshToken::restart(sid, 0).encode();
+    assert_eq!(revoke(forged).await.status, StatusCode::OK);
+    assert_eq!(client_sessions(app).await, 1);
+    let genuine = str_of(&tokens.body, "refresh_token").to_owned();
+    assert_eq!(revoke(genuine).await.status, StatusCode::OK);
+    assert_eq!(client_sessions(app).await, 0);
 }
